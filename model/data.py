@@ -1,0 +1,144 @@
+"""Datasets: MNIST (IDX files or the Keras download) and scikit-learn's 8x8 digits.
+
+MNIST comes from, in this order:
+  1. the folder given as ``mnist_dir`` (the scripts' ``--mnist-dir``),
+  2. the folder in the ``MNIST_DIR`` environment variable,
+  3. ``keras.datasets.mnist.load_data()`` (its cache, else a download).
+A folder must hold the four original IDX files, gzipped or not:
+``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``,
+``t10k-labels-idx1-ubyte`` (each optionally ending in ``.gz``).
+
+Images are returned as uint8 arrays (N, H, W) and labels as uint8 (N,). Scaling to the
+model's float input is the preset's job (see ``model.presets``).
+"""
+from __future__ import annotations
+
+import gzip
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+MNIST_FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+DIGITS_SEED = 1337
+
+
+class DataError(Exception):
+    """A dataset could not be found or read; the message says where and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Split:
+    """Images (uint8, N x H x W) and labels (uint8, N)."""
+
+    x: np.ndarray
+    y: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def head(self, n: int | None) -> "Split":
+        return self if n is None else Split(self.x[:n], self.y[:n])
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    train: Split
+    test: Split
+    val: Split | None = None
+    source: str = ""
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read one IDX file (optionally gzipped) into a numpy array; raise DataError if malformed."""
+    try:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as exc:
+        raise DataError(f"{path}: cannot read ({exc}); re-download the file") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_DTYPES:
+        raise DataError(f"{path}: not an IDX file (bad magic number {raw[:4].hex()})")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DataError(f"{path}: truncated IDX header")
+    dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    dtype = np.dtype(IDX_DTYPES[raw[2]])
+    expected = int(np.prod(dims)) * dtype.itemsize
+    if len(raw) - header != expected:
+        raise DataError(
+            f"{path}: corrupt or truncated: header says {dims} ({expected} bytes of data), "
+            f"file has {len(raw) - header}; re-download the file")
+    return np.frombuffer(raw, dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
+
+
+def _find_idx(folder: Path, stem: str) -> Path:
+    for candidate in (folder / stem, folder / f"{stem}.gz"):
+        if candidate.is_file():
+            return candidate
+    raise DataError(
+        f"MNIST file {stem}[.gz] not found in {folder}. That folder needs the four IDX files "
+        f"({', '.join(MNIST_FILES.values())}, gzipped or not); point MNIST_DIR or --mnist-dir "
+        f"at the folder that has them, or unset both to use the Keras download.")
+
+
+def load_mnist_dir(folder: str | os.PathLike) -> Dataset:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"MNIST folder {folder} does not exist (from MNIST_DIR or --mnist-dir)")
+    arrays = {key: read_idx(_find_idx(folder, stem)) for key, stem in MNIST_FILES.items()}
+    for part in ("train", "test"):
+        images, labels = arrays[f"{part}_images"], arrays[f"{part}_labels"]
+        if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+            raise DataError(f"{folder}: MNIST {part} images {images.shape} and labels "
+                            f"{labels.shape} do not match")
+        if labels.size and labels.max() > 9:
+            raise DataError(f"{folder}: MNIST {part} labels contain {labels.max()} (> 9)")
+    return Dataset(
+        "mnist",
+        Split(arrays["train_images"], arrays["train_labels"]),
+        Split(arrays["test_images"], arrays["test_labels"]),
+        source=str(folder))
+
+
+def load_mnist(mnist_dir: str | os.PathLike | None = None) -> Dataset:
+    """MNIST from ``mnist_dir``, else ``$MNIST_DIR``, else the Keras cache/download."""
+    folder = mnist_dir or os.environ.get("MNIST_DIR")
+    if folder:
+        return load_mnist_dir(folder)
+    try:
+        import keras
+        (xtr, ytr), (xte, yte) = keras.datasets.mnist.load_data()
+    except Exception as exc:  # network, cache or import failure: all mean "no data"
+        raise DataError(
+            f"MNIST: no MNIST_DIR or --mnist-dir given and the Keras download failed ({exc}). "
+            f"Download the four IDX files and set MNIST_DIR=/path/to/folder.") from None
+    return Dataset("mnist", Split(xtr, ytr.astype(np.uint8)), Split(xte, yte.astype(np.uint8)),
+                   source="keras.datasets.mnist")
+
+
+def load_digits() -> Dataset:
+    """scikit-learn's 8x8 digits (values 0..16), split 60/20/20 train/val/test with seed 1337.
+
+    The split is the TinyML CNN article's: 20% test first, then 25% of the rest as validation.
+    """
+    from sklearn.datasets import load_digits as sk_digits
+    from sklearn.model_selection import train_test_split
+
+    bunch = sk_digits()
+    x = bunch.images.astype(np.uint8)
+    y = bunch.target.astype(np.uint8)
+    x_rest, x_test, y_rest, y_test = train_test_split(x, y, test_size=0.2, random_state=DIGITS_SEED)
+    x_train, x_val, y_train, y_val = train_test_split(
+        x_rest, y_rest, test_size=0.25, random_state=DIGITS_SEED)
+    return Dataset("digits", Split(x_train, y_train), Split(x_test, y_test),
+                   val=Split(x_val, y_val), source="sklearn.datasets.load_digits")

@@ -1,0 +1,174 @@
+"""Golden model: pure-numpy integer inference with TFLite's reference arithmetic, exactly.
+
+One function per hardware block (``conv3x3``, ``maxpool2x2``, ``dense``, ``argmax``) and the
+requantizer they share (``requant``), all vectorized over a batch of images.
+
+Arithmetic (TFLite reference kernels ConvPerChannel / FullyConnectedPerChannel, common.h):
+
+    acc  = sum(w * (x - zp_in)) + bias[c]                       (int32)
+    acc  = MultiplyByQuantizedMultiplier(acc, M0[c], shift[c])  (layer.requant == "gemmlowp")
+         = RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(acc << max(shift, 0), M0),
+                               max(-shift, 0))
+      or = round(acc * scale[c]) in double, as an exact integer form  (layer.requant == "round")
+    out  = clamp(acc + zp_out, act_min, act_max)                (int8)
+
+The sums of products are computed as float64 matrix products (BLAS), which is exact here: every
+partial sum is an integer far below 2^53 (|w| <= 127, |x - zp| <= 255, fan-in < 2^20), and the
+result is checked against the layer's worst-case bound before it is used.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .qnet import INT32_MAX, INT32_MIN, Layer, Network
+
+
+def saturating_rounding_doubling_high_mul(a, b) -> np.ndarray:
+    """gemmlowp SaturatingRoundingDoublingHighMul on int32 values (as int64 arrays)."""
+    a = np.asarray(a, np.int64)
+    b = np.asarray(b, np.int64)
+    ab = a * b
+    # (ab + nudge) / 2^31 truncating toward zero, nudge = 2^30 (ab >= 0) or 1 - 2^30 (ab < 0):
+    # for ab < 0 that is -((2^30 - 1 - ab) >> 31).
+    q = np.where(ab >= 0, (ab + (1 << 30)) >> 31, -(((1 << 30) - 1 - ab) >> 31))
+    if np.any(b == INT32_MIN):
+        q = np.where((a == INT32_MIN) & (b == INT32_MIN), np.int64(INT32_MAX), q)
+    return q
+
+
+def rounding_divide_by_pot(x, exponent) -> np.ndarray:
+    """gemmlowp RoundingDivideByPOT: x / 2^exponent rounded to nearest, ties away from zero."""
+    x = np.asarray(x, np.int64)
+    exponent = np.asarray(exponent, np.int64)
+    mask = (np.int64(1) << exponent) - 1
+    threshold = (mask >> 1) + (x < 0)
+    return (x >> exponent) + ((x & mask) > threshold)
+
+
+def wrap_int32(x) -> np.ndarray:
+    x = np.asarray(x, np.int64)
+    return ((x - INT32_MIN) & 0xFFFFFFFF) + INT32_MIN
+
+
+def multiply_by_quantized_multiplier(x, multiplier, shift) -> np.ndarray:
+    """TFLite MultiplyByQuantizedMultiplier for int32 ``x`` (left shift wraps like int32)."""
+    shift = np.asarray(shift, np.int64)
+    left = np.maximum(shift, 0)
+    right = np.maximum(-shift, 0)
+    shifted = wrap_int32(np.asarray(x, np.int64) << left)
+    return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(shifted, multiplier), right)
+
+
+def round_multiply(acc, multiplier, shift) -> np.ndarray:
+    """sign(acc) * ((|acc| * multiplier + 2^(shift-1)) >> shift): the ``round`` requantizer.
+
+    Equal to TFLite's double-precision ``round(acc * scale)`` for every accumulator the layer
+    can produce (proved per channel by ``qnet.rounding_multiplier``); fits int64 by the same.
+    """
+    acc = np.asarray(acc, np.int64)
+    shift = np.asarray(shift, np.int64)
+    mag = (np.abs(acc) * np.asarray(multiplier, np.int64) + (np.int64(1) << (shift - 1))) >> shift
+    return np.where(acc < 0, -mag, mag)
+
+
+def requant(acc: np.ndarray, layer: Layer) -> np.ndarray:
+    """int32 accumulators (..., C_out), bias included -> int8 outputs of ``layer``."""
+    if layer.requant == "round":
+        scaled = round_multiply(acc, layer.multiplier, layer.shift)
+    else:
+        scaled = multiply_by_quantized_multiplier(acc, layer.multiplier, layer.shift)
+    return np.clip(scaled + layer.zp_out, layer.act_min, layer.act_max).astype(np.int8)
+
+
+def _exact_matmul(patches: np.ndarray, weights: np.ndarray, layer: Layer) -> np.ndarray:
+    """patches (M, K) @ weights (K, C_out) + bias, exactly, as int64.
+
+    A float product is exact while every partial sum is an integer below the float's 2^mantissa:
+    float32 when the layer's worst-case accumulator is below 2^24, float64 (2^53) otherwise.
+    """
+    if layer.acc_bound >= 1 << 53:
+        raise ValueError(f"layer {layer.name}: accumulator bound {layer.acc_bound} too large")
+    ftype = np.float32 if layer.acc_bound < 1 << 24 else np.float64
+    acc = patches.astype(ftype) @ weights.astype(ftype)
+    acc += layer.bias.astype(ftype)
+    return acc.astype(np.int64)
+
+
+def conv3x3_acc(x: np.ndarray, layer: Layer) -> np.ndarray:
+    """Accumulators (bias included) of a 3x3 valid convolution: (N, H, W, C_in) -> (N, H-2, W-2, C_out)."""
+    xs = x.astype(np.int16) - np.int16(layer.zp_in)
+    n, h, w, c = xs.shape
+    win = np.lib.stride_tricks.sliding_window_view(xs, (3, 3), axis=(1, 2))  # n,h-2,w-2,c,3,3
+    patches = win.transpose(0, 1, 2, 4, 5, 3).reshape(n * (h - 2) * (w - 2), 9 * c)
+    weights = layer.weights.reshape(layer.c_out, 9 * c).T  # (ky, kx, c) order, as OHWI
+    return _exact_matmul(patches, weights, layer).reshape(n, h - 2, w - 2, layer.c_out)
+
+
+def conv3x3(x: np.ndarray, layer: Layer) -> np.ndarray:
+    """int8 (N, H, W, C_in) -> int8 (N, H-2, W-2, C_out)."""
+    return requant(conv3x3_acc(x, layer), layer)
+
+
+def maxpool2x2(x: np.ndarray, layer: Layer | None = None) -> np.ndarray:
+    """int8 (N, H, W, C) -> (N, H//2, W//2, C); an odd last row/column is dropped (VALID)."""
+    n, h, w, c = x.shape
+    x = x[:, : h // 2 * 2, : w // 2 * 2]
+    return x.reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
+
+
+def flatten(x: np.ndarray, layer: Layer | None = None) -> np.ndarray:
+    """(N, H, W, C) -> (N, H*W*C) in NHWC order: a raster stream needs no reordering."""
+    return x.reshape(len(x), -1)
+
+
+def dense_acc(x: np.ndarray, layer: Layer) -> np.ndarray:
+    xs = x.astype(np.int16) - np.int16(layer.zp_in)
+    return _exact_matmul(xs, layer.weights.T, layer)
+
+
+def dense(x: np.ndarray, layer: Layer) -> np.ndarray:
+    """int8 (N, N_in) -> int8 (N, N_out)."""
+    return requant(dense_acc(x, layer), layer)
+
+
+def argmax(logits: np.ndarray) -> np.ndarray:
+    """Class index per row; ties resolve to the lowest index (numpy's rule, and the hardware's)."""
+    return np.argmax(logits, axis=-1)
+
+
+BLOCKS = {"conv3x3": conv3x3, "maxpool2x2": maxpool2x2, "flatten": flatten, "dense": dense}
+
+
+@dataclass
+class Result:
+    tensors: list[np.ndarray]   # one output per layer, in order
+
+    @property
+    def logits(self) -> np.ndarray:
+        return self.tensors[-1]
+
+    @property
+    def prediction(self) -> np.ndarray:
+        return argmax(self.logits)
+
+
+def run_network(net: Network, x: np.ndarray, batch: int = 250, progress: bool = False) -> Result:
+    """Run int8 inputs (N, H, W, C) through every layer; keep every layer's output."""
+    x = np.asarray(x)
+    if x.dtype != np.int8 or x.shape[1:] != net.input_shape:
+        raise ValueError(f"{net.name}: input must be int8 of shape (N,) + {net.input_shape}, "
+                         f"got {x.dtype} {x.shape}")
+    chunks = range(0, len(x), batch)
+    if progress:
+        from tqdm import tqdm
+        chunks = tqdm(chunks, desc="golden", unit="batch", leave=False)
+    outs: list[list[np.ndarray]] = [[] for _ in net.layers]
+    for start in chunks:
+        t = x[start:start + batch]
+        for i, layer in enumerate(net.layers):
+            t = BLOCKS[layer.kind](t, layer)
+            outs[i].append(t)
+    return Result([np.concatenate(o) if o else np.empty((0,) + l.out_shape, np.int8)
+                   for o, l in zip(outs, net.layers)])

@@ -1,0 +1,54 @@
+"""The arithmetic oracle: LiteRT's interpreter with TFLite's *reference* kernels.
+
+``OpResolverType.BUILTIN_REF`` selects the plain reference implementations (no XNNPACK, no
+optimized kernels), and ``experimental_preserve_all_tensors`` keeps every intermediate tensor
+readable after ``invoke()``, so each layer's output can be compared with the golden model.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+
+def interpreter(model: str | os.PathLike | bytes, reference: bool = True, preserve: bool = True):
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    kwargs = {"model_content": model} if isinstance(model, bytes) else {"model_path": str(Path(model))}
+    if reference:
+        kwargs["experimental_op_resolver_type"] = OpResolverType.BUILTIN_REF
+    interp = Interpreter(experimental_preserve_all_tensors=preserve, **kwargs)
+    interp.allocate_tensors()
+    return interp
+
+
+def run(model, x_int8: np.ndarray, tensors: list[int] | None = None, reference: bool = True,
+        progress: bool = False):
+    """Run images ``x_int8`` (N, H, W, C) one by one.
+
+    Returns (outputs (N, ...) int8, {tensor index: (N, ...) array}) for the requested
+    intermediate ``tensors``.
+    """
+    interp = interpreter(model, reference=reference, preserve=bool(tensors))
+    inp = interp.get_input_details()[0]
+    out = interp.get_output_details()[0]
+    if inp["dtype"] != np.int8:
+        raise ValueError(f"model input is {inp['dtype'].__name__}, expected int8")
+    tensors = list(tensors or [])
+    outputs = np.empty((len(x_int8),) + tuple(out["shape"][1:]), np.int8)
+    inter = {t: None for t in tensors}
+    items = range(len(x_int8))
+    if progress:
+        from tqdm import tqdm
+        items = tqdm(items, desc="LiteRT reference", unit="img", leave=False)
+    for i in items:
+        interp.set_tensor(inp["index"], x_int8[i:i + 1])
+        interp.invoke()
+        outputs[i] = interp.get_tensor(out["index"])[0]
+        for t in tensors:
+            value = interp.get_tensor(t)[0]
+            if inter[t] is None:
+                inter[t] = np.empty((len(x_int8),) + value.shape, value.dtype)
+            inter[t][i] = value
+    return outputs, inter

@@ -1,0 +1,442 @@
+"""qnet: the project's description of a quantized network, read from an int8 ``.tflite``.
+
+One source of truth for everything after the model: the golden model, the ROM/C exporters and
+the hardware elaboration all read a ``Network``; none re-derives a scale or a shift.
+
+A ``Network`` is a straight chain of ``Layer``s:
+
+    kind        what it computes (one golden function and one hardware block each)
+    conv3x3     3x3 convolution, stride 1, valid padding, per-output-channel requantization
+    maxpool2x2  2x2 max, stride 2, odd last row/column dropped
+    flatten     NHWC tensor -> vector in (h, w, c) order (a no-op on a raster stream)
+    dense       fully connected, per-output-row requantization
+
+Conv and dense layers carry int8 weights (conv: (C_out, 3, 3, C_in), TFLite's OHWI; dense:
+(N_out, N_in)), int32 bias, the per-channel ``multiplier``/``shift`` from TFLite's
+QuantizeMultiplier, zero points and the clamp bounds of the fused activation. A final softmax is
+recorded (``Network.softmax``) but not modelled: the class is the argmax of the logits.
+
+Requantization comes in the two forms TFLite's reference kernels use (``Layer.requant``):
+
+``gemmlowp`` (CONV_2D, ConvPerChannel; per-tensor FULLY_CONNECTED):
+    MultiplyByQuantizedMultiplier(acc, multiplier, shift) with TFLite's QuantizeMultiplier
+    values: multiplier M0 in [2^30, 2^31), shift positive = left. Two roundings
+    (SaturatingRoundingDoublingHighMul, then RoundingDivideByPOT).
+``round`` (per-channel FULLY_CONNECTED):
+    the reference FullyConnectedPerChannel kernel of this TFLite version requantizes in double
+    precision: ``round(double(acc) * (double(s_in) * double(s_w[c]) / double(s_out)))``, C's
+    round (half away from zero). The hardware does the same with integers:
+    ``sign(acc) * ((|acc| * multiplier + 2^(shift-1)) >> shift)`` (``shift`` = right shift).
+    ``rounding_multiplier`` picks the (multiplier, shift) and proves it equal to the double
+    formula for every accumulator the layer can produce (see there).
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
+KINDS = ("conv3x3", "maxpool2x2", "flatten", "dense")
+
+
+class UnsupportedTFLiteError(ValueError):
+    """The .tflite holds an operator or option the hardware does not implement."""
+
+
+@dataclass(frozen=True, eq=False)
+class Layer:
+    kind: str
+    name: str
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    tensor: int                       # output tensor index in the .tflite (for the oracle)
+    zp_in: int = 0
+    zp_out: int = 0
+    act_min: int = -128
+    act_max: int = 127
+    relu: bool = False
+    weights: np.ndarray | None = None  # int8
+    bias: np.ndarray | None = None     # int32 (C_out,)
+    requant: str = ""                  # "gemmlowp" or "round" (see module docstring)
+    multiplier: np.ndarray | None = None  # int64 (C_out,)
+    shift: np.ndarray | None = None    # int64 (C_out,)
+    scale_in: float = 0.0
+    scale_out: float = 0.0
+    weight_scale: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def has_weights(self) -> bool:
+        return self.weights is not None
+
+    @property
+    def c_out(self) -> int:
+        return self.out_shape[-1]
+
+    @property
+    def fan_in(self) -> int:
+        """Products summed per output value (9 * C_in for conv3x3, N_in for dense)."""
+        return int(np.prod(self.weights.shape[1:])) if self.has_weights else 0
+
+    @property
+    def macs(self) -> int:
+        return int(np.prod(self.out_shape)) * self.fan_in
+
+    @property
+    def acc_bound(self) -> int:
+        """Largest |accumulator| any input can produce, bias included (worst case over channels).
+
+        The input term ranges over x - zp_in for every int8 x; the bound uses the actual weights.
+        """
+        if not self.has_weights:
+            return 0
+        xmax = max(abs(-128 - self.zp_in), abs(127 - self.zp_in))
+        w = np.abs(self.weights.reshape(len(self.weights), -1).astype(np.int64)).sum(axis=1)
+        return int(np.max(w * xmax + np.abs(self.bias.astype(np.int64))))
+
+    @property
+    def acc_bits(self) -> int:
+        """Signed accumulator width that holds ``acc_bound`` (the one width rule used everywhere)."""
+        return signed_bits(self.acc_bound)
+
+    @property
+    def product_bound(self) -> int:
+        """Largest |w * (x - zp_in)| of one product."""
+        xmax = max(abs(-128 - self.zp_in), abs(127 - self.zp_in))
+        return int(np.max(np.abs(self.weights.astype(np.int64)))) * xmax
+
+
+@dataclass(frozen=True, eq=False)
+class Network:
+    name: str
+    layers: tuple[Layer, ...]
+    input_shape: tuple[int, int, int]
+    input_scale: float
+    input_zp: int
+    input_tensor: int
+    output_tensor: int
+    softmax: bool
+
+    @property
+    def logits_layer(self) -> Layer:
+        return self.layers[-1]
+
+    @property
+    def macs(self) -> int:
+        return sum(layer.macs for layer in self.layers)
+
+    @property
+    def parameters(self) -> int:
+        return sum(layer.weights.size + layer.bias.size for layer in self.layers if layer.has_weights)
+
+    def quantize_input(self, x: np.ndarray) -> np.ndarray:
+        """Float model input -> int8, as TFLite's QUANTIZE does: round half away from zero."""
+        v = np.asarray(x, np.float64) / np.float64(self.input_scale)
+        q = np.sign(v) * np.floor(np.abs(v) + 0.5) + self.input_zp
+        return np.clip(q, -128, 127).astype(np.int8).reshape((-1,) + self.input_shape)
+
+    def pixel_table(self, input_max: float) -> np.ndarray:
+        """int8 input for each raw pixel value 0..255 (for a pixel scaled by ``1/input_max``)."""
+        pixels = np.arange(256, dtype=np.float32) / np.float32(input_max)
+        return self.quantize_input(np.broadcast_to(pixels[:, None, None, None],
+                                                   (256,) + self.input_shape))[:, 0, 0, 0]
+
+
+def signed_bits(bound: int) -> int:
+    """Bits of a two's complement register that holds every value in [-bound, bound]."""
+    return max(2, int(bound).bit_length() + 1)
+
+
+def quantize_multiplier(real: float) -> tuple[int, int]:
+    """TFLite's QuantizeMultiplier (quantization_util.cc): real = M0 * 2^(shift - 31)."""
+    if real == 0.0:
+        return 0, 0
+    q, shift = math.frexp(real)
+    m0 = int(_round_away(q * (1 << 31)))
+    if m0 == 1 << 31:
+        m0 //= 2
+        shift += 1
+    if shift < -31:
+        return 0, 0
+    return m0, shift
+
+
+def _round_away(v: float) -> float:
+    return math.floor(v + 0.5) if v >= 0 else -math.floor(-v + 0.5)
+
+
+def c_round(v: float) -> int:
+    """C's round(): nearest integer, halves away from zero (exact for any double)."""
+    t = math.trunc(v)
+    f = v - t  # exact for doubles
+    return t + (1 if f >= 0.5 else -1 if f <= -0.5 else 0)
+
+
+def effective_scale(s_in: float, s_w: float, s_out: float) -> float:
+    """double(s_in) * double(s_w) / double(s_out), in TFLite's order of operations."""
+    return float(s_in) * float(s_w) / float(s_out)
+
+
+def round_multiply(acc: int, multiplier: int, shift: int) -> int:
+    """The hardware's ``round`` requantization on one integer (see module docstring)."""
+    mag = (abs(acc) * multiplier + (1 << (shift - 1))) >> shift
+    return -mag if acc < 0 else mag
+
+
+def rounding_multiplier(eff: float, bound: int) -> tuple[int, int]:
+    """Integer (multiplier, shift) with round_multiply(a, ...) == c_round(a * eff) for |a| <= bound.
+
+    ``a * eff`` is a double product as TFLite computes it. Both it and the integer form are
+    within a tiny error of the exact product a * eff (the double to 2^-53 relative, the integer
+    form to bound * 2^-(shift+1)), so they can only disagree on accumulators whose exact product
+    lies next to a half-integer. For each half-integer h in range those are the integers next to
+    h / eff: every one of them is checked exactly; all other accumulators are at least eff / 2
+    away from a tie, far beyond both errors (asserted). The shift starts at TFLite's precision
+    (a 31-bit multiplier) and grows until every candidate agrees; the product must fit 63 bits.
+    """
+    if eff == 0.0 or bound == 0:
+        return 0, 1
+    if eff < 0:
+        raise ValueError(f"negative effective scale {eff}")
+    from fractions import Fraction
+
+    exact = Fraction(eff)
+    _, e = math.frexp(eff)
+    top = int(bound * eff) + 2
+    centre = np.floor((np.arange(-top, top + 1) + 0.5) / eff).astype(np.int64)
+    cand = (centre[:, None] + np.arange(-1, 3)).ravel()
+    cand = np.unique(cand[np.abs(cand) <= bound])
+    product = cand.astype(np.float64) * eff          # IEEE double, as the C++ kernel computes
+    trunc = np.trunc(product)
+    frac = product - trunc                           # exact
+    want = (trunc + (frac >= 0.5) - (frac <= -0.5)).astype(np.int64)
+    for shift in range(31 - e, 63):
+        multiplier = round(exact * (1 << shift))
+        if bound * multiplier + (1 << (shift - 1)) >= 1 << 63:
+            break
+        int_error = bound / (1 << (shift + 1)) + bound * eff * 2.0 ** -52
+        if int_error >= eff / 4:
+            continue
+        mag = (np.abs(cand) * np.int64(multiplier) + np.int64(1 << (shift - 1))) >> np.int64(shift)
+        if np.array_equal(np.where(cand < 0, -mag, mag), want):
+            return multiplier, shift
+    raise UnsupportedTFLiteError(
+        f"no integer multiplier of at most 63 bits reproduces the double requantization "
+        f"(scale {eff!r}, accumulator bound {bound})")
+
+
+# --- reading the flatbuffer -------------------------------------------------------------
+
+def _schema():
+    from ai_edge_litert import schema_py_generated as schema
+    return schema
+
+
+def _tensor_array(model, sub, index: int, schema) -> np.ndarray:
+    tensor = sub.tensors[index]
+    dtypes = {schema.TensorType.INT8: np.int8, schema.TensorType.INT32: np.int32,
+              schema.TensorType.FLOAT32: np.float32, schema.TensorType.INT64: np.int64}
+    buf = model.buffers[tensor.buffer]
+    raw = getattr(buf, "data", None)
+    if raw is None or len(raw) == 0:
+        raise UnsupportedTFLiteError(f"tensor '{_name(tensor)}' has no constant data")
+    dtype = dtypes.get(tensor.type)
+    if dtype is None:
+        raise UnsupportedTFLiteError(f"tensor '{_name(tensor)}' has unsupported type {tensor.type}")
+    return np.frombuffer(np.asarray(raw, np.uint8).tobytes(), dtype).reshape(tuple(tensor.shape))
+
+
+def _name(tensor) -> str:
+    name = tensor.name
+    return name.decode() if isinstance(name, bytes) else str(name)
+
+
+def _quant(tensor):
+    q = tensor.quantization
+    if q is None or q.scale is None or len(q.scale) == 0:
+        return None, None
+    return np.asarray(q.scale, np.float32), np.asarray(q.zeroPoint, np.int64)
+
+
+def from_tflite(source: str | os.PathLike | bytes, name: str | None = None) -> Network:
+    """Read an int8 ``.tflite`` (path or bytes) into a ``Network``.
+
+    Raises UnsupportedTFLiteError naming the operator and the reason for anything the hardware
+    does not implement.
+    """
+    schema = _schema()
+    if isinstance(source, (bytes, bytearray)):
+        buf = bytes(source)
+        name = name or "model"
+    else:
+        path = Path(source)
+        try:
+            buf = path.read_bytes()
+        except OSError as exc:
+            raise FileNotFoundError(f"{path}: cannot read model ({exc.strerror})") from None
+        name = name or path.stem
+    if len(buf) < 8 or buf[4:8] != b"TFL3":
+        raise UnsupportedTFLiteError(f"{name}: not a TFLite flatbuffer (no TFL3 identifier)")
+    model = schema.ModelT.InitFromPackedBuf(buf, 0)
+    if len(model.subgraphs) != 1:
+        raise UnsupportedTFLiteError(f"{name}: {len(model.subgraphs)} subgraphs; one is supported")
+    sub = model.subgraphs[0]
+    if len(sub.inputs) != 1 or len(sub.outputs) != 1:
+        raise UnsupportedTFLiteError(
+            f"{name}: {len(sub.inputs)} inputs and {len(sub.outputs)} outputs; one each is supported")
+    op_names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    act = schema.ActivationFunctionType
+
+    in_t = sub.tensors[sub.inputs[0]]
+    if in_t.type != schema.TensorType.INT8:
+        raise UnsupportedTFLiteError(
+            f"{name}: input tensor '{_name(in_t)}' is not int8; convert with "
+            f"inference_input_type=tf.int8")
+    in_shape = tuple(int(d) for d in in_t.shape)
+    if len(in_shape) != 4 or in_shape[0] != 1:
+        raise UnsupportedTFLiteError(f"{name}: input shape {in_shape}; (1, H, W, C) is required")
+    in_scale, in_zp = _quant(in_t)
+
+    layers: list[Layer] = []
+    counts: dict[str, int] = {}
+    prefix = {"conv3x3": "conv", "maxpool2x2": "pool", "flatten": "flatten", "dense": "dense"}
+
+    def short(kind: str) -> str:
+        counts[kind] = counts.get(kind, 0) + 1
+        return prefix[kind] if kind == "flatten" else f"{prefix[kind]}{counts[kind]}"
+
+    current = sub.inputs[0]
+    softmax = False
+    for k, op in enumerate(sub.operators):
+        code = model.operatorCodes[op.opcodeIndex]
+        opcode = max(code.builtinCode, code.deprecatedBuiltinCode)
+        opname = op_names.get(opcode, f"builtin {opcode}")
+        out_index = op.outputs[0]
+        out_t = sub.tensors[out_index]
+        where = f"{name}: operator {k} {opname} ('{_name(out_t)}')"
+
+        def bad(reason: str) -> UnsupportedTFLiteError:
+            return UnsupportedTFLiteError(f"{where}: {reason}")
+
+        if softmax:
+            raise bad("operators after SOFTMAX are not supported")
+        if op.inputs[0] != current:
+            raise bad("the network is not a single chain of layers")
+        src_t = sub.tensors[current]
+        src_shape = tuple(int(d) for d in src_t.shape[1:])
+        dst_shape = tuple(int(d) for d in out_t.shape[1:])
+        opts = op.builtinOptions
+        if opcode != schema.BuiltinOperator.SOFTMAX and out_t.type != schema.TensorType.INT8:
+            raise bad("output is not int8; convert with full-integer quantization")
+
+        def fused() -> tuple[bool, int, int, int]:
+            zp = int(_quant(out_t)[1][0])
+            if opts.fusedActivationFunction == act.NONE:
+                return False, zp, -128, 127
+            if opts.fusedActivationFunction == act.RELU:
+                return True, zp, max(-128, zp), 127
+            raise bad(f"fused activation {opts.fusedActivationFunction} (only RELU or none)")
+
+        if opcode in (schema.BuiltinOperator.CONV_2D, schema.BuiltinOperator.FULLY_CONNECTED):
+            is_conv = opcode == schema.BuiltinOperator.CONV_2D
+            weights = _tensor_array(model, sub, op.inputs[1], schema)
+            if weights.dtype != np.int8:
+                raise bad("weights are not int8")
+            if is_conv:
+                if weights.shape[1:3] != (3, 3):
+                    raise bad(f"kernel {weights.shape[1]}x{weights.shape[2]}; only 3x3 is supported")
+                if (opts.strideH, opts.strideW) != (1, 1):
+                    raise bad(f"stride {opts.strideH}x{opts.strideW}; only 1 is supported")
+                if opts.padding != schema.Padding.VALID:
+                    raise bad("padding SAME; only VALID is supported")
+                if (opts.dilationHFactor, opts.dilationWFactor) != (1, 1):
+                    raise bad("dilation is not supported")
+                if len(src_shape) != 3 or weights.shape[3] != src_shape[2]:
+                    raise bad(f"input {src_shape} does not match weights {weights.shape}")
+                expected = (src_shape[0] - 2, src_shape[1] - 2, weights.shape[0])
+            else:
+                if len(src_shape) != 1 or weights.shape[1] != src_shape[0]:
+                    raise bad(f"input {src_shape} does not match weights {weights.shape}")
+                expected = (weights.shape[0],)
+            if dst_shape != expected:
+                raise bad(f"output shape {dst_shape}, expected {expected}")
+            c_out = weights.shape[0]
+            if len(op.inputs) > 2 and op.inputs[2] >= 0:
+                bias = _tensor_array(model, sub, op.inputs[2], schema)
+                if bias.dtype != np.int32:
+                    raise bad("bias is not int32")
+            else:
+                bias = np.zeros(c_out, np.int32)
+            w_scale, w_zp = _quant(sub.tensors[op.inputs[1]])
+            if w_scale is None or np.any(w_zp != 0):
+                raise bad("weights must be symmetric int8 (zero point 0)")
+            w_scale = np.broadcast_to(w_scale, (c_out,)).astype(np.float32)
+            s_in, zp_in = _quant(src_t)
+            s_out, _ = _quant(out_t)
+            relu, zp_out, lo, hi = fused()
+            effs = [effective_scale(s_in[0], ws, s_out[0]) for ws in w_scale]
+            per_channel = len(_quant(sub.tensors[op.inputs[1]])[0]) > 1
+            mode = "round" if (not is_conv and per_channel) else "gemmlowp"
+            layer = Layer(
+                kind="conv3x3" if is_conv else "dense", name=short("conv3x3" if is_conv else "dense"),
+                in_shape=src_shape, out_shape=dst_shape, tensor=out_index,
+                zp_in=int(zp_in[0]), zp_out=zp_out, act_min=lo, act_max=hi, relu=relu,
+                weights=weights.copy(), bias=bias.reshape(c_out).copy(),
+                requant=mode, scale_in=float(s_in[0]), scale_out=float(s_out[0]),
+                weight_scale=w_scale.copy())
+            if layer.acc_bound > INT32_MAX:
+                raise bad(f"worst-case accumulator {layer.acc_bound} exceeds int32")
+            if mode == "gemmlowp":
+                m, sh = zip(*(quantize_multiplier(eff) for eff in effs))
+            else:
+                m, sh = zip(*(rounding_multiplier(eff, layer.acc_bound) for eff in effs))
+            object.__setattr__(layer, "multiplier", np.array(m, np.int64))
+            object.__setattr__(layer, "shift", np.array(sh, np.int64))
+        elif opcode == schema.BuiltinOperator.MAX_POOL_2D:
+            if (opts.filterHeight, opts.filterWidth, opts.strideH, opts.strideW) != (2, 2, 2, 2):
+                raise bad(f"pool {opts.filterHeight}x{opts.filterWidth} stride "
+                          f"{opts.strideH}x{opts.strideW}; only 2x2 stride 2 is supported")
+            if opts.padding != schema.Padding.VALID:
+                raise bad("padding SAME; only VALID is supported")
+            if opts.fusedActivationFunction != act.NONE:
+                raise bad("fused activation on MAX_POOL_2D is not supported")
+            if _quant(src_t) != (None, None) and (
+                    _quant(src_t)[1][0] != _quant(out_t)[1][0]
+                    or _quant(src_t)[0][0] != _quant(out_t)[0][0]):
+                raise bad("input and output quantization differ")
+            expected = (src_shape[0] // 2, src_shape[1] // 2, src_shape[2])
+            if dst_shape != expected:
+                raise bad(f"output shape {dst_shape}, expected {expected}")
+            zp = int(_quant(out_t)[1][0])
+            layer = Layer("maxpool2x2", short("maxpool2x2"), src_shape, dst_shape, out_index,
+                          zp_in=zp, zp_out=zp)
+        elif opcode == schema.BuiltinOperator.RESHAPE:
+            if len(src_shape) != 3 or dst_shape != (int(np.prod(src_shape)),):
+                raise bad(f"reshape {src_shape} -> {dst_shape}; only Flatten is supported")
+            zp = int(_quant(out_t)[1][0])
+            layer = Layer("flatten", short("flatten"), src_shape, dst_shape, out_index,
+                          zp_in=zp, zp_out=zp)
+        elif opcode == schema.BuiltinOperator.SOFTMAX:
+            if out_index != sub.outputs[0]:
+                raise bad("SOFTMAX is only supported as the last operator")
+            softmax = True
+            current = out_index
+            continue
+        else:
+            raise bad("operator not supported (supported: CONV_2D 3x3, MAX_POOL_2D 2x2, "
+                      "RESHAPE as Flatten, FULLY_CONNECTED, final SOFTMAX)")
+        layers.append(layer)
+        current = out_index
+
+    if current != sub.outputs[0]:
+        raise UnsupportedTFLiteError(f"{name}: the chain of operators does not reach the output")
+    if not layers or layers[-1].kind != "dense":
+        raise UnsupportedTFLiteError(f"{name}: the last layer must be a dense (FULLY_CONNECTED) "
+                                     f"layer giving the class logits")
+    return Network(name=name, layers=tuple(layers), input_shape=in_shape[1:],
+                   input_scale=float(in_scale[0]), input_zp=int(in_zp[0]),
+                   input_tensor=int(sub.inputs[0]), output_tensor=int(sub.outputs[0]),
+                   softmax=softmax)

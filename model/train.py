@@ -1,0 +1,104 @@
+"""Train a preset like its seed, save the Keras model and plots, convert to int8 TFLite."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from . import atomic, convert, presets, qnet
+from .golden import run_network
+
+
+def plot_history(history: dict, path: Path, title: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.5))
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    for key, ax in (("loss", ax_loss), ("accuracy", ax_acc)):
+        ax.plot(epochs, history[key], "o-", label="train")
+        if f"val_{key}" in history:
+            ax.plot(epochs, history[f"val_{key}"], "s--", label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(key)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_confusion(labels: np.ndarray, predicted: np.ndarray, path: Path, title: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cm = np.zeros((10, 10), int)
+    np.add.at(cm, (labels.astype(int), predicted.astype(int)), 1)
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.imshow(np.log1p(cm), cmap="Blues")
+    for (i, j), v in np.ndenumerate(cm):
+        if v:
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=7,
+                    color="white" if i == j else "black")
+    ax.set_xticks(range(10))
+    ax.set_yticks(range(10))
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def train(name: str, out: Path, mnist_dir=None, epochs: int | None = None, seed: int = 1337,
+          verbose: int | None = None) -> dict:
+    """Train preset ``name`` and write ``out/`` atomically. Returns the metrics written."""
+    import keras
+    import tensorflow as tf
+
+    preset = presets.get(name)
+    ds = preset.load_data(mnist_dir)
+    keras.utils.set_random_seed(seed)
+    model = preset.build()
+    convert.check_keras_model(model)
+    model.compile(optimizer="adam",
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=preset.from_logits),
+                  metrics=["accuracy"])
+    x_train = preset.to_float(ds.train.x)
+    if ds.val is not None:
+        validation = {"validation_data": (preset.to_float(ds.val.x), ds.val.y)}
+    else:
+        validation = {"validation_split": 0.1}
+    if verbose is None:
+        verbose = 1 if sys.stdout.isatty() else 2
+    history = model.fit(x_train, ds.train.y, epochs=epochs or preset.epochs,
+                        batch_size=preset.batch_size, verbose=verbose, **validation)
+    x_test = preset.to_float(ds.test.x)
+    float_pred = np.argmax(model.predict(x_test, batch_size=512, verbose=0), axis=1)
+    float_acc = float(np.mean(float_pred == ds.test.y))
+
+    tflite = convert.to_int8_tflite(model, x_train, seed=seed)
+    net = qnet.from_tflite(tflite)
+    int8_pred = run_network(net, net.quantize_input(x_test)).prediction
+    int8_acc = float(np.mean(int8_pred == ds.test.y))
+
+    # Save without the optimizer state: only the architecture and weights are needed later.
+    plain = keras.models.clone_model(model)
+    plain.set_weights(model.get_weights())
+    metrics = {"model": name, "epochs": epochs or preset.epochs, "seed": seed,
+               "train_images": len(ds.train), "test_images": len(ds.test),
+               "float_accuracy": float_acc, "int8_accuracy": int8_acc,
+               "tensorflow": tf.__version__}
+    with atomic.folder(out) as tmp:
+        plain.save(tmp / f"{name}.keras")
+        (tmp / f"{name}.tflite").write_bytes(tflite)
+        plot_history(history.history, tmp / "training.png", f"{name}: training")
+        plot_confusion(ds.test.y, int8_pred, tmp / "confusion.png",
+                       f"{name} int8 on {len(ds.test)} test images ({100 * int8_acc:.2f}%)")
+        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics

@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""Train a model preset, plot its curves and confusion matrix, convert it to int8 TFLite.
+
+Writes OUT/<model>.keras, OUT/<model>.tflite, OUT/training.png, OUT/confusion.png and
+OUT/metrics.json (float and int8 test accuracy). The folder appears whole or not at all.
+With --promote the new .keras/.tflite replace the committed pretrained ones in model/pretrained/.
+"""
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from scripts._cli import run  # noqa: E402
+
+
+def main() -> int:
+    from model import presets, train
+
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", required=True, choices=sorted(presets.PRESETS),
+                    help="preset to train")
+    ap.add_argument("--out", type=Path, help="output folder (default build/<model>/train)")
+    ap.add_argument("--mnist-dir", help="folder with the MNIST IDX files (default $MNIST_DIR, "
+                                        "else the Keras download)")
+    ap.add_argument("--epochs", type=int, help="override the preset's epoch count")
+    ap.add_argument("--seed", type=int, default=1337)
+    ap.add_argument("--promote", action="store_true",
+                    help="copy the result over model/pretrained/<model>.{keras,tflite,json} "
+                         "and the PNGs")
+    args = ap.parse_args()
+    if args.epochs is not None and args.epochs < 1:
+        raise ValueError(f"--epochs {args.epochs} must be at least 1")
+    out = args.out or Path("build") / args.model / "train"
+    metrics = train.train(args.model, out, mnist_dir=args.mnist_dir, epochs=args.epochs,
+                          seed=args.seed)
+    print(json.dumps(metrics, indent=2))
+    print(f"wrote {out}/")
+    if args.promote:
+        dst = presets.PRETRAINED
+        for src, name in ((f"{args.model}.keras", f"{args.model}.keras"),
+                          (f"{args.model}.tflite", f"{args.model}.tflite"),
+                          ("metrics.json", f"{args.model}.json"),
+                          ("training.png", f"{args.model}_training.png"),
+                          ("confusion.png", f"{args.model}_confusion.png")):
+            shutil.copyfile(out / src, dst / name)
+        print(f"promoted to {dst}/")
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)
