@@ -1,0 +1,63 @@
+# cnn2fpga: Keras CNN -> TFLite int8 -> bit-exact golden model -> MyHDL/Verilog.
+# `make setup` then `make test` on a fresh machine; `make help` lists the rest.
+
+PYTHON_SYS ?= python3.11
+VENV       := .venv
+PY         := $(VENV)/bin/python
+MODEL      ?= mnist_cnn
+N          ?=
+BUILD      := build
+VPI_SRC     = $(VENV)/share/myhdl/cosimulation/icarus
+# Tests and CI point MNIST_DIR at the shared IDX files; without it the Keras download is used.
+export MNIST_DIR
+
+.PHONY: help setup tools venv vpi test test-slow train export check clean
+
+help:
+	@echo "make setup              install HDL tools (apt-get), .venv with the project, build/myhdl.vpi"
+	@echo "make test               the default test suite (pytest, about 5 minutes on 2 cores)"
+	@echo "make test-slow          the long runs: full test sets, training"
+	@echo "make train MODEL=...    train a preset (mnist_cnn, digits_cnn) into build/MODEL/train"
+	@echo "make check MODEL=... [N=...]  golden model vs TFLite reference kernels, every tensor"
+	@echo "make export MODEL=...   ROM .mem files, network.json, C header into build/MODEL/export"
+
+setup: tools venv vpi
+
+tools:
+	@scripts/setup_tools.sh
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@command -v $(PYTHON_SYS) >/dev/null || { echo "setup: $(PYTHON_SYS) not found" >&2; exit 1; }
+	@test -x $(PY) || $(PYTHON_SYS) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+vpi: $(BUILD)/myhdl.vpi
+
+# MyHDL ships the Icarus VPI module as source; build it out of tree so .venv stays pristine.
+$(BUILD)/myhdl.vpi: $(VENV)/.installed
+	@rm -rf $(BUILD)/vpi-src && mkdir -p $(BUILD)/vpi-src
+	cp $(VPI_SRC)/*.c $(VPI_SRC)/Makefile $(BUILD)/vpi-src/
+	$(MAKE) -s -C $(BUILD)/vpi-src >/dev/null
+	cp $(BUILD)/vpi-src/myhdl.vpi $@
+
+test: venv
+	$(PY) -m pytest -n 2 -q
+
+test-slow: venv
+	$(PY) -m pytest -q -m slow
+
+train: venv
+	$(PY) scripts/train.py --model $(MODEL)
+
+check: venv
+	$(PY) scripts/check_golden.py --model $(MODEL) $(if $(N),--n $(N))
+
+export: venv
+	$(PY) scripts/export_weights.py --model $(MODEL)
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,44 @@
+#!/usr/bin/env python3
+"""Export a quantized model's ROM init files, network.json and C header.
+
+Writes into OUT: <layer>_{weights,bias,multiplier,shift}.mem ($readmemh hex, two's complement,
+layout in model/export.py), network.json (layers, shapes, zero points, widths, files) and
+<model>_model.h (the .tflite as an aligned C array, for microcontrollers). Files are generated
+in a staging folder and moved into OUT only when all of them are complete.
+
+Examples:
+  python scripts/export_weights.py --model mnist_cnn --out build/mnist_cnn
+  python scripts/export_weights.py --model path/to/model.tflite --out build/mine
+"""
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from scripts._cli import run  # noqa: E402
+
+
+def main() -> int:
+    from model import export, source
+
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", required=True,
+                    help="preset (mnist_cnn, digits_cnn) or a .tflite/.keras file")
+    ap.add_argument("--out", type=Path, help="output folder (default build/<model>/export)")
+    ap.add_argument("--dataset", choices=sorted(source.DATASETS),
+                    help="dataset for a model file (default: inferred from its input shape)")
+    ap.add_argument("--mnist-dir", help="MNIST IDX folder (only to convert a .keras file)")
+    args = ap.parse_args()
+    src = source.resolve(args.model, dataset=args.dataset, mnist_dir=args.mnist_dir)
+    net = src.load_net()
+    out = args.out or Path("build") / src.name / "export"
+    written = export.export(net, src.tflite.read_bytes(), out, input_max=src.input_max)
+    print(f"{src.name}: {len(net.layers)} layers, {net.parameters} parameters, "
+          f"{net.macs} MACs per image")
+    print(f"wrote {len(written)} files to {out}/")
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)

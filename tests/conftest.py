@@ -1,0 +1,39 @@
+"""Shared fixtures: the datasets and the pretrained networks, loaded once per session."""
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+# Tests read MNIST from MNIST_DIR; beside a checkout the shared copy is the natural default.
+_SHARED = ROOT.parent / "shared" / "data" / "mnist"
+if not os.environ.get("MNIST_DIR") and _SHARED.is_dir():
+    os.environ["MNIST_DIR"] = str(_SHARED)
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    from model import data
+
+    if not os.environ.get("MNIST_DIR"):
+        pytest.skip("MNIST_DIR is not set and no network download is possible in tests")
+    return data.load_mnist()
+
+
+@pytest.fixture(scope="session")
+def digits():
+    from model import data
+
+    return data.load_digits()
+
+
+@pytest.fixture(scope="session")
+def nets():
+    from model import presets, qnet
+
+    return {name: qnet.from_tflite(p.tflite, name=name) for name, p in presets.PRESETS.items()}
