@@ -1,0 +1,79 @@
+"""Converting a MyHDL block and running the Verilog: Icarus (iverilog/vvp + MyHDL's VPI),
+Verilator lint.
+
+``myhdl.vpi`` is built by ``make setup`` into ``build/myhdl.vpi`` (or give ``MYHDL_VPI``).
+All Verilator ``-Wall`` waivers live in one file, ``cosim/verilator_waivers.vlt``, each with its
+reason.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+WAIVERS = Path(__file__).resolve().parent / "verilator_waivers.vlt"
+
+
+class ToolMissing(RuntimeError):
+    pass
+
+
+def vpi_path() -> Path:
+    path = Path(os.environ.get("MYHDL_VPI", ROOT / "build" / "myhdl.vpi"))
+    if not path.is_file():
+        raise ToolMissing(f"{path} not found: run `make setup` (it builds myhdl.vpi)")
+    return path
+
+
+def tool(name: str) -> str:
+    found = shutil.which(name)
+    if not found:
+        raise ToolMissing(f"{name} not found: run `make setup` (it installs the HDL tools)")
+    return found
+
+
+def convert(inst, folder: Path, name: str, testbench: bool = True) -> Path:
+    """Convert a MyHDL block instance to ``folder/name.v`` (and ``tb_name.v``)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    inst.convert(hdl="Verilog", path=str(folder), name=name, testbench=testbench)
+    return folder / f"{name}.v"
+
+
+def iverilog(sources, out: Path) -> None:
+    """Compile with ``iverilog -Wall``; raise with the compiler's words on any warning."""
+    proc = subprocess.run([tool("iverilog"), "-Wall", "-o", str(out), *map(str, sources)],
+                          capture_output=True, text=True)
+    text = (proc.stdout + proc.stderr).strip()
+    if proc.returncode or text:
+        raise AssertionError(f"iverilog -Wall:\n{text}")
+
+
+def verilator_lint(source: Path, top: str) -> None:
+    """``verilator --lint-only -Wall`` with the project's waiver file; raise on any warning."""
+    proc = subprocess.run([tool("verilator"), "--lint-only", "-Wall", str(WAIVERS), str(source),
+                           "--top-module", top], capture_output=True, text=True,
+                          cwd=Path(source).parent)
+    text = (proc.stdout + proc.stderr).strip()
+    if proc.returncode or text:
+        raise AssertionError(f"verilator --lint-only -Wall:\n{text}")
+
+
+def cosimulation(folder: Path, name: str, **ports):
+    """A ``myhdl.Cosimulation`` of the converted ``name`` in ``folder`` (compiled here).
+
+    ``$readmemh`` names files without a folder, so the simulator runs in ``folder``.
+    """
+    from myhdl import Cosimulation
+
+    folder = Path(folder)
+    vvp = folder / f"{name}.vvp"
+    tb = folder / f"tb_{name}.v"
+    text = tb.read_text()
+    if not text.startswith("`timescale"):  # MyHDL's harness has none; the design's applies
+        tb.write_text("`timescale 1ns/10ps\n" + text)
+    iverilog([folder / f"{name}.v", tb], vvp)
+    script = f'cd "{folder}" && exec "{tool("vvp")}" -n -m "{vpi_path()}" "{vvp.name}"'
+    return Cosimulation(["sh", "-c", script], **ports)

@@ -1,0 +1,107 @@
+"""Streams: the one handshake every block keeps.
+
+A stream is ``valid`` + ``data`` (+ ``ready`` where the receiver can stall). The rule:
+
+* A beat transfers on a rising clock edge where ``valid`` (and ``ready``, if present) are high.
+* The sender never waits for ``ready`` before raising ``valid`` (no combinational path from
+  ``ready`` to ``valid``), and once ``valid`` is high it keeps ``valid`` and ``data`` unchanged
+  until the beat transfers.
+* The receiver may raise and drop ``ready`` on any cycle; ``valid`` may drop on any cycle
+  between beats (input gaps).
+* A stream without ``ready`` is always accepted: the receiver must take a beat on every cycle
+  ``valid`` is high (used inside a block between pipeline stages that cannot stall).
+
+::
+
+    clk    _/~\\_/~\\_/~\\_/~\\_/~\\_/~\\_
+    valid  __/~~~~~~~~~~~\\_____/~~~~\\__
+    ready  ~~~~~~\\_____/~~~~~~~~~~~~~~~
+    data   --<  A      ><B >----<C  >--     A waits one cycle for ready, B follows, C after a gap
+
+MyHDL flattens a stream argument ``s`` into the ports ``s_valid``, ``s_data``, ``s_ready``.
+Inputs of a block are named ``s_*``, outputs ``m_*``.
+
+The generators at the bottom (``source``, ``sink``) are simulation-only testbench helpers that
+drive and take streams with seeded random gaps and stalls.
+"""
+from __future__ import annotations
+
+import random
+
+from myhdl import Signal, instance, intbv
+
+
+class Stream:
+    """valid/data(/ready) bundle; ``data`` is a signed intbv of ``bits`` bits (or unsigned)."""
+
+    def __init__(self, bits: int, signed: bool = True, ready: bool = True):
+        if bits < 1:
+            raise ValueError(f"bits={bits} must be at least 1")
+        self.bits = bits
+        self.signed = signed
+        self.valid = Signal(bool(0))
+        if signed:
+            self.data = Signal(intbv(0, min=-(1 << (bits - 1)), max=1 << (bits - 1)))
+        else:
+            self.data = Signal(intbv(0)[bits:])
+        if ready:
+            self.ready = Signal(bool(0))
+
+    @property
+    def has_ready(self) -> bool:
+        return hasattr(self, "ready")
+
+
+def check_stream(name: str, stream: Stream, bits: int | None = None, ready: bool | None = None,
+                 signed: bool | None = None) -> None:
+    """Elaboration check: raise ValueError if ``stream`` does not have the expected shape."""
+    if bits is not None and stream.bits != bits:
+        raise ValueError(f"{name}: data is {stream.bits} bits, the block needs {bits}")
+    if ready is True and not stream.has_ready:
+        raise ValueError(f"{name}: the block can stall here, the stream needs a ready signal")
+    if signed is not None and stream.signed != signed:
+        raise ValueError(f"{name}: data must be {'signed' if signed else 'unsigned'}")
+
+
+# --- simulation-only helpers ------------------------------------------------------------
+
+def source(clk, stream: Stream, values, gap: float = 0.0, seed: int = 0, started=None):
+    """Drive ``values`` onto ``stream`` keeping the handshake rule, idling with probability
+    ``gap`` before each beat. ``started`` (a list) gets the cycle count of the first beat."""
+    rng = random.Random(seed)
+
+    @instance
+    def drive():
+        for v in values:
+            while rng.random() < gap:
+                stream.valid.next = 0
+                yield clk.posedge
+            stream.valid.next = 1
+            stream.data.next = int(v)
+            yield clk.posedge
+            while stream.has_ready and not stream.ready:
+                yield clk.posedge
+        stream.valid.next = 0
+
+    return drive
+
+
+def sink(clk, stream: Stream, out: list, stall: float = 0.0, seed: int = 1, cycles: list | None = None):
+    """Collect every beat of ``stream`` into ``out``; drop ``ready`` with probability ``stall``.
+    ``cycles`` (a list) gets, per beat, the clock count at which it transferred."""
+    rng = random.Random(seed)
+
+    @instance
+    def take():
+        count = 0
+        while True:
+            if stream.has_ready:
+                stream.ready.next = rng.random() >= stall
+            yield clk.posedge
+            count += 1
+            if stream.valid and (not stream.has_ready or stream.ready):
+                out.append(int(stream.data))
+                if cycles is not None:
+                    cycles.append(count)
+
+    return take

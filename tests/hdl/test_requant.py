@@ -1,0 +1,159 @@
+"""requant == golden.requant, both modes, in MyHDL and as converted Verilog in Icarus."""
+import random
+
+import numpy as np
+import pytest
+from myhdl import Signal, instance, intbv
+
+from cosim import icarus
+from hdl.requant import LATENCY, requant
+from hdl.stream import Stream
+from model import export, golden
+from model.qnet import Layer
+from tests.hdl.helpers import clock, make_clk_rst, need_tools, run
+
+I32 = (-(1 << 31), (1 << 31) - 1)
+
+
+def expected(mode, accs, chans, mults, shifts, zp, lo, hi):
+    layer = Layer("dense", "x", (1,), (len(mults),), 0, zp_out=zp, act_min=lo, act_max=hi,
+                  requant=mode, multiplier=np.array(mults, np.int64),
+                  shift=np.array(shifts, np.int64))
+    acc = np.array(accs, np.int64)[:, None]
+    table = golden.requant(np.broadcast_to(acc, (len(accs), len(mults))), layer)
+    return table[np.arange(len(accs)), chans].tolist()
+
+
+def simulate(tmp_path, mode, accs, chans, mults, shifts, *, acc_bits, zp=0, lo=-128, hi=127,
+             gap=0.3, hdl="myhdl", seed=0):
+    mult_bits = 32 if mode == "gemmlowp" else max(int(m).bit_length() for m in mults + [1])
+    export.write_mem(tmp_path / "q_multiplier.mem", mults, mult_bits)
+    export.write_mem(tmp_path / "q_shift.mem", shifts, 8)
+    clk, rst = make_clk_rst()
+    s, m = Stream(acc_bits, ready=False), Stream(8, ready=False)
+    chan = Signal(intbv(0, min=0, max=max(2, len(mults))))
+    params = dict(mode=mode, acc_bits=acc_bits, mult_bits=mult_bits,
+                  mult_path=tmp_path / "q_multiplier.mem", shift_path=tmp_path / "q_shift.mem",
+                  zp_out=zp, act_min=lo, act_max=hi)
+    if hdl == "myhdl":
+        dut = requant(clk, rst, s, chan, m, **params)
+    else:
+        icarus.convert(requant(clk, rst, s, chan, m, **params), tmp_path, "requant_dut")
+        dut = icarus.cosimulation(tmp_path, "requant_dut", clk=clk, rst=rst, s_valid=s.valid,
+                                  s_data=s.data, s_chan=chan, m_valid=m.valid, m_data=m.data)
+    rng = random.Random(seed)
+    out, sent, got = [], [], []
+
+    @instance
+    def drive():
+        yield clk.posedge
+        for a, c in zip(accs, chans):
+            while rng.random() < gap:
+                s.valid.next = 0
+                yield clk.posedge
+            s.valid.next, s.data.next, chan.next = 1, int(a), int(c)
+            yield clk.posedge
+        s.valid.next = 0
+
+    cycle = [0]
+
+    @instance
+    def take():
+        while True:
+            yield clk.posedge
+            cycle[0] += 1
+            if s.valid:
+                sent.append(cycle[0])
+            if m.valid:
+                out.append(int(m.data))
+                got.append(cycle[0])
+
+    run([dut, clock(clk), drive, take], lambda: len(out) >= len(accs), clk, 20 * len(accs) + 50)
+    # every beat comes out exactly LATENCY cycles after it went in
+    assert [g - t for g, t in zip(got, sent)] == [LATENCY] * len(accs)
+    return out
+
+
+def random_case(mode, n, channels, rng, acc_bits=32):
+    lo, hi = -(1 << (acc_bits - 1)), (1 << (acc_bits - 1)) - 1
+    accs = [int(v) for v in rng.integers(lo, hi, n, endpoint=True)]
+    accs[:4] = [lo, hi, 0, -1][: min(4, n)]
+    chans = [int(v) for v in rng.integers(0, channels, n)]
+    if mode == "gemmlowp":
+        mults = [int(v) for v in rng.integers(1 << 30, 1 << 31, channels)]
+        shifts = [int(v) for v in rng.integers(-31, 8, channels)]
+    else:
+        mults = [int(v) for v in rng.integers(1, 1 << 30, channels)]
+        shifts = [int(v) for v in rng.integers(20, 40, channels)]
+    return accs, chans, mults, shifts
+
+
+@pytest.mark.parametrize("mode,acc_bits", [("gemmlowp", 32), ("gemmlowp", 19), ("round", 24)])
+def test_random_myhdl(tmp_path, mode, acc_bits):
+    rng = np.random.default_rng(acc_bits)
+    accs, chans, mults, shifts = random_case(mode, 400, 5, rng, acc_bits)
+    zp, lo, hi = -7, -7, 127  # a ReLU clamp with a nonzero zero point
+    got = simulate(tmp_path, mode, accs, chans, mults, shifts, acc_bits=acc_bits, zp=zp, lo=lo,
+                   hi=hi)
+    assert got == expected(mode, accs, chans, mults, shifts, zp, lo, hi)
+
+
+def test_saturation_and_negative_ties(tmp_path):
+    """INT32_MIN x INT32_MIN saturates; negative exact halves round away from zero."""
+    accs = [I32[0], I32[0], -3 << 20, -(1 << 20) - (1 << 19), (1 << 20) + (1 << 19), I32[1]]
+    mults = [I32[0], 1 << 30]
+    shifts = [0, -21]
+    chans = [0, 1, 1, 1, 1, 1]
+    got = simulate(tmp_path, "gemmlowp", accs, chans, mults, shifts, acc_bits=32, gap=0)
+    want = expected("gemmlowp", accs, chans, mults, shifts, 0, -128, 127)
+    assert got == want
+    assert want[0] == 127  # saturated to INT32_MAX, then clamped
+
+
+def test_every_shift_the_exporter_can_produce(tmp_path):
+    """gemmlowp shifts -31..30 (QuantizeMultiplier's range), left shifts wrapping like int32."""
+    rng = np.random.default_rng(5)
+    shifts = list(range(-31, 31))
+    mults = [int(v) for v in rng.integers(1 << 30, 1 << 31, len(shifts))]
+    chans = [c for c in range(len(shifts)) for _ in range(6)]
+    accs = [int(v) for v in rng.integers(-5000, 5000, len(chans))]
+    got = simulate(tmp_path, "gemmlowp", accs, chans, mults, shifts, acc_bits=32, gap=0.1)
+    assert got == expected("gemmlowp", accs, chans, mults, shifts, 0, -128, 127)
+
+
+def test_real_dense_layer_parameters(tmp_path, nets):
+    """dense1 of mnist_cnn: 34-bit round multipliers, its own zero points and ReLU clamp."""
+    layer = nets["mnist_cnn"].layers[6]
+    rng = np.random.default_rng(2)
+    chans = [int(v) for v in rng.integers(0, layer.c_out, 300)]
+    accs = [int(v) for v in rng.integers(-layer.acc_bound, layer.acc_bound, 300)]
+    got = simulate(tmp_path, layer.requant, accs, chans, layer.multiplier.tolist(),
+                   layer.shift.tolist(), acc_bits=layer.acc_bits, zp=layer.zp_out,
+                   lo=layer.act_min, hi=layer.act_max)
+    assert got == expected(layer.requant, accs, chans, layer.multiplier.tolist(),
+                           layer.shift.tolist(), layer.zp_out, layer.act_min, layer.act_max)
+
+
+@pytest.mark.parametrize("mode", ["gemmlowp", "round"])
+def test_converted_verilog_in_icarus(tmp_path, mode):
+    need_tools("iverilog", "vvp", "verilator")
+    rng = np.random.default_rng(9)
+    accs, chans, mults, shifts = random_case(mode, 120, 3, rng, 24)
+    got = simulate(tmp_path, mode, accs, chans, mults, shifts, acc_bits=24, zp=5, lo=5,
+                   hi=127, hdl="icarus")
+    assert got == expected(mode, accs, chans, mults, shifts, 5, 5, 127)
+    icarus.verilator_lint(tmp_path / "requant_dut.v", "requant_dut")
+
+
+def test_bad_parameters(tmp_path):
+    clk, rst = make_clk_rst()
+    s, m = Stream(40, ready=False), Stream(8, ready=False)
+    chan = Signal(intbv(0)[2:])
+    with pytest.raises(ValueError, match="acc_bits=40"):
+        requant(clk, rst, s, chan, m, mode="gemmlowp", acc_bits=40, mult_bits=32,
+                mult_path=tmp_path / "x", shift_path=tmp_path / "y", zp_out=0, act_min=-128,
+                act_max=127)
+    with pytest.raises(ValueError, match="mode="):
+        requant(clk, rst, Stream(8, ready=False), chan, m, mode="float", acc_bits=8,
+                mult_bits=32, mult_path=tmp_path / "x", shift_path=tmp_path / "y", zp_out=0,
+                act_min=-128, act_max=127)
