@@ -100,14 +100,16 @@ def test_random_myhdl(tmp_path, mode, acc_bits):
 
 def test_saturation_and_negative_ties(tmp_path):
     """INT32_MIN x INT32_MIN saturates; negative exact halves round away from zero."""
-    accs = [I32[0], I32[0], -3 << 20, -(1 << 20) - (1 << 19), (1 << 20) + (1 << 19), I32[1]]
+    # channel 1: M0 = 2^30 halves exactly, then a right shift by 1: -6 -> -3 -> -1.5 -> -2
+    accs = [I32[0], I32[0], -6, -10, -2, 6, 10, I32[1]]
     mults = [I32[0], 1 << 30]
-    shifts = [0, -21]
-    chans = [0, 1, 1, 1, 1, 1]
+    shifts = [0, -1]
+    chans = [0, 1, 1, 1, 1, 1, 1, 1]
     got = simulate(tmp_path, "gemmlowp", accs, chans, mults, shifts, acc_bits=32, gap=0)
     want = expected("gemmlowp", accs, chans, mults, shifts, 0, -128, 127)
     assert got == want
     assert want[0] == 127  # saturated to INT32_MAX, then clamped
+    assert want[2:7] == [-2, -3, -1, 2, 3]  # halves away from zero on both sides
 
 
 def test_every_shift_the_exporter_can_produce(tmp_path):
