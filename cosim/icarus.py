@@ -61,6 +61,33 @@ def verilator_lint(source: Path, top: str) -> None:
         raise AssertionError(f"verilator --lint-only -Wall:\n{text}")
 
 
+def patch_harness(text: str) -> str:
+    """Make MyHDL's generated ``tb_<name>.v`` report every DUT output from the start.
+
+    The VPI module MyHDL ships sends an output to Python only when it changes (myhdl #444), so
+    an output that holds its first value (a ``ready`` that is 1 from time 0) never arrives and
+    Python keeps its own initial value. Each output is passed through a mirror register that
+    starts as ``x`` and follows the DUT 0.1 ns later, so every output changes once right after
+    the VPI has registered it. The clock period is 10 ns: the values settle long before an edge.
+    Also adds the timescale the harness lacks.
+    """
+    import re
+
+    if "_dut_out" in text:
+        return text
+    head, sep, inst = text.partition("initial begin")
+    body, sep2, tail = inst.partition("end\n")
+    outputs = re.findall(r"^wire (\[[^\]]*\] )?(\w+);$", head, flags=re.M)
+    for width, sig in outputs:
+        width = width or ""
+        head = head.replace(f"wire {width}{sig};\n",
+                            f"wire {width}{sig}_dut_out;\nreg {width}{sig} = 'bx;\n"
+                            f"always @({sig}_dut_out) {sig} <= #0.1 {sig}_dut_out;\n")
+        tail = re.sub(rf"\b{sig}\b", f"{sig}_dut_out", tail)
+    text = head + sep + body + sep2 + tail
+    return text if text.startswith("`timescale") else "`timescale 1ns/10ps\n" + text
+
+
 def cosimulation(folder: Path, name: str, **ports):
     """A ``myhdl.Cosimulation`` of the converted ``name`` in ``folder`` (compiled here).
 
@@ -71,9 +98,7 @@ def cosimulation(folder: Path, name: str, **ports):
     folder = Path(folder)
     vvp = folder / f"{name}.vvp"
     tb = folder / f"tb_{name}.v"
-    text = tb.read_text()
-    if not text.startswith("`timescale"):  # MyHDL's harness has none; the design's applies
-        tb.write_text("`timescale 1ns/10ps\n" + text)
+    tb.write_text(patch_harness(tb.read_text()))
     iverilog([folder / f"{name}.v", tb], vvp)
     script = f'cd "{folder}" && exec "{tool("vvp")}" -n -m "{vpi_path()}" "{vvp.name}"'
     return Cosimulation(["sh", "-c", script], **ports)

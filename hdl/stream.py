@@ -65,13 +65,18 @@ def check_stream(name: str, stream: Stream, bits: int | None = None, ready: bool
 
 # --- simulation-only helpers ------------------------------------------------------------
 
-def source(clk, stream: Stream, values, gap: float = 0.0, seed: int = 0, started=None):
+def source(clk, stream: Stream, values, gap: float = 0.0, seed: int = 0, rst=None):
     """Drive ``values`` onto ``stream`` keeping the handshake rule, idling with probability
-    ``gap`` before each beat. ``started`` (a list) gets the cycle count of the first beat."""
+    ``gap`` before each beat; with ``rst``, start only once reset is released."""
     rng = random.Random(seed)
 
     @instance
     def drive():
+        stream.valid.next = 0
+        if rst is not None:
+            yield clk.posedge
+            while rst == rst.active:
+                yield clk.posedge
         for v in values:
             while rng.random() < gap:
                 stream.valid.next = 0

@@ -29,9 +29,24 @@ def need_tools(*names):
         pytest.skip(str(exc))
 
 
-def run(parts, done, clk, max_cycles):
-    """Run until ``done()`` is true (checked every clock) or fail after ``max_cycles``."""
+def reset(clk, rst, cycles=3):
+    """Hold ``rst`` for ``cycles`` clocks from time 0 (converted Verilog starts with x)."""
+    @instance
+    def pulse():
+        rst.next = rst.active
+        for _ in range(cycles):
+            yield clk.posedge
+        rst.next = not rst.active
+    return pulse
+
+
+def run(parts, done, clk, max_cycles, rst=None):
+    """Run until ``done()`` is true (checked every clock) or fail after ``max_cycles``.
+
+    With ``rst``, a reset pulse of 3 clocks starts the run."""
     state = {"cycles": 0}
+    if rst is not None:
+        parts = list(parts) + [reset(clk, rst)]
 
     @instance
     def watchdog():

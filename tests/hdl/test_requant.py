@@ -47,6 +47,8 @@ def simulate(tmp_path, mode, accs, chans, mults, shifts, *, acc_bits, zp=0, lo=-
     @instance
     def drive():
         yield clk.posedge
+        while rst:
+            yield clk.posedge
         for a, c in zip(accs, chans):
             while rng.random() < gap:
                 s.valid.next = 0
@@ -68,7 +70,8 @@ def simulate(tmp_path, mode, accs, chans, mults, shifts, *, acc_bits, zp=0, lo=-
                 out.append(int(m.data))
                 got.append(cycle[0])
 
-    run([dut, clock(clk), drive, take], lambda: len(out) >= len(accs), clk, 20 * len(accs) + 50)
+    run([dut, clock(clk), drive, take], lambda: len(out) >= len(accs), clk, 20 * len(accs) + 50,
+        rst=rst)
     # every beat comes out exactly LATENCY cycles after it went in
     assert [g - t for g, t in zip(got, sent)] == [LATENCY] * len(accs)
     return out

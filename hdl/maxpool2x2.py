@@ -1,0 +1,117 @@
+"""2x2 max-pool, stride 2, streaming, on int8 values in NHWC raster order.
+
+Input ``s``: one int8 value per beat, channel fastest, then column, then row (H x W x C).
+Output ``m``: the pooled (H//2) x (W//2) x C tensor in the same order. An odd last row or
+column is read and dropped, as TFLite's VALID pooling does (26 -> 13, 11 -> 5).
+
+Memories: ``hbuf`` (C values: the even column's value per channel until its odd partner
+arrives) and one row buffer of (W//2) x C values (the horizontal maxima of an even row until
+the odd row below arrives). Both are plain arrays, written and read once per beat.
+
+Handshake (hdl/stream.py): ``s.ready = not m.valid or m.ready`` -- a beat is taken whenever
+the output register is free or being emptied on the same edge.
+
+Throughput and latency: one input beat per clock with no gaps or stalls, so an image takes
+``cycles(H, W, C) = H * W * C`` clocks; each output leaves one clock after the input that
+completes it.
+"""
+from __future__ import annotations
+
+from myhdl import Signal, always, always_comb, always_seq, block, intbv
+
+from .stream import Stream, check_stream
+
+
+def cycles(h: int, w: int, c: int) -> int:
+    """Clocks per image with no input gaps or output stalls (one value per clock)."""
+    return h * w * c
+
+
+def check_params(h: int, w: int, c: int) -> None:
+    if h < 2:
+        raise ValueError(f"H={h} must be at least 2")
+    if w < 2:
+        raise ValueError(f"W={w} must be at least 2")
+    if c < 1:
+        raise ValueError(f"C={c} must be at least 1")
+
+
+@block
+def maxpool2x2(clk, rst, s, m, *, h: int, w: int, c: int):
+    check_params(h, w, c)
+    check_stream("s", s, bits=8, ready=True, signed=True)
+    check_stream("m", m, bits=8, ready=True, signed=True)
+    wo = w // 2
+    hbuf = [Signal(intbv(0, min=-128, max=128)) for _ in range(c)]
+    rowbuf = [Signal(intbv(0, min=-128, max=128)) for _ in range(wo * c)]
+
+    x = Signal(intbv(0, min=0, max=w))
+    y = Signal(intbv(0, min=0, max=h))
+    ch = Signal(intbv(0, min=0, max=c))
+    base = Signal(intbv(0, min=0, max=max(2, wo * c)))     # (x // 2) * C
+    col = Signal(intbv(0, min=0, max=max(2, wo * c)))      # (x // 2) * C + ch
+    take = Signal(bool(0))
+    hmax = Signal(intbv(0, min=-128, max=128))
+    vmax = Signal(intbv(0, min=-128, max=128))
+    hold = Signal(intbv(0, min=-128, max=128))
+    above = Signal(intbv(0, min=-128, max=128))
+
+    @always_comb
+    def handshake():
+        s.ready.next = (not m.valid) or m.ready
+        take.next = s.valid and ((not m.valid) or m.ready)
+
+    @always_comb
+    def address():
+        col.next = base + ch
+
+    @always_comb
+    def read():
+        hold.next = hbuf[ch]
+        above.next = rowbuf[col]
+
+    @always_comb
+    def maxima():
+        if hold > s.data:
+            hmax.next = hold
+        else:
+            hmax.next = s.data
+        if above > hmax:
+            vmax.next = above
+        else:
+            vmax.next = hmax
+
+    @always(clk.posedge)
+    def memories():
+        if take and x < 2 * wo and y < 2 * (h // 2):
+            if x % 2 == 0:
+                hbuf[ch].next = s.data
+            elif y % 2 == 0:
+                rowbuf[col].next = hmax
+
+    @always_seq(clk.posedge, reset=rst)
+    def control():
+        if m.valid and m.ready:
+            m.valid.next = 0
+        if take:
+            if x % 2 == 1 and y % 2 == 1 and x < 2 * wo and y < 2 * (h // 2):
+                m.valid.next = 1
+                m.data.next = vmax
+            # counters: channel fastest, then column, then row
+            if ch == c - 1:
+                ch.next = 0
+                if x == w - 1:
+                    x.next = 0
+                    base.next = 0
+                    if y == h - 1:
+                        y.next = 0
+                    else:
+                        y.next = y + 1
+                else:
+                    x.next = x + 1
+                    if x % 2 == 1 and x + 1 < 2 * wo:
+                        base.next = base + c
+            else:
+                ch.next = ch + 1
+
+    return handshake, address, read, maxima, memories, control
