@@ -135,16 +135,8 @@ def requant(clk, rst, s, s_chan, m, *, mode: str, acc_bits: int, mult_bits: int,
                     y6.next = (q5 >> r5) + 1
                 else:
                     y6.next = q5 >> r5
-            # stage 7: zero point and clamp
-            m.valid.next = v6
-            if y6 + zp_out < act_min:
-                m.data.next = act_min
-            elif y6 + zp_out > act_max:
-                m.data.next = act_max
-            else:
-                m.data.next = y6 + zp_out
 
-        return rom_m, rom_s, stages
+        return rom_m, rom_s, stages, clamp(clk, rst, v6, y6, m, zp_out, act_min, act_max)
 
     prod_bits = acc_bits - 1 + mult_bits
     acc1 = _signed(acc_bits)
@@ -196,13 +188,22 @@ def requant(clk, rst, s, s_chan, m, *, mode: str, acc_bits: int, mult_bits: int,
             y6.next = -mag5
         else:
             y6.next = mag5
-        # stage 7: zero point and clamp
-        m.valid.next = v6
-        if y6 + zp_out < act_min:
+
+    return rom_m, rom_s, stages_round, clamp(clk, rst, v6, y6, m, zp_out, act_min, act_max)
+
+
+@block
+def clamp(clk, rst, valid, value, m, zp_out, act_min, act_max):
+    """Stage 7 of both modes: + zp_out, clamp to [act_min, act_max], register the output."""
+
+    @always_seq(clk.posedge, reset=rst)
+    def out():
+        m.valid.next = valid
+        if value + zp_out < act_min:
             m.data.next = act_min
-        elif y6 + zp_out > act_max:
+        elif value + zp_out > act_max:
             m.data.next = act_max
         else:
-            m.data.next = y6 + zp_out
+            m.data.next = value + zp_out
 
-    return rom_m, rom_s, stages_round
+    return out

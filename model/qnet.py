@@ -155,17 +155,13 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
     if real == 0.0:
         return 0, 0
     q, shift = math.frexp(real)
-    m0 = int(_round_away(q * (1 << 31)))
+    m0 = c_round(q * (1 << 31))  # TfLiteRound = std::round
     if m0 == 1 << 31:
         m0 //= 2
         shift += 1
     if shift < -31:
         return 0, 0
     return m0, shift
-
-
-def _round_away(v: float) -> float:
-    return math.floor(v + 0.5) if v >= 0 else -math.floor(-v + 0.5)
 
 
 def c_round(v: float) -> int:
