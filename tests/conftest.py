@@ -37,3 +37,10 @@ def nets():
     from model import presets, qnet
 
     return {name: qnet.from_tflite(p.tflite, name=name) for name, p in presets.PRESETS.items()}
+
+
+# Property tests draw the same examples on every run, so a red CI is reproducible.
+from hypothesis import settings  # noqa: E402
+
+settings.register_profile("repeatable", derandomize=True, deadline=None)
+settings.load_profile("repeatable")

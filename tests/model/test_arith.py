@@ -65,7 +65,15 @@ def test_quantize_multiplier_represents_the_scale(real):
 @given(st.floats(1e-5, 0.5), st.integers(1, 1 << 21), st.data())
 @settings(max_examples=200, deadline=None)
 def test_rounding_multiplier_equals_double_round(eff, bound, data):
-    m, shift = qnet.rounding_multiplier(eff, bound)
+    """Contract: either a (multiplier, shift) that is right for every |acc| <= bound, or an
+    error. Scales a hair below a half-integer ratio (0.49999999999999994) need more than 63
+    bits and are refused; real layers' scales are float32 products and always pass (qnet loads
+    both presets)."""
+    try:
+        m, shift = qnet.rounding_multiplier(eff, bound)
+    except qnet.UnsupportedTFLiteError as exc:
+        assert "63 bits" in str(exc)
+        return
     accs = data.draw(st.lists(st.integers(-bound, bound), min_size=1, max_size=50))
     # also the accumulators right next to half-integers, where a cheap multiplier goes wrong
     for j in range(-3, 4):
@@ -77,6 +85,13 @@ def test_rounding_multiplier_equals_double_round(eff, bound, data):
     arr = np.array([a for a in accs if abs(a) <= bound])
     np.testing.assert_array_equal(golden.round_multiply(arr, m, shift),
                                   [qnet.round_multiply(int(a), m, shift) for a in arr])
+
+
+def test_rounding_multiplier_refuses_what_it_cannot_prove():
+    import pytest
+
+    with pytest.raises(qnet.UnsupportedTFLiteError, match="63 bits"):
+        qnet.rounding_multiplier(0.49999999999999994, 1024)
 
 
 def test_c_round_halves_away_from_zero():
