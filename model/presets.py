@@ -39,8 +39,12 @@ class Preset:
         return data.load_mnist(mnist_dir) if self.dataset == "mnist" else data.load_digits()
 
     def to_float(self, images: np.ndarray) -> np.ndarray:
-        """Raw uint8 pixels (N, H, W) -> the model's float input (N, H, W, 1) in [0, 1]."""
-        return (images.astype(np.float32) / np.float32(self.input_max))[..., None]
+        return to_float(images, self.input_max)
+
+
+def to_float(images: np.ndarray, input_max: float) -> np.ndarray:
+    """Raw pixels (N, H, W) -> the model's float input (N, H, W, 1): pixels / input_max."""
+    return (images.astype(np.float32) / np.float32(input_max))[..., None]
 
 
 def _mnist_cnn():

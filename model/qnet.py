@@ -102,12 +102,6 @@ class Layer:
         """Signed accumulator width that holds ``acc_bound`` (the one width rule used everywhere)."""
         return signed_bits(self.acc_bound)
 
-    @property
-    def product_bound(self) -> int:
-        """Largest |w * (x - zp_in)| of one product."""
-        xmax = max(abs(-128 - self.zp_in), abs(127 - self.zp_in))
-        return int(np.max(np.abs(self.weights.astype(np.int64)))) * xmax
-
 
 @dataclass(frozen=True, eq=False)
 class Network:

@@ -30,9 +30,7 @@ class ModelSource:
         return data.load_mnist(mnist_dir) if self.dataset == "mnist" else data.load_digits()
 
     def to_float(self, images):
-        import numpy as np
-
-        return (images.astype(np.float32) / np.float32(self.input_max))[..., None]
+        return presets.to_float(images, self.input_max)
 
 
 def _dataset_for(shape: tuple, dataset: str | None) -> tuple[str | None, float | None]:
