@@ -6,8 +6,9 @@ into HDL source. The Verilog names the file without a folder: simulate or synthe
 folder that holds the ``.mem`` files (``make verilog`` copies them beside the ``.v``).
 
 Ports: ``clk``; ``addr`` (unsigned); ``dout`` (registered: the word at ``addr`` one clock
-later). One read per clock, no reset, no enable: the shape Yosys maps to block RAM
-(RAMB18/36 on 7-series, SB_RAM40_4K on iCE40) when it is large enough.
+later); optional ``en`` (read enable: ``dout`` holds while it is low). One read per clock, no
+reset: the shape Yosys maps to block RAM (RAMB18/36 on 7-series, SB_RAM40_4K on iCE40) when it
+is large enough. Words may be wider than 64 bits (packed weight words).
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def load(path, bits: int, signed: bool) -> tuple[int, ...]:
 
 
 @block
-def rom(clk, addr, dout, *, path, signed: bool | None = None):
+def rom(clk, addr, dout, *, path, signed: bool | None = None, en=None):
     """``dout`` <= word ``addr`` of ``path`` on each rising edge of ``clk``."""
     bits = len(dout)
     if signed is None:
@@ -41,20 +42,33 @@ def rom(clk, addr, dout, *, path, signed: bool | None = None):
     top = bits - 1
     last = depth - 1
 
-    @always(clk.posedge)
-    def read():
-        if addr < depth:
-            dout.next = words[int(addr)]
-        else:
-            dout.next = 0
-
     dout.driven = "reg"
     addr.read = True  # used only inside the user-defined Verilog: tell the converter
-    rom.verilog_code = """
+    if en is None:
+        @always(clk.posedge)
+        def read():
+            dout.next = words[int(addr)] if addr < depth else 0
+
+        rom.verilog_code = """
 reg [$top:0] $memname [0:$last];
 initial $$readmemh("$fname", $memname);
 always @(posedge $clk) begin
     $dout <= $memname[$addr];
 end
 """
-    return read
+        return read
+
+    @always(clk.posedge)
+    def read_en():
+        if en:
+            dout.next = words[int(addr)] if addr < depth else 0
+
+    en.read = True
+    rom.verilog_code = """
+reg [$top:0] $memname [0:$last];
+initial $$readmemh("$fname", $memname);
+always @(posedge $clk) begin
+    if ($en) $dout <= $memname[$addr];
+end
+"""
+    return read_en

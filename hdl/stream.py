@@ -95,6 +95,7 @@ def sink(clk, stream: Stream, out: list, stall: float = 0.0, seed: int = 1, cycl
     """Collect every beat of ``stream`` into ``out``; drop ``ready`` with probability ``stall``.
     ``cycles`` (a list) gets, per beat, the clock count at which it transferred."""
     rng = random.Random(seed)
+    when = cycles if cycles is not None else []  # MyHDL resolves every name a generator uses
 
     @instance
     def take():
@@ -106,7 +107,6 @@ def sink(clk, stream: Stream, out: list, stall: float = 0.0, seed: int = 1, cycl
             count += 1
             if stream.valid and (not stream.has_ready or stream.ready):
                 out.append(int(stream.data))
-                if cycles is not None:
-                    cycles.append(count)
+                when.append(count)
 
     return take

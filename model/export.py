@@ -11,6 +11,12 @@ address markers, the first line is address 0):
                             M0 (31 bits) for requant "gemmlowp"; up to 63 bits for "round".
     <layer>_shift.mem       8-bit words, one per output channel: TFLite's shift (positive =
                             left) for "gemmlowp", the right shift for "round".
+    <layer>_weights_pe<P>_simd<S>.mem
+                            the same weights packed for a hardware MAC array of P output
+                            channels x S input channels (``packed_weights``): word
+                            k = (g*T + t)*(C_in/S) + cg (T = 9 taps for conv3x3, 1 for dense),
+                            lane p*S + s in bits [8*lane+7 : 8*lane] holds the weight of output
+                            g*P + p, tap t, input cg*S + s.
 
 ``network.json`` lists the layers with shapes, zero points, clamp bounds, requant mode,
 accumulator width and the files; ``<model>_model.h`` holds the ``.tflite`` as an aligned
@@ -31,7 +37,9 @@ from .qnet import Layer, Network
 
 def hex_words(values, bits: int) -> list[str]:
     """Two's complement hex strings of ``bits`` bits; raise if a value does not fit."""
-    values = [int(v) for v in np.asarray(values).ravel()]
+    # object arrays keep Python ints exact: words wider than 53 bits must not pass through float
+    arr = values if isinstance(values, np.ndarray) else np.asarray(values, dtype=object)
+    values = [int(v) for v in arr.ravel()]
     lo, hi = -(1 << (bits - 1)), (1 << bits) - 1
     digits = (bits + 3) // 4
     out = []
@@ -51,11 +59,58 @@ def read_mem(path: Path, bits: int, signed: bool = True) -> np.ndarray:
     words = [int(line, 16) for line in Path(path).read_text().split() if not line.startswith("//")]
     if signed:
         words = [w - (1 << bits) if w >> (bits - 1) else w for w in words]
-    return np.array(words, np.int64)
+    return np.array(words, np.int64 if bits < 64 else object)
 
 
 def mult_bits(layer: Layer) -> int:
     return max(1, int(max(int(m) for m in layer.multiplier)).bit_length())
+
+
+def mac_shape(layer: Layer) -> tuple[int, int, int]:
+    """(outputs, taps, inputs per tap) of a conv3x3 (C_out, 9, C_in) or dense (N_out, 1, N_in)."""
+    if layer.kind == "conv3x3":
+        return layer.c_out, 9, int(layer.weights.shape[-1])
+    if layer.kind == "dense":
+        return layer.c_out, 1, int(layer.weights.shape[-1])
+    raise ValueError(f"layer {layer.name}: {layer.kind} has no weights")
+
+
+def check_parallel(layer: Layer, pe: int, simd: int) -> None:
+    """Raise ValueError naming the parameter when PE/SIMD cannot fold ``layer``."""
+    outs, _, ins = mac_shape(layer)
+    if pe < 1 or outs % pe:
+        raise ValueError(f"layer {layer.name}: PE={pe} must divide its {outs} output channels")
+    if simd < 1 or ins % simd:
+        raise ValueError(f"layer {layer.name}: SIMD={simd} must divide its {ins} input channels")
+
+
+def packed_name(layer: Layer, pe: int, simd: int) -> str:
+    return f"{layer.name}_weights_pe{pe}_simd{simd}.mem"
+
+
+def packed_weights(layer: Layer, pe: int, simd: int) -> list[int]:
+    """Weight ROM words for a PE x SIMD MAC array (layout in the module docstring)."""
+    check_parallel(layer, pe, simd)
+    outs, taps, ins = mac_shape(layer)
+    w = (layer.weights.astype(np.int64).reshape(outs, taps, ins) & 0xFF)
+    # (g, p, t, cg, s) -> (g, t, cg, p, s): one row per word, lanes p*S + s
+    w = w.reshape(outs // pe, pe, taps, ins // simd, simd).transpose(0, 2, 3, 1, 4)
+    lanes = w.reshape(-1, pe * simd)
+    return [sum(int(v) << (8 * i) for i, v in enumerate(row)) for row in lanes]
+
+
+def write_block_mems(layer: Layer, folder, pe: int, simd: int) -> dict[str, Path]:
+    """Every ROM file one conv3x3/dense block reads, into ``folder``; returns their paths."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    files = layer_files(layer)
+    paths = {"weights": folder / packed_name(layer, pe, simd)}
+    write_mem(paths["weights"], packed_weights(layer, pe, simd), 8 * pe * simd)
+    for key, values in (("bias", layer.bias), ("multiplier", layer.multiplier),
+                        ("shift", layer.shift)):
+        paths[key] = folder / files[key]["file"]
+        write_mem(paths[key], values, files[key]["bits"])
+    return paths
 
 
 def layer_files(layer: Layer) -> dict[str, dict]:

@@ -62,3 +62,36 @@ def run(parts, done, clk, max_cycles, rst=None):
     sim.run(quiet=1)
     assert done(), f"testbench timed out after {max_cycles} cycles"
     return state["cycles"]
+
+
+def stream_run(tmp_path, make, name, s, m, values, n_out, *, gap=0.0, stall=0.0, hdl="myhdl",
+               seed=0, max_cycles=None):
+    """Run a one-input, one-output stream block: ``make(clk, rst)`` builds it on ``s``/``m``.
+
+    ``hdl="icarus"`` converts it into ``tmp_path`` and co-simulates the Verilog instead (ROM
+    files must already be in ``tmp_path``). Returns (outputs, the clock of each output).
+    """
+    from hdl.stream import sink, source
+
+    clk, rst = make_clk_rst()
+    dut = make(clk, rst)
+    if hdl == "icarus":
+        need_tools("iverilog", "vvp")
+        icarus.convert(dut, tmp_path, name)
+        dut = icarus.cosimulation(tmp_path, name, clk=clk, rst=rst, s_valid=s.valid,
+                                  s_data=s.data, s_ready=s.ready, m_valid=m.valid,
+                                  m_data=m.data, m_ready=m.ready)
+    out, when = [], []
+    parts = [dut, clock(clk), source(clk, s, values, gap=gap, seed=seed, rst=rst),
+             sink(clk, m, out, stall=stall, seed=seed + 1, cycles=when)]
+    limit = max_cycles or 20 * (len(values) + n_out) + 2000
+    run(parts, lambda: len(out) >= n_out, clk, limit, rst=rst)
+    return out, when
+
+
+def pack_words(values, simd):
+    """int8 values (..., simd) -> packed words, lane i in bits [8i+7:8i] (hdl.pack's layout)."""
+    import numpy as np
+
+    lanes = np.asarray(values).astype(np.int64).reshape(-1, simd) & 0xFF
+    return [sum(int(v) << (8 * i) for i, v in enumerate(row)) for row in lanes]

@@ -1,0 +1,40 @@
+"""Fully connected layer: packer + ``mac_engine`` (T = 1), bit-exact with ``golden.dense``.
+
+Input ``s``: the N_in int8 inputs of one image (NHWC flatten order, one per beat). Output ``m``:
+the N_out int8 results in order, one per beat. Parameters: the ``Layer`` (weights, bias,
+multipliers, zero points, clamp; ``requant`` "round" for TFLite's per-channel FULLY_CONNECTED),
+``pe`` neurons in parallel (divides N_out), ``simd`` inputs per clock (divides N_in), and the
+ROM files (``model.export.write_block_mems``). No ReLU on the logits layer: the clamp bounds
+come from the layer, [-128, 127] when it has no activation.
+
+Cycle model (``cycles``): the engine takes ``N_out/PE`` groups of ``max(N_in/SIMD, PE)``
+clocks per image; the next image's N_in inputs load meanwhile (one per clock), so back-to-back
+images leave every ``max(engine, N_in)`` clocks.
+"""
+from __future__ import annotations
+
+from model import export
+from model.qnet import Layer
+
+from myhdl import block
+
+from .mac_engine import group_cycles, mac_engine
+from .pack import pack
+from .stream import Stream, check_stream
+
+
+def cycles(layer: Layer, pe: int, simd: int) -> int:
+    """Clocks between back-to-back images with no input gaps or output stalls."""
+    outs, taps, ins = export.mac_shape(layer)
+    return max(outs // pe * group_cycles(taps, ins // simd, pe), ins)
+
+
+@block
+def dense(clk, rst, s, m, *, layer: Layer, pe: int = 1, simd: int = 1, paths: dict):
+    if layer.kind != "dense":
+        raise ValueError(f"layer {layer.name} is a {layer.kind}, not dense")
+    export.check_parallel(layer, pe, simd)
+    check_stream("s", s, bits=8, ready=True, signed=True)
+    packed = Stream(8 * simd, signed=False)
+    return (pack(clk, rst, s, packed, simd=simd),
+            mac_engine(clk, rst, packed, m, layer=layer, pe=pe, simd=simd, paths=paths))

@@ -1,0 +1,376 @@
+"""MAC engine shared by ``conv3x3`` and ``dense``: a PE x SIMD multiplier array over jobs.
+
+A *job* is one output position's input: ``Cg = C_in / SIMD`` packed words of ``T`` taps each
+(conv3x3: the 3x3 window from ``line_buffer``, T = 9; dense: the input vector, T = 1). Input
+``s``: one beat per word (T taps of SIMD lanes, tap t in bits [t*B + B-1 : t*B], B = 8*SIMD).
+Output ``m``: the job's C_out int8 results, channel order, one per beat.
+
+Dataflow, all in one clock domain::
+
+    s -> job buffer (T RAM banks, 2 slots) -> tap select -> PE x SIMD multipliers
+      -> PE accumulators -> drain (PE -> 1, + bias) -> requant -> FIFO -> m
+
+* Job buffer: two slots (ping-pong), so the next job loads while this one computes. ``s.ready``
+  is high while the slot being filled is free.
+* Schedule (taps folded in time): for each output group g (PE channels), for each tap t, for
+  each channel group cg, one clock: lane (p, s) multiplies weight [g*PE+p, t, cg*SIMD+s] by
+  input (t, cg*SIMD+s) - zp_in. The weight ROM word of that clock holds all PE x SIMD weights
+  (``model.export.packed_weights``: address = the clock's index in the job). Multipliers:
+  ``PE * SIMD``, each int8 x (int8 - zp), i.e. 8 x 9 bits signed: one DSP or one LUT multiplier.
+* Accumulators: ``Layer.acc_bits`` wide (the proven worst case, bias included), not 32.
+* Drain: after a group's last clock its PE sums move into a shift register and leave one per
+  clock, the channel's int32 bias is added, and ``requant`` (per-channel ROMs, zero point,
+  ReLU clamp) turns them into int8. The FIFO after the requantizer has a slot reserved (a
+  credit) for every value before it enters the drain, so output stalls never lose a value.
+  If a group finishes while the previous one is still draining, the array waits.
+
+Pipeline from the issue of a word: bank read (1), tap select + weight ROM read (2), products
+(3), accumulate (4), drain (5..), bias (+2), requant (+7), FIFO (+1).
+
+Cycle model: a group takes ``max(T * Cg, PE)`` clocks (``group_cycles``), a job ``C_out/PE``
+groups, back to back while jobs are waiting; see ``conv3x3.cycles`` and ``dense.cycles``.
+"""
+from __future__ import annotations
+
+from myhdl import Signal, always, always_comb, always_seq, block, intbv
+
+from model import export
+from model.qnet import Layer
+
+from . import requant as rq
+from .fifo import fifo
+from .ram import ram
+from .rom import rom
+from .stream import Stream, check_stream
+
+FIFO_DEPTH = 16
+PROD_BITS = 17  # int8 x (int8 - zp): |product| <= 128 * 255 < 2^15, 17 bits with margin
+
+
+def group_cycles(taps: int, cg: int, pe: int) -> int:
+    """Clocks one output group takes: its T*Cg products per lane, or its PE-value drain."""
+    return max(taps * cg, pe)
+
+
+def _signed(bits: int) -> Signal:
+    return Signal(intbv(0, min=-(1 << (bits - 1)), max=1 << (bits - 1)))
+
+
+@block
+def wire(a, out):
+    @always_comb
+    def assign():
+        out.next = a
+
+    return assign
+
+
+@block
+def mux2(sel, bit: int, a, b, out):
+    """out = b if sel[bit] else a (combinational)."""
+
+    @always_comb
+    def pick():
+        if sel[bit]:
+            out.next = b
+        else:
+            out.next = a
+
+    return pick
+
+
+@block
+def mux_tree(sel, inputs, out):
+    """out = inputs[sel] through a binary tree of ``mux2`` (sel never exceeds the inputs)."""
+    if len(inputs) == 1:
+        return wire(inputs[0], out)
+    bit = (len(inputs) - 1).bit_length() - 1
+    half = 1 << bit
+    lo, hi = Signal(intbv(0)[len(out):]), Signal(intbv(0)[len(out):])
+    return (mux_tree(sel, inputs[:half], lo), mux_tree(sel, inputs[half:], hi),
+            mux2(sel, bit, lo, hi, out))
+
+
+@block
+def add2(a, b, out):
+    @always_comb
+    def add():
+        out.next = a + b
+
+    return add
+
+
+def sum_bits(inputs) -> int:
+    return max(len(i) for i in inputs) + (len(inputs) - 1).bit_length()
+
+
+@block
+def adder_tree(inputs, out):
+    """out = the sum of ``inputs`` (signed) through a balanced tree of ``add2``."""
+    if len(inputs) == 1:
+        return wire(inputs[0], out)
+    half = len(inputs) // 2
+    lo, hi = _signed(sum_bits(inputs[:half])), _signed(sum_bits(inputs[half:]))
+    return adder_tree(inputs[:half], lo), adder_tree(inputs[half:], hi), add2(lo, hi, out)
+
+
+@block
+def mul_lane(clk, en, w, x, prod, *, zp_in: int):
+    """prod <= int8(w) * (int8(x) - zp_in), registered: one multiplier."""
+
+    @always(clk.posedge)
+    def mul():
+        if en:
+            prod.next = w.signed() * (x.signed() - zp_in)
+
+    return mul
+
+
+@block
+def acc_lane(clk, rst, en, valid, first, total, acc):
+    """acc <= total (first word of a group) or acc + total."""
+
+    @always_seq(clk.posedge, reset=rst)
+    def accumulate():
+        if en and valid:
+            if first:
+                acc.next = total
+            else:
+                acc.next = acc + total
+
+    return accumulate
+
+
+@block
+def drain_lane(clk, load, shift, acc, nxt, d):
+    """One place of the drain shift register: d <= acc on load, d <= nxt on shift."""
+
+    @always(clk.posedge)
+    def hold():
+        if load:
+            d.next = acc
+        elif shift:
+            d.next = nxt
+
+    return hold
+
+
+@block
+def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict):
+    outs, taps, ins = export.mac_shape(layer)
+    export.check_parallel(layer, pe, simd)
+    groups, cg_n, b = outs // pe, ins // simd, 8 * simd
+    words = groups * taps * cg_n
+    check_stream("s", s, bits=taps * b, ready=True, signed=False)
+    check_stream("m", m, bits=8, ready=True, signed=True)
+    acc_bits = layer.acc_bits
+    if acc_bits > 32:
+        raise ValueError(f"layer {layer.name}: accumulator needs {acc_bits} bits, TFLite has 32")
+    mult_bits = export.mult_bits(layer)
+
+    # --- job buffer: T banks x 2 slots x Cg words ------------------------------------------
+    wslot, rslot = Signal(bool(0)), Signal(bool(0))
+    full0, full1 = Signal(bool(0)), Signal(bool(0))
+    wcg = Signal(intbv(0, min=0, max=max(2, cg_n)))
+    waddr = Signal(intbv(0, min=0, max=2 * cg_n))
+    raddr = Signal(intbv(0, min=0, max=2 * cg_n))
+    wtake = Signal(bool(0))
+    go = Signal(bool(0))
+    en = Signal(bool(0))
+    tap_in = [s.data((t + 1) * b, t * b) for t in range(taps)]
+    bank_q = [Signal(intbv(0)[b:]) for _ in range(taps)]
+    banks = [ram(clk, wtake, waddr, tap_in[t], go, raddr, bank_q[t], depth=2 * cg_n)
+             for t in range(taps)]
+
+    # --- issue counters (the next word to issue) and the pipeline flags ----------------------
+    g = Signal(intbv(0, min=0, max=max(2, groups)))
+    t = Signal(intbv(0, min=0, max=max(2, taps)))
+    cg = Signal(intbv(0, min=0, max=max(2, cg_n)))
+    wa = Signal(intbv(0, min=0, max=max(2, words)))
+    v1, v2, v3 = (Signal(bool(0)) for _ in range(3))
+    first1, first2, first3 = (Signal(bool(0)) for _ in range(3))
+    last1, last2, last3 = (Signal(bool(0)) for _ in range(3))
+    t1 = Signal(intbv(0, min=0, max=max(2, taps)))
+    g1, g2, g3, g4 = (Signal(intbv(0, min=0, max=max(2, groups))) for _ in range(4))
+    wa1 = Signal(intbv(0, min=0, max=max(2, words)))
+    done4 = Signal(bool(0))
+
+    # --- operands: tap select, weight ROM -----------------------------------------------------
+    x_sel = Signal(intbv(0)[b:])
+    sel_insts = mux_tree(t1, bank_q, x_sel)
+    xw2 = Signal(intbv(0)[b:])
+    wword = Signal(intbv(0)[8 * pe * simd:])
+    wrom = rom(clk, wa1, wword, path=paths["weights"], signed=False, en=en)
+    x_lane = [xw2((i + 1) * 8, i * 8) for i in range(simd)]
+
+    # --- PE x SIMD multipliers, adder trees, accumulators, drain -----------------------------
+    lanes, accs = [], []
+    for p in range(pe):
+        prods = []
+        for i in range(simd):
+            lane = p * simd + i
+            prod = _signed(PROD_BITS)
+            lanes.append(mul_lane(clk, en, wword((lane + 1) * 8, lane * 8), x_lane[i], prod,
+                                  zp_in=layer.zp_in))
+            prods.append(prod)
+        total = _signed(sum_bits(prods))
+        acc = _signed(acc_bits)
+        lanes += [adder_tree(prods, total), acc_lane(clk, rst, en, v3, first3, total, acc)]
+        accs.append(acc)
+
+    load, shift = Signal(bool(0)), Signal(bool(0))
+    drain_free = Signal(bool(0))
+    cnt = Signal(intbv(0, min=0, max=pe + 1))
+    credit = Signal(intbv(FIFO_DEPTH, min=0, max=FIFO_DEPTH + 1))
+    o = Signal(intbv(0, min=0, max=max(2, outs)))
+    d = [_signed(acc_bits) for _ in range(pe)]
+    d0 = d[0]
+    for p in range(pe):
+        lanes.append(drain_lane(clk, load, shift, accs[p], d[p + 1] if p + 1 < pe else d[p], d[p]))
+
+    q1 = _signed(acc_bits)
+    o1 = Signal(intbv(0, min=0, max=max(2, outs)))
+    vq1 = Signal(bool(0))
+    bias_q = _signed(32)
+    brom = rom(clk, o, bias_q, path=paths["bias"], signed=True)
+    acc_s = Stream(acc_bits, ready=False)
+    acc_chan = Signal(intbv(0, min=0, max=max(2, outs)))
+    q_s = Stream(8, ready=False)
+    requantizer = rq.requant(clk, rst, acc_s, acc_chan, q_s, mode=layer.requant,
+                             acc_bits=acc_bits, mult_bits=mult_bits,
+                             mult_path=paths["multiplier"], shift_path=paths["shift"],
+                             zp_out=layer.zp_out, act_min=layer.act_min, act_max=layer.act_max)
+    out_fifo = fifo(clk, rst, q_s, m, depth=FIFO_DEPTH)
+    pop = Signal(bool(0))
+
+    @always_comb
+    def buffer_ports():
+        if wslot:
+            s.ready.next = not full1
+            wtake.next = s.valid and not full1
+            waddr.next = cg_n + wcg
+        else:
+            s.ready.next = not full0
+            wtake.next = s.valid and not full0
+            waddr.next = wcg
+        if rslot:
+            raddr.next = cg_n + cg
+        else:
+            raddr.next = cg
+
+    finish = Signal(bool(0))
+
+    @always_comb
+    def drain_state():
+        drain_free.next = cnt == 0 or (cnt == 1 and credit != 0)
+        shift.next = cnt != 0 and credit != 0
+        pop.next = m.valid and m.ready
+
+    @always_comb
+    def control():
+        en.next = not done4 or drain_free
+        load.next = done4 and drain_free
+        if rslot:
+            go.next = (not done4 or drain_free) and full1
+        else:
+            go.next = (not done4 or drain_free) and full0
+
+    @always_comb
+    def last_word():
+        finish.next = go and g == groups - 1 and t == taps - 1 and cg == cg_n - 1
+
+    @always_seq(clk.posedge, reset=rst)
+    def job_buffer():
+        if wtake:
+            if wcg == cg_n - 1:
+                wcg.next = 0
+                wslot.next = not wslot
+                if wslot:
+                    full1.next = 1
+                else:
+                    full0.next = 1
+            else:
+                wcg.next = wcg + 1
+        if finish:
+            rslot.next = not rslot
+            if rslot:
+                full1.next = 0
+            else:
+                full0.next = 0
+
+    @always_seq(clk.posedge, reset=rst)
+    def issue():
+        if en:
+            v1.next = go
+            if go:
+                g1.next = g
+                wa1.next = wa
+                first1.next = t == 0 and cg == 0
+                last1.next = t == taps - 1 and cg == cg_n - 1
+                if cg == cg_n - 1:
+                    cg.next = 0
+                    if t == taps - 1:
+                        t.next = 0
+                        if g == groups - 1:
+                            g.next = 0
+                            wa.next = 0
+                        else:
+                            g.next = g + 1
+                            wa.next = wa + 1
+                    else:
+                        t.next = t + 1
+                        wa.next = wa + 1
+                else:
+                    cg.next = cg + 1
+                    wa.next = wa + 1
+
+    stages = [issue]
+    if taps > 1:  # with one tap there is nothing to select (and t1 would be unused)
+        @always_seq(clk.posedge, reset=rst)
+        def tap_stage():
+            if en and go:
+                t1.next = t
+
+        stages.append(tap_stage)
+
+    @always_seq(clk.posedge, reset=rst)
+    def pipeline():
+        if en:
+            xw2.next = x_sel
+            v2.next = v1
+            first2.next = first1
+            last2.next = last1
+            g2.next = g1
+            v3.next = v2
+            first3.next = first2
+            last3.next = last2
+            g3.next = g2
+            done4.next = v3 and last3
+            g4.next = g3
+
+    @always_seq(clk.posedge, reset=rst)
+    def drain():
+        if load:
+            cnt.next = pe
+            o.next = g4 * pe
+        elif shift:
+            cnt.next = cnt - 1
+            if o == outs - 1:
+                o.next = 0
+            else:
+                o.next = o + 1
+        if shift and not pop:
+            credit.next = credit - 1
+        elif pop and not shift:
+            credit.next = credit + 1
+        vq1.next = shift
+        if shift:
+            q1.next = d0
+            o1.next = o
+        acc_s.valid.next = vq1
+        if vq1:
+            acc_s.data.next = q1 + bias_q
+            acc_chan.next = o1
+
+    return (banks, sel_insts, wrom, lanes, brom, requantizer, out_fifo, buffer_ports,
+            drain_state, control, last_word, job_buffer, stages, pipeline, drain)

@@ -1,0 +1,61 @@
+"""Synthetic conv3x3/dense layers for block tests: seeded random or extreme int8 weights, with
+requantization parameters built the way qnet builds them, so outputs spread over int8."""
+from __future__ import annotations
+
+import numpy as np
+
+from model import qnet
+from model.qnet import Layer
+
+
+def make_layer(kind, c_in, c_out, *, h=1, w=1, rng, mode="gemmlowp", zp_in=-128, zp_out=-128,
+               relu=True, weights=None, bias=None, spread=3.0, name=None):
+    shape = (c_out, 3, 3, c_in) if kind == "conv3x3" else (c_out, c_in)
+    if weights is None:
+        weights = rng.integers(-127, 128, shape)
+    weights = np.broadcast_to(np.asarray(weights), shape).astype(np.int8)
+    fan_in = int(np.prod(shape[1:]))
+    if bias is None:
+        bias = rng.integers(-20000, 20000, c_out)
+    bias = np.broadcast_to(np.asarray(bias), (c_out,)).astype(np.int32)
+    in_shape = (h, w, c_in) if kind == "conv3x3" else (c_in,)
+    out_shape = (h - 2, w - 2, c_out) if kind == "conv3x3" else (c_out,)
+    layer = Layer(kind, name or ("conv1" if kind == "conv3x3" else "dense1"), in_shape, out_shape,
+                  0, zp_in=zp_in, zp_out=zp_out, act_min=zp_out if relu else -128, act_max=127,
+                  relu=relu, weights=weights, bias=bias)
+    # an output scale that maps about `spread` standard deviations of the accumulator onto int8
+    std = np.sqrt(fan_in) * 73.0 * 147.0
+    effs = [127.0 / (spread * std) * f for f in rng.uniform(0.5, 2.0, c_out)]
+    if mode == "gemmlowp":
+        pairs = [qnet.quantize_multiplier(e) for e in effs]
+    else:
+        pairs = [qnet.rounding_multiplier(e, layer.acc_bound) for e in effs]
+    return Layer(**{**layer.__dict__, "requant": mode,
+                    "multiplier": np.array([p[0] for p in pairs], np.int64),
+                    "shift": np.array([p[1] for p in pairs], np.int64)})
+
+
+def slice_layer(layer: Layer, outs: int | None = None, hw: tuple[int, int] | None = None) -> Layer:
+    """The first ``outs`` output channels of a real layer, on an ``hw`` input crop (conv3x3)."""
+    outs = outs or layer.c_out
+    fields = {**layer.__dict__, "weights": layer.weights[:outs], "bias": layer.bias[:outs],
+              "multiplier": layer.multiplier[:outs], "shift": layer.shift[:outs]}
+    if layer.kind == "conv3x3":
+        h, w = hw or layer.in_shape[:2]
+        fields["in_shape"] = (h, w, layer.in_shape[2])
+        fields["out_shape"] = (h - 2, w - 2, outs)
+    else:
+        fields["out_shape"] = (outs,)
+    return Layer(**fields)
+
+
+def layer_input(net, name: str, images) -> np.ndarray:
+    """The int8 tensor that feeds layer ``name`` of ``net`` for float ``images``."""
+    from model import golden
+
+    x = net.quantize_input(images)
+    for layer in net.layers:
+        if layer.name == name:
+            return x
+        x = golden.BLOCKS[layer.kind](x, layer)
+    raise KeyError(name)
