@@ -26,12 +26,12 @@ def pack(clk, rst, s, m, *, simd: int):
     held = Signal(intbv(0)[8 * max(1, simd - 1):])  # the first simd-1 lanes, newest on top
     hw = 8 * (simd - 1)
 
-    @always_comb
-    def handshake():
-        s.ready.next = n != simd - 1 or not m.valid or m.ready
-        take.next = s.valid and (n != simd - 1 or not m.valid or m.ready)
-
     if simd == 1:
+        @always_comb
+        def handshake():
+            s.ready.next = not m.valid or m.ready
+            take.next = s.valid and (not m.valid or m.ready)
+
         @always_seq(clk.posedge, reset=rst)
         def collect():
             if m.valid and m.ready:
@@ -39,7 +39,14 @@ def pack(clk, rst, s, m, *, simd: int):
             if take:
                 m.valid.next = 1
                 m.data.next = s.data[8:]
-    elif simd == 2:
+        return handshake, collect
+
+    @always_comb
+    def handshake():
+        s.ready.next = n != simd - 1 or not m.valid or m.ready
+        take.next = s.valid and (n != simd - 1 or not m.valid or m.ready)
+
+    if simd == 2:
         @always_seq(clk.posedge, reset=rst)
         def collect():
             if m.valid and m.ready:

@@ -14,10 +14,17 @@ def run(main) -> None:
     from model.data import DataError
     from model.qnet import UnsupportedTFLiteError
 
+    errors = (DataError, UnsupportedModelError, UnsupportedTFLiteError, FileNotFoundError,
+              ValueError)
+    try:
+        from hdl.synth import SynthError
+        from cosim.icarus import ToolMissing
+        errors += (SynthError, ToolMissing)
+    except ImportError:  # the HDL side is optional for the model-only commands
+        pass
     try:
         code = main()
-    except (DataError, UnsupportedModelError, UnsupportedTFLiteError, FileNotFoundError,
-            ValueError) as exc:
+    except errors as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:

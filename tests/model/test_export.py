@@ -91,3 +91,41 @@ def test_export_cli_unknown_model(tmp_path):
     proc = subprocess.run([sys.executable, str(ROOT / "scripts/export_weights.py"), "--model",
                            "resnet50", "--out", str(tmp_path / "o")], capture_output=True, text=True)
     assert proc.returncode == 2 and "preset" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_wide_words_stay_exact(tmp_path):
+    """Packed ROM words are wider than a double's mantissa: every bit must survive."""
+    words = [(1 << 64) - 1, (1 << 63) + 1, 0xC1DC15ED6C679801, 5, (1 << 200) + 3]
+    export.write_mem(tmp_path / "w.mem", words, 208)
+    assert [int(v) for v in export.read_mem(tmp_path / "w.mem", 208, signed=False)] == words
+
+
+@pytest.mark.parametrize("kind,pe,simd", [("conv3x3", 2, 3), ("conv3x3", 4, 1), ("dense", 3, 4),
+                                          ("dense", 1, 12)])
+def test_packed_weights_layout(kind, pe, simd):
+    """Word (g*T + t)*(C_in/S) + cg, lane p*S + s = weight [g*PE + p, t, cg*S + s]."""
+    from tests.hdl.layers import make_layer
+
+    rng = np.random.default_rng(1)
+    layer = make_layer(kind, 6 if kind == "conv3x3" else 12, 12, h=4, w=4, rng=rng)
+    words = export.packed_weights(layer, pe, simd)
+    outs, taps, ins = export.mac_shape(layer)
+    w = layer.weights.reshape(outs, taps, ins)
+    assert len(words) == outs * taps * ins // (pe * simd)
+    for k, word in enumerate(words):
+        g, rest = divmod(k, taps * (ins // simd))
+        t, cg = divmod(rest, ins // simd)
+        for p in range(pe):
+            for s in range(simd):
+                lane = (word >> (8 * (p * simd + s))) & 0xFF
+                assert lane - 256 * (lane >> 7) == w[g * pe + p, t, cg * simd + s]
+
+
+def test_packed_weights_bad_parallelism():
+    from tests.hdl.layers import make_layer
+
+    layer = make_layer("dense", 12, 10, rng=np.random.default_rng(0), name="dense2")
+    with pytest.raises(ValueError, match="layer dense2: PE=4 must divide its 10 output"):
+        export.packed_weights(layer, 4, 1)
+    with pytest.raises(ValueError, match="layer dense2: SIMD=5 must divide its 12 input"):
+        export.packed_weights(layer, 1, 5)

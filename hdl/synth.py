@@ -1,0 +1,77 @@
+"""Yosys synthesis of converted blocks and designs: cell counts per target.
+
+``synthesize(verilog, top, target)`` runs Yosys in the Verilog's folder (``$readmemh`` names
+files without a folder) and returns the cell counts of the mapped netlist, grouped into the
+resources people compare parts by (``summary``). Targets:
+
+``xilinx``  ``synth_xilinx -family xc7``: LUT6-based 7-series (Artix-7), DSP48E1, RAMB18E1/36E1
+``ice40``   ``synth_ice40 -dsp``: iCE40 UltraPlus, SB_LUT4, SB_MAC16, SB_RAM40_4K
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+TARGETS = {
+    "xilinx": "synth_xilinx -family xc7 -top {top}",
+    "ice40": "synth_ice40 -dsp -top {top}",
+}
+
+# cell name prefix -> resource group
+GROUPS = {
+    "xilinx": [("LUT", "LUT"), ("FD", "FF"), ("DSP48E1", "DSP"), ("RAMB36E1", "RAMB36"),
+               ("RAMB18E1", "RAMB18"), ("RAM", "LUTRAM"), ("SRL", "SRL"), ("CARRY4", "CARRY4"),
+               ("MUXF", "MUXF")],
+    "ice40": [("SB_LUT4", "LUT4"), ("SB_DFF", "FF"), ("SB_MAC16", "DSP"),
+              ("SB_RAM40_4K", "EBR"), ("SB_SPRAM256KA", "SPRAM"), ("SB_CARRY", "CARRY")],
+}
+
+
+class SynthError(RuntimeError):
+    pass
+
+
+def yosys() -> str:
+    found = shutil.which("yosys")
+    if not found:
+        raise SynthError("yosys not found: run `make setup` (it installs the HDL tools)")
+    return found
+
+
+def synthesize(verilog: Path, top: str, target: str = "xilinx", log: Path | None = None) -> dict:
+    """Synthesize ``verilog`` (module ``top``) for ``target``; return {"cells": {...},
+    "seconds": ...}. Raises SynthError with Yosys' last lines if it fails."""
+    if target not in TARGETS:
+        raise ValueError(f"target {target!r}: choose one of {', '.join(TARGETS)}")
+    verilog = Path(verilog).resolve()
+    stat = verilog.with_suffix(f".{target}.stat.json")
+    script = (f"read_verilog {verilog.name}; {TARGETS[target].format(top=top)}; "
+              f"tee -q -o {stat.name} stat -json")
+    start = time.monotonic()
+    proc = subprocess.run([yosys(), "-q", "-p", script], cwd=verilog.parent, capture_output=True,
+                          text=True)
+    if log is not None:
+        Path(log).write_text(proc.stdout + proc.stderr)
+    if proc.returncode:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-8:])
+        raise SynthError(f"yosys failed on {verilog.name} ({target}):\n{tail}")
+    data = json.loads(stat.read_text())
+    cells = data["design"]["num_cells_by_type"]
+    return {"cells": dict(sorted(cells.items())), "seconds": time.monotonic() - start}
+
+
+def summary(cells: dict, target: str) -> dict:
+    """Cell counts grouped into resources (LUT, FF, DSP, block RAM, ...)."""
+    out = {group: 0 for _, group in GROUPS[target]}
+    out["other"] = 0
+    for name, count in cells.items():
+        for prefix, group in GROUPS[target]:
+            if name.startswith(prefix):
+                out[group] += count
+                break
+        else:
+            out["other"] += count  # I/O buffers, clock buffer, inverters
+    return {group: count for group, count in out.items() if count}
