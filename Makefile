@@ -11,7 +11,7 @@ VPI_SRC     = $(VENV)/share/myhdl/cosimulation/icarus
 # Tests and CI point MNIST_DIR at the shared IDX files; without it the Keras download is used.
 export MNIST_DIR
 
-.PHONY: help setup tools venv vpi test test-slow train export check clean
+.PHONY: help setup tools venv vpi test test-slow train export check verilog cosim clean
 
 help:
 	@echo "make setup              install HDL tools (apt-get), .venv with the project, build/myhdl.vpi"
@@ -20,6 +20,8 @@ help:
 	@echo "make train MODEL=...    train a preset (mnist_cnn, digits_cnn) into build/MODEL/train"
 	@echo "make check MODEL=... [N=...]  golden model vs TFLite reference kernels, every tensor"
 	@echo "make export MODEL=...   ROM .mem files, network.json, C header into build/MODEL/export"
+	@echo "make verilog MODEL=...  the whole accelerator as Verilog + .mem into build/MODEL/verilog"
+	@echo "make cosim MODEL=... [N=...] [SIM=cosim|icarus|verilator]  real images through the Verilog"
 
 setup: tools venv vpi
 
@@ -58,6 +60,13 @@ check: venv
 
 export: venv
 	$(PY) scripts/export_weights.py --model $(MODEL)
+
+verilog: venv
+	$(PY) scripts/make_verilog.py --model $(MODEL)
+
+SIM ?= cosim
+cosim: venv
+	$(PY) scripts/cosim.py --model $(MODEL) --sim $(SIM) $(if $(N),--n $(N))
 
 clean:
 	rm -rf $(BUILD)

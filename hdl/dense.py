@@ -4,7 +4,9 @@ Input ``s``: the N_in int8 inputs of one image (NHWC flatten order, one per beat
 the N_out int8 results in order, one per beat. Parameters: the ``Layer`` (weights, bias,
 multipliers, zero points, clamp; ``requant`` "round" for TFLite's per-channel FULLY_CONNECTED),
 ``pe`` neurons in parallel (divides N_out), ``simd`` inputs per clock (divides N_in), and the
-ROM files (``model.export.write_block_mems``). No ReLU on the logits layer: the clamp bounds
+ROM files (``model.export.write_block_mems``). ``slots``: input vectors the block holds (one
+computing, the rest loading); the network top gives dense layers 3 so the layers before them
+can finish the next image while this one is busy (dataflow with a whole-image dependency). No ReLU on the logits layer: the clamp bounds
 come from the layer, [-128, 127] when it has no activation.
 
 Cycle model (``cycles``): the engine takes ``N_out/PE`` groups of ``max(N_in/SIMD, PE)``
@@ -35,11 +37,13 @@ def cycles(layer: Layer, pe: int, simd: int) -> int:
 
 
 @block
-def dense(clk, rst, s, m, *, layer: Layer, pe: int = 1, simd: int = 1, paths: dict):
+def dense(clk, rst, s, m, *, layer: Layer, pe: int = 1, simd: int = 1, paths: dict,
+          slots: int = 2):
     if layer.kind != "dense":
         raise ValueError(f"layer {layer.name} is a {layer.kind}, not dense")
     export.check_parallel(layer, pe, simd)
     check_stream("s", s, bits=8, ready=True, signed=True)
     packed = Stream(8 * simd, signed=False)
     return (pack(clk, rst, s, packed, simd=simd),
-            mac_engine(clk, rst, packed, m, layer=layer, pe=pe, simd=simd, paths=paths))
+            mac_engine(clk, rst, packed, m, layer=layer, pe=pe, simd=simd, paths=paths,
+                       slots=slots))

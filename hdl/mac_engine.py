@@ -156,7 +156,7 @@ def drain_lane(clk, load, shift, acc, nxt, d):
 
 
 @block
-def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict):
+def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict, slots: int = 2):
     outs, taps, ins = export.mac_shape(layer)
     export.check_parallel(layer, pe, simd)
     groups, cg_n, b = outs // pe, ins // simd, 8 * simd
@@ -167,19 +167,24 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict)
     if acc_bits > 32:
         raise ValueError(f"layer {layer.name}: accumulator needs {acc_bits} bits, TFLite has 32")
     mult_bits = export.mult_bits(layer)
+    if slots < 2:
+        raise ValueError(f"slots={slots} must be at least 2 (one computing, one loading)")
 
-    # --- job buffer: T banks x 2 slots x Cg words ------------------------------------------
-    wslot, rslot = Signal(bool(0)), Signal(bool(0))
-    full0, full1 = Signal(bool(0)), Signal(bool(0))
+    # --- job buffer: T banks x `slots` slots x Cg words --------------------------------------
+    wslot = Signal(intbv(0, min=0, max=slots))
+    rslot = Signal(intbv(0, min=0, max=slots))
+    wbase = Signal(intbv(0, min=0, max=slots * cg_n))   # wslot * Cg
+    rbase = Signal(intbv(0, min=0, max=slots * cg_n))   # rslot * Cg
+    full = Signal(intbv(0)[slots:])
     wcg = Signal(intbv(0, min=0, max=max(2, cg_n)))
-    waddr = Signal(intbv(0, min=0, max=2 * cg_n))
-    raddr = Signal(intbv(0, min=0, max=2 * cg_n))
+    waddr = Signal(intbv(0, min=0, max=slots * cg_n))
+    raddr = Signal(intbv(0, min=0, max=slots * cg_n))
     wtake = Signal(bool(0))
     go = Signal(bool(0))
     en = Signal(bool(0))
     tap_in = [s.data((t + 1) * b, t * b) for t in range(taps)]
     bank_q = [Signal(intbv(0)[b:]) for _ in range(taps)]
-    banks = [ram(clk, wtake, waddr, tap_in[t], go, raddr, bank_q[t], depth=2 * cg_n)
+    banks = [ram(clk, wtake, waddr, tap_in[t], go, raddr, bank_q[t], depth=slots * cg_n)
              for t in range(taps)]
 
     # --- issue counters (the next word to issue) and the pipeline flags ----------------------
@@ -245,18 +250,10 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict)
 
     @always_comb
     def buffer_ports():
-        if wslot:
-            s.ready.next = not full1
-            wtake.next = s.valid and not full1
-            waddr.next = cg_n + wcg
-        else:
-            s.ready.next = not full0
-            wtake.next = s.valid and not full0
-            waddr.next = wcg
-        if rslot:
-            raddr.next = cg_n + cg
-        else:
-            raddr.next = cg
+        s.ready.next = not full[wslot]
+        wtake.next = s.valid and not full[wslot]
+        waddr.next = wbase + wcg
+        raddr.next = rbase + cg
 
     finish = Signal(bool(0))
 
@@ -270,10 +267,7 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict)
     def control():
         en.next = not done4 or drain_free
         load.next = done4 and drain_free
-        if rslot:
-            go.next = (not done4 or drain_free) and full1
-        else:
-            go.next = (not done4 or drain_free) and full0
+        go.next = (not done4 or drain_free) and full[rslot]
 
     @always_comb
     def last_word():
@@ -281,22 +275,31 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict)
 
     @always_seq(clk.posedge, reset=rst)
     def job_buffer():
+        if wtake and wcg == cg_n - 1:
+            if finish:
+                full.next = (full | (1 << wslot)) & ~(1 << rslot)
+            else:
+                full.next = full | (1 << wslot)
+        elif finish:
+            full.next = full & ~(1 << rslot)
         if wtake:
             if wcg == cg_n - 1:
                 wcg.next = 0
-                wslot.next = not wslot
-                if wslot:
-                    full1.next = 1
+                if wslot == slots - 1:
+                    wslot.next = 0
+                    wbase.next = 0
                 else:
-                    full0.next = 1
+                    wslot.next = wslot + 1
+                    wbase.next = wbase + cg_n
             else:
                 wcg.next = wcg + 1
         if finish:
-            rslot.next = not rslot
-            if rslot:
-                full1.next = 0
+            if rslot == slots - 1:
+                rslot.next = 0
+                rbase.next = 0
             else:
-                full0.next = 0
+                rslot.next = rslot + 1
+                rbase.next = rbase + cg_n
 
     @always_seq(clk.posedge, reset=rst)
     def issue():

@@ -1,0 +1,81 @@
+"""Elaborate a model's accelerator into a self-contained Verilog folder (``make verilog``).
+
+``build(net, config, out, input_max)`` writes into ``out``:
+
+    <top>.v                 the converted network top (MyHDL flattens the hierarchy)
+    *.mem                   every ROM it reads ($readmemh, names without a folder)
+    files.f                 the file list: ``iverilog -f files.f``
+    verilator_waivers.vlt   the project's documented lint waivers:
+                            ``verilator --lint-only -Wall verilator_waivers.vlt <top>.v``
+    config.json             the (PE, SIMD) per layer, multipliers, predicted interval
+
+Files are generated in a staging folder and moved into ``out`` only when all are written.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from myhdl import ResetSignal, Signal, intbv
+
+from model.qnet import Network
+
+from . import config as cfg
+from .argmax import index_bits
+from .network import network, write_mems
+from .stream import Stream
+
+WAIVERS = Path(__file__).resolve().parents[1] / "cosim" / "verilator_waivers.vlt"
+
+
+def top_name(net: Network) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in net.name) + "_top"
+
+
+def elaborate(net: Network, config: dict, paths: dict):
+    clk, rst = Signal(bool(0)), ResetSignal(0, active=1, isasync=False)
+    s = Stream(8, signed=False)
+    m = Stream(index_bits(net.logits_layer.c_out), signed=False)
+    logit_valid, logit_data = Signal(bool(0)), Signal(intbv(0, min=-128, max=128))
+    busy, done = Signal(bool(0)), Signal(bool(0))
+    return network(clk, rst, s, m, logit_valid, logit_data, busy, done, net=net, config=config,
+                   paths=paths)
+
+
+def build(net: Network, config: dict, out, input_max: float) -> Path:
+    config = cfg.validate(net, config)
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} exists and is not a folder")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        paths = write_mems(net, config, stage, input_max)
+        top = top_name(net)
+        elaborate(net, config, paths).convert(hdl="Verilog", path=str(stage), name=top,
+                                              testbench=False)
+        vfile = stage / f"{top}.v"
+        # MyHDL's header names the file with the folder it was written in: keep only the name
+        lines = vfile.read_text().split("\n")
+        lines = [f"// File: {top}.v" if ln.startswith("// File:") else ln for ln in lines]
+        vfile.write_text("\n".join(lines))
+        shutil.copy(WAIVERS, stage / WAIVERS.name)
+        (stage / "files.f").write_text(f"{top}.v\n")
+        doc = {"model": net.name, "top": top,
+               "layers": {name: {"pe": pe, "simd": simd} for name, (pe, simd) in config.items()},
+               "multipliers": cfg.multipliers(config),
+               "predicted_interval": cfg.interval(net, config),
+               "input_max": input_max}
+        (stage / "config.json").write_text(json.dumps(doc, indent=2) + "\n")
+        out.mkdir(exist_ok=True)
+        for old in out.iterdir():  # the folder is regenerated whole: no stale ROM files
+            if old.is_file():
+                old.unlink()
+        for f in sorted(stage.iterdir()):
+            os.replace(f, out / f.name)
+        return out / f"{top}.v"
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)

@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""Run real test images through a model's converted Verilog and compare with the golden model.
+
+Builds the Verilog (as `make verilog` does) into build/<model>/verilog unless --verilog names a
+folder, lays out a run folder with a generated harness (clock and streams on the Verilog side)
+and runs it with:
+  --sim cosim      Icarus under myhdl.Cosimulation (the default; counts and hashes of every
+                   logit and class cross to Python, the harness file carries the values)
+  --sim icarus     plain vvp, the same harness, no Python in the loop
+  --sim verilator  verilator --binary, for volume (all 10,000 MNIST test images)
+Every logit of every image is compared with golden; prints bit-exact images, accuracy,
+latency and initiation interval in cycles, simulated cycles per second. --json for machines.
+--gap/--stall add random input gaps and output stalls (percent of cycles); --vcd dumps
+waves (view with gtkwave RUN/wave.vcd cosim/network.gtkw).
+
+Examples:
+  python scripts/cosim.py --model digits_cnn --n 50
+  python scripts/cosim.py --model mnist_cnn --n 10000 --sim verilator
+"""
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from scripts._cli import run  # noqa: E402
+
+
+def main() -> int:
+    import numpy as np
+
+    from cosim import network_sim as ns
+    from hdl import build, config as cfg
+    from model import golden, source
+    from scripts.make_verilog import add_config_args, resolve_config
+
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", required=True, help="preset or .tflite/.keras file")
+    ap.add_argument("--n", type=int, default=200, help="test images (default 200)")
+    ap.add_argument("--sim", choices=("cosim", "icarus", "verilator"), default="cosim")
+    ap.add_argument("--verilog", type=Path, help="an existing `make verilog` folder")
+    ap.add_argument("--run-dir", type=Path, help="work folder (default build/<model>/run_<sim>)")
+    ap.add_argument("--gap", type=int, default=0, help="percent of cycles with no input")
+    ap.add_argument("--stall", type=int, default=0, help="percent of cycles output not ready")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--vcd", action="store_true", help="dump wave.vcd (use a small --n)")
+    ap.add_argument("--mnist-dir", help="MNIST IDX folder (default $MNIST_DIR or download)")
+    ap.add_argument("--json", action="store_true", help="print one JSON object")
+    add_config_args(ap)
+    args = ap.parse_args()
+    if args.n < 1:
+        raise ValueError(f"--n {args.n} must be at least 1")
+    for name in ("gap", "stall"):
+        if not 0 <= getattr(args, name) < 100:
+            raise ValueError(f"--{name} {getattr(args, name)} must be a percentage below 100")
+    src = source.resolve(args.model)
+    net = src.load_net()
+    ds = src.load_data(args.mnist_dir)
+    images = np.asarray(ds.test.x[: args.n])
+    labels = np.asarray(ds.test.y[: args.n])
+    log = sys.stderr if args.json else sys.stdout
+    if args.verilog:
+        vdir = args.verilog
+        top = json.loads((vdir / "config.json").read_text())["top"]
+        conf = {k: (v["pe"], v["simd"]) for k, v in
+                json.loads((vdir / "config.json").read_text())["layers"].items()}
+    else:
+        conf = resolve_config(net, src, args)
+        vdir = Path("build") / src.name / "verilog"
+        print(f"converting {src.name} to Verilog in {vdir}/ ...", file=log, flush=True)
+        top = build.build(net, conf, vdir, src.input_max).stem
+    want = golden.run_network(net, net.quantize_input(src.to_float(images))).logits
+    n_classes = want.shape[1]
+    run_dir = args.run_dir or Path("build") / src.name / f"run_{args.sim}"
+    ns.prepare(run_dir, vdir, top, images, n_classes, gap=args.gap, stall=args.stall,
+               seed=args.seed, vcd=args.vcd)
+    print(f"{args.sim}: {len(images)} images through {top} ...", file=log, flush=True)
+    start = time.monotonic()
+    if args.sim == "icarus":
+        result = ns.run_icarus(run_dir, top, n_classes)
+    elif args.sim == "cosim":
+        result = ns.run_cosim(run_dir, top, n_classes)
+    else:
+        result = ns.run_verilator(run_dir, top, n_classes)
+    wall = time.monotonic() - start
+    got = result.logits
+    exact = int(np.sum(np.all(got == want[: len(got)], axis=1))) if len(got) == len(want) else 0
+    ok = (len(got) == len(want) and exact == len(want) and result.busy_at_end == 0
+          and np.array_equal(result.classes, np.argmax(want, axis=1)))
+    if args.sim == "cosim":
+        ok = ok and result.extra["ev_logits"] == want.size and \
+            result.extra["ev_logit_hash"] == ns.rolling_hash(want.ravel()) and \
+            result.extra["ev_class_hash"] == ns.rolling_hash(np.argmax(want, axis=1))
+    report = {
+        "model": src.name, "sim": args.sim, "images": len(images), "bit_exact_images": exact,
+        "all_bit_exact": bool(ok),
+        "accuracy_hw": float(np.mean(result.classes == labels)) if len(result.classes) == len(labels) else None,
+        "accuracy_golden": float(np.mean(np.argmax(want, axis=1) == labels)),
+        "latency_cycles": result.latency, "interval_cycles": result.interval,
+        "predicted_interval": cfg.interval(net, conf), "multipliers": cfg.multipliers(conf),
+        "cycles": result.cycles, "sim_seconds": round(result.seconds, 2),
+        "wall_seconds": round(wall, 2),
+        "cycles_per_second": int(result.cycles / max(result.seconds, 1e-9)),
+        "busy_after_last": result.busy_at_end, "gap": args.gap, "stall": args.stall}
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(f"  bit-exact images   {exact} / {len(want)}  ({'all logits equal' if ok else 'MISMATCH'})")
+        print(f"  accuracy           hardware {report['accuracy_hw']:.4f}, golden "
+              f"{report['accuracy_golden']:.4f}")
+        print(f"  latency            {result.latency:,} cycles (first pixel to class, empty pipe)")
+        print(f"  interval           {result.interval:,.0f} cycles measured, "
+              f"{report['predicted_interval']:,} predicted, {report['multipliers']} multipliers")
+        print(f"  simulation         {result.cycles:,} cycles in {result.seconds:.1f} s "
+              f"({report['cycles_per_second']:,} cycles/s)")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    run(main)

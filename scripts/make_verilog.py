@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Convert a model's whole accelerator to Verilog (what `make verilog` runs).
+
+Writes OUT (default build/<model>/verilog/): <model>_top.v, every .mem it reads, files.f,
+verilator_waivers.vlt and config.json. The folder is self-contained (no absolute paths):
+  iverilog -f files.f                                    # compiles
+  verilator --lint-only -Wall verilator_waivers.vlt <model>_top.v
+
+Parallelism per layer: the model's config (model/pretrained/<model>.hw.json for a preset,
+--config FILE otherwise), --par LAYER=PExSIMD to override one layer, or --auto-budget N (the
+fastest config within N multipliers) / --auto-ips R (the fewest multipliers for R images/s at
+--clock-mhz).
+
+Examples:
+  python scripts/make_verilog.py --model mnist_cnn
+  python scripts/make_verilog.py --model mnist_cnn --par conv2=8x4 --out build/mnist_small
+  python scripts/make_verilog.py --model digits_cnn --auto-budget 20
+  python scripts/make_verilog.py --model path/to/model.keras --config my.hw.json
+"""
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from scripts._cli import run  # noqa: E402
+
+
+def resolve_config(net, src, args):
+    from hdl import config as cfg
+    from model import presets
+
+    if args.auto_budget is not None:
+        conf = cfg.auto(net, budget=args.auto_budget)
+    elif args.auto_ips is not None:
+        conf = cfg.auto(net, ii=int(args.clock_mhz * 1e6 / args.auto_ips))
+    elif args.config:
+        conf = cfg.load(args.config)
+    else:
+        default = presets.PRETRAINED / f"{src.name}.hw.json"
+        if default.is_file():
+            conf = cfg.load(default)
+        else:  # a user model without a config: one multiplier per layer, the smallest design
+            conf = {layer.name: (1, 1) for layer in net.layers if layer.has_weights}
+    for text in args.par or []:
+        name, value = cfg.parse_override(text)
+        conf[name] = value
+    return cfg.validate(net, conf)
+
+
+def add_config_args(ap):
+    ap.add_argument("--config", type=Path, help="JSON {layer: [PE, SIMD]} (default: the "
+                                                "preset's model/pretrained/<model>.hw.json)")
+    ap.add_argument("--par", action="append", metavar="LAYER=PExSIMD",
+                    help="override one layer, e.g. conv2=8x4 (repeatable)")
+    ap.add_argument("--auto-budget", type=int, metavar="N",
+                    help="pick the fastest config with at most N multipliers")
+    ap.add_argument("--auto-ips", type=float, metavar="R",
+                    help="pick the smallest config reaching R images/s at --clock-mhz")
+    ap.add_argument("--clock-mhz", type=float, default=50.0, help="clock for --auto-ips (50)")
+
+
+def main() -> int:
+    from hdl import build, config as cfg
+    from model import source
+
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", required=True, help="preset or .tflite/.keras file")
+    ap.add_argument("--out", type=Path, help="output folder (default build/<model>/verilog)")
+    add_config_args(ap)
+    args = ap.parse_args()
+    src = source.resolve(args.model)
+    net = src.load_net()
+    if src.input_max is None:
+        raise ValueError(f"{src.name}: input {net.input_shape} matches no dataset; the pixel "
+                         f"scaling is unknown")
+    conf = resolve_config(net, src, args)
+    out = args.out or Path("build") / src.name / "verilog"
+    print(f"{src.name}: converting {len(net.layers)} layers to Verilog ...", flush=True)
+    top = build.build(net, conf, out, src.input_max)
+    ii = cfg.interval(net, conf)
+    print("  layer    PE x SIMD  multipliers  cycles/image")
+    for layer in net.layers:
+        if layer.has_weights:
+            pe, simd = conf[layer.name]
+            print(f"  {layer.name:8s} {pe:3d} x {simd:<4d} {pe * simd:8d}  "
+                  f"{cfg.layer_cycles(layer, (pe, simd)):12,d}")
+    print(f"  total multipliers {cfg.multipliers(conf)}, predicted interval {ii:,} clocks "
+          f"({args.clock_mhz * 1e6 / ii:,.0f} images/s at {args.clock_mhz:g} MHz)")
+    print(f"wrote {top} and {len(list(out.glob('*.mem')))} .mem files")
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,137 @@
+"""The whole accelerator: `make verilog` output, co-simulation of real images against golden."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from cosim import network_sim as ns
+from hdl import build, config as cfg
+from model import golden, presets
+from tests.conftest import ROOT
+from tests.hdl.helpers import need_tools
+
+
+@pytest.fixture(scope="module")
+def digits_verilog(tmp_path_factory, nets):
+    net = nets["digits_cnn"]
+    out = tmp_path_factory.mktemp("digits_verilog")
+    conf = cfg.load(presets.PRETRAINED / "digits_cnn.hw.json")
+    build.build(net, conf, out, presets.get("digits_cnn").input_max)
+    return net, out
+
+
+def expected(net, model, images):
+    return golden.run_network(net, net.quantize_input(presets.get(model).to_float(images))).logits
+
+
+def test_verilog_folder_is_self_contained(digits_verilog, tmp_path):
+    need_tools("iverilog", "verilator")
+    _, out = digits_verilog
+    text = (out / "digits_cnn_top.v").read_text()
+    assert str(ROOT) not in text and "/tmp" not in text
+    files = sorted(f.name for f in out.iterdir())
+    assert "files.f" in files and "config.json" in files and "pixel_to_int8.mem" in files
+    subprocess.run(["iverilog", "-Wall", "-o", str(tmp_path / "x.vvp"), "-f", "files.f"],
+                   cwd=out, check=True, capture_output=True)
+    proc = subprocess.run(["verilator", "--lint-only", "-Wall", "verilator_waivers.vlt",
+                           "digits_cnn_top.v"], cwd=out, capture_output=True, text=True)
+    assert proc.returncode == 0 and not proc.stderr.strip(), proc.stderr
+
+
+def test_digits_cosimulation_gaps_and_stalls(digits_verilog, digits, tmp_path):
+    """Icarus through myhdl.Cosimulation: every logit equal, nothing lost or left inside."""
+    need_tools("iverilog", "vvp")
+    net, out = digits_verilog
+    images = np.asarray(digits.test.x[:24])
+    want = expected(net, "digits_cnn", images)
+    ns.prepare(tmp_path, out, "digits_cnn_top", images, 10, gap=30, stall=30, seed=5)
+    result = ns.run_cosim(tmp_path, "digits_cnn_top", 10)
+    np.testing.assert_array_equal(result.logits, want)
+    np.testing.assert_array_equal(result.classes, want.argmax(1))
+    assert result.busy_at_end == 0
+    assert result.extra["ev_logits"] == want.size
+    assert result.extra["ev_logit_hash"] == ns.rolling_hash(want.ravel())
+    assert result.extra["ev_class_hash"] == ns.rolling_hash(want.argmax(1))
+
+
+def test_digits_interval_matches_model(digits_verilog, digits, tmp_path):
+    need_tools("iverilog", "vvp")
+    net, out = digits_verilog
+    images = np.asarray(digits.test.x[:8])
+    ns.prepare(tmp_path, out, "digits_cnn_top", images, 10)
+    result = ns.run_icarus(tmp_path, "digits_cnn_top", 10)
+    conf = cfg.load(presets.PRETRAINED / "digits_cnn.hw.json")
+    predicted = cfg.interval(net, conf)
+    assert abs(result.interval - predicted) <= 0.02 * predicted
+
+
+def test_reset_in_the_middle_of_an_image(digits_verilog, digits, tmp_path):
+    """Reset while image 1 streams in: images 2.. are classified exactly, image 1 is dropped."""
+    need_tools("iverilog", "vvp")
+    net, out = digits_verilog
+    images = np.asarray(digits.test.x[:6])
+    want = expected(net, "digits_cnn", images)
+    pixels = images[0].size
+    ns.prepare(tmp_path, out, "digits_cnn_top", images, 10, expect=4, reset_at=pixels + 30,
+               gap=10, stall=10)
+    result = ns.run_icarus(tmp_path, "digits_cnn_top", 10)
+    # image 0 may or may not be out before the reset; what comes after the reset must be 2..5
+    np.testing.assert_array_equal(result.logits[-4:], want[2:])
+    assert result.busy_at_end == 0
+
+
+def test_mnist_two_images_in_icarus(nets, mnist, tmp_path):
+    """The mnist_cnn default config (90 multipliers) in converted Verilog, bit for bit."""
+    need_tools("iverilog", "vvp")
+    net = nets["mnist_cnn"]
+    conf = cfg.load(presets.PRETRAINED / "mnist_cnn.hw.json")
+    vdir = tmp_path / "verilog"
+    build.build(net, conf, vdir, presets.get("mnist_cnn").input_max)
+    images = np.asarray(mnist.test.x[:2])
+    ns.prepare(tmp_path / "run", vdir, "mnist_cnn_top", images, 10)
+    result = ns.run_icarus(tmp_path / "run", "mnist_cnn_top", 10)
+    np.testing.assert_array_equal(result.logits, expected(net, "mnist_cnn", images))
+    assert cfg.multipliers(conf) <= 90
+
+
+def test_config_errors(nets):
+    net = nets["mnist_cnn"]
+    with pytest.raises(ValueError, match="conv9"):
+        cfg.validate(net, {**cfg.load(presets.PRETRAINED / "mnist_cnn.hw.json"), "conv9": (1, 1)})
+    with pytest.raises(ValueError, match="no entry for layer dense2"):
+        cfg.validate(net, {"conv1": (1, 1), "conv2": (1, 1), "conv3": (1, 1), "dense1": (1, 1)})
+    with pytest.raises(ValueError, match="PE=3 must divide"):
+        cfg.validate(net, {**cfg.load(presets.PRETRAINED / "mnist_cnn.hw.json"), "conv1": (3, 1)})
+    with pytest.raises(ValueError, match="LAYER=PExSIMD"):
+        cfg.parse_override("conv2:8")
+
+
+def test_auto_config_meets_its_target(nets):
+    net = nets["mnist_cnn"]
+    conf = cfg.auto(net, budget=90)
+    assert cfg.multipliers(conf) <= 90
+    fast = cfg.auto(net, ii=cfg.interval(net, conf))
+    assert cfg.interval(net, fast) <= cfg.interval(net, conf)
+    assert cfg.multipliers(fast) <= cfg.multipliers(conf)
+    with pytest.raises(ValueError, match="budget 3"):
+        cfg.auto(net, budget=3)
+
+
+def test_cli_errors():
+    for args, msg in [(["--model", "digits_cnn", "--par", "conv1=3x1"], "PE=3"),
+                      (["--model", "digits_cnn", "--par", "nope"], "LAYER=PExSIMD")]:
+        proc = subprocess.run([sys.executable, "scripts/make_verilog.py", *args], cwd=ROOT,
+                              capture_output=True, text=True)
+        assert proc.returncode == 2 and msg in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_digits_whole_test_split_verilator(digits_verilog, digits, tmp_path):
+    need_tools("verilator")
+    net, out = digits_verilog
+    images = np.asarray(digits.test.x)
+    ns.prepare(tmp_path, out, "digits_cnn_top", images, 10, gap=5, stall=5)
+    result = ns.run_verilator(tmp_path, "digits_cnn_top", 10)
+    np.testing.assert_array_equal(result.logits, expected(net, "digits_cnn", images))
