@@ -11,7 +11,7 @@ and runs it with:
 Every logit of every image is compared with golden; prints bit-exact images, accuracy,
 latency and initiation interval in cycles, simulated cycles per second. --json for machines.
 --gap/--stall add random input gaps and output stalls (percent of cycles); --vcd dumps
-waves (view with gtkwave RUN/wave.vcd cosim/network.gtkw).
+waves (view with gtkwave RUN/wave.vcd).
 
 Examples:
   python scripts/cosim.py --model digits_cnn --n 50
