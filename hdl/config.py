@@ -99,7 +99,6 @@ def auto(net: Network, budget: int | None = None, ii: int | None = None) -> dict
     table = {layer.name: sorted(((layer_cycles(layer, o), o[0] * o[1], o) for o in options(layer)),
                                 key=lambda t: (t[1], t[0]))
              for layer in weighted}
-    h, w, c = net.input_shape
     fixed = interval(net, {layer.name: (export.mac_shape(layer)[0], export.mac_shape(layer)[2])
                            for layer in weighted})
 

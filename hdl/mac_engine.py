@@ -173,8 +173,6 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
     # --- job buffer: T banks x `slots` slots x Cg words --------------------------------------
     wslot = Signal(intbv(0, min=0, max=slots))
     rslot = Signal(intbv(0, min=0, max=slots))
-    wbase = Signal(intbv(0, min=0, max=slots * cg_n))   # wslot * Cg
-    rbase = Signal(intbv(0, min=0, max=slots * cg_n))   # rslot * Cg
     full = Signal(intbv(0)[slots:])
     wcg = Signal(intbv(0, min=0, max=max(2, cg_n)))
     waddr = Signal(intbv(0, min=0, max=slots * cg_n))
@@ -252,8 +250,8 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
     def buffer_ports():
         s.ready.next = not full[wslot]
         wtake.next = s.valid and not full[wslot]
-        waddr.next = wbase + wcg
-        raddr.next = rbase + cg
+        waddr.next = wslot * cg_n + wcg
+        raddr.next = rslot * cg_n + cg
 
     finish = Signal(bool(0))
 
@@ -287,19 +285,15 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
                 wcg.next = 0
                 if wslot == slots - 1:
                     wslot.next = 0
-                    wbase.next = 0
                 else:
                     wslot.next = wslot + 1
-                    wbase.next = wbase + cg_n
             else:
                 wcg.next = wcg + 1
         if finish:
             if rslot == slots - 1:
                 rslot.next = 0
-                rbase.next = 0
             else:
                 rslot.next = rslot + 1
-                rbase.next = rbase + cg_n
 
     @always_seq(clk.posedge, reset=rst)
     def issue():

@@ -108,8 +108,10 @@ def main() -> int:
         print(json.dumps(report))
     else:
         print(f"  bit-exact images   {exact} / {len(want)}  ({'all logits equal' if ok else 'MISMATCH'})")
-        print(f"  accuracy           hardware {report['accuracy_hw']:.4f}, golden "
-              f"{report['accuracy_golden']:.4f}")
+        hw = report["accuracy_hw"]
+        print(f"  accuracy           hardware "
+              f"{'n/a (' + str(len(result.classes)) + ' classes out)' if hw is None else f'{hw:.4f}'}"
+              f", golden {report['accuracy_golden']:.4f}")
         print(f"  latency            {result.latency:,} cycles (first pixel to class, empty pipe)")
         print(f"  interval           {result.interval:,.0f} cycles measured, "
               f"{report['predicted_interval']:,} predicted, {report['multipliers']} multipliers")

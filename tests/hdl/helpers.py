@@ -95,3 +95,21 @@ def pack_words(values, simd):
 
     lanes = np.asarray(values).astype(np.int64).reshape(-1, simd) & 0xFF
     return [sum(int(v) << (8 * i) for i, v in enumerate(row)) for row in lanes]
+
+
+def mac_block_run(tmp_path, block, want, layer, x, pe, simd, cycles, **kw):
+    """Run a conv3x3/dense block (``block``) on int8 ``x`` with its ROM files in ``tmp_path``;
+    returns (outputs shaped like ``want``, the clock of each output)."""
+    import numpy as np
+
+    from hdl.stream import Stream
+    from model import export
+
+    paths = export.write_block_mems(layer, tmp_path, pe, simd)
+    s, m = Stream(8), Stream(8)
+    name = f"{layer.kind}_dut"
+    out, when = stream_run(
+        tmp_path, lambda clk, rst: block(clk, rst, s, m, layer=layer, pe=pe, simd=simd,
+                                         paths=paths),
+        name, s, m, x.ravel(), want.size, max_cycles=len(x) * 4 * cycles + 5000, **kw)
+    return np.array(out, np.int8).reshape(want.shape), when

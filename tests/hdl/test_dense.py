@@ -7,20 +7,15 @@ from cosim import icarus
 from hdl.dense import cycles, dense
 from hdl.stream import Stream
 from model import export, golden, presets
-from tests.hdl.helpers import make_clk_rst, need_tools, stream_run
+from tests.hdl.helpers import mac_block_run, make_clk_rst, need_tools
 from tests.hdl.layers import layer_input, make_layer
 
 
 def simulate(tmp_path, layer, x, pe, simd, **kw):
-    paths = export.write_block_mems(layer, tmp_path, pe, simd)
-    s, m = Stream(8), Stream(8)
     want = golden.dense(x, layer)
-    out, when = stream_run(
-        tmp_path, lambda clk, rst: dense(clk, rst, s, m, layer=layer, pe=pe, simd=simd,
-                                         paths=paths),
-        "dense_dut", s, m, x.ravel(), want.size,
-        max_cycles=len(x) * 4 * cycles(layer, pe, simd) + 5000, **kw)
-    return np.array(out, np.int8).reshape(want.shape), want, when
+    got, when = mac_block_run(tmp_path, dense, want, layer, x, pe, simd,
+                              cycles(layer, pe, simd), **kw)
+    return got, want, when
 
 
 @pytest.mark.parametrize("n_in,n_out,pe,simd,mode,relu", [
