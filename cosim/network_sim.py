@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,7 +126,9 @@ module tb;
             m_ready <= ($urandom % 100) >= STALL;
             if (logit_valid) $fwrite(f, "L %0d\\n", logit_data);
             if (m_valid && m_ready) begin
+                {vcd_off}
                 $fwrite(f, "C %0d %0d\\n", cycle, m_data);
+                $fflush(f);  // a progress bar counts the C lines
                 classes <= classes + 1;
             end
             if (classes == EXPECT && !did_end) begin
@@ -150,6 +153,30 @@ module tb;
     end
 endmodule
 """
+
+
+# the top's streams, in the order a reader follows an image through (GTKWave save file)
+WAVES = [("clk", 1), ("rst", 1), ("s_valid", 1), ("s_ready", 1), ("s_data", 8),
+         ("sent", 32), ("busy", 1), ("logit_valid", 1), ("logit_data", 8), ("m_valid", 1),
+         ("m_ready", 1), ("m_data", None), ("done", 1), ("classes", 32)]
+
+
+def gtkw(cbits: int) -> str:
+    """A GTKWave save file for wave.vcd: the harness' view of the top's ports, grouped by
+    stream, data in hex (logits and counts in decimal)."""
+    lines = ['[dumpfile] "wave.vcd"', "[timestart] 0", "[size] 1400 600", "@200",
+             "-clock and reset"]
+    groups = {"s_valid": "-pixels in (s_*)", "busy": "-inside",
+              "logit_valid": "-logits (monitor)", "m_valid": "-class out (m_*)"}
+    for name, bits in WAVES:
+        bits = cbits if bits is None else bits
+        if name in groups:
+            lines += ["@200", groups[name]]
+        decimal = name in ("logit_data", "sent", "classes")
+        lines.append("@28" if bits == 1 else ("@424" if name == "logit_data" else
+                                              "@24" if decimal else "@22"))
+        lines.append(f"tb.{name}" if bits == 1 else f"tb.{name}[{bits - 1}:0]")
+    return "\n".join(lines) + "\n"
 
 
 @dataclass
@@ -193,7 +220,10 @@ def prepare(run_dir: Path, verilog_dir: Path, top: str, pixels: np.ndarray, n_cl
         n=n, expect=n if expect is None else expect, pixels=pixels[0].size, gap=gap,
         stall=stall, reset_at=reset_at, max_cycles=max_cycles, cbits=cbits, pad=8 - cbits,
         top=top, seed=seed,
-        vcd='$dumpfile("wave.vcd"); $dumpvars(1, tb); $dumpvars(1, dut);' if vcd else "")
+        vcd='$dumpfile("wave.vcd"); $dumpvars(1, tb); $dumpvars(1, dut);' if vcd else "",
+        vcd_off="if (classes == 0) $dumpoff;  // one image" if vcd else "")
+    if vcd:
+        (run_dir / "wave.gtkw").write_text(gtkw(cbits))
     (run_dir / "tb.v").write_text(text)
     (run_dir / "results.txt").unlink(missing_ok=True)
     return run_dir
@@ -224,13 +254,39 @@ def parse(run_dir: Path, n_classes: int, seconds: float) -> Result:
                   ends, cycles, busy, seconds)
 
 
-def run_icarus(run_dir: Path, top: str, n_classes: int) -> Result:
-    """Compile with iverilog and run vvp on its own (no Python in the loop)."""
+def _bar(total: int | None):
+    """A progress bar over class indices (stderr), or None when no total is given."""
+    if not total:
+        return None
+    from tqdm import tqdm
+    return tqdm(total=total, unit="img", file=sys.stderr, dynamic_ncols=True, leave=False)
+
+
+def _run_watched(cmd: list[str], run_dir: Path, total: int | None):
+    """Run a simulator binary; with ``total`` show a bar fed by the C lines of results.txt."""
+    bar = _bar(total)
+    with open(run_dir / "sim.log", "w") as log:
+        proc = subprocess.Popen(cmd, cwd=run_dir, stdout=log, stderr=subprocess.STDOUT,
+                                text=True)
+        while proc.poll() is None:
+            time.sleep(0.5)
+            if bar is not None and (run_dir / "results.txt").exists():
+                with open(run_dir / "results.txt") as f:
+                    done = sum(1 for line in f if line.startswith("C "))
+                bar.update(done - bar.n)
+    if bar is not None:
+        bar.close()
+    return subprocess.CompletedProcess(cmd, proc.returncode, (run_dir / "sim.log").read_text(),
+                                       "")
+
+
+def run_icarus(run_dir: Path, top: str, n_classes: int, total: int | None = None) -> Result:
+    """Compile with iverilog and run vvp on its own (no Python in the loop); ``total``: the
+    images expected, for a progress bar."""
     run_dir = Path(run_dir)
     icarus.iverilog([run_dir / "tb.v", run_dir / f"{top}.v"], run_dir / "tb.vvp")
     start = time.monotonic()
-    proc = subprocess.run([icarus.tool("vvp"), "-n", "tb.vvp"], cwd=run_dir, capture_output=True,
-                          text=True)
+    proc = _run_watched([icarus.tool("vvp"), "-n", "tb.vvp"], run_dir, total)
     if proc.returncode or "ERROR" in proc.stdout:
         raise AssertionError(f"vvp failed:\n{proc.stdout}{proc.stderr}")
     return parse(run_dir, n_classes, time.monotonic() - start)
@@ -247,7 +303,7 @@ def rolling_hash(values) -> int:
     return h
 
 
-def run_cosim(run_dir: Path, top: str, n_classes: int) -> Result:
+def run_cosim(run_dir: Path, top: str, n_classes: int, total: int | None = None) -> Result:
     """The same harness under ``myhdl.Cosimulation``: Python steps it every ``TICK`` and reads
     the event counts and hashes through MyHDL's VPI (``Result.extra``)."""
     from myhdl import Cosimulation, Signal, Simulation, StopSimulation, delay, instance, intbv
@@ -266,6 +322,7 @@ def run_cosim(run_dir: Path, top: str, n_classes: int) -> Result:
     cosim = Cosimulation(["sh", "-c", script], **sig)
     syncs = [0]
     final = {}
+    bar = _bar(total)
 
     @instance
     def ticks():
@@ -273,6 +330,8 @@ def run_cosim(run_dir: Path, top: str, n_classes: int) -> Result:
             yield delay(TICK)
             syncs[0] += 1
             sig["py_tick"].next = not sig["py_tick"]
+            if bar is not None:
+                bar.update(int(sig["ev_classes"]) - bar.n)
         yield delay(TICK)  # one more sync: the last values are committed to the signals
         final.update({name: int(sig[name]) for name in names})  # MyHDL clears them on exit
         raise StopSimulation
@@ -280,6 +339,8 @@ def run_cosim(run_dir: Path, top: str, n_classes: int) -> Result:
     start = time.monotonic()
     Simulation(cosim, ticks).run(quiet=1)
     seconds = time.monotonic() - start
+    if bar is not None:
+        bar.close()
     result = parse(run_dir, n_classes, seconds)
     result.extra = dict(final)
     result.extra["syncs"] = syncs[0]
@@ -301,11 +362,12 @@ def verilator_build(run_dir: Path, top: str, jobs: int = 2) -> Path:
     return exe
 
 
-def run_verilator(run_dir: Path, top: str, n_classes: int, exe: Path | None = None) -> Result:
+def run_verilator(run_dir: Path, top: str, n_classes: int, exe: Path | None = None,
+                  total: int | None = None) -> Result:
     run_dir = Path(run_dir).resolve()
     exe = exe or verilator_build(run_dir, top)
     start = time.monotonic()
-    proc = subprocess.run([str(exe)], cwd=run_dir, capture_output=True, text=True)
+    proc = _run_watched([str(exe)], run_dir, total)
     if proc.returncode:
-        raise AssertionError(f"{exe.name} failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+        raise AssertionError(f"{exe.name} failed:\n{proc.stdout[-2000:]}")
     return parse(run_dir, n_classes, time.monotonic() - start)

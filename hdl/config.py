@@ -8,12 +8,16 @@ picks one from the cycle model.
 
 The network cycle model: every block streams concurrently, so the initiation interval is the
 slowest block's cycles per image (``layer_cycles``); the pixel ROM and argmax take one beat per
-value.
+value. The latency of an image entering an empty pipe (``latency``) chains the blocks' timing
+models (``trace``: the clock each value leaves, given the clock each input value came), from
+the first pixel to the class index.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+import numpy as np
 
 from model import export
 from model.qnet import Layer, Network
@@ -78,6 +82,23 @@ def interval(net: Network, config: dict) -> int:
     h, w, c = net.input_shape
     return max([h * w * c, argmax_block.cycles(net.logits_layer.c_out)] +
                [layer_cycles(layer, config.get(layer.name)) for layer in net.layers])
+
+
+def latency(net: Network, config: dict, slots: dict | None = None) -> int:
+    """Predicted clocks from an image's first pixel to its class index, pipe empty, pixels one
+    per clock, output always ready. ``slots``: job slots of dense layers (the top's choice)."""
+    from .network import DENSE_SLOTS
+
+    t = [i + 1 for i in range(int(np.prod(net.input_shape)))]  # the pixel ROM's register
+    for layer in net.layers:
+        par = config.get(layer.name)
+        if layer.kind == "conv3x3":
+            t = conv_block.trace(layer, *par, t)
+        elif layer.kind == "maxpool2x2":
+            t = pool_block.trace(*layer.in_shape, t)
+        elif layer.kind == "dense":
+            t = dense_block.trace(layer, *par, t, slots=DENSE_SLOTS)
+    return max(t) + 1  # argmax: the class leaves one clock after the last logit
 
 
 def multipliers(config: dict) -> int:

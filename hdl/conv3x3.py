@@ -11,20 +11,23 @@ The 3x3 taps are folded: each clock handles one tap of SIMD channels for PE outp
 multiplier count is exactly ``PE * SIMD`` and any count from 1 up is possible; the window is
 held in the engine's job buffer while the PE groups reuse it.
 
+Run-ahead: a ``bram_fifo`` of ``run_ahead`` = (2W + 4) * C_in/SIMD words sits between the
+packer and the line buffer, so the layer before keeps delivering while this one computes, and
+the next image's first window (two rows and three pixels away from the last one) is already
+queued when the engine needs it.
+
 Cycle model (``cycles``): every output pixel is one job of ``C_out/PE`` groups of
 ``max(9 * C_in/SIMD, PE)`` clocks (J per job); the line buffer fills the other job slot
-meanwhile. Between images the engine may idle: when it starts the second-to-last job of an
-image, the input still has to deliver the last pixel and the next image's first window,
-``(2W + 4) * C_in`` values less the ``4 * SIMD - 1`` already held in the pipeline (packer word
-and lanes, line buffer stage 1 and output), one per clock, plus 3 clocks to reach the job
-buffer; the last two jobs hide ``2 J`` of that. An image never takes less than its
-``H * W * C_in`` input clocks.
+meanwhile. Between images the line buffer has to take the ``(2W + 4) * C_in/SIMD`` queued
+words that lead to the next first window, one per clock; the last two jobs of the image hide
+``2 J`` of that. An image never takes less than its ``H * W * C_in`` input clocks.
 
 Resources (``python scripts/synth.py --model mnist_cnn --layer conv2 --pe 8 --simd 4``, Yosys
 0.23 ``synth_xilinx -family xc7``): 36 DSP48E1 = 32 MAC lanes (one DSP per int8 product) + 4
-for the requantizer's 32 x 32 product; 17 RAMB18 (the 576 x 256-bit weight ROM and both row
-buffers); 88 RAM32M LUT RAM (the 8-word job-buffer banks and window columns); 1,466 LUTs,
-1,904 FFs. Cycle model 69,696 per 13x13x32 image (= MACs / 32 multipliers).
+for the requantizer's 32 x 32 product; 18 RAMB18 (the 576 x 256-bit weight ROM, both row
+buffers and the run-ahead FIFO); 88 RAM32M LUT RAM (the 8-word job-buffer banks and window
+columns); 1,503 LUTs, 1,929 FFs. Cycle model 69,696 per 13x13x32 image (= MACs / 32
+multipliers).
 """
 from __future__ import annotations
 
@@ -33,10 +36,18 @@ from myhdl import block
 from model import export
 from model.qnet import Layer
 
+from .bram_fifo import bram_fifo
 from .line_buffer import check_params, line_buffer
-from .mac_engine import group_cycles, mac_engine
+from .mac_engine import Timing, group_cycles, mac_engine
 from .pack import pack
 from .stream import Stream, check_stream
+
+def run_ahead(layer: Layer, simd: int) -> int:
+    """Depth in words of the FIFO before the line buffer: two rows and four pixels, all a
+    line buffer takes between an image's last window and the next image's first."""
+    h, w, c_in = layer.in_shape
+    return (2 * w + 4) * (c_in // simd)
+
 
 def cycles(layer: Layer, pe: int, simd: int) -> int:
     """Clocks between back-to-back images with no input gaps or output stalls."""
@@ -44,8 +55,28 @@ def cycles(layer: Layer, pe: int, simd: int) -> int:
     h, w = layer.in_shape[0], layer.in_shape[1]
     job = outs // pe * group_cycles(taps, ins // simd, pe)
     jobs = (h - 2) * (w - 2)
-    gap = (2 * w + 4) * ins - (4 * simd - 1) + 3 - 2 * job
+    gap = run_ahead(layer, simd) - 2 * job
     return max(jobs * job + max(0, gap), h * w * ins)
+
+
+def trace(layer: Layer, pe: int, simd: int, t_in) -> list[int]:
+    """Timing model of one image: ``t_in[i]`` is the clock input value i is taken; returns
+    the clock each output value leaves (downstream always ready). Packer 1 + FIFO 2 clocks to
+    the line buffer, 2 more to a window beat; the engine as in ``mac_engine.Timing``."""
+    h, w, c_in = layer.in_shape
+    outs, taps, ins = export.mac_shape(layer)
+    cg_n = ins // simd
+    engine = Timing(taps * cg_n, outs // pe, pe, 2)
+    prev = -1
+    for k in range(h * w * cg_n):
+        y, x, cg = k // (w * cg_n), k // cg_n % w, k % cg_n
+        beat = max(t_in[k * simd + simd - 1] + 5, prev + 1)
+        if y >= 2 and x >= 2:
+            beat = max(beat, engine.free())
+            if cg == cg_n - 1:
+                engine.load(beat)
+        prev = beat
+    return engine.out
 
 
 @block
@@ -57,7 +88,9 @@ def conv3x3(clk, rst, s, m, *, layer: Layer, pe: int = 1, simd: int = 1, paths: 
     export.check_parallel(layer, pe, simd)
     check_stream("s", s, bits=8, ready=True, signed=True)
     packed = Stream(8 * simd, signed=False)
+    queued = Stream(8 * simd, signed=False)
     windows = Stream(72 * simd, signed=False)
     return (pack(clk, rst, s, packed, simd=simd),
-            line_buffer(clk, rst, packed, windows, h=h, w=w, c=c_in, simd=simd),
+            bram_fifo(clk, rst, packed, queued, depth=run_ahead(layer, simd)),
+            line_buffer(clk, rst, queued, windows, h=h, w=w, c=c_in, simd=simd),
             mac_engine(clk, rst, windows, m, layer=layer, pe=pe, simd=simd, paths=paths))

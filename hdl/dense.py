@@ -25,7 +25,7 @@ from model.qnet import Layer
 
 from myhdl import block
 
-from .mac_engine import group_cycles, mac_engine
+from .mac_engine import Timing, group_cycles, mac_engine
 from .pack import pack
 from .stream import Stream, check_stream
 
@@ -34,6 +34,20 @@ def cycles(layer: Layer, pe: int, simd: int) -> int:
     """Clocks between back-to-back images with no input gaps or output stalls."""
     outs, taps, ins = export.mac_shape(layer)
     return max(outs // pe * group_cycles(taps, ins // simd, pe), ins)
+
+
+def trace(layer: Layer, pe: int, simd: int, t_in, slots: int = 2) -> list[int]:
+    """Timing model of one image: ``t_in[i]`` is the clock input value i is taken; returns
+    the clock each output leaves (downstream always ready). Packer 1 clock, then the engine as
+    in ``mac_engine.Timing``."""
+    outs, taps, ins = export.mac_shape(layer)
+    cg_n = ins // simd
+    engine = Timing(taps * cg_n, outs // pe, pe, slots)
+    prev = -1
+    for k in range(cg_n):
+        prev = max(t_in[k * simd + simd - 1] + 1, prev + 1, engine.free())
+    engine.load(prev)
+    return engine.out
 
 
 @block

@@ -52,6 +52,45 @@ def group_cycles(taps: int, cg: int, pe: int) -> int:
     return max(taps * cg, pe)
 
 
+# clocks from a group's last issued word to its first result on ``m`` (operand, product and
+# accumulate stages, done flag, drain load and shift, bias, requant, FIFO); checked against
+# the RTL, value by value, in tests/hdl/test_conv3x3.py and test_dense.py
+OUT_DELAY = 8 + rq.LATENCY
+
+
+class Timing:
+    """Timing model of the engine on one image (downstream always ready): jobs in order, each
+    loaded into a free slot, started when loaded and the array is free. A job is ``groups``
+    groups of ``words`` issued words; a group's ``pe`` results leave one per clock
+    ``out_delay`` clocks after its last word issues, and the next group issues its last word
+    ``group_cycles`` later (the drain sets the pace when PE > words). ``out`` collects the
+    clock each result leaves."""
+
+    def __init__(self, words: int, groups: int, pe: int, slots: int,
+                 out_delay: int = OUT_DELAY):
+        self.words, self.groups, self.pe, self.slots = words, groups, pe, slots
+        self.group = max(words, pe)
+        self.job = groups * self.group
+        self.out_delay = out_delay
+        self.start: list[int] = []
+        self.out: list[int] = []
+
+    def free(self) -> int:
+        """The first clock the next job's words can be taken (its slot is empty)."""
+        p = len(self.start)
+        return self.start[p - self.slots] + self.job if p >= self.slots else 0
+
+    def load(self, loaded: int) -> None:
+        """The next job's last word was taken at clock ``loaded``."""
+        begin = loaded + 1
+        if self.start:
+            begin = max(begin, self.start[-1] + self.job)
+        self.start.append(begin)
+        for g in range(self.groups):
+            last = begin + self.words - 1 + g * self.group
+            self.out.extend(last + self.out_delay + j for j in range(self.pe))
+
+
 def _signed(bits: int) -> Signal:
     return Signal(intbv(0, min=-(1 << (bits - 1)), max=1 << (bits - 1)))
 

@@ -27,6 +27,13 @@ def cycles(h: int, w: int, c: int) -> int:
     return h * w * c
 
 
+def trace(h: int, w: int, c: int, t_in) -> list[int]:
+    """Timing model of one image: ``t_in[i]`` is the clock input value i is taken; each output
+    leaves one clock after the input value that completes its 2x2 window."""
+    return [t_in[((2 * py + 1) * w + 2 * px + 1) * c + ch] + 1
+            for py in range(h // 2) for px in range(w // 2) for ch in range(c)]
+
+
 def check_params(h: int, w: int, c: int) -> None:
     if h < 2:
         raise ValueError(f"H={h} must be at least 2")

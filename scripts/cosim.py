@@ -9,9 +9,10 @@ and runs it with:
   --sim icarus     plain vvp, the same harness, no Python in the loop
   --sim verilator  verilator --binary, for volume (all 10,000 MNIST test images)
 Every logit of every image is compared with golden; prints bit-exact images, accuracy,
-latency and initiation interval in cycles, simulated cycles per second. --json for machines.
---gap/--stall add random input gaps and output stalls (percent of cycles); --vcd dumps
-waves (view with gtkwave RUN/wave.vcd).
+latency and initiation interval in cycles (measured, and the cycle model's prediction), simulated cycles per second. --json for machines.
+--gap/--stall add random input gaps and output stalls (percent of cycles); --vcd dumps the
+waves of the first image (up to its class index) into RUN/wave.vcd, with a GTKWave save file
+showing the top's streams: gtkwave RUN/wave.gtkw
 
 Examples:
   python scripts/cosim.py --model digits_cnn --n 50
@@ -45,7 +46,8 @@ def main() -> int:
     ap.add_argument("--gap", type=int, default=0, help="percent of cycles with no input")
     ap.add_argument("--stall", type=int, default=0, help="percent of cycles output not ready")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--vcd", action="store_true", help="dump wave.vcd (use a small --n)")
+    ap.add_argument("--vcd", action="store_true",
+                    help="dump the first image's waves to RUN/wave.vcd (+ wave.gtkw)")
     ap.add_argument("--mnist-dir", help="MNIST IDX folder (default $MNIST_DIR or download)")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     add_config_args(ap)
@@ -79,11 +81,14 @@ def main() -> int:
     print(f"{args.sim}: {len(images)} images through {top} ...", file=log, flush=True)
     start = time.monotonic()
     if args.sim == "icarus":
-        result = ns.run_icarus(run_dir, top, n_classes)
+        result = ns.run_icarus(run_dir, top, n_classes, total=len(images))
     elif args.sim == "cosim":
-        result = ns.run_cosim(run_dir, top, n_classes)
+        result = ns.run_cosim(run_dir, top, n_classes, total=len(images))
     else:
-        result = ns.run_verilator(run_dir, top, n_classes)
+        ns.verilator_build(run_dir, top)
+        print("  built with verilator; simulating ...", file=log, flush=True)
+        result = ns.run_verilator(run_dir, top, n_classes, total=len(images),
+                                  exe=Path(run_dir).resolve() / "obj_dir" / "Vtb")
     wall = time.monotonic() - start
     got = result.logits
     exact = int(np.sum(np.all(got == want[: len(got)], axis=1))) if len(got) == len(want) else 0
@@ -98,7 +103,8 @@ def main() -> int:
         "all_bit_exact": bool(ok),
         "accuracy_hw": float(np.mean(result.classes == labels)) if len(result.classes) == len(labels) else None,
         "accuracy_golden": float(np.mean(np.argmax(want, axis=1) == labels)),
-        "latency_cycles": result.latency, "interval_cycles": result.interval,
+        "latency_cycles": result.latency, "predicted_latency": cfg.latency(net, conf),
+        "interval_cycles": result.interval,
         "predicted_interval": cfg.interval(net, conf), "multipliers": cfg.multipliers(conf),
         "cycles": result.cycles, "sim_seconds": round(result.seconds, 2),
         "wall_seconds": round(wall, 2),
@@ -112,11 +118,14 @@ def main() -> int:
         print(f"  accuracy           hardware "
               f"{'n/a (' + str(len(result.classes)) + ' classes out)' if hw is None else f'{hw:.4f}'}"
               f", golden {report['accuracy_golden']:.4f}")
-        print(f"  latency            {result.latency:,} cycles (first pixel to class, empty pipe)")
+        print(f"  latency            {result.latency:,} cycles measured, "
+              f"{report['predicted_latency']:,} predicted (first pixel to class, empty pipe)")
         print(f"  interval           {result.interval:,.0f} cycles measured, "
               f"{report['predicted_interval']:,} predicted, {report['multipliers']} multipliers")
         print(f"  simulation         {result.cycles:,} cycles in {result.seconds:.1f} s "
               f"({report['cycles_per_second']:,} cycles/s)")
+        if args.vcd:
+            print(f"  waves              gtkwave {run_dir / 'wave.gtkw'}")
     return 0 if ok else 1
 
 

@@ -56,15 +56,22 @@ def test_digits_cosimulation_gaps_and_stalls(digits_verilog, digits, tmp_path):
     assert result.extra["ev_class_hash"] == ns.rolling_hash(want.argmax(1))
 
 
-def test_digits_interval_matches_model(digits_verilog, digits, tmp_path):
+@pytest.mark.parametrize("conf", [
+    {"conv1": (1, 1), "dense1": (1, 1)}, {"conv1": (2, 1), "dense1": (2, 4)},
+    {"conv1": (8, 1), "dense1": (1, 4)}, {"conv1": (8, 1), "dense1": (10, 8)}],
+    ids=["smallest", "small", "default", "fastest"])
+def test_digits_cycle_model(nets, digits, tmp_path, conf):
+    """The whole-network cycle model against the converted Verilog: latency (empty pipe) and
+    initiation interval (back to back), over configs from the smallest to the fastest."""
     need_tools("iverilog", "vvp")
-    net, out = digits_verilog
-    images = np.asarray(digits.test.x[:8])
-    ns.prepare(tmp_path, out, "digits_cnn_top", images, 10)
-    result = ns.run_icarus(tmp_path, "digits_cnn_top", 10)
-    conf = cfg.load(presets.PRETRAINED / "digits_cnn.hw.json")
-    predicted = cfg.interval(net, conf)
-    assert abs(result.interval - predicted) <= 0.02 * predicted
+    net = nets["digits_cnn"]
+    build.build(net, conf, tmp_path / "v", presets.get("digits_cnn").input_max)
+    images = np.asarray(digits.test.x[:6])
+    ns.prepare(tmp_path / "run", tmp_path / "v", "digits_cnn_top", images, 10)
+    result = ns.run_icarus(tmp_path / "run", "digits_cnn_top", 10)
+    np.testing.assert_array_equal(result.logits, expected(net, "digits_cnn", images))
+    assert result.latency == cfg.latency(net, conf)
+    assert result.interval == cfg.interval(net, conf)
 
 
 def test_reset_in_the_middle_of_an_image(digits_verilog, digits, tmp_path):
@@ -85,7 +92,8 @@ def test_reset_in_the_middle_of_an_image(digits_verilog, digits, tmp_path):
 
 
 def test_mnist_two_images_in_icarus(nets, mnist, tmp_path):
-    """The mnist_cnn default config (90 multipliers) in converted Verilog, bit for bit."""
+    """The mnist_cnn default config (90 multipliers) in converted Verilog, bit for bit, and
+    the latency the cycle model predicts."""
     need_tools("iverilog", "vvp")
     net = nets["mnist_cnn"]
     conf = cfg.load(presets.PRETRAINED / "mnist_cnn.hw.json")
@@ -96,6 +104,24 @@ def test_mnist_two_images_in_icarus(nets, mnist, tmp_path):
     result = ns.run_icarus(tmp_path / "run", "mnist_cnn_top", 10)
     np.testing.assert_array_equal(result.logits, expected(net, "mnist_cnn", images))
     assert cfg.multipliers(conf) <= 90
+    assert result.latency == cfg.latency(net, conf)
+
+
+@pytest.mark.parametrize("par", [{"conv2": (16, 8)}, {"conv1": (2, 1), "conv2": (4, 4)}],
+                         ids=["conv2-16x8", "small"])
+def test_mnist_cycle_model_verilator(nets, mnist, tmp_path, par):
+    """Two more mnist configs in Verilator: 4 images bit for bit, the latency and interval
+    the cycle model predicts (the default config is measured by the slow test)."""
+    need_tools("verilator")
+    net = nets["mnist_cnn"]
+    conf = {**cfg.load(presets.PRETRAINED / "mnist_cnn.hw.json"), **par}
+    build.build(net, conf, tmp_path / "v", presets.get("mnist_cnn").input_max)
+    images = np.asarray(mnist.test.x[:4])
+    ns.prepare(tmp_path / "run", tmp_path / "v", "mnist_cnn_top", images, 10)
+    result = ns.run_verilator(tmp_path / "run", "mnist_cnn_top", 10)
+    np.testing.assert_array_equal(result.logits, expected(net, "mnist_cnn", images))
+    assert abs(result.latency - cfg.latency(net, conf)) <= 0.02 * result.latency
+    assert abs(result.interval - cfg.interval(net, conf)) <= 0.02 * result.interval
 
 
 def test_config_errors(nets):
@@ -137,3 +163,55 @@ def test_digits_whole_test_split_verilator(digits_verilog, digits, tmp_path):
     ns.prepare(tmp_path, out, "digits_cnn_top", images, 10, gap=5, stall=5)
     result = ns.run_verilator(tmp_path, "digits_cnn_top", 10)
     np.testing.assert_array_equal(result.logits, expected(net, "digits_cnn", images))
+
+
+@pytest.mark.slow
+def test_mnist_hundreds_of_images_verilator(nets, mnist, tmp_path):
+    """500 MNIST test images through the default config with 5% input gaps and output stalls:
+    every logit equal, nothing left inside; then the empty-pipe latency and the interval
+    back to back match the cycle model."""
+    need_tools("verilator")
+    net = nets["mnist_cnn"]
+    conf = cfg.load(presets.PRETRAINED / "mnist_cnn.hw.json")
+    build.build(net, conf, tmp_path / "v", presets.get("mnist_cnn").input_max)
+    images = np.asarray(mnist.test.x[:500])
+    want = expected(net, "mnist_cnn", images)
+    ns.prepare(tmp_path / "gaps", tmp_path / "v", "mnist_cnn_top", images, 10, gap=5, stall=5)
+    result = ns.run_verilator(tmp_path / "gaps", "mnist_cnn_top", 10)
+    np.testing.assert_array_equal(result.logits, want)
+    np.testing.assert_array_equal(result.classes, want.argmax(1))
+    assert result.busy_at_end == 0
+    ns.prepare(tmp_path / "clean", tmp_path / "v", "mnist_cnn_top", images[:20], 10)
+    result = ns.run_verilator(tmp_path / "clean", "mnist_cnn_top", 10)
+    assert result.latency == cfg.latency(net, conf)
+    assert result.interval == cfg.interval(net, conf) <= 40_000
+
+
+def test_vcd_of_one_image_and_gtkwave_save_file(digits_verilog, digits, tmp_path):
+    """--vcd: the dump stops at the first class index, and every trace the GTKWave save file
+    names exists in the VCD with its width."""
+    need_tools("iverilog", "vvp")
+    net, out = digits_verilog
+    images = np.asarray(digits.test.x[:3])
+    ns.prepare(tmp_path, out, "digits_cnn_top", images, 10, vcd=True)
+    result = ns.run_icarus(tmp_path, "digits_cnn_top", 10)
+    vcd = (tmp_path / "wave.vcd").read_text()
+    scope = vcd.split("$scope module tb $end")[1].split("$scope")[0]
+    widths = {}
+    for line in scope.splitlines():
+        parts = line.split()
+        if parts[:1] == ["$var"]:
+            widths[parts[4]] = int(parts[2])
+    traces = [line for line in (tmp_path / "wave.gtkw").read_text().splitlines()
+              if line.startswith("tb.")]
+    assert len(traces) == len(ns.WAVES)
+    for trace in traces:
+        name = trace[3:].split("[")[0]
+        assert name in widths, f"{name} is not in wave.vcd"
+        bits = int(trace.split("[")[1].split(":")[0]) + 1 if "[" in trace else 1
+        assert widths[name] == bits, trace
+    assert "1ps" in vcd.split("$timescale")[1].split("$end")[0]
+    last_ns = max(int(line[1:]) for line in vcd.splitlines() if line.startswith("#")) / 1000
+    first_class_ns = result.ends[0] * 20  # 20 ns clock
+    assert first_class_ns - 40 <= last_ns <= first_class_ns + 40
+    assert result.ends[-1] * 20 > last_ns + 300 * 20  # later images are not dumped

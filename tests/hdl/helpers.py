@@ -65,11 +65,12 @@ def run(parts, done, clk, max_cycles, rst=None):
 
 
 def stream_run(tmp_path, make, name, s, m, values, n_out, *, gap=0.0, stall=0.0, hdl="myhdl",
-               seed=0, max_cycles=None):
+               seed=0, max_cycles=None, in_cycles=None):
     """Run a one-input, one-output stream block: ``make(clk, rst)`` builds it on ``s``/``m``.
 
     ``hdl="icarus"`` converts it into ``tmp_path`` and co-simulates the Verilog instead (ROM
-    files must already be in ``tmp_path``). Returns (outputs, the clock of each output).
+    files must already be in ``tmp_path``). Returns (outputs, the clock of each output); with
+    ``in_cycles`` (a list) also collects the clock each input value was taken.
     """
     from hdl.stream import sink, source
 
@@ -84,9 +85,24 @@ def stream_run(tmp_path, make, name, s, m, values, n_out, *, gap=0.0, stall=0.0,
     out, when = [], []
     parts = [dut, clock(clk), source(clk, s, values, gap=gap, seed=seed, rst=rst),
              sink(clk, m, out, stall=stall, seed=seed + 1, cycles=when)]
+    if in_cycles is not None:
+        parts.append(taken(clk, s, in_cycles))
     limit = max_cycles or 20 * (len(values) + n_out) + 2000
     run(parts, lambda: len(out) >= n_out, clk, limit, rst=rst)
     return out, when
+
+
+def taken(clk, s, cycles: list):
+    """Record the clock (counted as ``sink`` counts) of every beat ``s`` transfers."""
+    @instance
+    def watch():
+        count = 0
+        while True:
+            yield clk.posedge
+            count += 1
+            if s.valid and s.ready:
+                cycles.append(count)
+    return watch
 
 
 def pack_words(values, simd):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from cosim import icarus
-from hdl.conv3x3 import conv3x3, cycles
+from hdl.conv3x3 import conv3x3, cycles, trace
 from hdl.stream import Stream
 from model import export, golden, presets
 from tests.hdl.helpers import mac_block_run, make_clk_rst, need_tools
@@ -74,7 +74,8 @@ def test_real_mnist_slices(tmp_path, nets, mnist, index, outs, hw, pe, simd):
 
 @pytest.mark.parametrize("h,w,c_in,c_out,pe,simd", [
     (5, 5, 1, 4, 1, 1), (5, 6, 3, 4, 4, 3), (4, 5, 8, 2, 1, 4), (4, 5, 8, 2, 1, 8),
-    (4, 8, 6, 4, 4, 1), (6, 6, 1, 16, 16, 1)])
+    (4, 8, 6, 4, 4, 1), (6, 6, 1, 16, 16, 1), (6, 9, 2, 2, 2, 1), (4, 12, 2, 1, 1, 2),
+    (5, 7, 4, 2, 2, 4)])
 def test_cycle_model(tmp_path, h, w, c_in, c_out, pe, simd):
     """Back-to-back images, no gaps or stalls: image-to-image spacing == cycles() exactly."""
     layer = make_layer("conv3x3", c_in, c_out, h=h, w=w, rng=np.random.default_rng(0))
@@ -83,6 +84,17 @@ def test_cycle_model(tmp_path, h, w, c_in, c_out, pe, simd):
     per = want[0].size
     last = [when[(i + 1) * per - 1] for i in range(3)]
     assert [last[1] - last[0], last[2] - last[1]] == [cycles(layer, pe, simd)] * 2
+
+
+@pytest.mark.parametrize("h,w,c_in,c_out,pe,simd", [
+    (5, 6, 3, 4, 4, 3), (4, 8, 6, 4, 4, 1), (6, 6, 1, 16, 16, 1), (5, 7, 4, 2, 2, 4)])
+def test_timing_model(tmp_path, h, w, c_in, c_out, pe, simd):
+    """One image into an empty block: trace() gives the clock of every output value exactly."""
+    layer = make_layer("conv3x3", c_in, c_out, h=h, w=w, rng=np.random.default_rng(0))
+    t_in = []
+    _, _, when = simulate(tmp_path, layer, np.zeros((1, h, w, c_in), np.int8), pe, simd,
+                          in_cycles=t_in)
+    assert when == trace(layer, pe, simd, t_in)
 
 
 def test_converted_verilog_in_icarus(tmp_path):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from cosim import icarus
-from hdl.dense import cycles, dense
+from hdl.dense import cycles, dense, trace
 from hdl.stream import Stream
 from model import export, golden, presets
 from tests.hdl.helpers import mac_block_run, make_clk_rst, need_tools
@@ -75,6 +75,16 @@ def test_cycle_model(tmp_path, n_in, n_out, pe, simd):
     _, want, when = simulate(tmp_path, layer, x, pe, simd)
     last = [when[(i + 1) * n_out - 1] for i in range(3)]
     assert [last[1] - last[0], last[2] - last[1]] == [cycles(layer, pe, simd)] * 2
+
+
+@pytest.mark.parametrize("n_in,n_out,pe,simd", [(12, 4, 4, 3), (8, 16, 16, 1), (72, 10, 1, 4)])
+def test_timing_model(tmp_path, n_in, n_out, pe, simd):
+    """One vector into an empty block: trace() gives the clock of every output exactly."""
+    layer = make_layer("dense", n_in, n_out, rng=np.random.default_rng(0))
+    t_in = []
+    _, _, when = simulate(tmp_path, layer, np.zeros((1, n_in), np.int8), pe, simd,
+                          in_cycles=t_in)
+    assert when == trace(layer, pe, simd, t_in)
 
 
 @pytest.mark.parametrize("mode", ["gemmlowp", "round"])

@@ -3,13 +3,13 @@ import numpy as np
 import pytest
 
 from cosim import icarus
-from hdl.maxpool2x2 import cycles, maxpool2x2
+from hdl.maxpool2x2 import cycles, maxpool2x2, trace
 from hdl.stream import Stream, sink, source
 from model import golden, presets
-from tests.hdl.helpers import clock, make_clk_rst, need_tools, run
+from tests.hdl.helpers import clock, make_clk_rst, need_tools, run, taken
 
 
-def simulate(tmp_path, images, *, gap=0.0, stall=0.0, hdl="myhdl", seed=0):
+def simulate(tmp_path, images, *, gap=0.0, stall=0.0, hdl="myhdl", seed=0, in_cycles=None):
     n, h, w, c = images.shape
     clk, rst = make_clk_rst()
     s, m = Stream(8), Stream(8)
@@ -24,6 +24,8 @@ def simulate(tmp_path, images, *, gap=0.0, stall=0.0, hdl="myhdl", seed=0):
     want = n * (h // 2) * (w // 2) * c
     parts = [dut, clock(clk), source(clk, s, images.ravel(), gap=gap, seed=seed, rst=rst),
              sink(clk, m, out, stall=stall, seed=seed + 1, cycles=when)]
+    if in_cycles is not None:
+        parts.append(taken(clk, s, in_cycles))
     run(parts, lambda: len(out) >= want, clk, 10 * images.size + 100, rst=rst)
     return np.array(out, np.int8).reshape(n, h // 2, w // 2, c), when
 
@@ -64,6 +66,14 @@ def test_cycle_model(tmp_path, h, w, c):
     # the last output of image k completes in the input's (2*(H//2))th row: an odd tail is not
     # waited for, so compare image-to-image spacing, which is the initiation interval
     assert last[1] - last[0] == cycles(h, w, c) and last[2] - last[1] == cycles(h, w, c)
+
+
+@pytest.mark.parametrize("h,w,c", [(6, 6, 4), (5, 7, 3)])
+def test_timing_model(tmp_path, h, w, c):
+    """One image, no gaps: trace() gives the clock of every output value exactly."""
+    t_in = []
+    _, when = simulate(tmp_path, np.zeros((1, h, w, c), np.int8), in_cycles=t_in)
+    assert when == trace(h, w, c, t_in)
 
 
 def test_converted_verilog_in_icarus(tmp_path):

@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""Sweep parallelism configs of a model from the smallest to the fastest, measured in RTL.
+
+For each config: build the Verilog (build/<model>/sweep/<name>/verilog), run --n test images
+through it in Verilator, check every logit against golden, and measure the latency (first
+pixel to class, empty pipe) and the initiation interval (back to back). Prints one row per
+config with the cycle model's predictions beside the measurements, MAC utilization
+(MACs / (multipliers x interval)) and images/s at --clock-mhz; writes sweep.json and
+sweep.png (interval against multipliers) into build/<model>/sweep/.
+
+The configs: every layer at 1 x 1 (the smallest), --budgets (the fastest config within that
+many multipliers, hdl.config.auto), the model's default config, and the cheapest config that
+reaches the fastest interval any config can (input, pooling or argmax bound).
+
+Examples:
+  python scripts/sweep.py --model mnist_cnn
+  python scripts/sweep.py --model digits_cnn --budgets 4 8 --n 8
+"""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from scripts._cli import run  # noqa: E402
+
+
+def configs(net, src, budgets):
+    """(name, config) pairs from the smallest to the fastest, duplicates dropped."""
+    from hdl import config as cfg
+    from model import export, presets
+
+    weighted = [layer for layer in net.layers if layer.has_weights]
+    out = [("smallest", {layer.name: (1, 1) for layer in weighted})]
+    out += [(f"budget-{b}", cfg.auto(net, budget=b)) for b in budgets]
+    default = presets.PRETRAINED / f"{src.name}.hw.json"
+    if default.is_file():
+        out.append(("default", cfg.validate(net, cfg.load(default))))
+    full = {layer.name: (export.mac_shape(layer)[0], export.mac_shape(layer)[2])
+            for layer in weighted}
+    out.append(("fastest", cfg.auto(net, ii=cfg.interval(net, full))))
+    seen, unique = set(), []
+    for name, conf in out:
+        key = tuple(sorted(conf.items()))
+        if key not in seen:
+            seen.add(key)
+            unique.append((name, conf))
+    return sorted(unique, key=lambda nc: (cfg.multipliers(nc[1]), -cfg.interval(net, nc[1])))
+
+
+def plot(rows, path, model, clock_mhz):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    x = [r["multipliers"] for r in rows]
+    ax.loglog(x, [r["interval_cycles"] for r in rows], "o-", label="measured (Verilator)")
+    ax.loglog(x, [r["predicted_interval"] for r in rows], "x--", label="cycle model")
+    for r in rows:
+        ax.annotate(r["name"], (r["multipliers"], r["interval_cycles"]), fontsize=8,
+                    xytext=(4, 4), textcoords="offset points")
+    ax.set_xlabel("int8 multipliers")
+    ax.set_ylabel("clocks per image (initiation interval)")
+    ax.set_title(f"{model}: interval against multipliers ({clock_mhz:g} MHz: "
+                 f"images/s = {clock_mhz:g}e6 / interval)", fontsize=9)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main() -> int:
+    import numpy as np
+
+    from cosim import network_sim as ns
+    from hdl import build, config as cfg
+    from model import golden, source
+
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", required=True, help="preset or .tflite/.keras file")
+    ap.add_argument("--budgets", type=int, nargs="*", default=[16, 32, 180],
+                    help="multiplier budgets between the smallest and the fastest "
+                         "(default 16 32 180)")
+    ap.add_argument("--n", type=int, default=4, help="test images per config (default 4, "
+                                                     "at least 3 to measure an interval)")
+    ap.add_argument("--clock-mhz", type=float, default=50.0)
+    ap.add_argument("--mnist-dir", help="MNIST IDX folder (default $MNIST_DIR or download)")
+    ap.add_argument("--out", type=Path, help="folder (default build/<model>/sweep)")
+    args = ap.parse_args()
+    if args.n < 3:
+        raise ValueError(f"--n {args.n}: an interval needs at least 3 images")
+    src = source.resolve(args.model)
+    net = src.load_net()
+    images = np.asarray(src.load_data(args.mnist_dir).test.x[: args.n])
+    want = golden.run_network(net, net.quantize_input(src.to_float(images))).logits
+    out = args.out or Path("build") / src.name / "sweep"
+    todo = configs(net, src, args.budgets)
+    rows = []
+    print(f"{src.name}: {len(todo)} configs, {len(images)} images each, Verilator "
+          f"({net.macs:,} MACs per image)", flush=True)
+    head = (f"  {'config':10s} {'mults':>5s} {'interval':>10s} {'predicted':>10s} "
+            f"{'latency':>10s} {'predicted':>10s} {'MAC util':>8s} {'images/s':>9s} exact")
+    for i, (name, conf) in enumerate(todo, 1):
+        print(f"[{i}/{len(todo)}] {name}: " + ", ".join(f"{k}={p}x{s}" for k, (p, s) in
+                                                        conf.items()), flush=True)
+        vdir = out / name / "verilog"
+        top = build.build(net, conf, vdir, src.input_max).stem
+        ns.prepare(out / name / "run", vdir, top, images, want.shape[1])
+        result = ns.run_verilator(out / name / "run", top, want.shape[1])
+        exact = len(result.logits) == len(want) and bool(np.array_equal(result.logits, want))
+        rows.append({
+            "name": name, "config": {k: list(v) for k, v in conf.items()},
+            "multipliers": cfg.multipliers(conf),
+            "interval_cycles": result.interval, "predicted_interval": cfg.interval(net, conf),
+            "latency_cycles": result.latency, "predicted_latency": cfg.latency(net, conf),
+            "mac_utilization": net.macs / (cfg.multipliers(conf) * result.interval),
+            "images_per_second": args.clock_mhz * 1e6 / result.interval,
+            "bit_exact": exact})
+    print(head)
+    for r in rows:
+        print(f"  {r['name']:10s} {r['multipliers']:5d} {r['interval_cycles']:10,.0f} "
+              f"{r['predicted_interval']:10,d} {r['latency_cycles']:10,d} "
+              f"{r['predicted_latency']:10,d} {r['mac_utilization']:8.1%} "
+              f"{r['images_per_second']:9,.0f} {'yes' if r['bit_exact'] else 'NO'}")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "sweep.json").write_text(json.dumps({"model": src.name, "images": len(images),
+                                                "clock_mhz": args.clock_mhz, "rows": rows},
+                                               indent=1))
+    plot(rows, out / "sweep.png", src.name, args.clock_mhz)
+    print(f"wrote {out / 'sweep.json'} and {out / 'sweep.png'}")
+    return 0 if all(r["bit_exact"] for r in rows) else 1
+
+
+if __name__ == "__main__":
+    run(main)
