@@ -177,8 +177,11 @@ const unsigned int {ident}_model_tflite_len = {len(tflite)};
 
 
 def export(net: Network, tflite: bytes, out: str | os.PathLike,
-           input_max: float | None = None) -> list[Path]:
-    """Write every ROM file, ``network.json`` and the C header into ``out``.
+           input_max: float | None = None, samples=None) -> list[Path]:
+    """Write every ROM file, ``network.json`` and the C headers into ``out``: the .tflite as
+    an array (``<model>_model.h``) and, with ``input_max``, the network for ``mcu/cnn2fpga.c``
+    (``<model>_weights.h``, ``model.c_export``); ``samples`` = (raw images, labels) adds
+    ``<model>_samples.h`` for the example sketch.
 
     All files are generated into a staging folder first; only when every one is written are
     they moved into ``out`` (a failure leaves ``out`` as it was). Returns the written paths.
@@ -200,6 +203,12 @@ def export(net: Network, tflite: bytes, out: str | os.PathLike,
             write_mem(stage / files["shift"]["file"], layer.shift, 8)
         (stage / "network.json").write_text(json.dumps(network_json(net, input_max), indent=2) + "\n")
         (stage / f"{c_identifier(net.name)}_model.h").write_text(c_header(net.name, tflite))
+        if input_max is not None:  # the C library's network needs the pixel table
+            from . import c_export
+            ident = c_identifier(net.name)
+            (stage / f"{ident}_weights.h").write_text(c_export.weights_header(net, input_max))
+            if samples is not None:
+                (stage / f"{ident}_samples.h").write_text(c_export.samples_header(net, *samples))
         out.mkdir(exist_ok=True)
         written = []
         for f in sorted(stage.iterdir()):

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""Export a quantized model's ROM init files, network.json and C header.
+"""Export a quantized model's ROM init files, network.json and C headers.
 
 Writes into OUT: <layer>_{weights,bias,multiplier,shift}.mem ($readmemh hex, two's complement,
-layout in model/export.py), network.json (layers, shapes, zero points, widths, files) and
-<model>_model.h (the .tflite as an aligned C array, for microcontrollers). Files are generated
-in a staging folder and moved into OUT only when all of them are complete.
+layout in model/export.py), network.json (layers, shapes, zero points, widths, files),
+<model>_model.h (the .tflite as an aligned C array, for TFLite Micro), <model>_weights.h (the
+whole network for the dependency-free C library in mcu/, see mcu/README.md) and
+<model>_samples.h (--samples test images with labels, for the example sketch). Files are
+generated in a staging folder and moved into OUT only when all of them are complete.
 
 Examples:
   python scripts/export_weights.py --model mnist_cnn --out build/mnist_cnn
@@ -28,12 +30,22 @@ def main() -> int:
     ap.add_argument("--out", type=Path, help="output folder (default build/<model>/export)")
     ap.add_argument("--dataset", choices=sorted(source.DATASETS),
                     help="dataset for a model file (default: inferred from its input shape)")
-    ap.add_argument("--mnist-dir", help="MNIST IDX folder (only to convert a .keras file)")
+    ap.add_argument("--mnist-dir", help="MNIST IDX folder (to convert a .keras file, and for "
+                                        "the sample images; default $MNIST_DIR or download)")
+    ap.add_argument("--samples", type=int, default=4,
+                    help="test images in <model>_samples.h (default 4; 0: no samples header)")
     args = ap.parse_args()
     src = source.resolve(args.model, dataset=args.dataset, mnist_dir=args.mnist_dir)
     net = src.load_net()
     out = args.out or Path("build") / src.name / "export"
-    written = export.export(net, src.tflite.read_bytes(), out, input_max=src.input_max)
+    samples = None
+    if args.samples < 0:
+        raise ValueError(f"--samples {args.samples} must be 0 or more")
+    if args.samples and src.input_max is not None:
+        test = src.load_data(args.mnist_dir).test
+        samples = (test.x[: args.samples], test.y[: args.samples])
+    written = export.export(net, src.tflite.read_bytes(), out, input_max=src.input_max,
+                            samples=samples)
     print(f"{src.name}: {len(net.layers)} layers, {net.parameters} parameters, "
           f"{net.macs} MACs per image")
     print(f"wrote {len(written)} files to {out}/")

@@ -12,6 +12,10 @@ done
 command -v iverilog-vpi >/dev/null 2>&1 || need+=(iverilog)
 command -v make >/dev/null 2>&1 || need+=(make)
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
+# the C inference library (mcu/): gcc builds and sanitizes it, g++ the example sketch,
+# valgrind (callgrind) counts its instructions per inference
+command -v g++ >/dev/null 2>&1 || need+=(g++)
+command -v valgrind >/dev/null 2>&1 || need+=(valgrind)
 if [ ${#need[@]} -eq 0 ]; then
   echo "setup: HDL tools present: $(iverilog -V 2>/dev/null | head -1 | cut -d' ' -f1-4);" \
        "$(verilator --version); $(yosys -V | cut -d' ' -f1-2)"

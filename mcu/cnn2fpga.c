@@ -1,0 +1,162 @@
+/* cnn2fpga: int8 CNN inference in C99 (see cnn2fpga.h). Every operation mirrors a function
+ * of model/golden.py; signed shifts and int32 wrap-around are written out so the results do
+ * not depend on implementation-defined behaviour. */
+#include "cnn2fpga.h"
+
+#include <stddef.h>
+
+#define C2F_INT32_MIN (-2147483647L - 1L)
+#define C2F_INT32_MAX 2147483647L
+
+/* x wrapped to int32 (two's complement), as an int32 register would hold it */
+static int32_t wrap_int32(int64_t x)
+{
+    uint64_t u = (uint64_t)x & 0xFFFFFFFFu;
+    return u >= 0x80000000u ? (int32_t)((int64_t)u - 0x100000000LL) : (int32_t)u;
+}
+
+/* floor(x / 2^e) without shifting a negative number */
+static int64_t floor_shift(int64_t x, int e)
+{
+    if (x >= 0)
+        return x >> e;
+    return -(int64_t)(((uint64_t)(-(x + 1)) >> e)) - 1;
+}
+
+/* gemmlowp SaturatingRoundingDoublingHighMul */
+static int32_t srdhm(int32_t a, int32_t b)
+{
+    int64_t ab;
+    if (a == C2F_INT32_MIN && b == C2F_INT32_MIN)
+        return (int32_t)C2F_INT32_MAX;
+    ab = (int64_t)a * (int64_t)b;
+    /* (ab + nudge) / 2^31, truncating toward zero */
+    if (ab >= 0)
+        return (int32_t)((ab + (1LL << 30)) / (1LL << 31));
+    return (int32_t)((ab + 1 - (1LL << 30)) / (1LL << 31));
+}
+
+/* gemmlowp RoundingDivideByPOT: x / 2^e, to nearest, ties away from zero */
+static int32_t rdbpot(int32_t x, int e)
+{
+    int64_t q = floor_shift(x, e);
+    int64_t remainder = (int64_t)x - q * ((int64_t)1 << e);
+    int64_t mask = ((int64_t)1 << e) - 1;
+    int64_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    return (int32_t)(q + (remainder > threshold ? 1 : 0));
+}
+
+int8_t c2f_requant(const c2f_layer *layer, int32_t acc, int o)
+{
+    int64_t scaled;
+    int shift = layer->shift[o];
+    if (layer->requant == C2F_ROUND) {
+        /* the exporter checked |acc| * M + 2^(n-1) < 2^64 for every reachable acc */
+        uint64_t mag = acc < 0 ? (uint64_t)(-(int64_t)acc) : (uint64_t)acc;
+        mag = (mag * (uint64_t)layer->multiplier[o] + ((uint64_t)1 << (shift - 1))) >> shift;
+        scaled = acc < 0 ? -(int64_t)mag : (int64_t)mag;
+    } else {
+        int left = shift > 0 ? shift : 0;
+        int right = shift > 0 ? 0 : -shift;
+        int32_t shifted = wrap_int32((int64_t)acc * ((int64_t)1 << left));
+        scaled = rdbpot(srdhm(shifted, (int32_t)layer->multiplier[o]), right);
+    }
+    scaled += layer->zp_out;
+    if (scaled < layer->act_min)
+        scaled = layer->act_min;
+    if (scaled > layer->act_max)
+        scaled = layer->act_max;
+    return (int8_t)scaled;
+}
+
+void c2f_conv3x3(const c2f_layer *layer, const int8_t *in, int8_t *out)
+{
+    const int h = layer->h, w = layer->w, c_in = layer->c_in, c_out = layer->c_out;
+    const int zp = layer->zp_in;
+    int y, x, o, ky, kx, c;
+    for (y = 0; y < h - 2; y++) {
+        for (x = 0; x < w - 2; x++) {
+            for (o = 0; o < c_out; o++) {
+                const int8_t *wt = layer->weights + (size_t)o * 9 * c_in;
+                int32_t acc = layer->bias[o];
+                for (ky = 0; ky < 3; ky++) {
+                    for (kx = 0; kx < 3; kx++) {
+                        const int8_t *px = in + ((size_t)(y + ky) * w + (x + kx)) * c_in;
+                        for (c = 0; c < c_in; c++)
+                            acc += (int32_t)wt[c] * ((int32_t)px[c] - zp);
+                        wt += c_in;
+                    }
+                }
+                *out++ = c2f_requant(layer, acc, o);
+            }
+        }
+    }
+}
+
+void c2f_maxpool2x2(const c2f_layer *layer, const int8_t *in, int8_t *out)
+{
+    const int w = layer->w, c_n = layer->c_in;
+    int y, x, c;
+    for (y = 0; y < layer->h / 2; y++) {
+        for (x = 0; x < w / 2; x++) {
+            const int8_t *a = in + ((size_t)(2 * y) * w + 2 * x) * c_n;
+            const int8_t *b = a + (size_t)w * c_n;
+            for (c = 0; c < c_n; c++) {
+                int8_t m = a[c];
+                if (a[c + c_n] > m) m = a[c + c_n];
+                if (b[c] > m) m = b[c];
+                if (b[c + c_n] > m) m = b[c + c_n];
+                *out++ = m;
+            }
+        }
+    }
+}
+
+void c2f_dense(const c2f_layer *layer, const int8_t *in, int8_t *out)
+{
+    const int n_in = layer->c_in, zp = layer->zp_in;
+    int o, i;
+    for (o = 0; o < layer->c_out; o++) {
+        const int8_t *wt = layer->weights + (size_t)o * n_in;
+        int32_t acc = layer->bias[o];
+        for (i = 0; i < n_in; i++)
+            acc += (int32_t)wt[i] * ((int32_t)in[i] - zp);
+        out[o] = c2f_requant(layer, acc, o);
+    }
+}
+
+int c2f_argmax(const int8_t *values, int n)
+{
+    int best = 0, i;
+    for (i = 1; i < n; i++)
+        if (values[i] > values[best])
+            best = i;
+    return best;
+}
+
+int c2f_run(const c2f_network *net, const uint8_t *pixels, int8_t *buf_a, int8_t *buf_b,
+            int8_t *logits)
+{
+    const size_t n_pixels = (size_t)net->h * net->w * net->c;
+    int8_t *src = buf_a, *dst = buf_b, *swap;
+    size_t i;
+    int k;
+    for (i = 0; i < n_pixels; i++)
+        src[i] = net->pixel_to_int8[pixels[i]];
+    for (k = 0; k < net->n_layers; k++) {
+        const c2f_layer *layer = &net->layers[k];
+        if (layer->kind == C2F_CONV3X3)
+            c2f_conv3x3(layer, src, dst);
+        else if (layer->kind == C2F_MAXPOOL2X2)
+            c2f_maxpool2x2(layer, src, dst);
+        else
+            c2f_dense(layer, src, dst);
+        swap = src;
+        src = dst;
+        dst = swap;
+    }
+    if (logits != NULL)
+        for (k = 0; k < net->n_classes; k++)
+            logits[k] = src[k];
+    return c2f_argmax(src, net->n_classes);
+}

@@ -1,0 +1,68 @@
+/* cnn2fpga: int8 CNN inference in C99, bit-exact with the project's golden model and TFLite's
+ * reference kernels. No dynamic allocation, no floating point.
+ *
+ * The network comes from a header written by scripts/export_weights.py
+ * (<model>_weights.h): int8 weights, int32 biases, per-channel multipliers and shifts, and
+ * a layer table. Run it with c2f_run() on two scratch buffers of <MODEL>_BUFFER_BYTES each.
+ *
+ * Arithmetic per output value (TFLite ConvPerChannel / FullyConnectedPerChannel):
+ *   acc = bias[o] + sum(w * (x - zp_in))                        int32, never overflows
+ *   acc = MultiplyByQuantizedMultiplier(acc, M[o], shift[o])    requant C2F_GEMMLOWP
+ *      or sign(acc) * ((|acc| * M[o] + 2^(n-1)) >> n), n = shift[o]   C2F_ROUND
+ *   out = clamp(acc + zp_out, act_min, act_max)                 int8
+ */
+#ifndef CNN2FPGA_H
+#define CNN2FPGA_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum c2f_kind { C2F_CONV3X3 = 1, C2F_MAXPOOL2X2 = 2, C2F_DENSE = 3 };
+enum c2f_requant { C2F_NONE = 0, C2F_GEMMLOWP = 1, C2F_ROUND = 2 };
+
+/* One layer. Shapes are the layer's input, NHWC; dense layers have h = w = 1. */
+typedef struct {
+    uint8_t kind;            /* enum c2f_kind */
+    uint8_t requant;         /* enum c2f_requant */
+    uint16_t h, w, c_in;     /* input shape */
+    uint16_t c_out;          /* output channels (maxpool: c_in) */
+    int16_t zp_in, zp_out;   /* zero points */
+    int16_t act_min, act_max;/* clamp after requantization (ReLU: act_min = zp_out) */
+    const int8_t *weights;   /* conv: OHWI [c_out][3][3][c_in]; dense: [c_out][c_in] */
+    const int32_t *bias;     /* [c_out] */
+    const int64_t *multiplier; /* [c_out]: M0 (gemmlowp, 31 bits) or M (round) */
+    const int8_t *shift;     /* [c_out]: TFLite shift (gemmlowp) or right shift n (round) */
+} c2f_layer;
+
+typedef struct {
+    const char *name;
+    uint16_t h, w, c;        /* input image */
+    uint16_t n_layers;
+    uint16_t n_classes;
+    uint32_t buffer_bytes;   /* each of the two scratch buffers c2f_run needs */
+    const int8_t *pixel_to_int8;  /* [256]: the model's input quantization */
+    const c2f_layer *layers;
+} c2f_network;
+
+/* Blocks (the hardware's, one call per image). */
+void c2f_conv3x3(const c2f_layer *layer, const int8_t *in, int8_t *out);
+void c2f_maxpool2x2(const c2f_layer *layer, const int8_t *in, int8_t *out);
+void c2f_dense(const c2f_layer *layer, const int8_t *in, int8_t *out);
+int c2f_argmax(const int8_t *values, int n);   /* ties to the lowest index */
+
+/* Requantize one accumulator for output channel o of layer. */
+int8_t c2f_requant(const c2f_layer *layer, int32_t acc, int o);
+
+/* Raw pixels (h*w*c bytes, NHWC, 0..255) -> class index; the logits (n_classes int8) are
+ * copied to logits when it is not NULL. buf_a and buf_b: net->buffer_bytes each. */
+int c2f_run(const c2f_network *net, const uint8_t *pixels, int8_t *buf_a, int8_t *buf_b,
+            int8_t *logits);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CNN2FPGA_H */
