@@ -262,6 +262,11 @@ def _bar(total: int | None):
     return tqdm(total=total, unit="img", file=sys.stderr, dynamic_ncols=True, leave=False)
 
 
+def _advance(bar, done: int) -> None:
+    if bar is not None:
+        bar.update(done - bar.n)
+
+
 def _run_watched(cmd: list[str], run_dir: Path, total: int | None):
     """Run a simulator binary; with ``total`` show a bar fed by the C lines of results.txt."""
     bar = _bar(total)
@@ -322,7 +327,7 @@ def run_cosim(run_dir: Path, top: str, n_classes: int, total: int | None = None)
     cosim = Cosimulation(["sh", "-c", script], **sig)
     syncs = [0]
     final = {}
-    bar = _bar(total)
+    state = {"bar": _bar(total)}  # MyHDL resolves attribute names a generator uses
 
     @instance
     def ticks():
@@ -330,8 +335,7 @@ def run_cosim(run_dir: Path, top: str, n_classes: int, total: int | None = None)
             yield delay(TICK)
             syncs[0] += 1
             sig["py_tick"].next = not sig["py_tick"]
-            if bar is not None:
-                bar.update(int(sig["ev_classes"]) - bar.n)
+            _advance(state["bar"], int(sig["ev_classes"]))
         yield delay(TICK)  # one more sync: the last values are committed to the signals
         final.update({name: int(sig[name]) for name in names})  # MyHDL clears them on exit
         raise StopSimulation
@@ -339,8 +343,8 @@ def run_cosim(run_dir: Path, top: str, n_classes: int, total: int | None = None)
     start = time.monotonic()
     Simulation(cosim, ticks).run(quiet=1)
     seconds = time.monotonic() - start
-    if bar is not None:
-        bar.close()
+    if state["bar"] is not None:
+        state["bar"].close()
     result = parse(run_dir, n_classes, seconds)
     result.extra = dict(final)
     result.extra["syncs"] = syncs[0]

@@ -82,7 +82,8 @@ def test_export_cli(tmp_path):
                            "digits_cnn", "--out", str(out)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     names = sorted(p.name for p in out.iterdir())
-    assert names == sorted(["network.json", "digits_cnn_model.h"] + [
+    assert names == sorted(["network.json", "digits_cnn_model.h", "digits_cnn_weights.h",
+                            "digits_cnn_samples.h"] + [
         f"{layer}_{kind}.mem" for layer in ("conv1", "dense1")
         for kind in ("weights", "bias", "multiplier", "shift")])
 
