@@ -6,7 +6,7 @@ from myhdl import instance
 from cosim import icarus
 from hdl.bram_fifo import bram_fifo
 from hdl.stream import Stream, source
-from tests.hdl.helpers import clock, make_clk_rst, need_tools, run, stream_run
+from tests.hdl.helpers import clock, make_clk_rst, need_tools, run, stream_run, taken
 
 
 def simulate(tmp_path, values, depth, bits=8, **kw):
@@ -30,17 +30,9 @@ def test_run_ahead_capacity(depth):
     """With the output held, the FIFO takes exactly depth words + the one in its read register."""
     clk, rst = make_clk_rst()
     s, m = Stream(8), Stream(8)
-    taken = []
-
-    @instance
-    def count():
-        while True:
-            yield clk.posedge
-            if s.valid and s.ready:
-                taken.append(1)
-
-    parts = [bram_fifo(clk, rst, s, m, depth=depth), clock(clk),
-             source(clk, s, range(100), rst=rst), count]
+    t_in = []
+    parts = [bram_fifo(clk, rst, s, m, depth=depth), clock(clk),  # m.ready stays low
+             source(clk, s, range(100), rst=rst), taken(clk, s, t_in)]
     cycles = {"n": 0}
 
     @instance
@@ -50,7 +42,7 @@ def test_run_ahead_capacity(depth):
             cycles["n"] += 1
 
     run(parts + [watch], lambda: cycles["n"] >= 3 * depth + 20, clk, 10 * depth + 100, rst=rst)
-    assert len(taken) == depth + 1
+    assert len(t_in) == depth + 1
 
 
 def test_converted_verilog_in_icarus(tmp_path):
