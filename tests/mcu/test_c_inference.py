@@ -1,6 +1,7 @@
 """mcu/cnn2fpga.c == golden on every logit: whole digits test split and whole MNIST test set,
 built with -std=c99 -Wall -Wextra -Werror and AddressSanitizer + UBSan; the requantizers on
 their edge cases; the example sketch compiled as C++ against a Serial stub."""
+import dataclasses
 import shutil
 import subprocess
 
@@ -66,7 +67,6 @@ def test_requant_edge_cases(tmp_path):
             acc = np.clip(acc, -layer.acc_bound, layer.acc_bound)
         cases.append((layer, acc))
     # gemmlowp ties: M0 = 2^30 (one half) and right shifts make every odd value a tie
-    import dataclasses
     half = dataclasses.replace(cases[0][0], multiplier=np.full(8, 1 << 30, np.int64),
                                shift=np.array([-1, -2, -3, -4, 0, 1, 2, -5], np.int64),
                                zp_out=0, act_min=-128, act_max=127)
@@ -97,7 +97,7 @@ def test_requant_edge_cases(tmp_path):
     np.testing.assert_array_equal(np.array(out, np.int64), want)
 
 
-def test_arduino_sketch_compiles_and_classifies(exported, tmp_path, digits):
+def test_arduino_sketch_compiles_and_classifies(exported, nets, tmp_path, digits):
     """The example sketch, as the Arduino IDE builds it (.ino as C++, the library as C), on
     the host with a Serial stub: it prints each sample's class, which must be golden's."""
     need_gcc("gcc", "g++")
@@ -115,15 +115,11 @@ def test_arduino_sketch_compiles_and_classifies(exported, tmp_path, digits):
     out = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout
     classes = [int(line.split("class ")[1].split()[0]) for line in out.splitlines()
                if "class " in line]
-    net_images = np.asarray(digits.test.x[:4])
-    from model import qnet
-    net = qnet.from_tflite(presets.get("digits_cnn").tflite, name="digits_cnn")
-    assert classes == list(golden_logits(net, "digits_cnn", net_images).argmax(1))
+    want = golden_logits(nets["digits_cnn"], "digits_cnn", np.asarray(digits.test.x[:4]))
+    assert classes == list(want.argmax(1))
 
 
 def test_weights_header_refuses_an_unprovable_round_multiplier(nets):
-    import dataclasses
-
     layer = next(layer for layer in nets["mnist_cnn"].layers if layer.requant == "round")
     huge = dataclasses.replace(layer, multiplier=layer.multiplier * 0 + (1 << 62))
     with pytest.raises(ValueError, match=f"layer {layer.name}: .*64 bits"):
