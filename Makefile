@@ -11,7 +11,7 @@ VPI_SRC     = $(VENV)/share/myhdl/cosimulation/icarus
 # Tests and CI point MNIST_DIR at the shared IDX files; without it the Keras download is used.
 export MNIST_DIR
 
-.PHONY: help setup tools venv vpi test test-slow train export check verilog cosim clean
+.PHONY: help setup tools venv vpi test test-slow train export check verilog synth cosim clean
 
 help:
 	@echo "make setup              install HDL tools (apt-get), .venv with the project, build/myhdl.vpi"
@@ -21,6 +21,7 @@ help:
 	@echo "make check MODEL=... [N=...]  golden model vs TFLite reference kernels, every tensor"
 	@echo "make export MODEL=...   ROM .mem files, network.json, C header into build/MODEL/export"
 	@echo "make verilog MODEL=...  the whole accelerator as Verilog + .mem into build/MODEL/verilog"
+	@echo "make synth MODEL=... [TARGET=xilinx|ice40]  Yosys on the whole accelerator, resources vs the device"
 	@echo "make cosim MODEL=... [N=...] [SIM=cosim|icarus|verilator]  real images through the Verilog"
 
 setup: tools venv vpi
@@ -63,6 +64,10 @@ export: venv
 
 verilog: venv
 	$(PY) scripts/make_verilog.py --model $(MODEL)
+
+TARGET ?= xilinx
+synth: venv
+	$(PY) scripts/synth.py --model $(MODEL) --target $(TARGET)
 
 SIM ?= cosim
 cosim: venv

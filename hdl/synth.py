@@ -30,6 +30,24 @@ GROUPS = {
 }
 
 
+# the parts the targets are for, and what they hold (vendor data sheets)
+DEVICES = {
+    "xilinx": ("Artix-7 XC7A35T (Basys3, Arty A7-35)",
+               {"LUT": 20_800, "FF": 41_600, "DSP": 90, "RAMB36": 50}),
+    "ice40": ("iCE40 UP5K (iCEBreaker)",
+              {"LUT4": 5_280, "FF": 5_280, "DSP": 8, "EBR": 30, "SPRAM": 4}),
+}
+
+
+def fit(groups: dict, target: str) -> list[tuple[str, int, int]]:
+    """(resource, used, capacity) for the target's device; two RAMB18 count as one RAMB36."""
+    _, caps = DEVICES[target]
+    used = dict(groups)
+    if "RAMB36" in caps:
+        used["RAMB36"] = used.get("RAMB36", 0) + (used.get("RAMB18", 0) + 1) // 2
+    return [(name, used.get(name, 0), cap) for name, cap in caps.items()]
+
+
 class SynthError(RuntimeError):
     pass
 
@@ -39,6 +57,11 @@ def yosys() -> str:
     if not found:
         raise SynthError("yosys not found: run `make setup` (it installs the HDL tools)")
     return found
+
+
+def version() -> str:
+    proc = subprocess.run([yosys(), "-V"], capture_output=True, text=True)
+    return proc.stdout.strip().split(" (")[0]
 
 
 def synthesize(verilog: Path, top: str, target: str = "xilinx", log: Path | None = None) -> dict:

@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
-"""Synthesize one layer's hardware block with Yosys and print its resources.
+"""Synthesize a model's whole accelerator, or one layer's block, with Yosys; print resources.
 
-Converts the block (conv3x3 or dense) for a layer of a model with the given parallelism, writes
-its ROM files beside the Verilog in OUT, runs Yosys for the target and prints the mapped cells
-grouped as LUT / FF / DSP / block RAM. The full cell list and the Yosys log stay in OUT.
+Without --layer: the whole top as `make verilog` builds it (the model's config, --par
+overrides), into OUT (default build/<model>/synth/<target>/), with the device's capacity
+beside each resource and summary.json. With --layer: that layer's block (conv3x3 or dense)
+at --pe/--simd. Either way the mapped cells are grouped as LUT / FF / DSP / block RAM; the
+full cell list and the Yosys log stay in OUT.
 
 Examples:
+  python scripts/synth.py --model mnist_cnn                    # Artix-7 (synth_xilinx)
+  python scripts/synth.py --model digits_cnn --target ice40    # iCE40 UP5K (synth_ice40 -dsp)
   python scripts/synth.py --model mnist_cnn --layer conv2 --pe 8 --simd 4
   python scripts/synth.py --model mnist_cnn --layer dense1 --pe 4 --simd 4 --target ice40
 """
@@ -16,6 +20,37 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scripts._cli import run  # noqa: E402
+from scripts.make_verilog import add_config_args  # noqa: E402
+
+
+def whole(src, net, args) -> int:
+    from hdl import build, config as cfg, synth
+    from scripts.make_verilog import resolve_config
+
+    conf = resolve_config(net, src, args)
+    out = args.out or Path("build") / src.name / "synth" / args.target
+    print(f"{src.name}: converting the accelerator ({cfg.multipliers(conf)} MAC multipliers) "
+          f"...", flush=True)
+    top = build.build(net, conf, out, src.input_max)
+    print(f"yosys {synth.TARGETS[args.target].format(top=top.stem)} ...", flush=True)
+    result = synth.synthesize(top, top.stem, args.target, log=out / f"{args.target}.log")
+    groups = synth.summary(result["cells"], args.target)
+    device, _ = synth.DEVICES[args.target]
+    rows = synth.fit(groups, args.target)
+    (out / "summary.json").write_text(json.dumps({
+        "model": src.name, "target": args.target, "device": device, "yosys": synth.version(),
+        "config": {k: list(v) for k, v in conf.items()}, "multipliers": cfg.multipliers(conf),
+        "resources": groups, "fit": {name: {"used": used, "capacity": cap}
+                                     for name, used, cap in rows},
+        "cells": result["cells"]}, indent=1) + "\n")
+    print(f"  {device}, {synth.version()}:")
+    for name, used, cap in rows:
+        print(f"  {name:8s} {used:7,d} / {cap:7,d}  {used / cap:6.1%}"
+              f"{'  OVER' if used > cap else ''}")
+    extra = {k: v for k, v in groups.items() if k not in dict((r[0], 0) for r in rows)}
+    print("  also: " + ", ".join(f"{k} {v:,}" for k, v in extra.items()))
+    print(f"  ({result['seconds']:.0f} s; {out}/summary.json)")
+    return 0
 
 
 def main() -> int:
@@ -31,15 +66,21 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True, help="preset or .tflite/.keras file")
-    ap.add_argument("--layer", required=True, help="layer name (conv1, conv2, dense1, ...)")
+    ap.add_argument("--layer", help="one layer's block (conv1, conv2, dense1, ...); default: "
+                                    "the whole accelerator")
     ap.add_argument("--pe", type=int, default=1, help="output channels in parallel (default 1)")
     ap.add_argument("--simd", type=int, default=1, help="input channels per clock (default 1)")
-    ap.add_argument("--target", default="xilinx", choices=sorted(synth.TARGETS))
-    ap.add_argument("--out", type=Path, help="work folder (default build/synth/<model>_<layer>_"
-                                             "pe<P>_simd<S>)")
+    ap.add_argument("--target", default="xilinx", choices=sorted(synth.TARGETS) + ["xc7"],
+                    help="xilinx (= xc7: Artix-7) or ice40 (UP5K); default xilinx")
+    ap.add_argument("--out", type=Path, help="work folder (default build/<model>/synth/<target> "
+                                             "or build/synth/<model>_<layer>_pe<P>_simd<S>)")
+    add_config_args(ap)
     args = ap.parse_args()
+    args.target = "xilinx" if args.target == "xc7" else args.target
     src = source.resolve(args.model)
     net = src.load_net()
+    if args.layer is None:
+        return whole(src, net, args)
     layers = {layer.name: layer for layer in net.layers if layer.has_weights}
     if args.layer not in layers:
         raise ValueError(f"--layer {args.layer}: {src.name} has {', '.join(layers)}")

@@ -36,3 +36,21 @@ def test_bad_arguments():
         proc = subprocess.run([sys.executable, "scripts/synth.py", "--model", "digits_cnn", *args],
                               cwd=ROOT, capture_output=True, text=True)
         assert proc.returncode == 2 and msg in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_whole_accelerator_on_ice40(tmp_path):
+    """`make synth MODEL=digits_cnn TARGET=ice40`: the report names the device, and the DSP
+    count is the config's MAC lanes plus 4 SB_MAC16 per layer's 32 x 32 requantizer."""
+    import json
+
+    need_tools("yosys")
+    proc = subprocess.run([sys.executable, "scripts/synth.py", "--model", "digits_cnn",
+                           "--target", "ice40", "--par", "dense1=1x2", "--out", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "summary.json").read_text())
+    assert report["device"].startswith("iCE40 UP5K") and report["yosys"].startswith("Yosys")
+    assert report["multipliers"] == 8 + 2
+    assert report["fit"]["DSP"] == {"used": 10 + 2 * 4, "capacity": 8}
+    assert report["fit"]["EBR"]["used"] > 0  # ROMs and row buffers in block RAM
+    assert "DSP" in proc.stdout and "OVER" in proc.stdout
