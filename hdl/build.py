@@ -14,13 +14,12 @@ Files are generated in a staging folder and moved into ``out`` only when all are
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from myhdl import ResetSignal, Signal, intbv
 
+from model.export import staged_folder
 from model.qnet import Network
 
 from . import config as cfg
@@ -48,13 +47,10 @@ def elaborate(net: Network, config: dict, paths: dict):
 def build(net: Network, config: dict, out, input_max: float) -> Path:
     config = cfg.validate(net, config)
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} exists and is not a folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    top = top_name(net)
+    # the folder is regenerated whole: no stale ROM files from another config
+    with staged_folder(out, replace_all=True) as stage:
         paths = write_mems(net, config, stage, input_max)
-        top = top_name(net)
         elaborate(net, config, paths).convert(hdl="Verilog", path=str(stage), name=top,
                                               testbench=False)
         vfile = stage / f"{top}.v"
@@ -70,12 +66,4 @@ def build(net: Network, config: dict, out, input_max: float) -> Path:
                "predicted_interval": cfg.interval(net, config),
                "input_max": input_max}
         (stage / "config.json").write_text(json.dumps(doc, indent=2) + "\n")
-        out.mkdir(exist_ok=True)
-        for old in out.iterdir():  # the folder is regenerated whole: no stale ROM files
-            if old.is_file():
-                old.unlink()
-        for f in sorted(stage.iterdir()):
-            os.replace(f, out / f.name)
-        return out / f"{top}.v"
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
+    return out / f"{top}.v"

@@ -84,9 +84,9 @@ def interval(net: Network, config: dict) -> int:
                [layer_cycles(layer, config.get(layer.name)) for layer in net.layers])
 
 
-def latency(net: Network, config: dict, slots: dict | None = None) -> int:
+def latency(net: Network, config: dict) -> int:
     """Predicted clocks from an image's first pixel to its class index, pipe empty, pixels one
-    per clock, output always ready. ``slots``: job slots of dense layers (the top's choice)."""
+    per clock, output always ready (dense layers with the top's ``DENSE_SLOTS`` job slots)."""
     from .network import DENSE_SLOTS
 
     t = [i + 1 for i in range(int(np.prod(net.input_shape)))]  # the pixel ROM's register

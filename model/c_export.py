@@ -54,8 +54,7 @@ def memory(net: Network) -> dict:
     for layer in net.layers:
         if layer.has_weights:
             flash += layer.weights.size + 4 * layer.bias.size + 8 * layer.c_out + layer.c_out
-    layers = sum(1 for layer in net.layers if layer.kind != "flatten")
-    return {"flash_arrays": flash, "layer_table": layers, "ram_buffers": 2 * buffer_values(net),
+    return {"flash_arrays": flash, "ram_buffers": 2 * buffer_values(net),
             "buffer_bytes": buffer_values(net)}
 
 

@@ -28,6 +28,7 @@ import json
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -176,6 +177,29 @@ const unsigned int {ident}_model_tflite_len = {len(tflite)};
 """
 
 
+@contextmanager
+def staged_folder(out, *, replace_all: bool = False):
+    """Yield a fresh staging folder beside ``out``; when the block finishes, move its files
+    into ``out`` (with ``replace_all`` the files already in ``out`` go first, so nothing stale
+    stays). On an error ``out`` is left exactly as it was: no half-written output."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} exists and is not a folder")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        yield stage
+        out.mkdir(exist_ok=True)
+        if replace_all:
+            for old in out.iterdir():
+                if old.is_file():
+                    old.unlink()
+        for f in sorted(stage.iterdir()):
+            os.replace(f, out / f.name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
 def export(net: Network, tflite: bytes, out: str | os.PathLike,
            input_max: float | None = None, samples=None) -> list[Path]:
     """Write every ROM file, ``network.json`` and the C headers into ``out``: the .tflite as
@@ -187,11 +211,7 @@ def export(net: Network, tflite: bytes, out: str | os.PathLike,
     they moved into ``out`` (a failure leaves ``out`` as it was). Returns the written paths.
     """
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} exists and is not a folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.export.", dir=out.parent))
-    try:
+    with staged_folder(out) as stage:
         for layer in net.layers:
             if not layer.has_weights:
                 continue
@@ -209,11 +229,5 @@ def export(net: Network, tflite: bytes, out: str | os.PathLike,
             (stage / f"{ident}_weights.h").write_text(c_export.weights_header(net, input_max))
             if samples is not None:
                 (stage / f"{ident}_samples.h").write_text(c_export.samples_header(net, *samples))
-        out.mkdir(exist_ok=True)
-        written = []
-        for f in sorted(stage.iterdir()):
-            os.replace(f, out / f.name)
-            written.append(out / f.name)
-        return written
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
+        written = [out / f.name for f in sorted(stage.iterdir())]
+    return written

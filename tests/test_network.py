@@ -120,8 +120,8 @@ def test_mnist_cycle_model_verilator(nets, mnist, tmp_path, par):
     ns.prepare(tmp_path / "run", tmp_path / "v", "mnist_cnn_top", images, 10)
     result = ns.run_verilator(tmp_path / "run", "mnist_cnn_top", 10)
     np.testing.assert_array_equal(result.logits, expected(net, "mnist_cnn", images))
-    assert abs(result.latency - cfg.latency(net, conf)) <= 0.02 * result.latency
-    assert abs(result.interval - cfg.interval(net, conf)) <= 0.02 * result.interval
+    assert result.latency == cfg.latency(net, conf)
+    assert result.interval == cfg.interval(net, conf)
 
 
 def test_config_errors(nets):
