@@ -34,24 +34,29 @@ def top_name(net: Network) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in net.name) + "_top"
 
 
-def elaborate(net: Network, config: dict, paths: dict):
+def elaborate(net: Network, config: dict, paths: dict, requant_dsp_bits: int = 0):
     clk, rst = Signal(bool(0)), ResetSignal(0, active=1, isasync=False)
     s = Stream(8, signed=False)
     m = Stream(index_bits(net.logits_layer.c_out), signed=False)
     logit_valid, logit_data = Signal(bool(0)), Signal(intbv(0, min=-128, max=128))
     busy, done = Signal(bool(0)), Signal(bool(0))
     return network(clk, rst, s, m, logit_valid, logit_data, busy, done, net=net, config=config,
-                   paths=paths)
+                   paths=paths, requant_dsp_bits=requant_dsp_bits)
 
 
-def build(net: Network, config: dict, out, input_max: float) -> Path:
+def build(net: Network, config: dict, out, input_max: float, requant_dsp_bits: int = 0) -> Path:
+    """``requant_dsp_bits``: how many low bits of each requantizer's product go to DSPs
+    (``hdl.softmul``; 0 = all LUTs, the default; 16 for the iCE40 UP5K)."""
     config = cfg.validate(net, config)
+    if requant_dsp_bits not in (0, 16):
+        raise ValueError(f"requant_dsp_bits={requant_dsp_bits}: choose 0 (the requantizers' "
+                         f"products in LUTs) or 16 (their low 16 bits in DSPs)")
     out = Path(out)
     top = top_name(net)
     # the folder is regenerated whole: no stale ROM files from another config
     with staged_folder(out, replace_all=True) as stage:
         paths = write_mems(net, config, stage, input_max)
-        elaborate(net, config, paths).convert(hdl="Verilog", path=str(stage), name=top,
+        elaborate(net, config, paths, requant_dsp_bits).convert(hdl="Verilog", path=str(stage), name=top,
                                               testbench=False)
         vfile = stage / f"{top}.v"
         # MyHDL's header names the file with the folder it was written in: keep only the name
@@ -63,6 +68,7 @@ def build(net: Network, config: dict, out, input_max: float) -> Path:
         doc = {"model": net.name, "top": top,
                "layers": {name: {"pe": pe, "simd": simd} for name, (pe, simd) in config.items()},
                "multipliers": cfg.multipliers(config),
+               "requant_dsp_bits": requant_dsp_bits,
                "predicted_interval": cfg.interval(net, config),
                "input_max": input_max}
         (stage / "config.json").write_text(json.dumps(doc, indent=2) + "\n")

@@ -23,10 +23,10 @@ words that lead to the next first window, one per clock; the last two jobs of th
 ``2 J`` of that. An image never takes less than its ``H * W * C_in`` input clocks.
 
 Resources (``python scripts/synth.py --model mnist_cnn --layer conv2 --pe 8 --simd 4``, Yosys
-0.23 ``synth_xilinx -family xc7``): 36 DSP48E1 = 32 MAC lanes (one DSP per int8 product) + 4
-for the requantizer's 32 x 32 product; 18 RAMB18 (the 576 x 256-bit weight ROM, both row
-buffers and the run-ahead FIFO); 88 RAM32M LUT RAM (the 8-word job-buffer banks and window
-columns); 1,503 LUTs, 1,929 FFs. Cycle model 69,696 per 13x13x32 image (= MACs / 32
+0.23 ``synth_xilinx -family xc7``): 32 DSP48E1 = 32 MAC lanes (one DSP per int8 product; the
+requantizer's product is LUTs, ``hdl.softmul``); 18 RAMB18 (the 576 x 256-bit weight ROM, both
+row buffers and the run-ahead FIFO); 88 RAM32M LUT RAM (the 8-word job-buffer banks and window
+columns); 2,167 LUTs, 3,434 FFs. Cycle model 69,696 per 13x13x32 image (= MACs / 32
 multipliers).
 """
 from __future__ import annotations
@@ -80,7 +80,8 @@ def trace(layer: Layer, pe: int, simd: int, t_in) -> list[int]:
 
 
 @block
-def conv3x3(clk, rst, s, m, *, layer: Layer, pe: int = 1, simd: int = 1, paths: dict):
+def conv3x3(clk, rst, s, m, *, layer: Layer, pe: int = 1, simd: int = 1, paths: dict,
+            requant_dsp_bits: int = 0):
     if layer.kind != "conv3x3":
         raise ValueError(f"layer {layer.name} is a {layer.kind}, not conv3x3")
     h, w, c_in = layer.in_shape
@@ -93,4 +94,5 @@ def conv3x3(clk, rst, s, m, *, layer: Layer, pe: int = 1, simd: int = 1, paths: 
     return (pack(clk, rst, s, packed, simd=simd),
             bram_fifo(clk, rst, packed, queued, depth=run_ahead(layer, simd)),
             line_buffer(clk, rst, queued, windows, h=h, w=w, c=c_in, simd=simd),
-            mac_engine(clk, rst, windows, m, layer=layer, pe=pe, simd=simd, paths=paths))
+            mac_engine(clk, rst, windows, m, layer=layer, pe=pe, simd=simd, paths=paths,
+                       requant_dsp_bits=requant_dsp_bits))

@@ -14,9 +14,9 @@ clocks per image; the next image's N_in inputs load meanwhile (one per clock), s
 images leave every ``max(engine, N_in)`` clocks.
 
 Resources (``python scripts/synth.py --model mnist_cnn --layer dense1 --pe 4 --simd 4``, Yosys
-0.23 ``synth_xilinx -family xc7``): 20 DSP48E1 = 16 MAC lanes (one DSP per int8 product) + 4
-for the requantizer's 24 x 34-bit "round" product; 9 RAMB36 + 1 RAMB18 (the 2,304 x 128-bit
-weight ROM); 1,264 LUTs, 877 FFs. Cycle model 2,304 per image (= MACs / 16 multipliers).
+0.23 ``synth_xilinx -family xc7``): 16 DSP48E1 = 16 MAC lanes (one DSP per int8 product; the
+requantizer's "round" product is LUTs, ``hdl.softmul``); 9 RAMB36 + 1 RAMB18 (the 2,304 x
+128-bit weight ROM); 1,950 LUTs, 2,290 FFs. Cycle model 2,304 per image (= MACs / 16 multipliers).
 """
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def trace(layer: Layer, pe: int, simd: int, t_in, slots: int = 2) -> list[int]:
 
 @block
 def dense(clk, rst, s, m, *, layer: Layer, pe: int = 1, simd: int = 1, paths: dict,
-          slots: int = 2):
+          slots: int = 2, requant_dsp_bits: int = 0):
     if layer.kind != "dense":
         raise ValueError(f"layer {layer.name} is a {layer.kind}, not dense")
     export.check_parallel(layer, pe, simd)
@@ -60,4 +60,4 @@ def dense(clk, rst, s, m, *, layer: Layer, pe: int = 1, simd: int = 1, paths: di
     packed = Stream(8 * simd, signed=False)
     return (pack(clk, rst, s, packed, simd=simd),
             mac_engine(clk, rst, packed, m, layer=layer, pe=pe, simd=simd, paths=paths,
-                       slots=slots))
+                       slots=slots, requant_dsp_bits=requant_dsp_bits))

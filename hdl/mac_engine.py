@@ -25,7 +25,7 @@ Dataflow, all in one clock domain::
   If a group finishes while the previous one is still draining, the array waits.
 
 Pipeline from the issue of a word: bank read (1), tap select + weight ROM read (2), products
-(3), accumulate (4), drain (5..), bias (+2), requant (+7), FIFO (+1).
+(3), accumulate (4), drain (5..), bias (+2), requant (+14, ``requant.LATENCY``), FIFO (+1).
 
 Cycle model: a group takes ``max(T * Cg, PE)`` clocks (``group_cycles``), a job ``C_out/PE``
 groups, back to back while jobs are waiting; see ``conv3x3.cycles`` and ``dense.cycles``.
@@ -43,7 +43,7 @@ from .ram import ram
 from .rom import rom
 from .stream import Stream, check_stream
 
-FIFO_DEPTH = 16
+FIFO_DEPTH = 32  # holds every value the drain -> bias -> requant pipe can have in flight
 PROD_BITS = 17  # int8 x (int8 - zp): |product| <= 128 * 255 < 2^15, 17 bits with margin
 
 
@@ -195,7 +195,8 @@ def drain_lane(clk, load, shift, acc, nxt, d):
 
 
 @block
-def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict, slots: int = 2):
+def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict, slots: int = 2,
+               requant_dsp_bits: int = 0):
     outs, taps, ins = export.mac_shape(layer)
     export.check_parallel(layer, pe, simd)
     groups, cg_n, b = outs // pe, ins // simd, 8 * simd
@@ -281,7 +282,8 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
     requantizer = rq.requant(clk, rst, acc_s, acc_chan, q_s, mode=layer.requant,
                              acc_bits=acc_bits, mult_bits=mult_bits,
                              mult_path=paths["multiplier"], shift_path=paths["shift"],
-                             zp_out=layer.zp_out, act_min=layer.act_min, act_max=layer.act_max)
+                             zp_out=layer.zp_out, act_min=layer.act_min, act_max=layer.act_max,
+                             dsp_bits=requant_dsp_bits)
     out_fifo = fifo(clk, rst, q_s, m, depth=FIFO_DEPTH)
     pop = Signal(bool(0))
 

@@ -55,8 +55,7 @@ def maxpool2x2(clk, rst, s, m, *, h: int, w: int, c: int):
     x = Signal(intbv(0, min=0, max=w))
     y = Signal(intbv(0, min=0, max=h))
     ch = Signal(intbv(0, min=0, max=c))
-    base = Signal(intbv(0, min=0, max=max(2, wo * c)))     # (x // 2) * C
-    col = Signal(intbv(0, min=0, max=max(2, wo * c)))      # (x // 2) * C + ch
+    col = Signal(intbv(0, min=0, max=max(2, wo * c)))      # (x // 2) * C + ch, a counter
     take = Signal(bool(0))
     hmax = Signal(intbv(0, min=-128, max=128))
     vmax = Signal(intbv(0, min=-128, max=128))
@@ -69,24 +68,24 @@ def maxpool2x2(clk, rst, s, m, *, h: int, w: int, c: int):
         take.next = s.valid and ((not m.valid) or m.ready)
 
     @always_comb
-    def address():
-        col.next = base + ch
-
-    @always_comb
     def read():
         hold.next = hbuf[ch]
         above.next = rowbuf[col]
 
     @always_comb
     def maxima():
+        # max(above, max(hold, data)) from three comparisons side by side, not two in a row
+        # (the slowest path of the iCE40 build when they were chained)
         if hold > s.data:
             hmax.next = hold
         else:
             hmax.next = s.data
-        if above > hmax:
+        if above > hold and above > s.data:
             vmax.next = above
+        elif hold > s.data:
+            vmax.next = hold
         else:
-            vmax.next = hmax
+            vmax.next = s.data
 
     @always(clk.posedge)
     def memories():
@@ -109,7 +108,7 @@ def maxpool2x2(clk, rst, s, m, *, h: int, w: int, c: int):
                 ch.next = 0
                 if x == w - 1:
                     x.next = 0
-                    base.next = 0
+                    col.next = 0
                     if y == h - 1:
                         y.next = 0
                     else:
@@ -117,8 +116,11 @@ def maxpool2x2(clk, rst, s, m, *, h: int, w: int, c: int):
                 else:
                     x.next = x + 1
                     if x % 2 == 1 and x + 1 < 2 * wo:
-                        base.next = base + c
+                        col.next = col + 1  # the next output column's first channel
+                    else:
+                        col.next = col - (c - 1)  # this output column again
             else:
                 ch.next = ch + 1
+                col.next = col + 1
 
-    return handshake, address, read, maxima, memories, control
+    return handshake, read, maxima, memories, control

@@ -75,7 +75,7 @@ def pixel_map(clk, rst, s, x, *, path):
 
 @block
 def network(clk, rst, s, m, logit_valid, logit_data, busy, done, *, net: Network, config: dict,
-            paths: dict):
+            paths: dict, requant_dsp_bits: int = 0):
     check_stream("s", s, bits=8, ready=True, signed=False)
     n_classes = net.logits_layer.c_out
     check_stream("m", m, bits=index_bits(n_classes), ready=True, signed=False)
@@ -92,14 +92,15 @@ def network(clk, rst, s, m, logit_valid, logit_data, busy, done, *, net: Network
         if layer.kind == "conv3x3":
             pe, simd = config[layer.name]
             insts.append(conv3x3(clk, rst, x, y, layer=layer, pe=pe, simd=simd,
-                                 paths=paths[layer.name]))
+                                 paths=paths[layer.name], requant_dsp_bits=requant_dsp_bits))
         elif layer.kind == "maxpool2x2":
             lh, lw, lc = layer.in_shape
             insts.append(maxpool2x2(clk, rst, x, y, h=lh, w=lw, c=lc))
         elif layer.kind == "dense":
             pe, simd = config[layer.name]
             insts.append(dense(clk, rst, x, y, layer=layer, pe=pe, simd=simd,
-                               paths=paths[layer.name], slots=DENSE_SLOTS))
+                               paths=paths[layer.name], slots=DENSE_SLOTS,
+                               requant_dsp_bits=requant_dsp_bits))
         else:
             raise ValueError(f"layer {layer.name}: no hardware block for {layer.kind}")
         x = y

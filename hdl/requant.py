@@ -13,30 +13,45 @@ Then + zp_out and the clamp to [act_min, act_max] (ReLU when act_min = zp_out).
 
 Ports: ``clk``, ``rst``; input stream ``s`` (valid, data = signed accumulator of ``acc_bits``)
 with ``s_chan`` (the output channel of the beat, selects multiplier and shift); output stream
-``m`` (valid, data = int8). No ready: a beat enters on every cycle ``s.valid`` is high and
+``m`` (valid, data = int8); ``dsp_bits`` as in ``softmul`` (0: the product in LUTs). No ready: a beat enters on every cycle ``s.valid`` is high and
 leaves exactly ``LATENCY`` cycles later; the enclosing block keeps room for it.
 
 Per-channel multipliers and shifts come from ROMs loaded from ``mult_path``/``shift_path``
 (exported ``.mem`` files; ``mult_bits`` wide, shift 8-bit signed).
 
+The product ``|x| * multiplier`` is the one wide multiply. It is built from AND gates and
+adders (``softmul``), not a ``*``: the FPGA's DSPs stay free for the MAC lanes. Its ``|x|``
+operand is first clamped to ``magnitude_bound`` (computed here from the ROM contents): the
+smallest magnitude beyond which every channel's output is already at its clamp, so the clamp
+changes no result and the multiplier is only as wide as the layer's unsaturated range (about
+20 bits on the real layers, instead of 32). Multipliers must be non-negative, as TFLite's
+QuantizeMultiplier makes them.
+
 Stages (one register each)::
 
     1 acc, channel in     ROM address = channel
-    2 operand             gemmlowp: acc << left (bits)    round: |acc|, sign
-    3                     wrap to int32                   |acc| * M, 2^(n-1)
-    4 product             x * M0 (signed 64)              + 2^(n-1)
-    5                     SRDHM                           >> n
-    6                     RoundingDivideByPOT             sign back
-    7 out                 + zp_out, clamp                 + zp_out, clamp
+    2                     gemmlowp: acc << left (bits)    round: acc
+    3                     gemmlowp: wrap to int32 = x     round: x = acc
+    4 magnitude           |x| clamped to the bound, sign
+    5..10 product         |x| * M (``softmul``; its operands wait here first when it needs
+                          fewer clocks, and the multiplier ROM is read just before it)
+    11 rounding constant  gemmlowp: + 2^30 (x >= 0) or 2^30 - 1 (x < 0)   round: + 2^(n-1)
+    12 shift, sign back   gemmlowp: SRDHM = +-(. >> 31)                   round: +-(. >> n)
+    13                    gemmlowp: RoundingDivideByPOT                   round: -
+    14 out                + zp_out, clamp
 """
 from __future__ import annotations
 
+import numpy as np
 from myhdl import Signal, always_seq, block, intbv
 
-from .rom import rom
-from .stream import Stream, check_stream
+from model import golden
 
-LATENCY = 7
+from . import softmul as sm
+from .rom import load, rom
+from .stream import check_stream
+
+LATENCY = 4 + sm.LATENCY + 4
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 
 
@@ -48,9 +63,54 @@ def _unsigned(bits: int, value: int = 0) -> Signal:
     return Signal(intbv(value)[bits:])
 
 
+def scaled(mode: str, x, multipliers, shifts) -> np.ndarray:
+    """The requantizer before + zp and the clamp, as a function of the multiply's operand x
+    (gemmlowp: after the left shift; round: the accumulator). x (..., C) against C channels."""
+    if mode == "gemmlowp":
+        right = np.maximum(-np.asarray(shifts, np.int64), 0)
+        return golden.rounding_divide_by_pot(
+            golden.saturating_rounding_doubling_high_mul(x, multipliers), right)
+    return golden.round_multiply(x, multipliers, shifts)
+
+
+def magnitude_bound(mode: str, multipliers, shifts, *, acc_bits: int, zp_out: int,
+                    act_min: int, act_max: int) -> int:
+    """Smallest K such that clamping the multiply's operand to [-K, K] changes no output.
+
+    The requantizer is monotone in x (multipliers >= 0) while the left shift cannot wrap, so
+    K is exact when out(K) = out(top) and out(-K) = out(-top) for every channel, where top is
+    the largest |x| the accumulator reaches; a binary search finds the smallest such K. When
+    the left shift can wrap (accumulator bits + left shift > 32), TFLite's result is not
+    monotone and the bound is 2^31 (no clamping)."""
+    mults = np.asarray(multipliers, np.int64)
+    shifts = np.asarray(shifts, np.int64)
+    if np.any(mults < 0):
+        raise ValueError(f"requant: multiplier {int(mults.min())} is negative (TFLite's "
+                         f"QuantizeMultiplier gives multipliers >= 0)")
+    left = int(np.maximum(shifts, 0).max()) if mode == "gemmlowp" else 0
+    if acc_bits - 1 + left > 31:
+        return 1 << 31
+    top = 1 << (acc_bits - 1 + left)
+
+    def out(x):
+        return np.clip(scaled(mode, np.full(len(mults), x, np.int64), mults, shifts) + zp_out,
+                       act_min, act_max)
+
+    hi, lo = out(top), out(-top)
+    a, b = 0, top  # the predicate holds at b; find the smallest such value
+    while a < b:
+        mid = (a + b) // 2
+        if np.array_equal(out(mid), hi) and np.array_equal(out(-mid), lo):
+            b = mid
+        else:
+            a = mid + 1
+    return b
+
+
 @block
 def requant(clk, rst, s, s_chan, m, *, mode: str, acc_bits: int, mult_bits: int,
-            mult_path, shift_path, zp_out: int, act_min: int, act_max: int):
+            mult_path, shift_path, zp_out: int, act_min: int, act_max: int,
+            dsp_bits: int = 0):
     if mode not in ("gemmlowp", "round"):
         raise ValueError(f"mode={mode!r} must be 'gemmlowp' or 'round'")
     check_stream("s", s, bits=acc_bits, ready=None, signed=True)
@@ -67,134 +127,202 @@ def requant(clk, rst, s, s_chan, m, *, mode: str, acc_bits: int, mult_bits: int,
         raise ValueError(f"zp_out={zp_out} must be an int8 value")
 
     gemm = mode == "gemmlowp"
-    # ROM outputs (registered: aligned with stage 2 of the beat whose channel entered stage 1)
-    mult = Signal(intbv(0, min=-(1 << 31), max=1 << 31)) if gemm else _unsigned(mult_bits)
+    mults = load(mult_path, 32 if gemm else mult_bits, gemm)
+    shifts = load(shift_path, 8, gemm)
+    try:
+        bound = magnitude_bound(mode, mults, shifts, acc_bits=acc_bits, zp_out=zp_out,
+                                act_min=act_min, act_max=act_max)
+    except ValueError as exc:
+        raise ValueError(f"{mult_path}: {exc}") from None
+    mag_bits = max(1, bound.bit_length())
+    b_bits = 31 if gemm else mult_bits  # gemmlowp: M0 in [0, 2^31)
+    prod_bits = mag_bits + b_bits
+    x_bits = 32 if gemm else acc_bits
+    # the largest |value| after the product's shift (gemmlowp: before RoundingDivideByPOT)
+    if gemm:
+        y_top = (bound * max(int(v) for v in mults) + (1 << 30)) >> 31
+    else:
+        y_top = max((bound * int(v) + (1 << (int(n) - 1))) >> int(n)
+                    for v, n in zip(mults, shifts))
+    y_bits = y_top.bit_length() + 2
+    if gemm:  # RoundingDivideByPOT reads the low 32 bits of the two's complement value
+        y_bits = max(y_bits, 33)
+    dsp_bits = min(dsp_bits, mag_bits)
+    # the multiply takes sm.depth clocks; the narrow operands wait the rest of sm.LATENCY
+    # before it (the multiplier ROM reads a delayed channel, so no 31-bit value is delayed)
+    pad = sm.LATENCY - sm.depth(mag_bits, dsp_bits)
+
+    # shift ROM output registered: aligned with stage 1; multiplier ROM: with stage 4 + pad
+    mult = _unsigned(b_bits)  # the file's words, >= 0 (checked above)
     shift = _signed(8) if gemm else _unsigned(8)  # round: a right shift, 1..62
-    rom_m = rom(clk, s_chan, mult, path=mult_path, signed=gemm)
+    chan_late = Signal(intbv(0, min=s_chan.min, max=s_chan.max))
+    rom_m = rom(clk, chan_late, mult, path=mult_path, signed=False)
     rom_s = rom(clk, s_chan, shift, path=shift_path, signed=gemm)
 
-    v1, v2, v3, v4, v5, v6 = (Signal(bool(0)) for _ in range(6))
-    if gemm:
-        acc1 = _signed(32)
-        shl2 = _unsigned(64)
-        x3 = _signed(32)
-        m2 = Signal(intbv(0, min=-(1 << 31), max=1 << 31))
-        m3 = Signal(intbv(0, min=-(1 << 31), max=1 << 31))
-        r2, r3, r4, r5 = (_unsigned(6) for _ in range(4))
-        mask4, mask5 = _unsigned(32), _unsigned(32)
-        p4 = _signed(64)
-        sat4 = Signal(bool(0))
-        q5 = _signed(33)
-        y6 = _signed(34)
+    v1, v2, v3, v4 = (Signal(bool(0)) for _ in range(4))
+    acc1 = _signed(32)
+    shl2 = _unsigned(64)
+    x3 = _signed(x_bits)
+    n2, n3, n4 = (_unsigned(8) for _ in range(3))  # gemmlowp: right shift; round: n
+    neg4 = Signal(bool(0))
+    mag4 = _unsigned(mag_bits)
+    prod = _unsigned(prod_bits)
+    chan_delay = delay(clk, rst, s_chan, chan_late, 3 + pad)
+    if pad:
+        mag_in = _unsigned(mag_bits)
+        mag_delay = delay(clk, rst, mag4, mag_in, pad)
+    else:
+        mag_in, mag_delay = mag4, []
+    mul = sm.softmul(clk, mag_in, mult, prod, a_bits=mag_bits, b_bits=b_bits,
+                     dsp_bits=dsp_bits)
 
-        @always_seq(clk.posedge, reset=rst)
-        def stages():
-            # stage 1: accumulator in, sign-extended to int32 (ROMs read the channel)
-            v1.next = s.valid
-            acc1.next = s.data
-            # stage 2: left shift of the int32 bit pattern (wraps like C++'s x * (1 << left))
-            v2.next = v1
-            if shift > 0:
-                shl2.next = acc1[32:] << shift
-                r2.next = 0
-            else:
-                shl2.next = acc1[32:]
-                r2.next = -shift
-            m2.next = mult
-            # stage 3: back to a signed int32
-            v3.next = v2
-            x3.next = shl2[32:].signed()
-            m3.next = m2
-            r3.next = r2
-            # stage 4: 64-bit product
-            v4.next = v3
-            p4.next = x3 * m3
-            sat4.next = (x3 == INT32_MIN) and (m3 == INT32_MIN)
-            r4.next = r3
-            mask4.next = (1 << r3) - 1
-            # stage 5: SaturatingRoundingDoublingHighMul
-            v5.next = v4
-            r5.next = r4
-            mask5.next = mask4
-            if sat4:
-                q5.next = INT32_MAX
-            elif p4 >= 0:
-                q5.next = (p4 + (1 << 30)) >> 31
-            else:
-                # (p + 1 - 2^30) / 2^31 truncating toward zero = floor((p + 2^31 - 2^30) / 2^31)
-                q5.next = (p4 + ((1 << 31) - (1 << 30))) >> 31
-            # stage 6: RoundingDivideByPOT (threshold mask/2, plus one for negative x)
-            v6.next = v5
-            if q5 < 0:
-                if (q5[32:] & mask5) > (mask5 >> 1) + 1:
-                    y6.next = (q5 >> r5) + 1
-                else:
-                    y6.next = q5 >> r5
-            else:
-                if (q5[32:] & mask5) > (mask5 >> 1):
-                    y6.next = (q5 >> r5) + 1
-                else:
-                    y6.next = q5 >> r5
+    # side band of stage 4, delayed along the multiplier
+    v10, neg10, n10 = Signal(bool(0)), Signal(bool(0)), _unsigned(8)
+    delays = [delay(clk, rst, v4, v10, sm.LATENCY), delay(clk, rst, neg4, neg10, sm.LATENCY),
+              delay(clk, rst, n4, n10, sm.LATENCY)]
 
-        return rom_m, rom_s, stages, clamp(clk, rst, v6, y6, m, zp_out, act_min, act_max)
-
-    prod_bits = acc_bits - 1 + mult_bits
-    acc1 = _signed(acc_bits)
-    mag2 = _unsigned(acc_bits)
-    neg2, neg3, neg4, neg5 = (Signal(bool(0)) for _ in range(4))
-    m2u = _unsigned(mult_bits)
-    n2, n3, n4 = _unsigned(8), _unsigned(8), _unsigned(8)
-    p3u = _unsigned(prod_bits)
-    half3 = _unsigned(prod_bits)
-    t4 = _unsigned(prod_bits + 1)
-    mag5 = _unsigned(prod_bits + 1)
-    y6 = _signed(prod_bits + 2)
+    v11, v12, v13 = (Signal(bool(0)) for _ in range(3))
+    neg11 = Signal(bool(0))
+    n11, n12 = _unsigned(8), _unsigned(8)
+    t11 = _unsigned(prod_bits + 1)
+    y12 = _signed(y_bits)
+    mask12 = _unsigned(32)
+    y13 = _signed(y_bits)
 
     @always_seq(clk.posedge, reset=rst)
-    def stages_round():
+    def operand_gemmlowp():
+        # stage 1: accumulator in, sign-extended to int32 (the ROMs read the channel)
         v1.next = s.valid
         acc1.next = s.data
-        # stage 2: magnitude and sign
+        # stage 2: left shift of the int32 bit pattern (wraps like C++'s x * (1 << left))
         v2.next = v1
-        if acc1 < 0:
-            mag2.next = -acc1
-            neg2.next = 1
+        if shift > 0:
+            shl2.next = acc1[32:] << shift
+            n2.next = 0
         else:
-            mag2.next = acc1
-            neg2.next = 0
-        m2u.next = mult
-        n2.next = shift
-        # stage 3: product, and the rounding constant 2^(n-1)
+            shl2.next = acc1[32:]
+            n2.next = -shift
+        # stage 3: back to a signed int32
         v3.next = v2
-        p3u.next = mag2 * m2u
-        if n2 != 0:
-            half3.next = 1 << (n2 - 1)
-        else:
-            half3.next = 0
-        neg3.next = neg2
+        x3.next = shl2[32:].signed()
         n3.next = n2
-        # stage 4: round half up on the magnitude (= halves away from zero with the sign)
-        v4.next = v3
-        t4.next = p3u + half3
-        neg4.next = neg3
-        n4.next = n3
-        # stage 5: shift
-        v5.next = v4
-        mag5.next = t4 >> n4
-        neg5.next = neg4
-        # stage 6: sign back
-        v6.next = v5
-        if neg5:
-            y6.next = -mag5
-        else:
-            y6.next = mag5
 
-    return rom_m, rom_s, stages_round, clamp(clk, rst, v6, y6, m, zp_out, act_min, act_max)
+    @always_seq(clk.posedge, reset=rst)
+    def operand_round():
+        v1.next = s.valid
+        acc1.next = s.data
+        v2.next = v1
+        n2.next = shift
+        shl2.next = acc1[32:]
+        v3.next = v2
+        x3.next = shl2[x_bits:].signed()
+        n3.next = n2
+
+    @always_seq(clk.posedge, reset=rst)
+    def magnitude_clamped():
+        # stage 4: sign, and the magnitude clamped to the bound
+        v4.next = v3
+        n4.next = n3
+        neg4.next = x3 < 0
+        if x3 >= bound or x3 <= -bound:
+            mag4.next = bound
+        elif x3 < 0:
+            mag4.next = -x3
+        else:
+            mag4.next = x3
+
+    @always_seq(clk.posedge, reset=rst)
+    def magnitude_full():
+        v4.next = v3
+        n4.next = n3
+        neg4.next = x3 < 0
+        if x3 < 0:
+            mag4.next = -x3
+        else:
+            mag4.next = x3
+
+    @always_seq(clk.posedge, reset=rst)
+    def result_gemmlowp():
+        # stage 11: nudge, SRDHM's (ab + nudge) / 2^31 toward zero done on the magnitude
+        v11.next = v10
+        neg11.next = neg10
+        n11.next = n10
+        if neg10:
+            t11.next = prod + ((1 << 30) - 1)
+        else:
+            t11.next = prod + (1 << 30)
+        # stage 12: >> 31 and the sign back: SaturatingRoundingDoublingHighMul
+        v12.next = v11
+        n12.next = n11
+        mask12.next = (1 << n11) - 1
+        if neg11:
+            y12.next = -(t11 >> 31)
+        else:
+            y12.next = t11 >> 31
+        # stage 13: RoundingDivideByPOT (threshold mask/2, plus one for negative values)
+        v13.next = v12
+        if y12 < 0:
+            if (y12[32:] & mask12) > (mask12 >> 1) + 1:
+                y13.next = (y12 >> n12) + 1
+            else:
+                y13.next = y12 >> n12
+        elif (y12[32:] & mask12) > (mask12 >> 1):
+            y13.next = (y12 >> n12) + 1
+        else:
+            y13.next = y12 >> n12
+
+    @always_seq(clk.posedge, reset=rst)
+    def result_round():
+        # stage 11: round half up on the magnitude (= halves away from zero with the sign)
+        v11.next = v10
+        neg11.next = neg10
+        n11.next = n10
+        if n10 != 0:
+            t11.next = prod + (1 << (n10 - 1))
+        else:
+            t11.next = prod
+        # stage 12: the shift, and the sign back
+        v12.next = v11
+        if neg11:
+            y12.next = -(t11 >> n11)
+        else:
+            y12.next = t11 >> n11
+        # stage 13: nothing left to do (kept so both modes have one latency)
+        v13.next = v12
+        y13.next = y12
+
+    operand = operand_gemmlowp if gemm else operand_round
+    magnitude = magnitude_clamped if bound < 1 << (x_bits - 1) else magnitude_full
+    result = result_gemmlowp if gemm else result_round
+    return (rom_m, rom_s, operand, magnitude, chan_delay, mag_delay, mul, delays, result,
+            clamp(clk, rst, v13, y13, m, zp_out, act_min, act_max))
+
+
+@block
+def delay(clk, rst, x, out, n: int):
+    """out = x, n clocks later (a register chain)."""
+    regs = [Signal(intbv(0, min=x.min, max=x.max)) if isinstance(x.val, intbv)
+            else Signal(bool(0)) for _ in range(n - 1)] + [out]
+    insts = []
+    prev = x
+    for reg in regs:
+        insts.append(stage(clk, rst, prev, reg))
+        prev = reg
+    return insts
+
+
+@block
+def stage(clk, rst, x, out):
+    @always_seq(clk.posedge, reset=rst)
+    def reg():
+        out.next = x
+
+    return reg
 
 
 @block
 def clamp(clk, rst, valid, value, m, zp_out, act_min, act_max):
-    """Stage 7 of both modes: + zp_out, clamp to [act_min, act_max], register the output."""
+    """Stage 14 of both modes: + zp_out, clamp to [act_min, act_max], register the output."""
 
     @always_seq(clk.posedge, reset=rst)
     def out():

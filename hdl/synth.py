@@ -10,6 +10,7 @@ resources people compare parts by (``summary``). Targets:
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import time
@@ -64,15 +65,19 @@ def version() -> str:
     return proc.stdout.strip().split(" (")[0]
 
 
-def synthesize(verilog: Path, top: str, target: str = "xilinx", log: Path | None = None) -> dict:
+def synthesize(verilog: Path, top: str, target: str = "xilinx", log: Path | None = None,
+               netlist: Path | None = None) -> dict:
     """Synthesize ``verilog`` (module ``top``) for ``target``; return {"cells": {...},
-    "seconds": ...}. Raises SynthError with Yosys' last lines if it fails."""
+    "seconds": ...}; with ``netlist``, also write the mapped design as JSON there (what
+    nextpnr reads). Raises SynthError with Yosys' last lines if it fails."""
     if target not in TARGETS:
         raise ValueError(f"target {target!r}: choose one of {', '.join(TARGETS)}")
     verilog = Path(verilog).resolve()
     stat = verilog.with_suffix(f".{target}.stat.json")
     script = (f"read_verilog {verilog.name}; {TARGETS[target].format(top=top)}; "
               f"tee -q -o {stat.name} stat -json")
+    if netlist is not None:
+        script += f"; write_json {Path(netlist).resolve()}"
     start = time.monotonic()
     proc = subprocess.run([yosys(), "-q", "-p", script], cwd=verilog.parent, capture_output=True,
                           text=True)
@@ -98,3 +103,55 @@ def summary(cells: dict, target: str) -> dict:
         else:
             out["other"] += count  # I/O buffers, clock buffer, inverters
     return {group: count for group, count in out.items() if count}
+
+
+def nextpnr() -> str:
+    found = shutil.which("nextpnr-ice40")
+    if not found:
+        raise SynthError("nextpnr-ice40 not found: run `make setup` (it installs the HDL tools)")
+    return found
+
+
+def place_and_route(netlist: Path, asc: Path, *, pcf: Path | None = None, freq_mhz: float = 24,
+                    seed: int = 1, log: Path | None = None) -> dict:
+    """nextpnr-ice40 --up5k (SG48, the iCEBreaker's package) on a Yosys JSON netlist.
+
+    Returns {"fmax_mhz", "target_mhz", "met", "lc": (used, total), "seconds"}: the achieved
+    fmax of the clock after routing (nextpnr's own timing analysis) against ``freq_mhz``. A
+    design that routes but misses the target still returns (``met`` False); a design that
+    does not fit or route raises SynthError with nextpnr's reason."""
+    cmd = [nextpnr(), "--up5k", "--package", "sg48", "--json", str(netlist), "--asc", str(asc),
+           "--freq", str(freq_mhz), "--seed", str(seed), "--timing-allow-fail"]
+    cmd += ["--pcf", str(pcf)] if pcf else []
+    start = time.monotonic()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    text = proc.stdout + proc.stderr
+    if log is not None:
+        Path(log).write_text(text)
+    fmax = [float(m) for m in re.findall(r"Max frequency for clock '[^']*': ([0-9.]+) MHz", text)]
+    lc = re.search(r"ICESTORM_LC:\s+(\d+)/\s*(\d+)", text)
+    if not fmax or not Path(asc).is_file() or lc is None:
+        tail = "\n".join(line for line in text.strip().splitlines() if "ERROR" in line)
+        raise SynthError(f"nextpnr-ice40 failed on {Path(netlist).name}:\n"
+                         f"{tail or text.strip().splitlines()[-1]}")
+    return {"fmax_mhz": fmax[-1], "target_mhz": freq_mhz, "met": fmax[-1] >= freq_mhz,
+            "lc": (int(lc.group(1)), int(lc.group(2))), "seed": seed,
+            "seconds": time.monotonic() - start}
+
+
+def icepack(asc: Path, out: Path) -> Path:
+    """Pack nextpnr's ASCII bitstream into the binary an iCE40 loads (``iceprog out.bin``)."""
+    found = shutil.which("icepack")
+    if not found:
+        raise SynthError("icepack not found: run `make setup` (it installs fpga-icestorm)")
+    proc = subprocess.run([found, str(asc), str(out)], capture_output=True, text=True)
+    if proc.returncode:
+        raise SynthError(f"icepack failed on {Path(asc).name}: {proc.stderr.strip()}")
+    return Path(out)
+
+
+def nextpnr_version() -> str:
+    proc = subprocess.run([nextpnr(), "--version"], capture_output=True, text=True)
+    text = (proc.stdout + proc.stderr).strip()
+    found = re.search(r"\(Version ([^)]*)\)", text)
+    return f"nextpnr-ice40 {found.group(1)}" if found else text.splitlines()[0]

@@ -25,7 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scripts._cli import run  # noqa: E402
 
 
-def resolve_config(net, src, args):
+def resolve_config(net, src, args, variant: str | None = None):
+    """The config the arguments ask for; ``variant`` (e.g. "up5k") prefers the preset's
+    model/pretrained/<model>.<variant>.hw.json as the default when it exists."""
     from hdl import config as cfg
     from model import presets
 
@@ -37,6 +39,9 @@ def resolve_config(net, src, args):
         conf = cfg.load(args.config)
     else:
         default = presets.PRETRAINED / f"{src.name}.hw.json"
+        special = presets.PRETRAINED / f"{src.name}.{variant}.hw.json"
+        if variant and special.is_file():
+            default = special
         if default.is_file():
             conf = cfg.load(default)
         else:  # a user model without a config: one multiplier per layer, the smallest design
@@ -57,6 +62,10 @@ def add_config_args(ap):
     ap.add_argument("--auto-ips", type=float, metavar="R",
                     help="pick the smallest config reaching R images/s at --clock-mhz")
     ap.add_argument("--clock-mhz", type=float, default=50.0, help="clock for --auto-ips (50)")
+    ap.add_argument("--requant-dsp-bits", type=int, choices=(0, 16),
+                    help="low bits of each requantizer's product done in DSPs: 0 = all in "
+                         "LUTs, the DSPs left to the MAC lanes (default; synth --target ice40: "
+                         "16 = two DSPs per layer, far fewer LUTs)")
 
 
 def main() -> int:
@@ -77,7 +86,7 @@ def main() -> int:
     conf = resolve_config(net, src, args)
     out = args.out or Path("build") / src.name / "verilog"
     print(f"{src.name}: converting {len(net.layers)} layers to Verilog ...", flush=True)
-    top = build.build(net, conf, out, src.input_max)
+    top = build.build(net, conf, out, src.input_max, args.requant_dsp_bits or 0)
     ii = cfg.interval(net, conf)
     print("  layer    PE x SIMD  multipliers  cycles/image")
     for layer in net.layers:

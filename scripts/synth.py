@@ -25,32 +25,65 @@ from scripts.make_verilog import add_config_args  # noqa: E402
 
 def whole(src, net, args) -> int:
     from hdl import build, config as cfg, synth
+    from model import presets
     from scripts.make_verilog import resolve_config
 
-    conf = resolve_config(net, src, args)
+    ice40 = args.target == "ice40"
+    variant = "up5k" if ice40 else None
+    conf = resolve_config(net, src, args, variant=variant)
+    dsp_bits = args.requant_dsp_bits if args.requant_dsp_bits is not None else 16 * ice40
     out = args.out or Path("build") / src.name / "synth" / args.target
-    print(f"{src.name}: converting the accelerator ({cfg.multipliers(conf)} MAC multipliers) "
-          f"...", flush=True)
-    top = build.build(net, conf, out, src.input_max)
+    chosen = presets.PRETRAINED / f"{src.name}.{variant}.hw.json"
+    if ice40 and chosen.is_file() and not (args.config or args.par or args.auto_budget
+                                           or args.auto_ips):
+        print(f"config for the UP5K: model/pretrained/{chosen.name}", flush=True)
+    print(f"{src.name}: converting the accelerator ({cfg.multipliers(conf)} MAC multipliers, "
+          f"requantizer products: {dsp_bits} low bits in DSPs) ...", flush=True)
+    top = build.build(net, conf, out, src.input_max, dsp_bits)
     print(f"yosys {synth.TARGETS[args.target].format(top=top.stem)} ...", flush=True)
-    result = synth.synthesize(top, top.stem, args.target, log=out / f"{args.target}.log")
+    netlist = out / f"{top.stem}.json" if ice40 else None
+    result = synth.synthesize(top, top.stem, args.target, log=out / f"{args.target}.log",
+                              netlist=netlist)
     groups = synth.summary(result["cells"], args.target)
     device, _ = synth.DEVICES[args.target]
     rows = synth.fit(groups, args.target)
-    (out / "summary.json").write_text(json.dumps({
-        "model": src.name, "target": args.target, "device": device, "yosys": synth.version(),
-        "config": {k: list(v) for k, v in conf.items()}, "multipliers": cfg.multipliers(conf),
-        "resources": groups, "fit": {name: {"used": used, "capacity": cap}
-                                     for name, used, cap in rows},
-        "cells": result["cells"]}, indent=1) + "\n")
+    doc = {"model": src.name, "target": args.target, "device": device,
+           "yosys": synth.version(), "config": {k: list(v) for k, v in conf.items()},
+           "multipliers": cfg.multipliers(conf), "requant_dsp_bits": dsp_bits,
+           "resources": groups, "fit": {name: {"used": used, "capacity": cap}
+                                        for name, used, cap in rows},
+           "cells": result["cells"]}
     print(f"  {device}, {synth.version()}:")
     for name, used, cap in rows:
         print(f"  {name:8s} {used:7,d} / {cap:7,d}  {used / cap:6.1%}"
               f"{'  OVER' if used > cap else ''}")
     extra = {k: v for k, v in groups.items() if k not in dict((r[0], 0) for r in rows)}
     print("  also: " + ", ".join(f"{k} {v:,}" for k, v in extra.items()))
-    print(f"  ({result['seconds']:.0f} s; {out}/summary.json)")
-    return 0
+    print(f"  ({result['seconds']:.0f} s)")
+    over = [name for name, used, cap in rows if used > cap]
+    status = 0
+    if ice40 and over:
+        print(f"  not placed: over on {', '.join(over)}")
+        doc["pnr"] = None
+        status = 1 if args.bitstream else 0
+    elif ice40:
+        print(f"nextpnr-ice40 --up5k --package sg48 --freq {args.freq_mhz:g} ...", flush=True)
+        asc = out / f"{top.stem}.asc"
+        pnr = synth.place_and_route(netlist, asc, freq_mhz=args.freq_mhz, seed=args.seed,
+                                    log=out / "nextpnr.log")
+        doc["pnr"] = {**pnr, "nextpnr": synth.nextpnr_version()}
+        used, total = pnr["lc"]
+        print(f"  logic cells {used:,} / {total:,} ({used / total:.1%})")
+        print(f"  fmax {pnr['fmax_mhz']:.2f} MHz after routing "
+              f"({'meets' if pnr['met'] else 'MISSES'} {args.freq_mhz:g} MHz; seed {args.seed}; "
+              f"{pnr['seconds']:.0f} s)")
+        if args.bitstream:
+            binary = synth.icepack(asc, out / f"{top.stem}.bin")
+            doc["bitstream"] = binary.name
+            print(f"  bitstream {binary} ({binary.stat().st_size:,} bytes): iceprog {binary}")
+    (out / "summary.json").write_text(json.dumps(doc, indent=1) + "\n")
+    print(f"  {out}/summary.json")
+    return status
 
 
 def main() -> int:
@@ -74,8 +107,15 @@ def main() -> int:
                     help="xilinx (= xc7: Artix-7) or ice40 (UP5K); default xilinx")
     ap.add_argument("--out", type=Path, help="work folder (default build/<model>/synth/<target> "
                                              "or build/synth/<model>_<layer>_pe<P>_simd<S>)")
+    ap.add_argument("--freq-mhz", type=float, default=24.0,
+                    help="ice40: the clock nextpnr-ice40 aims for (default 24)")
+    ap.add_argument("--seed", type=int, default=1, help="ice40: nextpnr's placer seed (1)")
+    ap.add_argument("--bitstream", action="store_true",
+                    help="ice40: also pack the routed design into <top>.bin with icepack")
     add_config_args(ap)
     args = ap.parse_args()
+    if args.bitstream and args.target != "ice40":
+        raise ValueError("--bitstream needs --target ice40 (the open flow packs iCE40 only)")
     args.target = "xilinx" if args.target == "xc7" else args.target
     src = source.resolve(args.model)
     net = src.load_net()

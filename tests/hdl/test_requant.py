@@ -6,7 +6,7 @@ import pytest
 from myhdl import Signal, instance, intbv
 
 from cosim import icarus
-from hdl.requant import LATENCY, requant
+from hdl.requant import LATENCY, magnitude_bound, requant, scaled
 from hdl.stream import Stream
 from model import export, golden
 from model.qnet import Layer
@@ -101,18 +101,64 @@ def test_random_myhdl(tmp_path, mode, acc_bits):
     assert got == expected(mode, accs, chans, mults, shifts, zp, lo, hi)
 
 
-def test_saturation_and_negative_ties(tmp_path):
-    """INT32_MIN x INT32_MIN saturates; negative exact halves round away from zero."""
+def test_negative_ties_and_int32_limits(tmp_path):
+    """Negative exact halves round away from zero; INT32_MIN and INT32_MAX accumulators."""
     # channel 1: M0 = 2^30 halves exactly, then a right shift by 1: -6 -> -3 -> -1.5 -> -2
     accs = [I32[0], I32[0], -6, -10, -2, 6, 10, I32[1]]
-    mults = [I32[0], 1 << 30]
+    mults = [(1 << 31) - 1, 1 << 30]
     shifts = [0, -1]
     chans = [0, 1, 1, 1, 1, 1, 1, 1]
     got = simulate(tmp_path, "gemmlowp", accs, chans, mults, shifts, acc_bits=32, gap=0)
     want = expected("gemmlowp", accs, chans, mults, shifts, 0, -128, 127)
     assert got == want
-    assert want[0] == 127  # saturated to INT32_MAX, then clamped
     assert want[2:7] == [-2, -3, -1, 2, 3]  # halves away from zero on both sides
+
+
+@pytest.mark.parametrize("name,index", [("mnist_cnn", 0), ("mnist_cnn", 2), ("mnist_cnn", 6),
+                                        ("mnist_cnn", 7), ("digits_cnn", 3)])
+def test_magnitude_bound_is_exact_and_tight(nets, name, index):
+    """Clamping |x| at the bound changes no output of a real layer; one less would."""
+    layer = nets[name].layers[index]
+    args = dict(acc_bits=layer.acc_bits, zp_out=layer.zp_out, act_min=layer.act_min,
+                act_max=layer.act_max)
+    bound = magnitude_bound(layer.requant, layer.multiplier, layer.shift, **args)
+    assert 0 < bound < 1 << (layer.acc_bits - 1)  # the point: a narrower multiplier
+
+    def out(x):
+        x = np.asarray(x, np.int64)[:, None]
+        return np.clip(scaled(layer.requant, x, layer.multiplier, layer.shift) + layer.zp_out,
+                       layer.act_min, layer.act_max)
+
+    top = (1 << (layer.acc_bits - 1)) - 1
+    xs = np.arange(-top - 1, top + 1, max(1, top // 200_000))
+    xs = np.concatenate([xs, [bound - 1, bound, bound + 1, -bound - 1, -bound, 1 - bound]])
+    clamped = np.sign(xs) * np.minimum(np.abs(xs), bound)
+    assert np.array_equal(out(clamped), out(xs))
+    # one less is not enough: some channel is not yet at its clamp at +-(bound - 1)
+    assert not np.array_equal(out([bound - 1, 1 - bound]), out([top, -top - 1]))
+
+
+def test_negative_multiplier_refused(tmp_path):
+    with pytest.raises(ValueError, match="multiplier -5 is negative"):
+        simulate(tmp_path, "gemmlowp", [1], [0], [-5], [0], acc_bits=16)
+
+
+def test_real_layer_around_the_bound(tmp_path, nets):
+    """conv2 of mnist_cnn, accumulators next to the clamp bound and at the layer's extremes."""
+    layer = nets["mnist_cnn"].layers[2]
+    bound = magnitude_bound(layer.requant, layer.multiplier, layer.shift,
+                            acc_bits=layer.acc_bits, zp_out=layer.zp_out,
+                            act_min=layer.act_min, act_max=layer.act_max)
+    near = [bound + d for d in range(-3, 4)] + [-bound + d for d in range(-3, 4)]
+    ends = [layer.acc_bound, -layer.acc_bound, 0, 1, -1]
+    accs = [a for a in near + ends for _ in range(3)]
+    rng = np.random.default_rng(4)
+    chans = [int(v) for v in rng.integers(0, layer.c_out, len(accs))]
+    got = simulate(tmp_path, layer.requant, accs, chans, layer.multiplier.tolist(),
+                   layer.shift.tolist(), acc_bits=layer.acc_bits, zp=layer.zp_out,
+                   lo=layer.act_min, hi=layer.act_max, gap=0)
+    assert got == expected(layer.requant, accs, chans, layer.multiplier.tolist(),
+                           layer.shift.tolist(), layer.zp_out, layer.act_min, layer.act_max)
 
 
 def test_every_shift_the_exporter_can_produce(tmp_path):

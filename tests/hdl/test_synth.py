@@ -39,18 +39,51 @@ def test_bad_arguments():
 
 
 def test_whole_accelerator_on_ice40(tmp_path):
-    """`make synth MODEL=digits_cnn TARGET=ice40`: the report names the device, and the DSP
-    count is the config's MAC lanes plus 4 SB_MAC16 per layer's 32 x 32 requantizer."""
+    """`make synth MODEL=digits_cnn TARGET=ice40` with the default config and the requantizer
+    products in LUTs: the report names the device, the DSP count is exactly the config's MAC
+    lanes, and a design with more lanes than the part has DSPs is reported OVER, not placed."""
     import json
 
     need_tools("yosys")
     proc = subprocess.run([sys.executable, "scripts/synth.py", "--model", "digits_cnn",
-                           "--target", "ice40", "--par", "dense1=1x2", "--out", str(tmp_path)],
-                          cwd=ROOT, capture_output=True, text=True)
+                           "--target", "ice40", "--config", "model/pretrained/digits_cnn.hw.json",
+                           "--par", "dense1=1x2", "--requant-dsp-bits", "0",
+                           "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     report = json.loads((tmp_path / "summary.json").read_text())
     assert report["device"].startswith("iCE40 UP5K") and report["yosys"].startswith("Yosys")
     assert report["multipliers"] == 8 + 2
-    assert report["fit"]["DSP"] == {"used": 10 + 2 * 4, "capacity": 8}
+    assert report["fit"]["DSP"] == {"used": 10, "capacity": 8}
     assert report["fit"]["EBR"]["used"] > 0  # ROMs and row buffers in block RAM
-    assert "DSP" in proc.stdout and "OVER" in proc.stdout
+    assert "OVER" in proc.stdout and "not placed: over on DSP" in proc.stdout
+    assert report["pnr"] is None
+
+
+def test_up5k_build_places_routes_and_packs(tmp_path):
+    """`make bitstream`: the up5k config with 16 requantizer bits per layer in DSPs fits the
+    UP5K (4 lanes + 2 x 2 DSPs), nextpnr-ice40 routes it and reports an fmax, icepack packs
+    a .bin."""
+    import json
+
+    need_tools("yosys", "nextpnr-ice40", "icepack")
+    proc = subprocess.run([sys.executable, "scripts/synth.py", "--model", "digits_cnn",
+                           "--target", "ice40", "--bitstream", "--out", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "summary.json").read_text())
+    assert report["config"] == {"conv1": [2, 1], "dense1": [1, 2]}
+    assert report["requant_dsp_bits"] == 16
+    assert report["fit"]["DSP"] == {"used": 4 + 2 * 2, "capacity": 8}
+    pnr = report["pnr"]
+    assert 0 < pnr["lc"][0] <= pnr["lc"][1] == 5280
+    assert pnr["fmax_mhz"] > 10 and pnr["nextpnr"].startswith("nextpnr-ice40")
+    binary = tmp_path / report["bitstream"]
+    assert binary.stat().st_size > 100_000  # a whole UP5K image
+    assert "fmax" in proc.stdout and "OVER" not in proc.stdout
+
+
+def test_bitstream_needs_ice40(tmp_path):
+    proc = subprocess.run([sys.executable, "scripts/synth.py", "--model", "digits_cnn",
+                           "--bitstream", "--out", str(tmp_path)], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "--bitstream needs --target ice40" in proc.stderr
