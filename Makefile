@@ -11,7 +11,7 @@ VPI_SRC     = $(VENV)/share/myhdl/cosimulation/icarus
 # Tests and CI point MNIST_DIR at the shared IDX files; without it the Keras download is used.
 export MNIST_DIR
 
-.PHONY: help setup tools venv vpi test test-slow train export check verilog synth cosim clean
+.PHONY: help setup tools venv vpi test test-slow train export check verilog synth bitstream cosim bench clean
 
 help:
 	@echo "make setup              install HDL tools (apt-get), .venv with the project, build/myhdl.vpi"
@@ -22,6 +22,9 @@ help:
 	@echo "make export MODEL=...   ROM .mem files, network.json, C header into build/MODEL/export"
 	@echo "make verilog MODEL=...  the whole accelerator as Verilog + .mem into build/MODEL/verilog"
 	@echo "make synth MODEL=... [TARGET=xilinx|ice40]  Yosys on the whole accelerator, resources vs the device"
+	@echo "                        (ice40: also nextpnr-ice40 place and route and the fmax)"
+	@echo "make bitstream [MODEL=digits_cnn]  iCE40 UP5K: Yosys, nextpnr-ice40, icepack -> .bin"
+	@echo "make bench              every figure (accuracy, cycles, resources, fmax, CPU) -> build/bench.json"
 	@echo "make cosim MODEL=... [N=...] [SIM=cosim|icarus|verilator]  real images through the Verilog"
 
 setup: tools venv vpi
@@ -68,6 +71,13 @@ verilog: venv
 TARGET ?= xilinx
 synth: venv
 	$(PY) scripts/synth.py --model $(MODEL) --target $(TARGET)
+
+BITSTREAM_MODEL = $(if $(filter command line environment,$(origin MODEL)),$(MODEL),digits_cnn)
+bitstream: venv
+	$(PY) scripts/synth.py --model $(BITSTREAM_MODEL) --target ice40 --bitstream
+
+bench: venv
+	$(PY) scripts/bench.py $(BENCH_ARGS)
 
 SIM ?= cosim
 cosim: venv

@@ -6,7 +6,7 @@ through it in Verilator, check every logit against golden, and measure the laten
 pixel to class, empty pipe) and the initiation interval (back to back). Prints one row per
 config with the cycle model's predictions beside the measurements, MAC utilization
 (MACs / (multipliers x interval)) and images/s at --clock-mhz; writes sweep.json and
-sweep.png (interval against multipliers) into build/<model>/sweep/.
+sweep.png (images/s against multipliers, with the compute bound) into build/<model>/sweep/.
 
 The configs: every layer at 1 x 1 (the smallest), --budgets (the fastest config within that
 many multipliers, hdl.config.auto), the model's default config, and the cheapest config that
@@ -48,24 +48,39 @@ def configs(net, src, budgets):
     return sorted(unique, key=lambda nc: (cfg.multipliers(nc[1]), -cfg.interval(net, nc[1])))
 
 
-def plot(rows, path, model, clock_mhz):
+def plot(rows, path, model, clock_mhz, macs, floor):
+    """Images/s against multipliers (log-log), with the compute bound: every multiplier busy
+    every clock, images/s = clock x multipliers / MACs; and the ceiling no config passes
+    (``floor`` clocks per image: input, pooling or argmax)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    hz = clock_mhz * 1e6
     x = [r["multipliers"] for r in rows]
-    ax.loglog(x, [r["interval_cycles"] for r in rows], "o-", label="measured (Verilator)")
-    ax.loglog(x, [r["predicted_interval"] for r in rows], "x--", label="cycle model")
-    for r in rows:
-        ax.annotate(r["name"], (r["multipliers"], r["interval_cycles"]), fontsize=8,
-                    xytext=(4, 4), textcoords="offset points")
+    span = [min(x) / 1.5, max(x) * 1.5]
+    ax.loglog(span, [hz * m / macs for m in span], "-", color="0.6",
+              label=f"compute bound: {clock_mhz:g} MHz x multipliers / {macs:,} MACs")
+    ax.axhline(hz / floor, color="0.6", ls=":", label=f"ceiling: {floor:,} clocks per image")
+    ax.loglog(x, [hz / r["interval_cycles"] for r in rows], "o-",
+              label="measured (Verilator)")
+    ax.loglog(x, [hz / r["predicted_interval"] for r in rows], "x--", label="cycle model")
+    for i, r in enumerate(rows):  # labels alternate below and above the points
+        ax.annotate(f"{r['name']} ({r['mac_utilization']:.0%})",
+                    (r["multipliers"], hz / r["interval_cycles"]), fontsize=8,
+                    xytext=(4, -12 if i % 2 == 0 else 6), textcoords="offset points")
+    from matplotlib.ticker import FuncFormatter
+    plain = FuncFormatter(lambda v, _: f"{v:,.0f}")
+    ax.xaxis.set_major_formatter(plain)
+    ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+    ax.yaxis.set_major_formatter(plain)
     ax.set_xlabel("int8 multipliers")
-    ax.set_ylabel("clocks per image (initiation interval)")
-    ax.set_title(f"{model}: interval against multipliers ({clock_mhz:g} MHz: "
-                 f"images/s = {clock_mhz:g}e6 / interval)", fontsize=9)
+    ax.set_ylabel(f"images/s at {clock_mhz:g} MHz")
+    ax.set_title(f"{model}: throughput against multipliers (MAC utilization in brackets)",
+                 fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -76,7 +91,7 @@ def main() -> int:
 
     from cosim import network_sim as ns
     from hdl import build, config as cfg
-    from model import golden, source
+    from model import export, golden, source
 
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -129,7 +144,9 @@ def main() -> int:
     (out / "sweep.json").write_text(json.dumps({"model": src.name, "images": len(images),
                                                 "clock_mhz": args.clock_mhz, "rows": rows},
                                                indent=1))
-    plot(rows, out / "sweep.png", src.name, args.clock_mhz)
+    full = {layer.name: (export.mac_shape(layer)[0], export.mac_shape(layer)[2])
+            for layer in net.layers if layer.has_weights}
+    plot(rows, out / "sweep.png", src.name, args.clock_mhz, net.macs, cfg.interval(net, full))
     print(f"wrote {out / 'sweep.json'} and {out / 'sweep.png'}")
     return 0 if all(r["bit_exact"] for r in rows) else 1
 

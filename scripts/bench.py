@@ -1,0 +1,283 @@
+#!/usr/bin/env python3
+"""Every performance figure in one run: `make bench` -> build/bench.json and build/bench.md.
+
+For each preset and hardware config:
+  * accuracy on the test set: the float Keras model, the int8 model (LiteRT interpreter), and
+    the converted Verilog run in Verilator (every logit compared with the golden model);
+  * cycles measured in that run (latency, initiation interval) beside the cycle model's,
+    MAC utilization, images/s at 50 MHz and at the synthesized fmax where there is one;
+  * resources from Yosys (and nextpnr-ice40 for the UP5K: logic cells, fmax), unless
+    --no-synth;
+  * beside them, on this machine in the same run: the LiteRT int8 interpreter's images/s on
+    the CPU, one image per invoke as the FPGA sees them, on 1 and on all cores.
+
+It prints figures and never asserts on time. --readme rewrites the README's performance
+section (between the bench markers) from the table it just wrote.
+
+Examples:
+  python scripts/bench.py                       # everything, about 10 minutes on 2 cores
+  python scripts/bench.py --no-synth --rtl-n 500 --readme
+"""
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from scripts._cli import run  # noqa: E402
+
+# (model, config name, synthesis target): the config name picks
+# model/pretrained/<model>.hw.json ("default") or <model>.<name>.hw.json
+ROWS = [("mnist_cnn", "default", "xilinx"), ("digits_cnn", "default", "xilinx"),
+        ("digits_cnn", "up5k", "ice40")]
+MARK_START, MARK_END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+def config_path(model: str, name: str) -> Path:
+    from model import presets
+
+    return presets.PRETRAINED / (f"{model}.hw.json" if name == "default"
+                                 else f"{model}.{name}.hw.json")
+
+
+def litert_speed(tflite: Path, x_int8, threads: int) -> tuple[float, "np.ndarray"]:
+    """Images/s of the LiteRT interpreter (its default, optimized kernels), one image per
+    invoke; and its predictions."""
+    import numpy as np
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_path=str(tflite), num_threads=threads)
+    interp.allocate_tensors()
+    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+    preds = np.empty(len(x_int8), np.int64)
+    for i in range(min(20, len(x_int8))):  # warm up
+        interp.set_tensor(inp["index"], x_int8[i: i + 1])
+        interp.invoke()
+    start = time.perf_counter()
+    for i in range(len(x_int8)):
+        interp.set_tensor(inp["index"], x_int8[i: i + 1])
+        interp.invoke()
+        preds[i] = int(np.argmax(interp.get_tensor(out["index"])[0]))
+    return len(x_int8) / (time.perf_counter() - start), preds
+
+
+def float_accuracy(src, images, labels) -> float:
+    import numpy as np
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    model = tf.keras.models.load_model(src.keras, compile=False)
+    x = src.to_float(images).reshape((len(images),) + tuple(model.input_shape[1:]))
+    pred = np.argmax(model.predict(x, batch_size=500, verbose=0), axis=1)
+    return float(np.mean(pred == labels))
+
+
+def model_figures(name: str, args) -> dict:
+    """Accuracy of the float and int8 models, golden logits, LiteRT CPU speed."""
+    import numpy as np
+
+    from model import golden, source
+
+    src = source.resolve(name)
+    net = src.load_net()
+    data = src.load_data(args.mnist_dir).test
+    images, labels = np.asarray(data.x), np.asarray(data.y)
+    x8 = net.quantize_input(src.to_float(images))
+    print(f"{name}: float model on {len(images):,} test images ...", flush=True)
+    fl = float_accuracy(src, images, labels)
+    gold = golden.run_network(net, x8)
+    shaped = x8.reshape((len(x8),) + tuple(net.input_shape)).astype(np.int8)
+    speeds = {}
+    for threads in sorted({1, os.cpu_count() or 1}):
+        print(f"{name}: LiteRT int8 interpreter, {threads} thread(s) ...", flush=True)
+        speeds[threads], preds = litert_speed(src.tflite, shaped, threads)
+    return {"src": src, "net": net, "images": images, "labels": labels, "golden": gold,
+            "float_accuracy": fl, "int8_accuracy": float(np.mean(preds == labels)),
+            "golden_accuracy": float(np.mean(gold.prediction == labels)),
+            "litert_images_per_s": {str(k): v for k, v in speeds.items()}}
+
+
+def rtl_figures(fig: dict, conf: dict, dsp_bits: int, folder: Path, n: int | None) -> dict:
+    import numpy as np
+
+    from cosim import network_sim as ns
+    from hdl import build, config as cfg
+
+    net, src = fig["net"], fig["src"]
+    count = len(fig["images"]) if n is None else min(n, len(fig["images"]))
+    want = fig["golden"].logits[:count]
+    print(f"  Verilator: {count:,} images through the converted Verilog ...", flush=True)
+    top = build.build(net, conf, folder / "verilog", src.input_max, dsp_bits).stem
+    ns.prepare(folder / "run", folder / "verilog", top, fig["images"][:count], want.shape[1])
+    result = ns.run_verilator(folder / "run", top, want.shape[1], total=count)
+    exact = int(np.sum(np.all(result.logits == want, axis=1))) if len(result.logits) == count \
+        else 0
+    mults = cfg.multipliers(conf)
+    return {"images": count, "bit_exact": exact,
+            "accuracy": float(np.mean(result.classes == fig["labels"][:count])),
+            "multipliers": mults, "latency_cycles": result.latency,
+            "predicted_latency": cfg.latency(net, conf),
+            "interval_cycles": result.interval, "predicted_interval": cfg.interval(net, conf),
+            "mac_utilization": net.macs / (mults * result.interval),
+            "sim_cycles_per_s": result.cycles / result.seconds}
+
+
+def synth_figures(fig: dict, conf: dict, dsp_bits: int, target: str, folder: Path,
+                  freq: float) -> dict:
+    from hdl import build, synth
+
+    net, src = fig["net"], fig["src"]
+    print(f"  Yosys ({target}) ...", flush=True)
+    top = build.build(net, conf, folder / "synth", src.input_max, dsp_bits)
+    netlist = folder / "synth" / f"{top.stem}.json" if target == "ice40" else None
+    result = synth.synthesize(top, top.stem, target, log=folder / "synth" / "yosys.log",
+                              netlist=netlist)
+    groups = synth.summary(result["cells"], target)
+    device, _ = synth.DEVICES[target]
+    out = {"device": device, "yosys": synth.version(),
+           "fit": {name: [used, cap] for name, used, cap in synth.fit(groups, target)}}
+    if target == "ice40" and all(u <= c for u, c in out["fit"].values()):
+        print("  nextpnr-ice40 ...", flush=True)
+        pnr = synth.place_and_route(netlist, folder / "synth" / f"{top.stem}.asc",
+                                    freq_mhz=freq, log=folder / "synth" / "nextpnr.log")
+        out["fmax_mhz"] = pnr["fmax_mhz"]
+        out["logic_cells"] = list(pnr["lc"])
+        out["nextpnr"] = synth.nextpnr_version()
+    return out
+
+
+def fmt_resources(s: dict | None) -> str:
+    if not s:
+        return "not synthesized"
+    fit = s["fit"]
+    if "LUT4" in fit:
+        cells = s.get("logic_cells")
+        parts = [f"{cells[0]:,} / {cells[1]:,} LC" if cells else f"{fit['LUT4'][0]:,} LUT4",
+                 f"{fit['DSP'][0]} / {fit['DSP'][1]} DSP", f"{fit['EBR'][0]} / {fit['EBR'][1]} EBR"]
+    else:
+        parts = [f"{fit['LUT'][0]:,} / {fit['LUT'][1]:,} LUT", f"{fit['FF'][0]:,} FF",
+                 f"{fit['DSP'][0]} / {fit['DSP'][1]} DSP",
+                 f"{fit['RAMB36'][0]} / {fit['RAMB36'][1]} RAMB36"]
+    return ", ".join(parts)
+
+
+def markdown(doc: dict) -> str:
+    """The README's performance tables, from bench.json."""
+    lines = [f"Measured by `make bench` on {doc['machine']} ({doc['date']}; "
+             f"{doc['tools']}).", "",
+             "| model | config | multipliers | float | int8 (LiteRT) | RTL (Verilator) "
+             "| bit-exact | latency (cycles) | interval (cycles) | MAC util. "
+             "| images/s @ 50 MHz | fmax | images/s @ fmax |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in doc["rows"]:
+        m = doc["models"][r["model"]]
+        t = r["rtl"]
+        s = r.get("synth") or {}
+        fmax = s.get("fmax_mhz")
+        at_fmax = f"{fmax * 1e6 / t['interval_cycles']:,.0f}" if fmax else "-"
+        lines.append(
+            f"| {r['model']} | {r['config']} | {t['multipliers']} | {m['float_accuracy']:.2%} "
+            f"| {m['int8_accuracy']:.2%} | {t['accuracy']:.2%} ({t['images']:,}) "
+            f"| {t['bit_exact']:,} / {t['images']:,} "
+            f"| {t['latency_cycles']:,} (model {t['predicted_latency']:,}) "
+            f"| {t['interval_cycles']:,.0f} (model {t['predicted_interval']:,}) "
+            f"| {t['mac_utilization']:.1%} | {50e6 / t['interval_cycles']:,.0f} "
+            f"| {f'{fmax:.1f} MHz' if fmax else '-'} "
+            f"| {at_fmax} |")
+    lines += ["", "| model | config | target | resources (Yosys; nextpnr for iCE40) "
+                  "| LiteRT int8 on this CPU (images/s, 1 image per invoke) |",
+              "|---|---|---|---|---|"]
+    for r in doc["rows"]:
+        speeds = doc["models"][r["model"]]["litert_images_per_s"]
+        cpu = ", ".join(f"{float(v):,.0f} ({k} thread{'s' if k != '1' else ''})"
+                        for k, v in speeds.items())
+        lines.append(f"| {r['model']} | {r['config']} | {r['synth_device'] or '-'} "
+                     f"| {fmt_resources(r.get('synth'))} | {cpu} |")
+    return "\n".join(lines) + "\n"
+
+
+def update_readme(readme: Path, table: str) -> None:
+    text = readme.read_text()
+    if MARK_START not in text or MARK_END not in text:
+        raise ValueError(f"{readme}: no {MARK_START} ... {MARK_END} block to replace")
+    head, rest = text.split(MARK_START, 1)
+    _, tail = rest.split(MARK_END, 1)
+    readme.write_text(f"{head}{MARK_START}\n{table}{MARK_END}{tail}")
+
+
+def main() -> int:
+    import platform
+
+    from hdl import config as cfg, synth
+
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rtl-n", type=int, help="test images per config through Verilator "
+                                              "(default: the whole test set)")
+    ap.add_argument("--no-synth", action="store_true", help="skip Yosys and nextpnr")
+    ap.add_argument("--model", action="append", choices=sorted({r[0] for r in ROWS}),
+                    help="only this preset's rows (repeatable; default all)")
+    ap.add_argument("--freq-mhz", type=float, default=24.0,
+                    help="the clock nextpnr-ice40 aims for (default 24)")
+    ap.add_argument("--mnist-dir", help="MNIST IDX folder (default $MNIST_DIR or download)")
+    ap.add_argument("--out", type=Path, default=Path("build"), help="folder for bench.json, "
+                                                                    "bench.md (default build)")
+    ap.add_argument("--readme", type=Path, nargs="?", const=Path("README.md"),
+                    help="rewrite this README's bench block (default README.md)")
+    args = ap.parse_args()
+    if args.rtl_n is not None and args.rtl_n < 3:
+        raise ValueError(f"--rtl-n {args.rtl_n}: an interval needs at least 3 images")
+    start = time.monotonic()
+    models, rows = {}, []
+    for model, name, target in ROWS:
+        if args.model and model not in args.model:
+            continue
+        if model not in models:
+            models[model] = model_figures(model, args)
+        fig = models[model]
+        conf = cfg.validate(fig["net"], cfg.load(config_path(model, name)))
+        dsp_bits = 16 if target == "ice40" else 0
+        folder = args.out / "bench" / f"{model}_{name}"
+        print(f"{model} {name}: " + ", ".join(f"{k}={p}x{s}" for k, (p, s) in conf.items()),
+              flush=True)
+        row = {"model": model, "config": name, "layers": {k: list(v) for k, v in conf.items()},
+               "requant_dsp_bits": dsp_bits, "synth_device": None,
+               "rtl": rtl_figures(fig, conf, dsp_bits, folder, args.rtl_n)}
+        if not args.no_synth:
+            row["synth"] = synth_figures(fig, conf, dsp_bits, target, folder, args.freq_mhz)
+            row["synth_device"] = row["synth"]["device"]
+        rows.append(row)
+    tools = [synth.version() if not args.no_synth else None,
+             synth.nextpnr_version() if not args.no_synth else None]
+    doc = {"date": time.strftime("%Y-%m-%d"),
+           "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
+                      f"{platform.python_version()}",
+           "tools": ", ".join(t for t in tools if t) or "synthesis skipped",
+           "seconds": time.monotonic() - start,
+           "models": {k: {key: v[key] for key in ("float_accuracy", "int8_accuracy",
+                                                  "golden_accuracy", "litert_images_per_s")}
+                      for k, v in models.items()},
+           "rows": rows}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "bench.json").write_text(json.dumps(doc, indent=1) + "\n")
+    table = markdown(doc)
+    (args.out / "bench.md").write_text(table)
+    print()
+    print(table)
+    print(f"wrote {args.out / 'bench.json'} and {args.out / 'bench.md'} "
+          f"({doc['seconds'] / 60:.1f} min)")
+    if args.readme:
+        update_readme(args.readme, table)
+        print(f"updated the bench block of {args.readme}")
+    bad = [f"{r['model']} {r['config']}" for r in rows
+           if r["rtl"]["bit_exact"] != r["rtl"]["images"]]
+    if bad:
+        print(f"NOT bit-exact: {', '.join(bad)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,75 @@
+"""`make bench`: one command for every figure, and the README block it rewrites."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.hdl.helpers import need_tools
+
+
+def test_digits_bench_without_synthesis(tmp_path):
+    """Both digits configs through Verilator: figures consistent with the cycle model and
+    golden, the Markdown table rendered from bench.json, the README block replaced."""
+    need_tools("verilator")
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- bench:start -->\nold table\n<!-- bench:end -->\nrest\n")
+    proc = subprocess.run([sys.executable, "scripts/bench.py", "--model", "digits_cnn",
+                           "--no-synth", "--rtl-n", "12", "--out", str(tmp_path),
+                           "--readme", str(readme)], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    doc = json.loads((tmp_path / "bench.json").read_text())
+    assert [(r["model"], r["config"]) for r in doc["rows"]] == [("digits_cnn", "default"),
+                                                                 ("digits_cnn", "up5k")]
+    model = doc["models"]["digits_cnn"]
+    assert model["int8_accuracy"] == model["golden_accuracy"]  # LiteRT == golden on 360
+    assert all(float(v) > 0 for v in model["litert_images_per_s"].values())
+    for row in doc["rows"]:
+        rtl = row["rtl"]
+        assert rtl["bit_exact"] == rtl["images"] == 12
+        assert rtl["interval_cycles"] == rtl["predicted_interval"]
+        assert rtl["latency_cycles"] == rtl["predicted_latency"]
+    table = (tmp_path / "bench.md").read_text()
+    assert "| digits_cnn | up5k | 4 |" in table and "12 / 12" in table
+    text = readme.read_text()
+    assert text.startswith("intro\n<!-- bench:start -->\n") and text.endswith("rest\n")
+    assert table in text and "old table" not in text
+
+
+def test_readme_has_the_bench_block():
+    from scripts.bench import MARK_END, MARK_START
+
+    text = (ROOT / "README.md").read_text()
+    assert text.count(MARK_START) == 1 and text.count(MARK_END) == 1
+    block = text.split(MARK_START)[1].split(MARK_END)[0]
+    assert "Measured by `make bench`" in block and "| mnist_cnn | default |" in block
+
+
+def test_bad_arguments(tmp_path):
+    proc = subprocess.run([sys.executable, "scripts/bench.py", "--rtl-n", "2", "--out",
+                           str(tmp_path)], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 2 and "--rtl-n 2" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "bench.json").exists()
+
+
+@pytest.mark.parametrize("missing", ["start", "end"])
+def test_readme_without_markers_is_refused(tmp_path, missing):
+    from scripts.bench import update_readme
+
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- bench:start -->\n" if missing == "end" else "<!-- bench:end -->\n")
+    with pytest.raises(ValueError, match="no <!-- bench:start -->"):
+        update_readme(readme, "table\n")
+
+
+def test_sweep_plot_draws_the_compute_bound(tmp_path):
+    """The sweep's PNG: images/s against multipliers with the compute bound line; the rows
+    come from sweep.json's format."""
+    from scripts.sweep import plot
+
+    rows = [{"name": n, "multipliers": m, "interval_cycles": i, "predicted_interval": i,
+             "mac_utilization": 3312 / (m * i)} for n, m, i in
+            [("smallest", 2, 2592), ("budget-4", 3, 1296), ("default", 12, 326)]]
+    plot(rows, tmp_path / "sweep.png", "digits_cnn", 50.0, 3312, 326)
+    assert (tmp_path / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
