@@ -375,3 +375,27 @@ def run_verilator(run_dir: Path, top: str, n_classes: int, exe: Path | None = No
     if proc.returncode:
         raise AssertionError(f"{exe.name} failed:\n{proc.stdout[-2000:]}")
     return parse(run_dir, n_classes, time.monotonic() - start)
+
+
+def measure(net, config: dict, images: np.ndarray, want: np.ndarray, folder: Path,
+            input_max: float, *, requant_dsp_bits: int = 0, total: int | None = None) -> dict:
+    """Build ``config`` into folder/verilog, run ``images`` through it in Verilator
+    (folder/run), and return what the sweep and the bench report: bit-exact images (every
+    logit equal to ``want``), the classes, latency and interval measured beside the cycle
+    model's, MAC utilization, and the simulation speed."""
+    from hdl import build, config as cfg
+
+    folder = Path(folder)
+    top = build.build(net, config, folder / "verilog", input_max, requant_dsp_bits).stem
+    prepare(folder / "run", folder / "verilog", top, images, want.shape[1])
+    result = run_verilator(folder / "run", top, want.shape[1], total=total)
+    exact = (int(np.sum(np.all(result.logits == want, axis=1)))
+             if result.logits.shape == want.shape else 0)
+    mults = cfg.multipliers(config)
+    return {"images": len(images), "bit_exact": exact, "classes": result.classes,
+            "multipliers": mults,
+            "latency_cycles": result.latency, "predicted_latency": cfg.latency(net, config),
+            "interval_cycles": result.interval,
+            "predicted_interval": cfg.interval(net, config),
+            "mac_utilization": net.macs / (mults * result.interval),
+            "sim_cycles_per_s": result.cycles / result.seconds}

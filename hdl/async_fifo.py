@@ -42,10 +42,20 @@ def async_fifo(wclk, wrst, s, rclk, rrst, m, *, depth: int):
     top = 1 << abits  # full: the pointers differ only in their two top Gray bits
     top2 = 1 << (abits - 1)
 
+    not_full, not_empty = Signal(bool(0)), Signal(bool(0))
+
+    @always_comb
+    def full_flag():  # write domain
+        not_full.next = wgray != (rgray_w2 ^ (top | top2))
+
+    @always_comb
+    def empty_flag():  # read domain
+        not_empty.next = rgray != wgray_r2
+
     @always_comb
     def write_side():
-        s.ready.next = wgray != (rgray_w2 ^ (top | top2))
-        push.next = s.valid and wgray != (rgray_w2 ^ (top | top2))
+        s.ready.next = not_full
+        push.next = s.valid and not_full
         wbin_next.next = (wbin + 1) % (1 << pbits)
 
     @always(wclk.posedge)
@@ -63,9 +73,9 @@ def async_fifo(wclk, wrst, s, rclk, rrst, m, *, depth: int):
 
     @always_comb
     def read_side():
-        m.valid.next = rgray != wgray_r2
+        m.valid.next = not_empty
         m.data.next = mem[rbin[abits:]]
-        pop.next = m.ready and rgray != wgray_r2
+        pop.next = m.ready and not_empty
         rbin_next.next = (rbin + 1) % (1 << pbits)
 
     @always_seq(rclk.posedge, reset=rrst)
@@ -76,4 +86,4 @@ def async_fifo(wclk, wrst, s, rclk, rrst, m, *, depth: int):
             rbin.next = rbin_next
             rgray.next = rbin_next ^ (rbin_next >> 1)
 
-    return write_side, store, write_pointer, read_side, read_pointer
+    return full_flag, empty_flag, write_side, store, write_pointer, read_side, read_pointer

@@ -26,7 +26,7 @@ Resources (``python scripts/synth.py --model mnist_cnn --layer conv2 --pe 8 --si
 0.23 ``synth_xilinx -family xc7``): 32 DSP48E1 = 32 MAC lanes (one DSP per int8 product; the
 requantizer's product is LUTs, ``hdl.softmul``); 18 RAMB18 (the 576 x 256-bit weight ROM, both
 row buffers and the run-ahead FIFO); 88 RAM32M LUT RAM (the 8-word job-buffer banks and window
-columns); 2,167 LUTs, 3,434 FFs. Cycle model 69,696 per 13x13x32 image (= MACs / 32
+columns); 2,164 LUTs, 3,434 FFs. Cycle model 69,696 per 13x13x32 image (= MACs / 32
 multipliers).
 """
 from __future__ import annotations

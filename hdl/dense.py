@@ -16,7 +16,7 @@ images leave every ``max(engine, N_in)`` clocks.
 Resources (``python scripts/synth.py --model mnist_cnn --layer dense1 --pe 4 --simd 4``, Yosys
 0.23 ``synth_xilinx -family xc7``): 16 DSP48E1 = 16 MAC lanes (one DSP per int8 product; the
 requantizer's "round" product is LUTs, ``hdl.softmul``); 9 RAMB36 + 1 RAMB18 (the 2,304 x
-128-bit weight ROM); 1,950 LUTs, 2,290 FFs. Cycle model 2,304 per image (= MACs / 16 multipliers).
+128-bit weight ROM); 1,952 LUTs, 2,290 FFs. Cycle model 2,304 per image (= MACs / 16 multipliers).
 """
 from __future__ import annotations
 

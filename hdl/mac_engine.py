@@ -43,7 +43,9 @@ from .ram import ram
 from .rom import rom
 from .stream import Stream, check_stream
 
-FIFO_DEPTH = 32  # holds every value the drain -> bias -> requant pipe can have in flight
+# the output FIFO's credits cover every value between the drain and the FIFO (bias 2 clocks,
+# requant, FIFO write): a smaller FIFO would stall the drain with the output always ready
+FIFO_DEPTH = 1 << (rq.LATENCY + 4).bit_length()
 PROD_BITS = 17  # int8 x (int8 - zp): |product| <= 128 * 255 < 2^15, 17 bits with margin
 
 

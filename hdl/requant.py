@@ -218,25 +218,19 @@ def requant(clk, rst, s, s_chan, m, *, mode: str, acc_bits: int, mult_bits: int,
         x3.next = shl2[x_bits:].signed()
         n3.next = n2
 
+    # |x| >= bound saturates: written as > bound - 1 so that bound = 2^31 (no clamping) needs
+    # no constant beyond int32 (only INT32_MIN reaches it, and its magnitude is the bound)
+    last = bound - 1
+
     @always_seq(clk.posedge, reset=rst)
-    def magnitude_clamped():
+    def magnitude():
         # stage 4: sign, and the magnitude clamped to the bound
         v4.next = v3
         n4.next = n3
         neg4.next = x3 < 0
-        if x3 >= bound or x3 <= -bound:
+        if x3 > last or x3 < -last:
             mag4.next = bound
         elif x3 < 0:
-            mag4.next = -x3
-        else:
-            mag4.next = x3
-
-    @always_seq(clk.posedge, reset=rst)
-    def magnitude_full():
-        v4.next = v3
-        n4.next = n3
-        neg4.next = x3 < 0
-        if x3 < 0:
             mag4.next = -x3
         else:
             mag4.next = x3
@@ -292,7 +286,6 @@ def requant(clk, rst, s, s_chan, m, *, mode: str, acc_bits: int, mult_bits: int,
         y13.next = y12
 
     operand = operand_gemmlowp if gemm else operand_round
-    magnitude = magnitude_clamped if bound < 1 << (x_bits - 1) else magnitude_full
     result = result_gemmlowp if gemm else result_round
     return (rom_m, rom_s, operand, magnitude, chan_delay, mag_delay, mul, delays, result,
             clamp(clk, rst, v13, y13, m, zp_out, act_min, act_max))

@@ -155,3 +155,32 @@ def nextpnr_version() -> str:
     text = (proc.stdout + proc.stderr).strip()
     found = re.search(r"\(Version ([^)]*)\)", text)
     return f"nextpnr-ice40 {found.group(1)}" if found else text.splitlines()[0]
+
+
+def run_flow(top: Path, target: str, out: Path, *, freq_mhz: float = 24.0, seed: int = 1,
+             bitstream: bool = False) -> dict:
+    """The open flow on a converted top (``hdl.build``'s ``.v``), everything into ``out``:
+    Yosys; for ice40, when the design fits the UP5K, nextpnr-ice40 and (``bitstream``)
+    icepack. Returns what ``make synth`` and the bench report: device, tool versions, the
+    resource groups, ``fit`` ({resource: {"used", "capacity"}}), the cells, ``over`` (the
+    resources beyond the device), ``pnr`` (None unless placed) and ``bitstream`` (a file
+    name or None)."""
+    top, out = Path(top), Path(out)
+    ice40 = target == "ice40"
+    netlist = out / f"{top.stem}.json" if ice40 else None
+    result = synthesize(top, top.stem, target, log=out / f"{target}.log", netlist=netlist)
+    groups = summary(result["cells"], target)
+    device, _ = DEVICES[target]
+    rows = fit(groups, target)
+    doc = {"target": target, "device": device, "yosys": version(), "resources": groups,
+           "fit": {name: {"used": used, "capacity": cap} for name, used, cap in rows},
+           "over": [name for name, used, cap in rows if used > cap], "cells": result["cells"],
+           "yosys_seconds": result["seconds"], "pnr": None, "bitstream": None}
+    if ice40 and not doc["over"]:
+        asc = out / f"{top.stem}.asc"
+        pnr = place_and_route(netlist, asc, freq_mhz=freq_mhz, seed=seed,
+                              log=out / "nextpnr.log")
+        doc["pnr"] = {**pnr, "nextpnr": nextpnr_version()}
+        if bitstream:
+            doc["bitstream"] = icepack(asc, out / f"{top.stem}.bin").name
+    return doc

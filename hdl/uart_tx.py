@@ -49,13 +49,17 @@ def uart_tx(clk, rst, s, tx, *, clk_hz: float, baud: float):
     shift = Signal(intbv(0x3FF)[10:])     # stop, d7..d0, start: bit 0 leaves first
     bits_left = Signal(intbv(0, min=0, max=11))
     count = Signal(intbv(0, min=0, max=div))
+    free = Signal(bool(0))
     take = Signal(bool(0))
 
     @always_comb
+    def idle():  # idle, or on the last clock of the stop bit
+        free.next = bits_left == 0 or (bits_left == 1 and count == div - 1)
+
+    @always_comb
     def handshake():
-        # idle, or on the last clock of the stop bit
-        s.ready.next = bits_left == 0 or (bits_left == 1 and count == div - 1)
-        take.next = s.valid and (bits_left == 0 or (bits_left == 1 and count == div - 1))
+        s.ready.next = free
+        take.next = s.valid and free
 
     @always_comb
     def line():
@@ -75,4 +79,4 @@ def uart_tx(clk, rst, s, tx, *, clk_hz: float, baud: float):
             else:
                 count.next = count + 1
 
-    return handshake, line, serializer
+    return idle, handshake, line, serializer

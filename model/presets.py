@@ -17,6 +17,12 @@ from . import data
 PRETRAINED = Path(__file__).resolve().parent / "pretrained"
 
 
+def hw_config(name: str, variant: str | None = None) -> Path:
+    """A preset's hardware config: ``<name>.hw.json`` (the default) or, for a board or part,
+    ``<name>.<variant>.hw.json`` (e.g. "up5k"). The path may not exist."""
+    return PRETRAINED / (f"{name}.{variant}.hw.json" if variant else f"{name}.hw.json")
+
+
 @dataclass(frozen=True)
 class Preset:
     name: str

@@ -32,6 +32,17 @@ class ModelSource:
     def to_float(self, images):
         return presets.to_float(images, self.input_max)
 
+    def float_accuracy(self, split) -> float | None:
+        """Test accuracy of the float Keras model on ``split`` (None without a .keras)."""
+        if self.keras is None:
+            return None
+        import keras
+        import numpy as np
+
+        model = keras.models.load_model(self.keras, compile=False)
+        pred = np.argmax(model.predict(self.to_float(split.x), batch_size=500, verbose=0), axis=1)
+        return float(np.mean(pred == split.y))
+
 
 def _dataset_for(shape: tuple, dataset: str | None) -> tuple[str | None, float | None]:
     if dataset is not None:

@@ -29,17 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scripts._cli import run  # noqa: E402
 
 # (model, config name, synthesis target): the config name picks
-# model/pretrained/<model>.hw.json ("default") or <model>.<name>.hw.json
+# model/pretrained/<model>.hw.json ("default") or <model>.<name>.hw.json (presets.hw_config)
 ROWS = [("mnist_cnn", "default", "xilinx"), ("digits_cnn", "default", "xilinx"),
         ("digits_cnn", "up5k", "ice40")]
 MARK_START, MARK_END = "<!-- bench:start -->", "<!-- bench:end -->"
-
-
-def config_path(model: str, name: str) -> Path:
-    from model import presets
-
-    return presets.PRETRAINED / (f"{model}.hw.json" if name == "default"
-                                 else f"{model}.{name}.hw.json")
 
 
 def litert_speed(tflite: Path, x_int8, threads: int) -> tuple[float, "np.ndarray"]:
@@ -63,17 +56,6 @@ def litert_speed(tflite: Path, x_int8, threads: int) -> tuple[float, "np.ndarray
     return len(x_int8) / (time.perf_counter() - start), preds
 
 
-def float_accuracy(src, images, labels) -> float:
-    import numpy as np
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
-
-    model = tf.keras.models.load_model(src.keras, compile=False)
-    x = src.to_float(images).reshape((len(images),) + tuple(model.input_shape[1:]))
-    pred = np.argmax(model.predict(x, batch_size=500, verbose=0), axis=1)
-    return float(np.mean(pred == labels))
-
-
 def model_figures(name: str, args) -> dict:
     """Accuracy of the float and int8 models, golden logits, LiteRT CPU speed."""
     import numpy as np
@@ -86,7 +68,7 @@ def model_figures(name: str, args) -> dict:
     images, labels = np.asarray(data.x), np.asarray(data.y)
     x8 = net.quantize_input(src.to_float(images))
     print(f"{name}: float model on {len(images):,} test images ...", flush=True)
-    fl = float_accuracy(src, images, labels)
+    fl = src.float_accuracy(data)
     gold = golden.run_network(net, x8)
     shaped = x8.reshape((len(x8),) + tuple(net.input_shape)).astype(np.int8)
     speeds = {}
@@ -103,55 +85,34 @@ def rtl_figures(fig: dict, conf: dict, dsp_bits: int, folder: Path, n: int | Non
     import numpy as np
 
     from cosim import network_sim as ns
-    from hdl import build, config as cfg
 
-    net, src = fig["net"], fig["src"]
     count = len(fig["images"]) if n is None else min(n, len(fig["images"]))
-    want = fig["golden"].logits[:count]
     print(f"  Verilator: {count:,} images through the converted Verilog ...", flush=True)
-    top = build.build(net, conf, folder / "verilog", src.input_max, dsp_bits).stem
-    ns.prepare(folder / "run", folder / "verilog", top, fig["images"][:count], want.shape[1])
-    result = ns.run_verilator(folder / "run", top, want.shape[1], total=count)
-    exact = int(np.sum(np.all(result.logits == want, axis=1))) if len(result.logits) == count \
-        else 0
-    mults = cfg.multipliers(conf)
-    return {"images": count, "bit_exact": exact,
-            "accuracy": float(np.mean(result.classes == fig["labels"][:count])),
-            "multipliers": mults, "latency_cycles": result.latency,
-            "predicted_latency": cfg.latency(net, conf),
-            "interval_cycles": result.interval, "predicted_interval": cfg.interval(net, conf),
-            "mac_utilization": net.macs / (mults * result.interval),
-            "sim_cycles_per_s": result.cycles / result.seconds}
+    got = ns.measure(fig["net"], conf, fig["images"][:count], fig["golden"].logits[:count],
+                     folder, fig["src"].input_max, requant_dsp_bits=dsp_bits, total=count)
+    got["accuracy"] = float(np.mean(got.pop("classes") == fig["labels"][:count]))
+    return got
 
 
 def synth_figures(fig: dict, conf: dict, dsp_bits: int, target: str, folder: Path,
                   freq: float) -> dict:
     from hdl import build, synth
 
-    net, src = fig["net"], fig["src"]
-    print(f"  Yosys ({target}) ...", flush=True)
-    top = build.build(net, conf, folder / "synth", src.input_max, dsp_bits)
-    netlist = folder / "synth" / f"{top.stem}.json" if target == "ice40" else None
-    result = synth.synthesize(top, top.stem, target, log=folder / "synth" / "yosys.log",
-                              netlist=netlist)
-    groups = synth.summary(result["cells"], target)
-    device, _ = synth.DEVICES[target]
-    out = {"device": device, "yosys": synth.version(),
-           "fit": {name: [used, cap] for name, used, cap in synth.fit(groups, target)}}
-    if target == "ice40" and all(u <= c for u, c in out["fit"].values()):
-        print("  nextpnr-ice40 ...", flush=True)
-        pnr = synth.place_and_route(netlist, folder / "synth" / f"{top.stem}.asc",
-                                    freq_mhz=freq, log=folder / "synth" / "nextpnr.log")
-        out["fmax_mhz"] = pnr["fmax_mhz"]
-        out["logic_cells"] = list(pnr["lc"])
-        out["nextpnr"] = synth.nextpnr_version()
+    print(f"  Yosys ({target}{', nextpnr-ice40' if target == 'ice40' else ''}) ...",
+          flush=True)
+    top = build.build(fig["net"], conf, folder / "synth", fig["src"].input_max, dsp_bits)
+    flow = synth.run_flow(top, target, folder / "synth", freq_mhz=freq)
+    out = {"device": flow["device"], "yosys": flow["yosys"], "fit": flow["fit"]}
+    if flow["pnr"]:
+        out.update(fmax_mhz=flow["pnr"]["fmax_mhz"], logic_cells=list(flow["pnr"]["lc"]),
+                   nextpnr=flow["pnr"]["nextpnr"])
     return out
 
 
 def fmt_resources(s: dict | None) -> str:
     if not s:
         return "not synthesized"
-    fit = s["fit"]
+    fit = {name: (row["used"], row["capacity"]) for name, row in s["fit"].items()}
     if "LUT4" in fit:
         cells = s.get("logic_cells")
         parts = [f"{cells[0]:,} / {cells[1]:,} LC" if cells else f"{fit['LUT4'][0]:,} LUT4",
@@ -211,6 +172,7 @@ def main() -> int:
     import platform
 
     from hdl import config as cfg, synth
+    from model import presets
 
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -229,6 +191,10 @@ def main() -> int:
     args = ap.parse_args()
     if args.rtl_n is not None and args.rtl_n < 3:
         raise ValueError(f"--rtl-n {args.rtl_n}: an interval needs at least 3 images")
+    if args.readme and args.model and set(args.model) != {r[0] for r in ROWS}:
+        raise ValueError("--readme with --model: the README's table would lose the other "
+                         "presets' rows; run all of them")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Keras for the float accuracy
     start = time.monotonic()
     models, rows = {}, []
     for model, name, target in ROWS:
@@ -237,7 +203,8 @@ def main() -> int:
         if model not in models:
             models[model] = model_figures(model, args)
         fig = models[model]
-        conf = cfg.validate(fig["net"], cfg.load(config_path(model, name)))
+        conf = cfg.validate(fig["net"], cfg.load(
+            presets.hw_config(model, None if name == "default" else name)))
         dsp_bits = 16 if target == "ice40" else 0
         folder = args.out / "bench" / f"{model}_{name}"
         print(f"{model} {name}: " + ", ".join(f"{k}={p}x{s}" for k, (p, s) in conf.items()),

@@ -51,12 +51,8 @@ def check(src, mnist_dir=None, n=None, float_model=True, progress=True) -> dict:
         "golden_accuracy": float(np.mean(result.prediction == test.y)),
         "seconds": {"oracle": round(t_oracle, 2), "golden": round(t_golden, 2)},
     }
-    if float_model and src.keras is not None:
-        import keras
-
-        model = keras.models.load_model(src.keras, compile=False)
-        pred = np.argmax(model.predict(x_float, batch_size=500, verbose=0), axis=1)
-        report["float_accuracy"] = float(np.mean(pred == test.y))
+    if float_model:
+        report["float_accuracy"] = src.float_accuracy(test)
     return report
 
 

@@ -38,10 +38,9 @@ def resolve_config(net, src, args, variant: str | None = None):
     elif args.config:
         conf = cfg.load(args.config)
     else:
-        default = presets.PRETRAINED / f"{src.name}.hw.json"
-        special = presets.PRETRAINED / f"{src.name}.{variant}.hw.json"
-        if variant and special.is_file():
-            default = special
+        default = presets.hw_config(src.name)
+        if variant and presets.hw_config(src.name, variant).is_file():
+            default = presets.hw_config(src.name, variant)
         if default.is_file():
             conf = cfg.load(default)
         else:  # a user model without a config: one multiplier per layer, the smallest design

@@ -3,7 +3,8 @@
 
 Without --layer: the whole top as `make verilog` builds it (the model's config, --par
 overrides), into OUT (default build/<model>/synth/<target>/), with the device's capacity
-beside each resource and summary.json. With --layer: that layer's block (conv3x3 or dense)
+beside each resource in report.txt and summary.json; for ice40 also nextpnr-ice40's logic
+cells and fmax, and with --bitstream the .bin. With --layer: that layer's block (conv3x3 or dense)
 at --pe/--simd. Either way the mapped cells are grouped as LUT / FF / DSP / block RAM; the
 full cell list and the Yosys log stay in OUT.
 
@@ -33,57 +34,45 @@ def whole(src, net, args) -> int:
     conf = resolve_config(net, src, args, variant=variant)
     dsp_bits = args.requant_dsp_bits if args.requant_dsp_bits is not None else 16 * ice40
     out = args.out or Path("build") / src.name / "synth" / args.target
-    chosen = presets.PRETRAINED / f"{src.name}.{variant}.hw.json"
+    chosen = presets.hw_config(src.name, variant)
     if ice40 and chosen.is_file() and not (args.config or args.par or args.auto_budget
                                            or args.auto_ips):
         print(f"config for the UP5K: model/pretrained/{chosen.name}", flush=True)
     print(f"{src.name}: converting the accelerator ({cfg.multipliers(conf)} MAC multipliers, "
           f"requantizer products: {dsp_bits} low bits in DSPs) ...", flush=True)
     top = build.build(net, conf, out, src.input_max, dsp_bits)
-    print(f"yosys {synth.TARGETS[args.target].format(top=top.stem)} ...", flush=True)
-    netlist = out / f"{top.stem}.json" if ice40 else None
-    result = synth.synthesize(top, top.stem, args.target, log=out / f"{args.target}.log",
-                              netlist=netlist)
-    groups = synth.summary(result["cells"], args.target)
-    device, _ = synth.DEVICES[args.target]
-    rows = synth.fit(groups, args.target)
-    doc = {"model": src.name, "target": args.target, "device": device,
-           "yosys": synth.version(), "config": {k: list(v) for k, v in conf.items()},
-           "multipliers": cfg.multipliers(conf), "requant_dsp_bits": dsp_bits,
-           "resources": groups, "fit": {name: {"used": used, "capacity": cap}
-                                        for name, used, cap in rows},
-           "cells": result["cells"]}
-    print(f"  {device}, {synth.version()}:")
-    for name, used, cap in rows:
-        print(f"  {name:8s} {used:7,d} / {cap:7,d}  {used / cap:6.1%}"
-              f"{'  OVER' if used > cap else ''}")
-    extra = {k: v for k, v in groups.items() if k not in dict((r[0], 0) for r in rows)}
-    print("  also: " + ", ".join(f"{k} {v:,}" for k, v in extra.items()))
-    print(f"  ({result['seconds']:.0f} s)")
-    over = [name for name, used, cap in rows if used > cap]
-    status = 0
-    if ice40 and over:
-        print(f"  not placed: over on {', '.join(over)}")
-        doc["pnr"] = None
-        status = 1 if args.bitstream else 0
-    elif ice40:
-        print(f"nextpnr-ice40 --up5k --package sg48 --freq {args.freq_mhz:g} ...", flush=True)
-        asc = out / f"{top.stem}.asc"
-        pnr = synth.place_and_route(netlist, asc, freq_mhz=args.freq_mhz, seed=args.seed,
-                                    log=out / "nextpnr.log")
-        doc["pnr"] = {**pnr, "nextpnr": synth.nextpnr_version()}
+    print(f"yosys {synth.TARGETS[args.target].format(top=top.stem)}"
+          + (f", then nextpnr-ice40 --up5k --package sg48 --freq {args.freq_mhz:g} if it fits"
+             if ice40 else "") + " ...", flush=True)
+    flow = synth.run_flow(top, args.target, out, freq_mhz=args.freq_mhz, seed=args.seed,
+                          bitstream=args.bitstream)
+    doc = {"model": src.name, "config": {k: list(v) for k, v in conf.items()},
+           "multipliers": cfg.multipliers(conf), "requant_dsp_bits": dsp_bits, **flow}
+    report = [f"{src.name} on {flow['device']}, {flow['yosys']}:"]
+    for name, row in flow["fit"].items():
+        used, cap = row["used"], row["capacity"]
+        report.append(f"  {name:8s} {used:7,d} / {cap:7,d}  {used / cap:6.1%}"
+                      f"{'  OVER' if used > cap else ''}")
+    extra = {k: v for k, v in flow["resources"].items() if k not in flow["fit"]}
+    report.append("  also: " + ", ".join(f"{k} {v:,}" for k, v in extra.items()))
+    pnr = flow["pnr"]
+    if ice40 and pnr is None:
+        report.append(f"  not placed: over on {', '.join(flow['over'])}")
+    elif pnr is not None:
         used, total = pnr["lc"]
-        print(f"  logic cells {used:,} / {total:,} ({used / total:.1%})")
-        print(f"  fmax {pnr['fmax_mhz']:.2f} MHz after routing "
-              f"({'meets' if pnr['met'] else 'MISSES'} {args.freq_mhz:g} MHz; seed {args.seed}; "
-              f"{pnr['seconds']:.0f} s)")
-        if args.bitstream:
-            binary = synth.icepack(asc, out / f"{top.stem}.bin")
-            doc["bitstream"] = binary.name
-            print(f"  bitstream {binary} ({binary.stat().st_size:,} bytes): iceprog {binary}")
+        report.append(f"  logic cells {used:,} / {total:,} ({used / total:.1%})")
+        report.append(f"  fmax {pnr['fmax_mhz']:.2f} MHz after routing "
+                      f"({'meets' if pnr['met'] else 'MISSES'} {args.freq_mhz:g} MHz; "
+                      f"seed {args.seed}; {pnr['nextpnr']})")
+    if flow["bitstream"]:
+        binary = out / flow["bitstream"]
+        report.append(f"  bitstream {binary} ({binary.stat().st_size:,} bytes): "
+                      f"iceprog {binary}")
+    print("\n".join(report))
+    (out / "report.txt").write_text("\n".join(report) + "\n")
     (out / "summary.json").write_text(json.dumps(doc, indent=1) + "\n")
-    print(f"  {out}/summary.json")
-    return status
+    print(f"  {out}/report.txt, {out}/summary.json")
+    return 1 if args.bitstream and not flow["bitstream"] else 0
 
 
 def main() -> int:

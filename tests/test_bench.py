@@ -11,13 +11,13 @@ from tests.hdl.helpers import need_tools
 
 def test_digits_bench_without_synthesis(tmp_path):
     """Both digits configs through Verilator: figures consistent with the cycle model and
-    golden, the Markdown table rendered from bench.json, the README block replaced."""
+    golden, the Markdown table rendered from bench.json, a README block replaced by it."""
     need_tools("verilator")
-    readme = tmp_path / "README.md"
-    readme.write_text("intro\n<!-- bench:start -->\nold table\n<!-- bench:end -->\nrest\n")
+    from scripts.bench import update_readme
+
     proc = subprocess.run([sys.executable, "scripts/bench.py", "--model", "digits_cnn",
-                           "--no-synth", "--rtl-n", "12", "--out", str(tmp_path),
-                           "--readme", str(readme)], cwd=ROOT, capture_output=True, text=True)
+                           "--no-synth", "--rtl-n", "12", "--out", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     doc = json.loads((tmp_path / "bench.json").read_text())
     assert [(r["model"], r["config"]) for r in doc["rows"]] == [("digits_cnn", "default"),
@@ -32,6 +32,9 @@ def test_digits_bench_without_synthesis(tmp_path):
         assert rtl["latency_cycles"] == rtl["predicted_latency"]
     table = (tmp_path / "bench.md").read_text()
     assert "| digits_cnn | up5k | 4 |" in table and "12 / 12" in table
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- bench:start -->\nold table\n<!-- bench:end -->\nrest\n")
+    update_readme(readme, table)
     text = readme.read_text()
     assert text.startswith("intro\n<!-- bench:start -->\n") and text.endswith("rest\n")
     assert table in text and "old table" not in text
@@ -46,10 +49,12 @@ def test_readme_has_the_bench_block():
     assert "Measured by `make bench`" in block and "| mnist_cnn | default |" in block
 
 
-def test_bad_arguments(tmp_path):
-    proc = subprocess.run([sys.executable, "scripts/bench.py", "--rtl-n", "2", "--out",
-                           str(tmp_path)], cwd=ROOT, capture_output=True, text=True)
-    assert proc.returncode == 2 and "--rtl-n 2" in proc.stderr
+@pytest.mark.parametrize("args,msg", [(["--rtl-n", "2"], "--rtl-n 2"),
+                                      (["--model", "digits_cnn", "--readme"], "lose the other")])
+def test_bad_arguments(tmp_path, args, msg):
+    proc = subprocess.run([sys.executable, "scripts/bench.py", *args, "--out", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 2 and msg in proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "bench.json").exists()
 
 
