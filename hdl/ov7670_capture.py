@@ -8,7 +8,7 @@ Output ``m`` (no ready: one word per two bytes, at most one every other PCLK, in
 ``async_fifo`` which carries it to the system clock): 18 bits, ``tag`` in [17:16]:
 
     PIXEL  (0)  data = RGB565
-    FIRST  (1)  data = RGB565 of the first pixel after a VSYNC
+    VSYNC  (1)  VSYNC rose: a frame boundary (data = 0)
     EOL    (2)  HREF fell: the end of a line (data = the line's pixel count)
 
 Nothing is assumed about the line length here: the system side (``frame_assembler``) counts
@@ -22,7 +22,7 @@ from myhdl import Signal, always_seq, block, intbv
 
 from .stream import check_stream
 
-PIXEL, FIRST, EOL = 0, 1, 2
+PIXEL, VSYNC, EOL = 0, 1, 2
 WORD_BITS = 18
 MAX_LINE = 1 << 10  # pixels per line the EOL count holds (QVGA is 320)
 
@@ -32,7 +32,7 @@ def ov7670_capture(pclk, prst, vsync, href, d, m):
     check_stream("m", m, bits=WORD_BITS, ready=None, signed=False)
     high = Signal(intbv(0)[8:])
     phase = Signal(bool(0))       # 1: the next byte is a pixel's second
-    first = Signal(bool(0))       # the next pixel is the first of a frame
+    vsync_q = Signal(bool(0))
     href_q = Signal(bool(0))
     count = Signal(intbv(0, min=0, max=MAX_LINE))
 
@@ -40,10 +40,13 @@ def ov7670_capture(pclk, prst, vsync, href, d, m):
     def sample():
         m.valid.next = 0
         href_q.next = href
+        vsync_q.next = vsync
         if vsync:
-            first.next = 1
             phase.next = 0
             count.next = 0
+            if not vsync_q:
+                m.valid.next = 1
+                m.data.next = VSYNC << 16
         elif href:
             if not phase:
                 high.next = d
@@ -51,11 +54,7 @@ def ov7670_capture(pclk, prst, vsync, href, d, m):
             else:
                 phase.next = 0
                 m.valid.next = 1
-                if first:
-                    m.data.next = (FIRST << 16) | (high << 8) | d
-                    first.next = 0
-                else:
-                    m.data.next = (PIXEL << 16) | (high << 8) | d
+                m.data.next = (PIXEL << 16) | (high << 8) | d
                 if count < MAX_LINE - 1:
                     count.next = count + 1
         else:

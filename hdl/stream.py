@@ -69,6 +69,7 @@ def source(clk, stream: Stream, values, gap: float = 0.0, seed: int = 0, rst=Non
     """Drive ``values`` onto ``stream`` keeping the handshake rule, idling with probability
     ``gap`` before each beat; with ``rst``, start only once reset is released."""
     rng = random.Random(seed)
+    ready = getattr(stream, "ready", None)  # MyHDL resolves every attribute a generator names
 
     @instance
     def drive():
@@ -84,7 +85,7 @@ def source(clk, stream: Stream, values, gap: float = 0.0, seed: int = 0, rst=Non
             stream.valid.next = 1
             stream.data.next = int(v)
             yield clk.posedge
-            while stream.has_ready and not stream.ready:
+            while ready is not None and not ready:
                 yield clk.posedge
         stream.valid.next = 0
 
@@ -96,16 +97,17 @@ def sink(clk, stream: Stream, out: list, stall: float = 0.0, seed: int = 1, cycl
     ``cycles`` (a list) gets, per beat, the clock count at which it transferred."""
     rng = random.Random(seed)
     when = cycles if cycles is not None else []  # MyHDL resolves every name a generator uses
+    ready = getattr(stream, "ready", None)
 
     @instance
     def take():
         count = 0
         while True:
-            if stream.has_ready:
-                stream.ready.next = rng.random() >= stall
+            if ready is not None:
+                ready.next = rng.random() >= stall
             yield clk.posedge
             count += 1
-            if stream.valid and (not stream.has_ready or stream.ready):
+            if stream.valid and (ready is None or ready):
                 out.append(int(stream.data))
                 when.append(count)
 

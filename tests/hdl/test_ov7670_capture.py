@@ -4,7 +4,7 @@ from myhdl import ResetSignal, Signal, Simulation, StopSimulation, instance, int
 
 from cosim import icarus
 from cosim.ov7670_model import Faults, Timing, camera
-from hdl.ov7670_capture import EOL, FIRST, PIXEL, WORD_BITS, ov7670_capture
+from hdl.ov7670_capture import EOL, PIXEL, VSYNC, WORD_BITS, ov7670_capture
 from hdl.stream import Stream
 from tests.hdl.helpers import need_tools
 
@@ -15,14 +15,13 @@ def expected(frames, faults=None):
     for i, frame in enumerate(frames):
         f = faults.get(i, Faults())
         h, w = frame.shape
-        first = True
+        out.append((VSYNC, 0))
         for y in range(h if f.truncate is None else min(h, f.truncate)):
             if f.vsync_at == y:
-                first = True
+                out.append((VSYNC, 0))
             n = f.line_lengths.get(y, w)
             for x in range(n):
-                out.append(((FIRST if first else PIXEL), int(frame[y, x % w])))
-                first = False
+                out.append((PIXEL, int(frame[y, x % w])))
             out.append((EOL, n))
     return out
 
@@ -82,8 +81,8 @@ def test_pclk_glitch_shifts_only_its_line(tmp_path):
     want = expected(frames)
     # line 1 of frame 0 is corrupted (one repeated byte), every other word is right
     w = 6
-    line1 = slice(w + 1, 2 * w + 2)
-    assert got[: w + 1] == want[: w + 1]
+    line1 = slice(w + 2, 2 * w + 3)    # after frame 0's VSYNC word and line 0
+    assert got[: w + 2] == want[: w + 2]
     assert got[line1] != want[line1] and got[line1.stop - 1][0] == EOL
     assert got[line1.stop:] == want[line1.stop:]
 
