@@ -52,64 +52,67 @@ def rgb565_bytes(pixel: int) -> tuple[int, int]:
     return (pixel >> 8) & 0xFF, pixel & 0xFF
 
 
+GLITCH, VSYNC_BIT, HREF_BIT = 1 << 10, 1 << 9, 1 << 8
+
+
+def trace(frames, timing: Timing = Timing.short(), faults=None) -> np.ndarray:
+    """The pins, one entry per PCLK period: ``D | HREF_BIT | VSYNC_BIT | GLITCH`` (GLITCH: one
+    more short PCLK pulse after this period's rising edge). ``frames``: (H, W) RGB565 arrays;
+    ``faults`` maps a frame index to ``Faults``."""
+    faults = faults or {}
+    parts = []
+    for index, frame in enumerate(frames):
+        frame = np.asarray(frame)
+        h, w = frame.shape
+        f = faults.get(index, Faults())
+        line_clocks = 2 * w + timing.line_blank
+        parts += [np.full(timing.vsync_lines * line_clocks, VSYNC_BIT),
+                  np.zeros(timing.front_lines * line_clocks, np.int64)]
+        for y in range(h):
+            if f.truncate is not None and y >= f.truncate:
+                break
+            if f.vsync_at == y:
+                parts.append(np.full(line_clocks, VSYNC_BIT))
+            n = f.line_lengths.get(y, w)
+            row = frame[y, np.arange(n) % w].astype(np.int64)
+            data = np.stack([row >> 8 & 0xFF, row & 0xFF], axis=1).ravel() | HREF_BIT
+            for k in f.glitches.get(y, []):
+                data[k] |= GLITCH
+            parts += [data, np.zeros(timing.line_blank, np.int64)]
+        parts.append(np.zeros(timing.back_lines * line_clocks, np.int64))
+    return np.concatenate(parts).astype(np.int64)
+
+
 def camera(pclk, vsync, href, d, frames, timing: Timing = Timing.short(), faults=None,
            done=None):
-    """A generator that plays ``frames`` (each an (H, W) array of RGB565 values) on the pins;
-    ``faults`` maps a frame index to ``Faults``; ``done`` (a list) gets True at the end."""
+    """A generator that plays ``frames`` (each an (H, W) array of RGB565 values) on the pins
+    (``trace``), then keeps PCLK running idle; ``done`` (a list) gets True at the end."""
     half = timing.period // 2
-    faults = faults or {}
-
-    def clock(n=1):
-        for _ in range(n):
-            pclk.next = 0
-            yield delay(half)
-            pclk.next = 1
-            yield delay(half)
+    pins = trace(frames, timing, faults).tolist()
 
     @instance
     def play():
-        for index, frame in enumerate(frames):
-            frame = np.asarray(frame)
-            h, w = frame.shape
-            f = faults.get(index, Faults())
-            line_clocks = 2 * w + timing.line_blank
-            vsync.next = 1
-            yield clock(timing.vsync_lines * line_clocks)
-            vsync.next = 0
-            yield clock(timing.front_lines * line_clocks)
-            for y in range(h):
-                if f.truncate is not None and y >= f.truncate:
-                    break
-                if f.vsync_at == y:
-                    vsync.next = 1
-                    yield clock(line_clocks)
-                    vsync.next = 0
-                n = f.line_lengths.get(y, w)
-                row = [frame[y, x % w] for x in range(n)]
-                data = [b for p in row for b in rgb565_bytes(int(p))]
-                extra = set(f.glitches.get(y, []))
-                href.next = 1
-                for k, byte in enumerate(data):
-                    pclk.next = 0
-                    d.next = byte
-                    yield delay(half)
-                    pclk.next = 1
-                    yield delay(half)
-                    if k in extra:  # a glitch: one more PCLK edge on the same byte
-                        pclk.next = 0
-                        yield delay(1)
-                        pclk.next = 1
-                        yield delay(1)
+        for p in pins:
+            pclk.next = 0
+            vsync.next = bool(p & VSYNC_BIT)
+            href.next = bool(p & HREF_BIT)
+            d.next = p & 0xFF
+            yield delay(half)
+            pclk.next = 1
+            yield delay(half)
+            if p & GLITCH:  # one more PCLK edge on the same byte
                 pclk.next = 0
-                href.next = 0
-                yield delay(half)
+                yield delay(1)
                 pclk.next = 1
-                yield delay(half)
-                yield clock(timing.line_blank - 1)
-            yield clock(timing.back_lines * line_clocks)
+                yield delay(1)
         if done is not None:
             done.append(True)
         while True:
-            yield clock()
+            pclk.next = 0
+            vsync.next = 0
+            href.next = 0
+            yield delay(half)
+            pclk.next = 1
+            yield delay(half)
 
     return play

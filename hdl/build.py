@@ -44,32 +44,86 @@ def elaborate(net: Network, config: dict, paths: dict, requant_dsp_bits: int = 0
                    paths=paths, requant_dsp_bits=requant_dsp_bits)
 
 
+def check_dsp_bits(requant_dsp_bits: int) -> None:
+    if requant_dsp_bits not in (0, 16):
+        raise ValueError(f"requant_dsp_bits={requant_dsp_bits}: choose 0 (the requantizers' "
+                         f"products in LUTs) or 16 (their low 16 bits in DSPs)")
+
+
+def convert(inst, stage: Path, top: str, initial_values: bool = False) -> Path:
+    """Convert ``inst`` to ``stage/<top>.v`` with the waivers and the file list beside it."""
+    inst.convert(hdl="Verilog", path=str(stage), name=top, testbench=False,
+                 initial_values=initial_values)
+    vfile = stage / f"{top}.v"
+    # MyHDL's header names the file with the folder it was written in: keep only the name
+    lines = vfile.read_text().split("\n")
+    lines = [f"// File: {top}.v" if ln.startswith("// File:") else ln for ln in lines]
+    vfile.write_text("\n".join(lines))
+    shutil.copy(WAIVERS, stage / WAIVERS.name)
+    (stage / "files.f").write_text(f"{top}.v\n")
+    return vfile
+
+
 def build(net: Network, config: dict, out, input_max: float, requant_dsp_bits: int = 0) -> Path:
     """``requant_dsp_bits``: how many low bits of each requantizer's product go to DSPs
     (``hdl.softmul``; 0 = all LUTs, the default; 16 for the iCE40 UP5K)."""
     config = cfg.validate(net, config)
-    if requant_dsp_bits not in (0, 16):
-        raise ValueError(f"requant_dsp_bits={requant_dsp_bits}: choose 0 (the requantizers' "
-                         f"products in LUTs) or 16 (their low 16 bits in DSPs)")
+    check_dsp_bits(requant_dsp_bits)
     out = Path(out)
     top = top_name(net)
     # the folder is regenerated whole: no stale ROM files from another config
     with staged_folder(out, replace_all=True) as stage:
         paths = write_mems(net, config, stage, input_max)
-        elaborate(net, config, paths, requant_dsp_bits).convert(hdl="Verilog", path=str(stage), name=top,
-                                              testbench=False)
-        vfile = stage / f"{top}.v"
-        # MyHDL's header names the file with the folder it was written in: keep only the name
-        lines = vfile.read_text().split("\n")
-        lines = [f"// File: {top}.v" if ln.startswith("// File:") else ln for ln in lines]
-        vfile.write_text("\n".join(lines))
-        shutil.copy(WAIVERS, stage / WAIVERS.name)
-        (stage / "files.f").write_text(f"{top}.v\n")
+        convert(elaborate(net, config, paths, requant_dsp_bits), stage, top)
         doc = {"model": net.name, "top": top,
                "layers": {name: {"pe": pe, "simd": simd} for name, (pe, simd) in config.items()},
                "multipliers": cfg.multipliers(config),
                "requant_dsp_bits": requant_dsp_bits,
                "predicted_interval": cfg.interval(net, config),
+               "input_max": input_max}
+        (stage / "config.json").write_text(json.dumps(doc, indent=2) + "\n")
+    return out / f"{top}.v"
+
+
+def system_signals(net: Network, geo) -> dict:
+    """The camera_system top's ports, as signals (names as in the Verilog)."""
+    from . import camera_system as cs
+    from .frame_assembler import FRAME_BITS
+
+    b = lambda: Signal(bool(0))  # noqa: E731
+    return dict(
+        clk=b(), rst=ResetSignal(0, active=1, isasync=False), pclk=b(), vsync=b(), href=b(),
+        d=Signal(intbv(0)[8:]), sio_c=b(), sio_d_out=b(), sio_d_oe=b(), cam_ready=b(), tx=b(),
+        digit=Signal(intbv(0)[index_bits(net.logits_layer.c_out):]), have_digit=b(),
+        result=b(), frame_no=Signal(intbv(0)[FRAME_BITS:]),
+        bad_frames=Signal(intbv(0)[cs.STATUS_BITS:]), dropped=Signal(intbv(0)[cs.STATUS_BITS:]),
+        pix_valid=b(), pix_data=Signal(intbv(0)[8:]))
+
+
+def build_system(net: Network, config: dict, geo, out, input_max: float, *, clk_hz: float,
+                 baud: float = 115200, requant_dsp_bits: int = 0) -> Path:
+    """The camera-to-digit system (``hdl.camera_system``) into ``out``: camera_system.v, the
+    CNN's ROM files, the file list, waivers and config.json."""
+    from .camera_system import camera_system
+    from .preprocess import normalise_cycles
+
+    config = cfg.validate(net, config)
+    check_dsp_bits(requant_dsp_bits)
+    out = Path(out)
+    top = "camera_system"
+    with staged_folder(out, replace_all=True) as stage:
+        paths = write_mems(net, config, stage, input_max)
+        inst = camera_system(**system_signals(net, geo), net=net, config=config, paths=paths,
+                             geo=geo, clk_hz=clk_hz, baud=baud,
+                             requant_dsp_bits=requant_dsp_bits)
+        convert(inst, stage, top)
+        doc = {"model": net.name, "top": top, "clk_hz": clk_hz, "baud": baud,
+               "frame": [geo.width, geo.height], "cnn_input": geo.n, "crop": geo.side,
+               "factor": geo.factor, "radius": geo.radius, "threshold": geo.threshold,
+               "layers": {name: {"pe": pe, "simd": simd} for name, (pe, simd) in config.items()},
+               "multipliers": cfg.multipliers(config), "requant_dsp_bits": requant_dsp_bits,
+               "normalise_cycles": normalise_cycles(geo),
+               "cnn_latency": cfg.latency(net, config), "cnn_interval": cfg.interval(net, config),
                "input_max": input_max}
         (stage / "config.json").write_text(json.dumps(doc, indent=2) + "\n")
     return out / f"{top}.v"

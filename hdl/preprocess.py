@@ -18,7 +18,8 @@ Three stages, the first two at the pixel rate, the last once per frame::
 
 The banks swap when the normaliser takes a frame, so the next frame accumulates while this
 one is normalised. A good frame that arrives while the normaliser is still busy is dropped
-(``dropped`` pulses), so frames never queue up; a bad frame is ignored (its cells are
+(``dropped`` pulses), so frames never queue up; so is one that arrives while ``allow`` is low
+(the system holds it low while it cannot take another result); a bad frame is ignored (its cells are
 overwritten by the next frame, which rewrites every cell).
 
 ``accepted`` pulses when the normaliser takes a frame. Normalising costs about
@@ -53,7 +54,7 @@ assert tuple(sum(1 << k for k in t) for t in SHIFT_TERMS) == GRAY_WEIGHTS
 
 
 @block
-def preprocess(clk, rst, s, m, accepted, dropped, *, geo: Geometry):
+def preprocess(clk, rst, s, m, allow, accepted, dropped, *, geo: Geometry):
     check_stream("s", s, bits=fa.out_bits(geo.width, geo.height), ready=None, signed=False)
     check_stream("m", m, bits=8, ready=True, signed=False)
     n, f, r = geo.n, geo.factor, geo.radius
@@ -284,7 +285,7 @@ def preprocess(clk, rst, s, m, accepted, dropped, *, geo: Geometry):
         ink_we.next = 0
         d_valid.next = 0
         if b_good:
-            if state == State.IDLE:
+            if state == State.IDLE and allow:
                 accepted.next = 1
                 wbank.next = not wbank
                 rbank.next = wbank

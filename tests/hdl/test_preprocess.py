@@ -29,15 +29,16 @@ def simulate(tmp_path, geo, values, n_images, *, gap=0.0, stall=0.0, hdl="myhdl"
     clk, rst = make_clk_rst()
     s = fa.out_stream(geo.width, geo.height)
     m = Stream(8, signed=False)
-    accepted, dropped = Signal(bool(0)), Signal(bool(0))
-    dut = preprocess(clk, rst, s, m, accepted, dropped, geo=geo)
+    accepted, dropped, allow = Signal(bool(0)), Signal(bool(0)), Signal(bool(1))
+    dut = preprocess(clk, rst, s, m, allow, accepted, dropped, geo=geo)
     if hdl == "icarus":
         need_tools("iverilog", "vvp", "verilator")
         icarus.convert(dut, tmp_path, "pre_dut")
         icarus.verilator_lint(tmp_path / "pre_dut.v", "pre_dut")
         dut = icarus.cosimulation(tmp_path, "pre_dut", clk=clk, rst=rst, s_valid=s.valid,
                                   s_data=s.data, m_valid=m.valid, m_data=m.data,
-                                  m_ready=m.ready, accepted=accepted, dropped=dropped)
+                                  m_ready=m.ready, allow=allow, accepted=accepted,
+                                  dropped=dropped)
     out = []
     want = n_images * geo.n * geo.n
     limit = len(values) * 3 + n_images * (normalise_cycles(geo) * 3 + 200) + 500

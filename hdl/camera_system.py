@@ -1,0 +1,156 @@
+"""Camera to digit: the whole system between the OV7670's pins and the outputs, board-neutral.
+
+::
+
+    PCLK domain                 | system clock (clk)
+    ov7670_capture -> async_fifo -> frame_assembler -> preprocess -> network -> result
+                                                                   (frame no.) -> uart_report
+    sccb_master (register table after reset)                                   -> uart_tx -> tx
+
+Ports: ``clk``, ``rst`` (synchronous, active high; a two-flop synchronizer makes the PCLK
+domain's reset from it); the camera's ``pclk``, ``vsync``, ``href``, ``d``; SCCB ``sio_c``,
+``sio_d_out``, ``sio_d_oe``, ``cam_ready`` (the table is written); the UART line ``tx``;
+the latest result ``digit`` with ``have_digit`` (a result since reset) and ``result`` (a
+one-clock pulse per classified frame); ``frame_no`` (the number of the frame the result
+came from: every frame the camera delivered counts, good or bad) and the status counters
+``bad_frames`` (frames rejected by the assembler, saturating) and ``dropped`` (good frames
+that found the preprocess busy, saturating); and a monitor of the CNN's input beats
+(``pix_valid``, ``pix_data``: the preprocessed image as the CNN takes it).
+
+Each good frame is classified once: the result is on ``digit`` about
+``preprocess.normalise_cycles`` + the CNN's latency after the frame's last line, and the text
+line ``digit=7 frame=123 bad=0`` follows on ``tx``.
+"""
+from __future__ import annotations
+
+from myhdl import ResetSignal, Signal, always, always_comb, always_seq, block, intbv
+
+from model.preprocess import Geometry
+from model.qnet import Network
+
+from . import frame_assembler as fa
+from . import uart_report as ur
+from .argmax import index_bits
+from .async_fifo import async_fifo
+from .fifo import fifo
+from .network import network
+from .ov7670_capture import WORD_BITS, ov7670_capture
+from .preprocess import preprocess
+from .sccb_master import OV7670_QQVGA_RGB565, OV7670_QVGA_RGB565, sccb_master
+from .stream import Stream
+from .uart_tx import uart_tx
+
+CDC_DEPTH = 8        # capture words in flight between the clock domains
+RESULTS_DEPTH = 4    # frame numbers of images inside the CNN
+STATUS_BITS = 8
+
+
+def camera_regs(geo: Geometry):
+    if (geo.width, geo.height) == (160, 120):
+        return OV7670_QQVGA_RGB565
+    if (geo.width, geo.height) == (320, 240):
+        return OV7670_QVGA_RGB565
+    raise ValueError(f"camera_system: the OV7670 tables are for 160x120 (QQVGA) and 320x240 "
+                     f"(QVGA), not {geo.width}x{geo.height}")
+
+
+@block
+def camera_system(clk, rst, pclk, vsync, href, d, sio_c, sio_d_out, sio_d_oe, cam_ready, tx,
+                  digit, have_digit, result, frame_no, bad_frames, dropped, pix_valid, pix_data,
+                  *, net: Network, config: dict, paths: dict, geo: Geometry, clk_hz: float,
+                  baud: float = 115200, sccb_hz: float = 100e3, requant_dsp_bits: int = 0):
+    if net.input_shape != (geo.n, geo.n, 1):
+        raise ValueError(f"camera_system: {net.name} takes {net.input_shape}, the preprocess "
+                         f"makes {geo.n}x{geo.n}x1")
+    n_classes = net.logits_layer.c_out
+    if n_classes > 10:
+        raise ValueError(f"camera_system: {net.name} has {n_classes} classes; the display and "
+                         f"the text line show one decimal digit")
+    regs = camera_regs(geo)
+    insts = []
+
+    # camera configuration
+    start = Signal(bool(0))
+    sio_d_oe_i = Signal(bool(0))
+    insts.append(sccb_master(clk, rst, start, sio_c, sio_d_out, sio_d_oe, cam_ready,
+                             clk_hz=clk_hz, sccb_hz=sccb_hz, regs=regs,
+                             reset_wait=int(clk_hz // 1000)))
+
+    # PCLK domain: its reset through two flops, the capture, the crossing
+    prst = ResetSignal(1, active=1, isasync=False)
+    prst_q = Signal(bool(1))
+
+    @always(pclk.posedge)
+    def pclk_reset():
+        prst_q.next = rst
+        prst.next = prst_q
+
+    cap = Stream(WORD_BITS, signed=False, ready=False)
+    cdc_in = Stream(WORD_BITS, signed=False)
+    words = Stream(WORD_BITS, signed=False)
+    insts.append(ov7670_capture(pclk, prst, vsync, href, d, cap))
+
+    @always_comb
+    def to_cdc():  # a full FIFO loses words: the frame they belong to is then counted bad
+        cdc_in.valid.next = cap.valid
+        cdc_in.data.next = cap.data
+
+    insts.append(async_fifo(pclk, prst, cdc_in, clk, rst, words, depth=CDC_DEPTH))
+
+    # system domain
+    beats = fa.out_stream(geo.width, geo.height)
+    frames = Signal(intbv(0)[fa.FRAME_BITS:])
+    insts.append(fa.frame_assembler(clk, rst, words, beats, frames, bad_frames,
+                                    width=geo.width, height=geo.height))
+    pix = Stream(8, signed=False)
+    accepted, dropped_pulse, room = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
+    insts.append(preprocess(clk, rst, beats, pix, room, accepted, dropped_pulse, geo=geo))
+
+    cls = Stream(index_bits(n_classes), signed=False)
+    logit_valid, logit_data = Signal(bool(0)), Signal(intbv(0, min=-128, max=128))
+    busy, done = Signal(bool(0)), Signal(bool(0))
+    insts.append(network(clk, rst, pix, cls, logit_valid, logit_data, busy, done, net=net,
+                         config=config, paths=paths, requant_dsp_bits=requant_dsp_bits))
+
+    # the frame number of each image in the CNN, in order
+    numbers_in = Stream(fa.FRAME_BITS, signed=False, ready=False)
+    numbers = Stream(fa.FRAME_BITS, signed=False)
+    insts.append(fifo(clk, rst, numbers_in, numbers, depth=RESULTS_DEPTH))
+    in_cnn = Signal(intbv(0, min=0, max=RESULTS_DEPTH + 1))
+
+    report = Stream(ur.WORD_BITS, signed=False)
+    text = Stream(8, signed=False)
+    insts.append(ur.uart_report(clk, rst, report, text))
+    insts.append(uart_tx(clk, rst, text, tx, clk_hz=clk_hz, baud=baud))
+
+    @always_comb
+    def wiring():
+        sio_d_oe_i.next = sio_d_oe
+        numbers_in.valid.next = accepted
+        numbers_in.data.next = frames
+        room.next = in_cnn < RESULTS_DEPTH
+        cls.ready.next = 1
+        numbers.ready.next = cls.valid
+        pix_valid.next = pix.valid and pix.ready
+        pix_data.next = pix.data
+
+    @always_seq(clk.posedge, reset=rst)
+    def results():
+        result.next = 0
+        if accepted and not cls.valid:
+            in_cnn.next = in_cnn + 1
+        elif cls.valid and not accepted:
+            in_cnn.next = in_cnn - 1
+        if dropped_pulse and dropped < dropped.max - 1:
+            dropped.next = dropped + 1
+        if cls.valid:
+            digit.next = cls.data
+            have_digit.next = 1
+            frame_no.next = numbers.data
+            result.next = 1
+            report.valid.next = 1
+            report.data.next = (bad_frames << 20) | (numbers.data << 4) | cls.data
+        elif report.ready:
+            report.valid.next = 0
+
+    return insts, pclk_reset, to_cdc, wiring, results
