@@ -36,6 +36,20 @@ class Timing:
         return Timing(period=period, line_blank=2 * (784 - 640) * width // 640)
 
     @staticmethod
+    def at_fps(width: int, height: int, fps: float, period: int) -> "Timing":
+        """Datasheet line shape and porches; blank lines added before the frame until a frame
+        lasts 1/fps with a PCLK of ``period`` ns (the OV7670 lowers its frame rate the same
+        way, with dummy lines in the vertical blanking)."""
+        t = Timing.datasheet(width, period)
+        line = 2 * width + t.line_blank
+        lines = round(1e9 / fps / period / line)
+        front = lines - height - t.vsync_lines - t.back_lines
+        if front < t.front_lines:
+            raise ValueError(f"ov7670_model: {width}x{height} at {fps} fps does not fit a "
+                             f"{period} ns PCLK")
+        return Timing(period, t.line_blank, t.vsync_lines, front, t.back_lines)
+
+    @staticmethod
     def short(period: int = 20) -> "Timing":
         return Timing(period=period, line_blank=6, vsync_lines=1, front_lines=1, back_lines=1)
 
@@ -55,10 +69,11 @@ def rgb565_bytes(pixel: int) -> tuple[int, int]:
 GLITCH, VSYNC_BIT, HREF_BIT = 1 << 10, 1 << 9, 1 << 8
 
 
-def trace(frames, timing: Timing = Timing.short(), faults=None) -> np.ndarray:
+def trace(frames, timing: Timing = Timing.short(), faults=None, close: bool = False) -> np.ndarray:
     """The pins, one entry per PCLK period: ``D | HREF_BIT | VSYNC_BIT | GLITCH`` (GLITCH: one
     more short PCLK pulse after this period's rising edge). ``frames``: (H, W) RGB565 arrays;
-    ``faults`` maps a frame index to ``Faults``."""
+    ``faults`` maps a frame index to ``Faults``; ``close`` ends with the next frame's VSYNC
+    (a receiver judges a frame when the next one starts)."""
     faults = faults or {}
     parts = []
     for index, frame in enumerate(frames):
@@ -80,6 +95,8 @@ def trace(frames, timing: Timing = Timing.short(), faults=None) -> np.ndarray:
                 data[k] |= GLITCH
             parts += [data, np.zeros(timing.line_blank, np.int64)]
         parts.append(np.zeros(timing.back_lines * line_clocks, np.int64))
+    if close and parts:
+        parts.append(np.full(timing.vsync_lines * line_clocks, VSYNC_BIT))
     return np.concatenate(parts).astype(np.int64)
 
 

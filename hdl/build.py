@@ -97,7 +97,8 @@ def system_signals(net: Network, geo) -> dict:
         digit=Signal(intbv(0)[index_bits(net.logits_layer.c_out):]), have_digit=b(),
         result=b(), frame_no=Signal(intbv(0)[FRAME_BITS:]),
         bad_frames=Signal(intbv(0)[cs.STATUS_BITS:]), dropped=Signal(intbv(0)[cs.STATUS_BITS:]),
-        pix_valid=b(), pix_data=Signal(intbv(0)[8:]))
+        overrun=b(), cnn_busy=b(), pix_valid=b(), pix_data=Signal(intbv(0)[8:]),
+        logit_valid=b(), logit_data=Signal(intbv(0, min=-128, max=128)))
 
 
 def build_system(net: Network, config: dict, geo, out, input_max: float, *, clk_hz: float,

@@ -14,8 +14,10 @@ the latest result ``digit`` with ``have_digit`` (a result since reset) and ``res
 one-clock pulse per classified frame); ``frame_no`` (the number of the frame the result
 came from: every frame the camera delivered counts, good or bad) and the status counters
 ``bad_frames`` (frames rejected by the assembler, saturating) and ``dropped`` (good frames
-that found the preprocess busy, saturating); and a monitor of the CNN's input beats
-(``pix_valid``, ``pix_data``: the preprocessed image as the CNN takes it).
+that found the preprocess busy, saturating), ``overrun`` (sticky: the clock-domain FIFO was
+full and lost capture words; the frames they belonged to are counted bad), ``cnn_busy``; and
+monitors of the CNN's input beats (``pix_valid``, ``pix_data``: the preprocessed image as the
+CNN takes it) and of its int8 logits (``logit_valid``, ``logit_data``).
 
 Each good frame is classified once: the result is on ``digit`` about
 ``preprocess.normalise_cycles`` + the CNN's latency after the frame's last line, and the text
@@ -56,8 +58,8 @@ def camera_regs(geo: Geometry):
 
 @block
 def camera_system(clk, rst, pclk, vsync, href, d, sio_c, sio_d_out, sio_d_oe, cam_ready, tx,
-                  digit, have_digit, result, frame_no, bad_frames, dropped, pix_valid, pix_data,
-                  *, net: Network, config: dict, paths: dict, geo: Geometry, clk_hz: float,
+                  digit, have_digit, result, frame_no, bad_frames, dropped, overrun, cnn_busy,
+                  pix_valid, pix_data, logit_valid, logit_data, *, net: Network, config: dict, paths: dict, geo: Geometry, clk_hz: float,
                   baud: float = 115200, sccb_hz: float = 100e3, requant_dsp_bits: int = 0):
     if net.input_shape != (geo.n, geo.n, 1):
         raise ValueError(f"camera_system: {net.name} takes {net.input_shape}, the preprocess "
@@ -71,7 +73,6 @@ def camera_system(clk, rst, pclk, vsync, href, d, sio_c, sio_d_out, sio_d_oe, ca
 
     # camera configuration
     start = Signal(bool(0))
-    sio_d_oe_i = Signal(bool(0))
     insts.append(sccb_master(clk, rst, start, sio_c, sio_d_out, sio_d_oe, cam_ready,
                              clk_hz=clk_hz, sccb_hz=sccb_hz, regs=regs,
                              reset_wait=int(clk_hz // 1000)))
@@ -90,10 +91,23 @@ def camera_system(clk, rst, pclk, vsync, href, d, sio_c, sio_d_out, sio_d_oe, ca
     words = Stream(WORD_BITS, signed=False)
     insts.append(ov7670_capture(pclk, prst, vsync, href, d, cap))
 
+    lost = Signal(bool(0))
+    lost_q1, lost_q2 = Signal(bool(0)), Signal(bool(0))
+
     @always_comb
     def to_cdc():  # a full FIFO loses words: the frame they belong to is then counted bad
         cdc_in.valid.next = cap.valid
         cdc_in.data.next = cap.data
+
+    @always_seq(pclk.posedge, reset=prst)
+    def overflow():
+        if cap.valid and not cdc_in.ready:
+            lost.next = 1
+
+    @always_seq(clk.posedge, reset=rst)
+    def overflow_sync():  # one bit, through two flops
+        lost_q1.next = lost
+        lost_q2.next = lost_q1
 
     insts.append(async_fifo(pclk, prst, cdc_in, clk, rst, words, depth=CDC_DEPTH))
 
@@ -107,9 +121,8 @@ def camera_system(clk, rst, pclk, vsync, href, d, sio_c, sio_d_out, sio_d_oe, ca
     insts.append(preprocess(clk, rst, beats, pix, room, accepted, dropped_pulse, geo=geo))
 
     cls = Stream(index_bits(n_classes), signed=False)
-    logit_valid, logit_data = Signal(bool(0)), Signal(intbv(0, min=-128, max=128))
-    busy, done = Signal(bool(0)), Signal(bool(0))
-    insts.append(network(clk, rst, pix, cls, logit_valid, logit_data, busy, done, net=net,
+    done = Signal(bool(0))
+    insts.append(network(clk, rst, pix, cls, logit_valid, logit_data, cnn_busy, done, net=net,
                          config=config, paths=paths, requant_dsp_bits=requant_dsp_bits))
 
     # the frame number of each image in the CNN, in order
@@ -125,32 +138,35 @@ def camera_system(clk, rst, pclk, vsync, href, d, sio_c, sio_d_out, sio_d_oe, ca
 
     @always_comb
     def wiring():
-        sio_d_oe_i.next = sio_d_oe
+        overrun.next = lost_q2
+        start.next = 0  # the table is written once after reset
         numbers_in.valid.next = accepted
         numbers_in.data.next = frames
         room.next = in_cnn < RESULTS_DEPTH
         cls.ready.next = 1
-        numbers.ready.next = cls.valid
+        numbers.ready.next = done
         pix_valid.next = pix.valid and pix.ready
         pix_data.next = pix.data
 
     @always_seq(clk.posedge, reset=rst)
     def results():
         result.next = 0
-        if accepted and not cls.valid:
+        if accepted and not done:
             in_cnn.next = in_cnn + 1
-        elif cls.valid and not accepted:
+        elif done and not accepted:
             in_cnn.next = in_cnn - 1
         if dropped_pulse and dropped < dropped.max - 1:
             dropped.next = dropped + 1
-        if cls.valid:
+        if report.valid and report.ready:
+            report.valid.next = 0
+        if done:
             digit.next = cls.data
             have_digit.next = 1
-            frame_no.next = numbers.data
             result.next = 1
-            report.valid.next = 1
-            report.data.next = (bad_frames << 20) | (numbers.data << 4) | cls.data
-        elif report.ready:
-            report.valid.next = 0
+            if numbers.valid:  # always, by in_cnn: every image in the CNN has its number
+                frame_no.next = numbers.data
+            if report.ready and not report.valid:  # mid-line: this result goes untold
+                report.valid.next = 1
+                report.data.next = (bad_frames << 20) | (numbers.data << 4) | cls.data
 
-    return insts, pclk_reset, to_cdc, wiring, results
+    return insts, pclk_reset, to_cdc, overflow, overflow_sync, wiring, results
