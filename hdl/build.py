@@ -50,10 +50,9 @@ def check_dsp_bits(requant_dsp_bits: int) -> None:
                          f"products in LUTs) or 16 (their low 16 bits in DSPs)")
 
 
-def convert(inst, stage: Path, top: str, initial_values: bool = False) -> Path:
+def convert(inst, stage: Path, top: str) -> Path:
     """Convert ``inst`` to ``stage/<top>.v`` with the waivers and the file list beside it."""
-    inst.convert(hdl="Verilog", path=str(stage), name=top, testbench=False,
-                 initial_values=initial_values)
+    inst.convert(hdl="Verilog", path=str(stage), name=top, testbench=False)
     vfile = stage / f"{top}.v"
     # MyHDL's header names the file with the folder it was written in: keep only the name
     lines = vfile.read_text().split("\n")
@@ -128,3 +127,33 @@ def build_system(net: Network, config: dict, geo, out, input_max: float, *, clk_
                "input_max": input_max}
         (stage / "config.json").write_text(json.dumps(doc, indent=2) + "\n")
     return out / f"{top}.v"
+
+
+def build_board(board, net: Network, config: dict, geo, out, input_max: float) -> Path:
+    """A board top (``hdl.boards``) into ``out``: board_<name>.v, the ROM files, the board's
+    constraints files, files.f, waivers and config.json."""
+    from . import boards
+    from .preprocess import normalise_cycles
+
+    config = cfg.validate(net, config)
+    out = Path(out)
+    with staged_folder(out, replace_all=True) as stage:
+        paths = write_mems(net, config, stage, input_max)
+        inst = boards.TOPS[board.name](**boards.ports(board), net=net, config=config,
+                                       paths=paths, geo=geo, clk_hz=board.sys_hz,
+                                       baud=boards.BAUD,
+                                       requant_dsp_bits=board.requant_dsp_bits)
+        convert(inst, stage, board.top)
+        for path in board.constraint_paths:
+            shutil.copy(path, stage / path.name)
+        doc = {"board": board.name, "title": board.title, "model": net.name, "top": board.top,
+               "constraints": list(board.constraints), "sys_hz": board.sys_hz, "baud": boards.BAUD,
+               "frame": [geo.width, geo.height], "cnn_input": geo.n,
+               "layers": {name: {"pe": pe, "simd": simd} for name, (pe, simd) in config.items()},
+               "multipliers": cfg.multipliers(config),
+               "requant_dsp_bits": board.requant_dsp_bits,
+               "normalise_cycles": normalise_cycles(geo),
+               "cnn_latency": cfg.latency(net, config), "cnn_interval": cfg.interval(net, config),
+               "input_max": input_max}
+        (stage / "config.json").write_text(json.dumps(doc, indent=2) + "\n")
+    return out / f"{board.top}.v"

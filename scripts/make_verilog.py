@@ -11,8 +11,14 @@ Parallelism per layer: the model's config (model/pretrained/<model>.hw.json for 
 fastest config within N multipliers) / --auto-ips R (the fewest multipliers for R images/s at
 --clock-mhz).
 
+--board NAME (de10lite, basys3, icebreaker) writes a board top instead (build/<board>/verilog/):
+the camera system (OV7670 -> preprocess -> CNN -> 7-segment/LEDs and a UART line per frame)
+with the board's constraints beside it; the model defaults to the board's (mnist_cnn for the
+DE10-Lite and the Basys3, digits_cnn for the iCEBreaker).
+
 Examples:
   python scripts/make_verilog.py --model mnist_cnn
+  python scripts/make_verilog.py --board icebreaker
   python scripts/make_verilog.py --model mnist_cnn --par conv2=8x4 --out build/mnist_small
   python scripts/make_verilog.py --model digits_cnn --auto-budget 20
   python scripts/make_verilog.py --model path/to/model.keras --config my.hw.json
@@ -73,10 +79,18 @@ def main() -> int:
 
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", required=True, help="preset or .tflite/.keras file")
-    ap.add_argument("--out", type=Path, help="output folder (default build/<model>/verilog)")
+    ap.add_argument("--model", help="preset or .tflite/.keras file (with --board: the board's "
+                                    "model by default)")
+    ap.add_argument("--board", help="de10lite, basys3 or icebreaker: a board top with the "
+                                    "camera front-end")
+    ap.add_argument("--out", type=Path, help="output folder (default build/<model>/verilog, "
+                                             "build/<board>/verilog with --board)")
     add_config_args(ap)
     args = ap.parse_args()
+    if args.board:
+        return board_main(args)
+    if not args.model:
+        ap.error("--model is required (or --board)")
     src = source.resolve(args.model)
     net = src.load_net()
     if src.input_max is None:
@@ -96,6 +110,28 @@ def main() -> int:
     print(f"  total multipliers {cfg.multipliers(conf)}, predicted interval {ii:,} clocks "
           f"({args.clock_mhz * 1e6 / ii:,.0f} images/s at {args.clock_mhz:g} MHz)")
     print(f"wrote {top} and {len(list(out.glob('*.mem')))} .mem files")
+    return 0
+
+
+def board_main(args) -> int:
+    from hdl import boards, build, config as cfg
+    from model import preprocess, source
+
+    board = boards.get(args.board)
+    src = source.resolve(args.model or board.model)
+    net = src.load_net()
+    try:
+        geo = preprocess.for_model(src.name)
+    except ValueError:
+        raise ValueError(f"--board {board.name}: the camera front-end has geometries for the "
+                         f"presets (mnist_cnn, digits_cnn), not {src.name}") from None
+    conf = resolve_config(net, src, args, board.variant)
+    out = args.out or Path("build") / board.name / "verilog"
+    print(f"{board.title}: {src.name} with the OV7670 front-end ...", flush=True)
+    top = build.build_board(board, net, conf, geo, out, src.input_max)
+    print(f"  system clock {board.sys_hz / 1e6:g} MHz, {cfg.multipliers(conf)} multipliers, "
+          f"CNN interval {cfg.interval(net, conf):,} clocks, UART {boards.BAUD} baud")
+    print(f"wrote {top} with {', '.join(board.constraints)}")
     return 0
 
 
