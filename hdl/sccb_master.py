@@ -87,6 +87,13 @@ def sccb_master(clk, rst, start, sio_c, sio_d_out, sio_d_oe, done, *, clk_hz: fl
     table = tuple((DEVICE_WRITE_ID << 16) | (reg << 8) | value for reg, value in regs)
     resets = tuple(int(reg == COM7 and value & COM7_RESET != 0) for reg, value in regs)
     n = len(table)
+    # per bit slot (1-27): the word bit it sends, or the don't-care bit; tables, not a
+    # division by 9 in hardware
+    dont_care = tuple(int(1 <= k < 28 and (k - 1) % 9 == 8) for k in range(SLOTS))
+    bit_of = tuple(23 - (k - 1) + (k - 1) // 9 if 1 <= k < 28 and (k - 1) % 9 != 8 else 0
+                   for k in range(SLOTS))
+    let_go = Signal(bool(0))
+    bit_no = Signal(intbv(0, min=0, max=24))
 
     entry = Signal(intbv(0, min=0, max=n + 1))
     word = Signal(intbv(0)[24:])
@@ -103,6 +110,11 @@ def sccb_master(clk, rst, start, sio_c, sio_d_out, sio_d_oe, done, *, clk_hz: fl
         if entry < n:
             word.next = table[entry]
             is_reset.next = resets[entry]
+
+    @always_comb
+    def slot_table():
+        let_go.next = dont_care[slot]
+        bit_no.next = bit_of[slot]
 
     @always_seq(clk.posedge, reset=rst)
     def sequencer():
@@ -130,12 +142,12 @@ def sccb_master(clk, rst, start, sio_c, sio_d_out, sio_d_oe, done, *, clk_hz: fl
                 d_q.next = quarter < 2
             elif slot < 28:
                 c_q.next = quarter >= 2
-                if (slot - 1) % 9 == 8:  # the don't-care bit: release SIO_D
+                if let_go:  # the don't-care bit: release SIO_D
                     oe_q.next = 0
                     d_q.next = 1
                 else:
                     oe_q.next = 1
-                    d_q.next = word[23 - (slot - 1) + (slot - 1) // 9]
+                    d_q.next = word[bit_no]
             elif slot == 28:  # stop: SIO_C rises, then SIO_D rises
                 c_q.next = quarter != 0
                 oe_q.next = 1
@@ -168,4 +180,4 @@ def sccb_master(clk, rst, start, sio_c, sio_d_out, sio_d_oe, done, *, clk_hz: fl
         sio_d_out.next = d_q
         sio_d_oe.next = oe_q
 
-    return rom, sequencer, pins
+    return rom, slot_table, sequencer, pins

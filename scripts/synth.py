@@ -75,6 +75,63 @@ def whole(src, net, args) -> int:
     return 1 if args.bitstream and not flow["bitstream"] else 0
 
 
+def board_flow(args) -> int:
+    """A board top through the open flow: the iCEBreaker through Yosys, nextpnr-ice40 with its
+    .pcf (every top port placed) and, with --bitstream, icepack; the Basys3 through Yosys
+    synth_xilinx for its resources (no open 7-series place and route)."""
+    from hdl import boards, build, synth
+    from model import preprocess, source
+    from scripts.make_verilog import resolve_config
+
+    board = boards.get(args.board)
+    if board.name == "de10lite":
+        raise ValueError("--board de10lite: Yosys' synth_intel cannot map the initialised ROMs "
+                         "to M9K blocks; build it in Quartus with constraints/de10lite.qsf")
+    target = "ice40" if board.name == "icebreaker" else "xilinx"
+    if args.bitstream and target != "ice40":
+        raise ValueError(f"--bitstream: the open flow packs iCE40 only, not {board.name}")
+    src = source.resolve(args.model or board.model)
+    net = src.load_net()
+    conf = resolve_config(net, src, args, board.variant)
+    out = args.out or Path("build") / board.name / "synth"
+    freq = board.sys_hz / 1e6
+    print(f"{board.title}: {src.name} with the camera front-end -> Yosys "
+          f"{synth.TARGETS[target].format(top=board.top)}"
+          + (f", nextpnr-ice40 with {board.constraints[0]} at {freq:g} MHz" if target == "ice40"
+             else "") + " ...", flush=True)
+    top = build.build_board(board, net, conf, preprocess.for_model(src.name), out, src.input_max)
+    pcf = out / board.constraints[0] if target == "ice40" else None
+    flow = synth.run_flow(top, target, out, freq_mhz=freq, seed=args.seed,
+                          bitstream=args.bitstream, pcf=pcf)
+    report = [f"{board.top} ({src.name}) on {flow['device']}, {flow['yosys']}:"]
+    for name, row in flow["fit"].items():
+        used, cap = row["used"], row["capacity"]
+        report.append(f"  {name:8s} {used:7,d} / {cap:7,d}  {used / cap:6.1%}"
+                      f"{'  OVER' if used > cap else ''}")
+    pnr = flow["pnr"]
+    if target == "ice40" and pnr is None:
+        report.append(f"  not placed: over on {', '.join(flow['over'])}")
+    elif pnr is not None:
+        used, total = pnr["lc"]
+        report.append(f"  logic cells {used:,} / {total:,} ({used / total:.1%}), every port "
+                      f"placed by {board.constraints[0]}")
+        for clock, mhz in pnr["clocks"].items():
+            report.append(f"  clock {clock}: fmax {mhz:.2f} MHz after routing")
+        report.append(f"  ({'meets' if pnr['met'] else 'MISSES'} {freq:g} MHz; seed "
+                      f"{args.seed}; {pnr['nextpnr']})")
+    if flow["bitstream"]:
+        binary = out / flow["bitstream"]
+        report.append(f"  bitstream {binary} ({binary.stat().st_size:,} bytes): "
+                      f"iceprog {binary}")
+    print("\n".join(report))
+    (out / "report.txt").write_text("\n".join(report) + "\n")
+    doc = {"board": board.name, "model": src.name, **flow}
+    (out / "summary.json").write_text(json.dumps(doc, indent=1) + "\n")
+    print(f"  {out}/report.txt, {out}/summary.json")
+    return 1 if (args.bitstream and not flow["bitstream"]) or (target == "ice40" and not pnr) \
+        else 0
+
+
 def main() -> int:
     from myhdl import ResetSignal, Signal
 
@@ -87,7 +144,9 @@ def main() -> int:
 
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", required=True, help="preset or .tflite/.keras file")
+    ap.add_argument("--model", help="preset or .tflite/.keras file")
+    ap.add_argument("--board", help="a board top with the camera front-end: icebreaker "
+                                    "(Yosys, nextpnr-ice40 with its .pcf) or basys3 (Yosys)")
     ap.add_argument("--layer", help="one layer's block (conv1, conv2, dense1, ...); default: "
                                     "the whole accelerator")
     ap.add_argument("--pe", type=int, default=1, help="output channels in parallel (default 1)")
@@ -103,6 +162,10 @@ def main() -> int:
                     help="ice40: also pack the routed design into <top>.bin with icepack")
     add_config_args(ap)
     args = ap.parse_args()
+    if args.board:
+        return board_flow(args)
+    if not args.model:
+        ap.error("--model is required (or --board)")
     if args.bitstream and args.target != "ice40":
         raise ValueError("--bitstream needs --target ice40 (the open flow packs iCE40 only)")
     args.target = "xilinx" if args.target == "xc7" else args.target

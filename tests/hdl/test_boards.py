@@ -1,0 +1,83 @@
+"""Board tops: they convert, compile and lint clean, and each constraints file places exactly
+the top's ports (no port left unconstrained, no name that is not a port)."""
+import re
+
+import pytest
+from myhdl import ResetSignal, Signal
+
+from cosim import icarus
+from hdl import boards, build, config as cfg
+from hdl.power_on_reset import power_on_reset
+from hdl.seven_seg import PATTERNS, segments
+from model import preprocess, presets, qnet
+from tests.hdl.helpers import clock, need_tools, run
+
+
+def top_ports(vfile, top):
+    """Every bit of every port of module ``top``: ``name`` or ``name[i]``."""
+    text = vfile.read_text()
+    header = text[text.index(f"module {top} ("):]
+    names = re.findall(r"\b(\w+)\b", header[:header.index(");")].split("(", 1)[1])
+    widths = {name: int(top_bit) if top_bit else None for top_bit, name in re.findall(
+        r"^(?:input|output|inout)\s+(?:\[(\d+):0\]\s+)?(\w+);", text, re.M)}
+    ports = set()
+    for name in names:
+        bits = widths[name]
+        ports |= {name} if bits is None else {f"{name}[{i}]" for i in range(bits + 1)}
+    return ports
+
+
+def constrained(path):
+    text = path.read_text()
+    if path.suffix == ".pcf":
+        return set(re.findall(r"^set_io\s+(?:-\S+\s+(?:yes\s+)?)*([\w\[\]]+)\s+\d+", text, re.M))
+    if path.suffix == ".xdc":
+        return {a or b for a, b in re.findall(
+            r"PACKAGE_PIN [^\n]*?\[get_ports (?:\{([^}]+)\}|(\w+))\]", text)}
+    return set(re.findall(r"^set_location_assignment PIN_\w+ -to ([\w\[\]]+)", text, re.M))
+
+
+@pytest.mark.parametrize("name", sorted(boards.BOARDS))
+def test_board_top_converts_lints_and_is_fully_constrained(tmp_path, name):
+    need_tools("iverilog", "verilator")
+    board = boards.get(name)
+    p = presets.get(board.model)
+    net = qnet.from_tflite(p.tflite)
+    conf = cfg.load(presets.hw_config(board.model, board.variant)
+                    if presets.hw_config(board.model, board.variant).is_file()
+                    else presets.hw_config(board.model))
+    top = build.build_board(board, net, conf, preprocess.for_model(board.model), tmp_path,
+                            p.input_max)
+    icarus.iverilog([top], tmp_path / "top.vvp")
+    icarus.verilator_lint(top, board.top)
+    pins = next(path for path in board.constraint_paths if path.suffix in (".pcf", ".xdc", ".qsf"))
+    assert constrained(tmp_path / pins.name) == top_ports(top, board.top)
+
+
+def test_unknown_board_is_named():
+    with pytest.raises(ValueError, match="unknown board 'arty'.*icebreaker"):
+        boards.get("arty")
+
+
+def test_power_on_reset_holds_then_follows_the_button():
+    clk, button = Signal(bool(0)), Signal(bool(0))
+    rst = ResetSignal(1, active=1, isasync=False)
+    seen = []
+
+    def done():
+        seen.append(int(rst))
+        if len(seen) == 12:
+            button.next = 1
+        if len(seen) == 16:
+            button.next = 0
+        return len(seen) >= 22
+
+    run([power_on_reset(clk, button, rst, clocks=8), clock(clk)], done, clk, 100)
+    assert seen[:9] == [1] * 9 and seen[9:15] == [0] * 6    # released after 8 (+1) clocks
+    assert seen[15:19] == [1] * 4 and seen[19:22] == [0] * 3  # the button, three flops late
+
+
+def test_seven_segment_patterns():
+    assert [segments(d) for d in range(10)] == list(PATTERNS)
+    assert segments(None) == 0x40 and segments(12) == 0x40
+    assert PATTERNS[8] == 0x7F and PATTERNS[1] == 0b0000110   # all segments; b and c
