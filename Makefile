@@ -21,6 +21,9 @@ help:
 	@echo "make check MODEL=... [N=...]  golden model vs TFLite reference kernels, every tensor"
 	@echo "make export MODEL=...   ROM .mem files, network.json, C header into build/MODEL/export"
 	@echo "make verilog MODEL=...  the whole accelerator as Verilog + .mem into build/MODEL/verilog"
+	@echo "make verilog BOARD=...  a board top (de10lite, basys3, icebreaker): OV7670 camera -> CNN ->"
+	@echo "                        7-segment/LEDs + UART, with its constraints, into build/BOARD/verilog"
+	@echo "make synth BOARD=icebreaker  the board top through Yosys and nextpnr-ice40 with its .pcf"
 	@echo "make synth MODEL=... [TARGET=xilinx|ice40]  Yosys on the whole accelerator, resources vs the device"
 	@echo "                        (ice40: also nextpnr-ice40 place and route and the fmax)"
 	@echo "make bitstream [MODEL=digits_cnn]  iCE40 UP5K: Yosys, nextpnr-ice40, icepack -> .bin"
@@ -65,12 +68,14 @@ check: venv
 export: venv
 	$(PY) scripts/export_weights.py --model $(MODEL)
 
+# with BOARD the board's own model is the default; MODEL=... on the command line overrides it
+BOARD_MODEL = $(if $(filter command line environment,$(origin MODEL)),--model $(MODEL))
 verilog: venv
-	$(PY) scripts/make_verilog.py --model $(MODEL)
+	$(if $(BOARD),$(PY) scripts/make_verilog.py --board $(BOARD) $(BOARD_MODEL),$(PY) scripts/make_verilog.py --model $(MODEL))
 
 TARGET ?= xilinx
 synth: venv
-	$(PY) scripts/synth.py --model $(MODEL) --target $(TARGET)
+	$(if $(BOARD),$(PY) scripts/synth.py --board $(BOARD) $(BOARD_MODEL),$(PY) scripts/synth.py --model $(MODEL) --target $(TARGET))
 
 BITSTREAM_MODEL = $(if $(filter command line environment,$(origin MODEL)),$(MODEL),digits_cnn)
 bitstream: venv

@@ -42,8 +42,8 @@ from .sccb_master import OV7670_QQVGA_RGB565, OV7670_QVGA_RGB565, sccb_master
 from .stream import Stream
 from .uart_tx import uart_tx
 
-CDC_DEPTH = 8        # capture words in flight between the clock domains
-RESULTS_DEPTH = 4    # frame numbers of images inside the CNN
+CDC_DEPTH = 4        # capture words in flight between the clock domains
+RESULTS_DEPTH = 2    # frame numbers of images inside the CNN
 STATUS_BITS = 8
 
 
