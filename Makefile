@@ -54,7 +54,7 @@ $(BUILD)/myhdl.vpi: $(VENV)/.installed
 	cp $(BUILD)/vpi-src/myhdl.vpi $@
 
 test: venv
-	$(PY) -m pytest -n 2 -q
+	$(PY) -m pytest -n 2 --dist loadgroup -q
 
 test-slow: venv
 	$(PY) -m pytest -q -m slow

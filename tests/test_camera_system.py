@@ -20,6 +20,9 @@ from tests.hdl.helpers import need_tools
 CLK_HZ, BAUD = 50e6, 1e6     # a fast UART so a line fits the short test frames
 # short blanking (so 100 frames simulate in seconds), a 24 MHz PCLK (42 ns) against the
 # 50 MHz system clock (20 ns): unrelated clocks
+# one worker builds the mnist system once and runs every test that uses it (make test runs
+# pytest-xdist with --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("camera_system")
 SHORT = cam.Timing(period=42, line_blank=6, vsync_lines=1, front_lines=1, back_lines=20)
 
 

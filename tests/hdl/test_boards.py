@@ -37,17 +37,23 @@ def constrained(path):
     return set(re.findall(r"^set_location_assignment PIN_\w+ -to ([\w\[\]]+)", text, re.M))
 
 
+def build_top(tmp_path, board, model):
+    p = presets.get(model)
+    net = qnet.from_tflite(p.tflite)
+    variant = presets.hw_config(model, board.variant)
+    conf = cfg.load(variant if variant.is_file() else presets.hw_config(model))
+    return build.build_board(board, net, conf, preprocess.for_model(model), tmp_path,
+                             p.input_max)
+
+
+# A top's ports do not depend on the model: the default suite checks every board with the
+# small digits_cnn inside; the slow suite builds each board with its own model.
+@pytest.mark.parametrize("model", ["digits_cnn", pytest.param("own", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("name", sorted(boards.BOARDS))
-def test_board_top_converts_lints_and_is_fully_constrained(tmp_path, name):
+def test_board_top_converts_lints_and_is_fully_constrained(tmp_path, name, model):
     need_tools("iverilog", "verilator")
     board = boards.get(name)
-    p = presets.get(board.model)
-    net = qnet.from_tflite(p.tflite)
-    conf = cfg.load(presets.hw_config(board.model, board.variant)
-                    if presets.hw_config(board.model, board.variant).is_file()
-                    else presets.hw_config(board.model))
-    top = build.build_board(board, net, conf, preprocess.for_model(board.model), tmp_path,
-                            p.input_max)
+    top = build_top(tmp_path, board, board.model if model == "own" else model)
     icarus.iverilog([top], tmp_path / "top.vvp")
     icarus.verilator_lint(top, board.top)
     pins = next(path for path in board.constraint_paths if path.suffix in (".pcf", ".xdc", ".qsf"))
