@@ -31,8 +31,7 @@ from pathlib import Path
 
 from myhdl import ResetSignal, Signal, TristateSignal, always, always_comb, block, intbv
 
-from .camera_system import STATUS_BITS, camera_system
-from .frame_assembler import FRAME_BITS
+from .camera_system import camera_system, port_signals
 from .power_on_reset import power_on_reset
 from .seven_seg import seven_seg
 
@@ -77,16 +76,6 @@ def get(name: str) -> Board:
         raise ValueError(f"unknown board {name!r}; boards: {', '.join(BOARDS)}") from None
 
 
-def _signals(digit_bits: int) -> dict:
-    b = lambda: Signal(bool(0))  # noqa: E731
-    return dict(sio_c=b(), sio_d_out=b(), sio_d_oe=b(), cam_ready=b(), tx=b(),
-                digit=Signal(intbv(0)[digit_bits:]), have_digit=b(), result=b(),
-                frame_no=Signal(intbv(0)[FRAME_BITS:]), bad_frames=Signal(intbv(0)[STATUS_BITS:]),
-                dropped=Signal(intbv(0)[STATUS_BITS:]), overrun=b(), cnn_busy=b(), pix_valid=b(),
-                pix_data=Signal(intbv(0)[8:]), logit_valid=b(),
-                logit_data=Signal(intbv(0, min=-128, max=128)))
-
-
 @block
 def board_core(clk, button, cam_pclk, cam_vsync, cam_href, cam_d, cam_sioc, cam_siod,
                cam_reset_n, cam_pwdn, sig: dict, **system):
@@ -124,7 +113,7 @@ def board_de10lite(max10_clk1_50, key0, hex0, ledr, uart_tx, cam_pclk, cam_vsync
     """KEY0 (active low) resets; HEX0 (active low, bit 7 = DP) shows the digit; LEDR[7:0] the
     bad-frame count, LEDR[8] a digit shown, LEDR[9] the camera configured; uart_tx on the
     Arduino header's D1 for a 3.3 V USB-serial adapter."""
-    sig = _signals(4)
+    sig = port_signals(4)
     digit, have_digit, bad, ready, line = (sig[k] for k in ("digit", "have_digit", "bad_frames",
                                                             "cam_ready", "tx"))
     button, xclk = Signal(bool(0)), Signal(bool(0))
@@ -154,7 +143,7 @@ def board_basys3(clk, btnc, seg, dp, an, led, rstx, cam_pclk, cam_vsync, cam_hre
     """btnC resets; the rightmost digit of the display shows the result (active low); led[7:0]
     the bad-frame count, led[8] camera configured, led[9] a digit shown, led[10] CDC overrun,
     led[11] CNN busy, led[15:12] dropped frames (low bits); RsTx the text lines."""
-    sig = _signals(4)
+    sig = port_signals(4)
     digit, have_digit, bad, ready, line = (sig[k] for k in ("digit", "have_digit", "bad_frames",
                                                             "cam_ready", "tx"))
     dropped, busy, overrun = sig["dropped"], sig["cnn_busy"], sig["overrun"]
@@ -191,7 +180,7 @@ def board_icebreaker(clk_12mhz, btn_n, ledr_n, ledg_n, led, tx, cam_pclk, cam_vs
     """BTN_N resets; the break-off PMOD's LED1-4 show the digit in binary (LED1 = bit 0),
     LED5 a digit shown; the green LED the camera configured, the red one a bad frame seen;
     tx goes to the FTDI's second channel (the board's USB serial port)."""
-    sig = _signals(4)
+    sig = port_signals(4)
     digit, have_digit, bad, ready, line = (sig[k] for k in ("digit", "have_digit", "bad_frames",
                                                             "cam_ready", "tx"))
     button = Signal(bool(0))

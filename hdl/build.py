@@ -84,28 +84,24 @@ def build(net: Network, config: dict, out, input_max: float, requant_dsp_bits: i
     return out / f"{top}.v"
 
 
-def system_signals(net: Network, geo) -> dict:
-    """The camera_system top's ports, as signals (names as in the Verilog)."""
-    from . import camera_system as cs
-    from .frame_assembler import FRAME_BITS
+def _system_doc(net: Network, config: dict, geo, input_max: float, **head) -> dict:
+    """config.json of a camera system or board top: ``head`` first, then what both share."""
+    from .preprocess import normalise_cycles
 
-    b = lambda: Signal(bool(0))  # noqa: E731
-    return dict(
-        clk=b(), rst=ResetSignal(0, active=1, isasync=False), pclk=b(), vsync=b(), href=b(),
-        d=Signal(intbv(0)[8:]), sio_c=b(), sio_d_out=b(), sio_d_oe=b(), cam_ready=b(), tx=b(),
-        digit=Signal(intbv(0)[index_bits(net.logits_layer.c_out):]), have_digit=b(),
-        result=b(), frame_no=Signal(intbv(0)[FRAME_BITS:]),
-        bad_frames=Signal(intbv(0)[cs.STATUS_BITS:]), dropped=Signal(intbv(0)[cs.STATUS_BITS:]),
-        overrun=b(), cnn_busy=b(), pix_valid=b(), pix_data=Signal(intbv(0)[8:]),
-        logit_valid=b(), logit_data=Signal(intbv(0, min=-128, max=128)))
+    return {**head, "model": net.name, "frame": [geo.width, geo.height], "cnn_input": geo.n,
+            "crop": geo.side, "factor": geo.factor, "radius": geo.radius,
+            "threshold": geo.threshold,
+            "layers": {name: {"pe": pe, "simd": simd} for name, (pe, simd) in config.items()},
+            "multipliers": cfg.multipliers(config), "normalise_cycles": normalise_cycles(geo),
+            "cnn_latency": cfg.latency(net, config), "cnn_interval": cfg.interval(net, config),
+            "input_max": input_max}
 
 
 def build_system(net: Network, config: dict, geo, out, input_max: float, *, clk_hz: float,
                  baud: float = 115200, requant_dsp_bits: int = 0) -> Path:
     """The camera-to-digit system (``hdl.camera_system``) into ``out``: camera_system.v, the
     CNN's ROM files, the file list, waivers and config.json."""
-    from .camera_system import camera_system
-    from .preprocess import normalise_cycles
+    from .camera_system import camera_system, port_signals
 
     config = cfg.validate(net, config)
     check_dsp_bits(requant_dsp_bits)
@@ -113,18 +109,15 @@ def build_system(net: Network, config: dict, geo, out, input_max: float, *, clk_
     top = "camera_system"
     with staged_folder(out, replace_all=True) as stage:
         paths = write_mems(net, config, stage, input_max)
-        inst = camera_system(**system_signals(net, geo), net=net, config=config, paths=paths,
-                             geo=geo, clk_hz=clk_hz, baud=baud,
+        b = lambda: Signal(bool(0))  # noqa: E731
+        inst = camera_system(b(), ResetSignal(0, active=1, isasync=False), b(), b(), b(),
+                             Signal(intbv(0)[8:]),
+                             **port_signals(index_bits(net.logits_layer.c_out)), net=net,
+                             config=config, paths=paths, geo=geo, clk_hz=clk_hz, baud=baud,
                              requant_dsp_bits=requant_dsp_bits)
         convert(inst, stage, top)
-        doc = {"model": net.name, "top": top, "clk_hz": clk_hz, "baud": baud,
-               "frame": [geo.width, geo.height], "cnn_input": geo.n, "crop": geo.side,
-               "factor": geo.factor, "radius": geo.radius, "threshold": geo.threshold,
-               "layers": {name: {"pe": pe, "simd": simd} for name, (pe, simd) in config.items()},
-               "multipliers": cfg.multipliers(config), "requant_dsp_bits": requant_dsp_bits,
-               "normalise_cycles": normalise_cycles(geo),
-               "cnn_latency": cfg.latency(net, config), "cnn_interval": cfg.interval(net, config),
-               "input_max": input_max}
+        doc = _system_doc(net, config, geo, input_max, top=top, clk_hz=clk_hz, baud=baud,
+                          requant_dsp_bits=requant_dsp_bits)
         (stage / "config.json").write_text(json.dumps(doc, indent=2) + "\n")
     return out / f"{top}.v"
 
@@ -133,7 +126,6 @@ def build_board(board, net: Network, config: dict, geo, out, input_max: float) -
     """A board top (``hdl.boards``) into ``out``: board_<name>.v, the ROM files, the board's
     constraints files, files.f, waivers and config.json."""
     from . import boards
-    from .preprocess import normalise_cycles
 
     config = cfg.validate(net, config)
     out = Path(out)
@@ -146,14 +138,9 @@ def build_board(board, net: Network, config: dict, geo, out, input_max: float) -
         convert(inst, stage, board.top)
         for path in board.constraint_paths:
             shutil.copy(path, stage / path.name)
-        doc = {"board": board.name, "title": board.title, "model": net.name, "top": board.top,
-               "constraints": list(board.constraints), "sys_hz": board.sys_hz, "baud": boards.BAUD,
-               "frame": [geo.width, geo.height], "cnn_input": geo.n,
-               "layers": {name: {"pe": pe, "simd": simd} for name, (pe, simd) in config.items()},
-               "multipliers": cfg.multipliers(config),
-               "requant_dsp_bits": board.requant_dsp_bits,
-               "normalise_cycles": normalise_cycles(geo),
-               "cnn_latency": cfg.latency(net, config), "cnn_interval": cfg.interval(net, config),
-               "input_max": input_max}
+        doc = _system_doc(net, config, geo, input_max, board=board.name, title=board.title,
+                          top=board.top, constraints=list(board.constraints),
+                          clk_hz=board.sys_hz, baud=boards.BAUD,
+                          requant_dsp_bits=board.requant_dsp_bits)
         (stage / "config.json").write_text(json.dumps(doc, indent=2) + "\n")
     return out / f"{board.top}.v"

@@ -47,6 +47,18 @@ RESULTS_DEPTH = 2    # frame numbers of images inside the CNN
 STATUS_BITS = 8
 
 
+def port_signals(digit_bits: int) -> dict:
+    """camera_system's ports other than the clocks and the camera inputs, as signals named as
+    in the Verilog (``build`` and the board tops both wire them from here)."""
+    b = lambda: Signal(bool(0))  # noqa: E731
+    return dict(sio_c=b(), sio_d_out=b(), sio_d_oe=b(), cam_ready=b(), tx=b(),
+                digit=Signal(intbv(0)[digit_bits:]), have_digit=b(), result=b(),
+                frame_no=Signal(intbv(0)[fa.FRAME_BITS:]),
+                bad_frames=Signal(intbv(0)[STATUS_BITS:]), dropped=Signal(intbv(0)[STATUS_BITS:]),
+                overrun=b(), cnn_busy=b(), pix_valid=b(), pix_data=Signal(intbv(0)[8:]),
+                logit_valid=b(), logit_data=Signal(intbv(0, min=-128, max=128)))
+
+
 def camera_regs(geo: Geometry):
     if (geo.width, geo.height) == (160, 120):
         return OV7670_QQVGA_RGB565

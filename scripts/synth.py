@@ -24,6 +24,40 @@ from scripts._cli import run  # noqa: E402
 from scripts.make_verilog import add_config_args  # noqa: E402
 
 
+def finish(title: str, flow: dict, doc: dict, out: Path, ice40: bool, freq_mhz: float,
+           seed: int, pcf: Path | None = None) -> None:
+    """Print the resource/fmax report, and write it (report.txt) and ``doc`` (summary.json)."""
+    report = [title]
+    for name, row in flow["fit"].items():
+        used, cap = row["used"], row["capacity"]
+        report.append(f"  {name:8s} {used:7,d} / {cap:7,d}  {used / cap:6.1%}"
+                      f"{'  OVER' if used > cap else ''}")
+    extra = {k: v for k, v in flow["resources"].items() if k not in flow["fit"]}
+    if extra:
+        report.append("  also: " + ", ".join(f"{k} {v:,}" for k, v in extra.items()))
+    pnr = flow["pnr"]
+    if ice40 and pnr is None:
+        report.append(f"  not placed: over on {', '.join(flow['over'])}")
+    elif pnr is not None:
+        used, total = pnr["lc"]
+        report.append(f"  logic cells {used:,} / {total:,} ({used / total:.1%})"
+                      + (f", every port placed by {pcf.name}" if pcf else ""))
+        if len(pnr["clocks"]) > 1:
+            for clock, mhz in pnr["clocks"].items():
+                report.append(f"  clock {clock}: fmax {mhz:.2f} MHz after routing")
+        report.append(f"  fmax {pnr['fmax_mhz']:.2f} MHz after routing "
+                      f"({'meets' if pnr['met'] else 'MISSES'} {freq_mhz:g} MHz; "
+                      f"seed {seed}; {pnr['nextpnr']})")
+    if flow["bitstream"]:
+        binary = out / flow["bitstream"]
+        report.append(f"  bitstream {binary} ({binary.stat().st_size:,} bytes): "
+                      f"iceprog {binary}")
+    print("\n".join(report))
+    (out / "report.txt").write_text("\n".join(report) + "\n")
+    (out / "summary.json").write_text(json.dumps(doc, indent=1) + "\n")
+    print(f"  {out}/report.txt, {out}/summary.json")
+
+
 def whole(src, net, args) -> int:
     from hdl import build, config as cfg, synth
     from model import presets
@@ -48,30 +82,8 @@ def whole(src, net, args) -> int:
                           bitstream=args.bitstream)
     doc = {"model": src.name, "config": {k: list(v) for k, v in conf.items()},
            "multipliers": cfg.multipliers(conf), "requant_dsp_bits": dsp_bits, **flow}
-    report = [f"{src.name} on {flow['device']}, {flow['yosys']}:"]
-    for name, row in flow["fit"].items():
-        used, cap = row["used"], row["capacity"]
-        report.append(f"  {name:8s} {used:7,d} / {cap:7,d}  {used / cap:6.1%}"
-                      f"{'  OVER' if used > cap else ''}")
-    extra = {k: v for k, v in flow["resources"].items() if k not in flow["fit"]}
-    report.append("  also: " + ", ".join(f"{k} {v:,}" for k, v in extra.items()))
-    pnr = flow["pnr"]
-    if ice40 and pnr is None:
-        report.append(f"  not placed: over on {', '.join(flow['over'])}")
-    elif pnr is not None:
-        used, total = pnr["lc"]
-        report.append(f"  logic cells {used:,} / {total:,} ({used / total:.1%})")
-        report.append(f"  fmax {pnr['fmax_mhz']:.2f} MHz after routing "
-                      f"({'meets' if pnr['met'] else 'MISSES'} {args.freq_mhz:g} MHz; "
-                      f"seed {args.seed}; {pnr['nextpnr']})")
-    if flow["bitstream"]:
-        binary = out / flow["bitstream"]
-        report.append(f"  bitstream {binary} ({binary.stat().st_size:,} bytes): "
-                      f"iceprog {binary}")
-    print("\n".join(report))
-    (out / "report.txt").write_text("\n".join(report) + "\n")
-    (out / "summary.json").write_text(json.dumps(doc, indent=1) + "\n")
-    print(f"  {out}/report.txt, {out}/summary.json")
+    finish(f"{src.name} on {flow['device']}, {flow['yosys']}:", flow, doc, out, ice40,
+           args.freq_mhz, args.seed)
     return 1 if args.bitstream and not flow["bitstream"] else 0
 
 
@@ -103,31 +115,10 @@ def board_flow(args) -> int:
     pcf = out / board.constraints[0] if target == "ice40" else None
     flow = synth.run_flow(top, target, out, freq_mhz=freq, seed=args.seed,
                           bitstream=args.bitstream, pcf=pcf)
-    report = [f"{board.top} ({src.name}) on {flow['device']}, {flow['yosys']}:"]
-    for name, row in flow["fit"].items():
-        used, cap = row["used"], row["capacity"]
-        report.append(f"  {name:8s} {used:7,d} / {cap:7,d}  {used / cap:6.1%}"
-                      f"{'  OVER' if used > cap else ''}")
-    pnr = flow["pnr"]
-    if target == "ice40" and pnr is None:
-        report.append(f"  not placed: over on {', '.join(flow['over'])}")
-    elif pnr is not None:
-        used, total = pnr["lc"]
-        report.append(f"  logic cells {used:,} / {total:,} ({used / total:.1%}), every port "
-                      f"placed by {board.constraints[0]}")
-        for clock, mhz in pnr["clocks"].items():
-            report.append(f"  clock {clock}: fmax {mhz:.2f} MHz after routing")
-        report.append(f"  ({'meets' if pnr['met'] else 'MISSES'} {freq:g} MHz; seed "
-                      f"{args.seed}; {pnr['nextpnr']})")
-    if flow["bitstream"]:
-        binary = out / flow["bitstream"]
-        report.append(f"  bitstream {binary} ({binary.stat().st_size:,} bytes): "
-                      f"iceprog {binary}")
-    print("\n".join(report))
-    (out / "report.txt").write_text("\n".join(report) + "\n")
     doc = {"board": board.name, "model": src.name, **flow}
-    (out / "summary.json").write_text(json.dumps(doc, indent=1) + "\n")
-    print(f"  {out}/report.txt, {out}/summary.json")
+    finish(f"{board.top} ({src.name}) on {flow['device']}, {flow['yosys']}:", flow, doc, out,
+           target == "ice40", freq, args.seed, pcf=pcf)
+    pnr = flow["pnr"]
     return 1 if (args.bitstream and not flow["bitstream"]) or (target == "ice40" and not pnr) \
         else 0
 
