@@ -16,6 +16,12 @@ Three stages, the first two at the pixel rate, the last once per frame::
                  clock); out = (ink * recip) >> 8 (shift-add over ink's 8 bits), optional
                  threshold, onto ``m``.
 
+When the window covers the whole image for every cell (r >= n - 1, digits_cnn's 8 x 8), the
+background is one number, the frame's largest cell, and the largest ink is that minus the
+smallest cell: stage B keeps both while it writes the cells, so the normaliser needs no window
+scan and no ink buffer (ink = background - cell as it reads each cell for the product). Same
+arithmetic, about n^2 (2 r + 1)^2 fewer clocks and a block RAM less.
+
 The banks swap when the normaliser takes a frame, so the next frame accumulates while this
 one is normalised. A good frame that arrives while the normaliser is still busy is dropped
 (``dropped`` pulses), so frames never queue up; so is one that arrives while ``allow`` is low
@@ -23,7 +29,8 @@ one is normalised. A good frame that arrives while the normaliser is still busy 
 overwritten by the next frame, which rewrites every cell).
 
 ``accepted`` pulses when the normaliser takes a frame. Normalising costs about
-n^2 ((2 r + 1)^2 + 1) + n^2 * 11 clocks plus output stalls (``normalise_cycles``).
+n^2 ((2 r + 1)^2 + 1) + n^2 * 12 clocks plus output stalls, n^2 * 12 with the global
+background (``normalise_cycles``).
 """
 from __future__ import annotations
 
@@ -38,13 +45,27 @@ from .stream import check_stream
 INK_BITS = 8
 
 
+def global_background(geo: Geometry) -> bool:
+    """Every cell's (2 r + 1)^2 window covers the whole n x n image."""
+    return geo.radius >= geo.n - 1
+
+
 def normalise_cycles(geo: Geometry) -> int:
-    """Clocks from a good verdict to the last pixel offered (no output stalls)."""
+    """Clocks from taking a good verdict to the transfer of the frame's last CNN pixel, with
+    the CNN always ready and some ink in the frame (none: the division takes 1 clock).
+
+    The verdict reaches the normaliser 2 clocks after it is taken; window: per cell 1 setup
+    clock and one per cell of its clipped window, then 2 while the last ink is written; whole:
+    1; then the division (one clock per quotient bit) and per cell READ, LOAD, the 8-step
+    product and 2 clocks of output handshake."""
     n, r = geo.n, geo.radius
+    div = (geo.out_max << RECIP_SHIFT).bit_length()
+    per_cell = INK_BITS + 4
+    if global_background(geo):
+        return 2 + 1 + div + n * n * per_cell
     reads = sum((min(n - 1, y + r) - max(0, y - r) + 1) * (min(n - 1, x + r) - max(0, x - r) + 1)
                 for y in range(n) for x in range(n))
-    div = (geo.out_max << RECIP_SHIFT).bit_length()
-    return reads + n * n + 2 + div + 1 + n * n * (INK_BITS + 3)
+    return 2 + n * n + reads + 2 + div + n * n * per_cell
 
 
 # The luma weights as sums of powers of two, so no multiplier is inferred (the UP5K's DSPs all
@@ -70,6 +91,7 @@ def preprocess(clk, rst, s, m, allow, accepted, dropped, *, geo: Geometry):
     thresh = geo.threshold if geo.threshold is not None else 1
     use_thresh = geo.threshold is not None
     out_max = geo.out_max
+    whole = global_background(geo)
 
     # ---- input fields and luma (combinational) ----
     kind = Signal(intbv(0)[fa.KIND_BITS:])
@@ -182,7 +204,12 @@ def preprocess(clk, rst, s, m, allow, accepted, dropped, *, geo: Geometry):
                 a_good.next = 1
 
     # ---- stage B: box sums into the write bank ----
-    acc = [Signal(intbv(0, min=0, max=sum_max)) for _ in range(n)]
+    # acc: one partial sum per cell column, in a small RAM read as stage A takes the pixel
+    # (so its word is there in stage B) and written in stage B; with f >= 2 a column's word
+    # is read again only a line later, with f = 1 it is never read (every row is a cell's first)
+    acc_re, acc_we = Signal(bool(0)), Signal(bool(0))
+    acc_raddr, acc_waddr = (Signal(intbv(0, min=0, max=n)) for _ in range(2))
+    acc_rdata, acc_wdata = (Signal(intbv(0, min=0, max=sum_max)) for _ in range(2))
     part = Signal(intbv(0, min=0, max=sum_max))
     seg = Signal(intbv(0, min=0, max=sum_max))
     total = Signal(intbv(0, min=0, max=sum_max))
@@ -191,6 +218,16 @@ def preprocess(clk, rst, s, m, allow, accepted, dropped, *, geo: Geometry):
     fb_waddr = Signal(intbv(0)[cbits + 1:])
     fb_wdata = Signal(intbv(0)[8:])
     b_good = Signal(bool(0))
+    cell_val = Signal(intbv(0)[8:])
+    fmax, fmin = Signal(intbv(0)[8:]), Signal(intbv(0)[8:])  # of the cells written (whole)
+
+    @always_comb
+    def acc_ports():
+        acc_re.next = s.valid and kind == fa.KIND_PIXEL
+        acc_raddr.next = ncx
+        acc_we.next = a_valid and a_fx_last and not a_fy_last
+        acc_waddr.next = a_cx
+        acc_wdata.next = total
 
     @always_comb
     def box():
@@ -201,7 +238,8 @@ def preprocess(clk, rst, s, m, allow, accepted, dropped, *, geo: Geometry):
         if a_fy_first:
             total.next = seg
         else:
-            total.next = acc[a_cx] + seg
+            total.next = acc_rdata + seg
+        cell_val.next = total >> shift
 
     @always_seq(clk.posedge, reset=rst)
     def stage_b():
@@ -212,9 +250,12 @@ def preprocess(clk, rst, s, m, allow, accepted, dropped, *, geo: Geometry):
                 if a_fy_last:
                     fb_we.next = 1
                     fb_waddr.next = concat(wbank, a_cell)
-                    fb_wdata.next = total >> shift
-                else:
-                    acc[a_cx].next = total
+                    fb_wdata.next = cell_val
+                    if whole:  # a frame's cells come in order, cell 0 first
+                        if a_cell == 0 or cell_val > fmax:
+                            fmax.next = cell_val
+                        if a_cell == 0 or cell_val < fmin:
+                            fmin.next = cell_val
             else:
                 part.next = seg
 
@@ -255,15 +296,41 @@ def preprocess(clk, rst, s, m, allow, accepted, dropped, *, geo: Geometry):
     scan_cell = Signal(intbv(0)[cbits:])
 
     @always_comb
-    def reads():  # both buffers are read where the state says, data one clock later
+    def reads():  # the buffers are read where the state says, data one clock later
         scan_cell.next = wbase + wx
-        fb_re.next = state == State.SCAN
-        ink_re.next = state == State.READ
-        ink_raddr.next = out_cell
+        if whole:  # the cells themselves, for the product
+            fb_re.next = state == State.READ
+        else:
+            fb_re.next = state == State.SCAN
 
     @always_comb
     def scan_address():
-        fb_raddr.next = concat(rbank, scan_cell)
+        if whole:
+            fb_raddr.next = concat(rbank, out_cell)
+        else:
+            fb_raddr.next = concat(rbank, scan_cell)
+
+    ink_in = Signal(intbv(0)[INK_BITS:])  # the multiplier's operand, LOAD reads it
+
+    @always_comb
+    def ink_of_cell():  # whole: the cell read for the product against the background
+        ink_in.next = bgmax - fb_rdata
+
+    @always_comb
+    def ink_read():  # window: the ink buffer, at the cell being output
+        ink_re.next = state == State.READ
+        ink_raddr.next = out_cell
+        ink_in.next = ink_rdata
+
+    @always_seq(clk.posedge, reset=rst)
+    def ink_store():  # window: a cell's ink, once its window scan is complete
+        if state == State.SCAN:
+            d_cell.next = cbase + ccx
+        ink_we.next = 0
+        if d_valid and d_last:
+            ink_we.next = 1
+            ink_waddr.next = d_cell
+            ink_wdata.next = cur_max - cur_c
 
     @always_comb
     def window():
@@ -282,18 +349,22 @@ def preprocess(clk, rst, s, m, allow, accepted, dropped, *, geo: Geometry):
     def normalise():
         accepted.next = 0
         dropped.next = 0
-        ink_we.next = 0
         d_valid.next = 0
         if b_good:
             if state == State.IDLE and allow:
                 accepted.next = 1
                 wbank.next = not wbank
                 rbank.next = wbank
-                ccy.next = 0
-                ccx.next = 0
-                cbase.next = 0
-                max_ink.next = 0
-                state.next = State.SETUP
+                if whole:  # background and largest ink are known already
+                    bgmax.next = fmax
+                    max_ink.next = fmax - fmin
+                    state.next = State.FLUSH
+                else:
+                    ccy.next = 0
+                    ccx.next = 0
+                    cbase.next = 0
+                    max_ink.next = 0
+                    state.next = State.SETUP
             else:
                 dropped.next = 1
         # the reads of the window scan come back one clock later
@@ -301,14 +372,11 @@ def preprocess(clk, rst, s, m, allow, accepted, dropped, *, geo: Geometry):
             bgmax.next = cur_max
             cval.next = cur_c
             if d_last:
-                ink_we.next = 1
-                ink_waddr.next = d_cell
-                ink_wdata.next = cur_max - cur_c
                 if cur_max - cur_c > max_ink:
                     max_ink.next = cur_max - cur_c
         if state == State.IDLE:
             step.next = 0
-        elif state == State.SETUP:
+        elif state == State.SETUP and not whole:
             if ccy >= r:
                 wy.next = ccy - r
                 wbase.next = cbase - r * n
@@ -331,13 +399,12 @@ def preprocess(clk, rst, s, m, allow, accepted, dropped, *, geo: Geometry):
                 wx_end.next = n - 1
             first.next = 1
             state.next = State.SCAN
-        elif state == State.SCAN:
+        elif state == State.SCAN and not whole:
             d_valid.next = 1
             d_first.next = first
             first.next = 0
             d_center.next = wy == ccy and wx == ccx
             d_last.next = wy == wy_end and wx == wx_end
-            d_cell.next = cbase + ccx
             if wx == wx_end:
                 wx.next = wx_start
                 if wy == wy_end:
@@ -385,7 +452,7 @@ def preprocess(clk, rst, s, m, allow, accepted, dropped, *, geo: Geometry):
         elif state == State.READ:
             state.next = State.LOAD
         elif state == State.LOAD:
-            mplier.next = ink_rdata
+            mplier.next = ink_in
             mcand.next = recip
             prod.next = 0
             step.next = 0
@@ -417,8 +484,13 @@ def preprocess(clk, rst, s, m, allow, accepted, dropped, *, geo: Geometry):
                     out_cell.next = out_cell + 1
                     state.next = State.READ
 
+    accs = ram(clk, acc_we, acc_waddr, acc_wdata, acc_re, acc_raddr, acc_rdata, depth=n)
     cells = ram(clk, fb_we, fb_waddr, fb_wdata, fb_re, fb_raddr, fb_rdata, depth=2 << cbits)
-    inks = ram(clk, ink_we, ink_waddr, ink_wdata, ink_re, ink_raddr, ink_rdata, depth=1 << cbits)
+    if whole:
+        ink = [ink_of_cell]
+    else:
+        ink = [ink_read, ink_store, ram(clk, ink_we, ink_waddr, ink_wdata, ink_re, ink_raddr,
+                                        ink_rdata, depth=1 << cbits)]
 
-    return (fields, weigh, to_luma, position, stage_a, box, stage_b, reads, scan_address, window,
-            normalise, cells, inks)
+    return (fields, weigh, to_luma, position, stage_a, acc_ports, box, stage_b, accs, reads, scan_address, window,
+            normalise, cells, ink)

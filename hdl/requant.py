@@ -144,10 +144,19 @@ def requant(clk, rst, s, s_chan, m, *, mode: str, acc_bits: int, mult_bits: int,
     else:
         y_top = max((bound * int(v) + (1 << (int(n) - 1))) >> int(n)
                     for v, n in zip(mults, shifts))
-    y_bits = y_top.bit_length() + 2
-    if gemm:  # RoundingDivideByPOT reads the low 32 bits of the two's complement value
-        y_bits = max(y_bits, 33)
     dsp_bits = min(dsp_bits, mag_bits)
+    # the right shifts the ROM holds (gemmlowp: RoundingDivideByPOT's exponent; round: n) span
+    # [n_lo, n_hi]; the pipeline carries n - n_lo, so the shifters are only as wide as that
+    # span (a real layer's shifts differ by a few bits, not 0..62)
+    rights = [max(-int(v), 0) if gemm else int(v) for v in shifts]
+    n_lo = min(rights)
+    n_bits = max(1, (max(rights) - n_lo).bit_length())
+    # left shifts only where a shift is positive (and then n_lo = 0: their right shift is 0)
+    has_left = gemm and max(int(v) for v in shifts) > 0
+    # RoundingDivideByPOT's remainder is the low n bits of the two's complement value, so
+    # mask and remainder are n_hi bits wide and y holds at least n_hi + 1 bits
+    mask_bits = max(1, max(rights))
+    y_bits = max(y_top.bit_length() + 2, mask_bits + 1)
     # the multiply takes sm.depth clocks; the narrow operands wait the rest of sm.LATENCY
     # before it (the multiplier ROM reads a delayed channel, so no 31-bit value is delayed)
     pad = sm.LATENCY - sm.depth(mag_bits, dsp_bits)
@@ -163,7 +172,7 @@ def requant(clk, rst, s, s_chan, m, *, mode: str, acc_bits: int, mult_bits: int,
     acc1 = _signed(32)
     shl2 = _unsigned(64)
     x3 = _signed(x_bits)
-    n2, n3, n4 = (_unsigned(8) for _ in range(3))  # gemmlowp: right shift; round: n
+    n2, n3, n4 = (_unsigned(n_bits) for _ in range(3))  # the right shift - n_lo
     neg4 = Signal(bool(0))
     mag4 = _unsigned(mag_bits)
     prod = _unsigned(prod_bits)
@@ -177,16 +186,16 @@ def requant(clk, rst, s, s_chan, m, *, mode: str, acc_bits: int, mult_bits: int,
                      dsp_bits=dsp_bits)
 
     # side band of stage 4, delayed along the multiplier
-    v10, neg10, n10 = Signal(bool(0)), Signal(bool(0)), _unsigned(8)
+    v10, neg10, n10 = Signal(bool(0)), Signal(bool(0)), _unsigned(n_bits)
     delays = [delay(clk, rst, v4, v10, sm.LATENCY), delay(clk, rst, neg4, neg10, sm.LATENCY),
               delay(clk, rst, n4, n10, sm.LATENCY)]
 
     v11, v12, v13 = (Signal(bool(0)) for _ in range(3))
     neg11 = Signal(bool(0))
-    n11, n12 = _unsigned(8), _unsigned(8)
+    n11, n12 = _unsigned(n_bits), _unsigned(n_bits)
     t11 = _unsigned(prod_bits + 1)
     y12 = _signed(y_bits)
-    mask12 = _unsigned(32)
+    mask12 = _unsigned(mask_bits)
     y13 = _signed(y_bits)
 
     @always_seq(clk.posedge, reset=rst)
@@ -196,12 +205,12 @@ def requant(clk, rst, s, s_chan, m, *, mode: str, acc_bits: int, mult_bits: int,
         acc1.next = s.data
         # stage 2: left shift of the int32 bit pattern (wraps like C++'s x * (1 << left))
         v2.next = v1
-        if shift > 0:
+        if has_left and shift > 0:
             shl2.next = acc1[32:] << shift
             n2.next = 0
         else:
             shl2.next = acc1[32:]
-            n2.next = -shift
+            n2.next = -shift - n_lo
         # stage 3: back to a signed int32
         v3.next = v2
         x3.next = shl2[32:].signed()
@@ -212,7 +221,7 @@ def requant(clk, rst, s, s_chan, m, *, mode: str, acc_bits: int, mult_bits: int,
         v1.next = s.valid
         acc1.next = s.data
         v2.next = v1
-        n2.next = shift
+        n2.next = shift - n_lo
         shl2.next = acc1[32:]
         v3.next = v2
         x3.next = shl2[x_bits:].signed()
@@ -248,7 +257,7 @@ def requant(clk, rst, s, s_chan, m, *, mode: str, acc_bits: int, mult_bits: int,
         # stage 12: >> 31 and the sign back: SaturatingRoundingDoublingHighMul
         v12.next = v11
         n12.next = n11
-        mask12.next = (1 << n11) - 1
+        mask12.next = ((1 << n11) << n_lo) - 1
         if neg11:
             y12.next = -(t11 >> 31)
         else:
@@ -256,14 +265,14 @@ def requant(clk, rst, s, s_chan, m, *, mode: str, acc_bits: int, mult_bits: int,
         # stage 13: RoundingDivideByPOT (threshold mask/2, plus one for negative values)
         v13.next = v12
         if y12 < 0:
-            if (y12[32:] & mask12) > (mask12 >> 1) + 1:
-                y13.next = (y12 >> n12) + 1
+            if (y12[mask_bits:] & mask12) > (mask12 >> 1) + 1:
+                y13.next = ((y12 >> n_lo) >> n12) + 1
             else:
-                y13.next = y12 >> n12
-        elif (y12[32:] & mask12) > (mask12 >> 1):
-            y13.next = (y12 >> n12) + 1
+                y13.next = (y12 >> n_lo) >> n12
+        elif (y12[mask_bits:] & mask12) > (mask12 >> 1):
+            y13.next = ((y12 >> n_lo) >> n12) + 1
         else:
-            y13.next = y12 >> n12
+            y13.next = (y12 >> n_lo) >> n12
 
     @always_seq(clk.posedge, reset=rst)
     def result_round():
@@ -271,16 +280,13 @@ def requant(clk, rst, s, s_chan, m, *, mode: str, acc_bits: int, mult_bits: int,
         v11.next = v10
         neg11.next = neg10
         n11.next = n10
-        if n10 != 0:
-            t11.next = prod + (1 << (n10 - 1))
-        else:
-            t11.next = prod
+        t11.next = prod + (((1 << n10) << n_lo) >> 1)  # 2^(n-1), or 0 when n = 0
         # stage 12: the shift, and the sign back
         v12.next = v11
         if neg11:
-            y12.next = -(t11 >> n11)
+            y12.next = -((t11 >> n_lo) >> n11)
         else:
-            y12.next = t11 >> n11
+            y12.next = (t11 >> n_lo) >> n11
         # stage 13: nothing left to do (kept so both modes have one latency)
         v13.next = v12
         y13.next = y12

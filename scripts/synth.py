@@ -10,7 +10,7 @@ full cell list and the Yosys log stay in OUT.
 
 Examples:
   python scripts/synth.py --model mnist_cnn                    # Artix-7 (synth_xilinx)
-  python scripts/synth.py --model digits_cnn --target ice40    # iCE40 UP5K (synth_ice40 -dsp)
+  python scripts/synth.py --model digits_cnn --target ice40    # iCE40 UP5K (synth_ice40 -dsp -abc9)
   python scripts/synth.py --model mnist_cnn --layer conv2 --pe 8 --simd 4
   python scripts/synth.py --model mnist_cnn --layer dense1 --pe 4 --simd 4 --target ice40
 """

@@ -1,11 +1,11 @@
 """preprocess against model.preprocess: the CNN input equals the numpy reference bit for bit."""
 import numpy as np
 import pytest
-from myhdl import Signal
+from myhdl import Signal, instance
 
 from cosim import icarus
 from hdl import frame_assembler as fa
-from hdl.preprocess import normalise_cycles, preprocess
+from hdl.preprocess import global_background, normalise_cycles, preprocess
 from hdl.stream import Stream, sink, source
 from model.preprocess import Geometry, for_model, gray, preprocess as reference
 from tests.hdl.helpers import clock, make_clk_rst, need_tools, run
@@ -25,7 +25,11 @@ def beats(frames, geo, verdicts=None):
     return out
 
 
-def simulate(tmp_path, geo, values, n_images, *, gap=0.0, stall=0.0, hdl="myhdl", seed=0):
+def simulate(tmp_path, geo, values, n_images, *, gap=0.0, stall=0.0, hdl="myhdl", seed=0,
+             timing=None):
+    """Run ``values`` through preprocess; returns the CNN images. With ``timing`` (a dict):
+    ``good``, the clock counts at which GOOD verdicts were taken, ``out``, those of the
+    output transfers."""
     clk, rst = make_clk_rst()
     s = fa.out_stream(geo.width, geo.height)
     m = Stream(8, signed=False)
@@ -40,10 +44,24 @@ def simulate(tmp_path, geo, values, n_images, *, gap=0.0, stall=0.0, hdl="myhdl"
                                   m_ready=m.ready, allow=allow, accepted=accepted,
                                   dropped=dropped)
     out = []
+    timing = timing if timing is not None else {}
+    timing.update(good=[], out=[])
+    body = fa.out_bits(geo.width, geo.height) - fa.KIND_BITS
+    good = timing["good"]
+
+    @instance
+    def verdicts():
+        count = 0
+        while True:
+            yield clk.posedge
+            count += 1
+            if s.valid and int(s.data) >> body == fa.KIND_GOOD:
+                good.append(count)
+
     want = n_images * geo.n * geo.n
     limit = len(values) * 3 + n_images * (normalise_cycles(geo) * 3 + 200) + 500
-    run([dut, clock(clk), source(clk, s, values, gap=gap, seed=seed, rst=rst),
-         sink(clk, m, out, stall=stall, seed=seed + 1)],
+    run([dut, clock(clk), verdicts, source(clk, s, values, gap=gap, seed=seed, rst=rst),
+         sink(clk, m, out, stall=stall, seed=seed + 1, cycles=timing["out"])],
         lambda: len(out) >= want, clk, limit, rst=rst)
     return np.array(out, np.uint8).reshape(-1, geo.n, geo.n)
 
@@ -94,8 +112,19 @@ def test_camera_geometries():
         Geometry(20, 6, 8, 255, radius=1)
 
 
-def test_converted_verilog_in_icarus(tmp_path):
-    geo = SMALL[1]
+@pytest.mark.parametrize("index", [0, 1], ids=["window", "global"])
+def test_converted_verilog_in_icarus(tmp_path, index):
+    geo = SMALL[index]
     frames = random_frames(geo, 2, seed=11)
     got = simulate(tmp_path, geo, beats(frames, geo), 2, gap=0.2, stall=0.2, hdl="icarus")
     np.testing.assert_array_equal(got, np.stack([reference(f, geo) for f in frames]))
+
+
+@pytest.mark.parametrize("geo", [SMALL[0], SMALL[1], for_model("digits_cnn")],
+                         ids=["r1", "global", "digits"])
+def test_normalise_cycles_is_the_rtl_count(tmp_path, geo):
+    """The timing model equals the clocks from the verdict to the last pixel's transfer."""
+    assert global_background(geo) == (geo.radius >= geo.n - 1)
+    timing = {}
+    simulate(tmp_path, geo, beats(random_frames(geo, 1, seed=4), geo), 1, timing=timing)
+    assert timing["out"][-1] - timing["good"][0] == normalise_cycles(geo)

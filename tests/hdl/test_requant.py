@@ -185,11 +185,22 @@ def test_real_dense_layer_parameters(tmp_path, nets):
                            layer.shift.tolist(), layer.zp_out, layer.act_min, layer.act_max)
 
 
-@pytest.mark.parametrize("mode", ["gemmlowp", "round"])
-def test_converted_verilog_in_icarus(tmp_path, mode):
+# narrow: shifts like a real layer's (a span of 3), so the shifters are 2 bits wide and the
+# constant part n_lo (9 or 39) is a fixed shift; round's 2^(n-1) then lies beyond 32 bits
+NARROW = {"gemmlowp": ([1 << 30, 3 << 29, (1 << 31) - 1], [-9, -8, -10]),
+          "round": ([1 << 33, 3 << 32, (1 << 34) - 1], [39, 40, 41])}
+
+
+@pytest.mark.parametrize("mode,narrow", [("gemmlowp", False), ("round", False),
+                                         ("gemmlowp", True), ("round", True)])
+def test_converted_verilog_in_icarus(tmp_path, mode, narrow):
     need_tools("iverilog", "vvp", "verilator")
     rng = np.random.default_rng(9)
     accs, chans, mults, shifts = random_case(mode, 120, 3, rng, 24)
+    if narrow:
+        mults, shifts = NARROW[mode]
+        top = 1 << (17 if mode == "gemmlowp" else 13)  # most results inside int8
+        accs = [int(v) for v in rng.integers(-top, top, len(accs))]
     got = simulate(tmp_path, mode, accs, chans, mults, shifts, acc_bits=24, zp=5, lo=5,
                    hi=127, hdl="icarus")
     assert got == expected(mode, accs, chans, mults, shifts, 5, 5, 127)

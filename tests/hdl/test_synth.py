@@ -87,3 +87,19 @@ def test_bitstream_needs_ice40(tmp_path):
                            "--bitstream", "--out", str(tmp_path)], cwd=ROOT,
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "--bitstream needs --target ice40" in proc.stderr
+
+
+def test_block_rams_are_the_registered_read_memories_of_64_bits_or_more():
+    """iCE40 has no LUT RAM: hdl.ram memories of >= 64 bits get ram_style "block"; the
+    async FIFO's memory (read without a clock) and 2-word buffers do not."""
+    from hdl.synth import BLOCK_MIN_BITS, block_rams
+
+    text = "\n".join(["reg [7:0] top_line_buffer0_ram3_mem [0:8-1];",        # 64 bits
+                      "reg signed [15:0] ram0_mem [0:108-1];",                 # top-level, signed
+                      "reg [7:0] top_mac_engine0_ram10_mem [0:2-1];",          # 16 bits
+                      "reg [17:0] top_async_fifo0_mem [0:4-1];",               # not hdl.ram
+                      "reg [15:0] rom_conv1_weights [0:35];"])                 # a ROM
+    assert BLOCK_MIN_BITS == 64
+    assert block_rams(text) == ["top_line_buffer0_ram3_mem", "ram0_mem"]
+    assert block_rams(text, min_bits=16) == ["top_line_buffer0_ram3_mem", "ram0_mem",
+                                             "top_mac_engine0_ram10_mem"]
