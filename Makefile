@@ -27,6 +27,7 @@ help:
 	@echo "make synth MODEL=... [TARGET=xilinx|ice40]  Yosys on the whole accelerator, resources vs the device"
 	@echo "                        (ice40: also nextpnr-ice40 place and route and the fmax)"
 	@echo "make bitstream [MODEL=digits_cnn]  iCE40 UP5K: Yosys, nextpnr-ice40, icepack -> .bin"
+	@echo "make bitstream BOARD=icebreaker  the iCEBreaker camera top -> build/icebreaker/synth/*.bin"
 	@echo "make bench              every figure (accuracy, cycles, resources, fmax, CPU) -> build/bench.json"
 	@echo "make cosim MODEL=... [N=...] [SIM=cosim|icarus|verilator]  real images through the Verilog"
 
@@ -79,7 +80,7 @@ synth: venv
 
 BITSTREAM_MODEL = $(if $(filter command line environment,$(origin MODEL)),$(MODEL),digits_cnn)
 bitstream: venv
-	$(PY) scripts/synth.py --model $(BITSTREAM_MODEL) --target ice40 --bitstream
+	$(if $(BOARD),$(PY) scripts/synth.py --board $(BOARD) $(BOARD_MODEL) --bitstream,$(PY) scripts/synth.py --model $(BITSTREAM_MODEL) --target ice40 --bitstream)
 
 bench: venv
 	$(PY) scripts/bench.py $(BENCH_ARGS)

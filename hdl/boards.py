@@ -130,7 +130,7 @@ def board_de10lite(max10_clk1_50, key0, hex0, ledr, uart_tx, cam_pclk, cam_vsync
     def outputs():
         button.next = not key0
         cam_xclk.next = xclk
-        hex0.next = ~(seg | 0x80) & 0xFF  # DP off
+        hex0.next = (~seg & 0x7F) | 0x80  # active low: bit 7 high keeps the DP off
         ledr.next = (ready << 9) | (have_digit << 8) | bad
         uart_tx.next = line
 

@@ -87,3 +87,29 @@ def test_seven_segment_patterns():
     assert [segments(d) for d in range(10)] == list(PATTERNS)
     assert segments(None) == 0x40 and segments(12) == 0x40
     assert PATTERNS[8] == 0x7F and PATTERNS[1] == 0b0000110   # all segments; b and c
+
+
+def test_icebreaker_places_routes_and_packs(tmp_path):
+    """`make bitstream BOARD=icebreaker`: the whole camera top with digits_cnn fits the UP5K,
+    nextpnr-ice40 places it with icebreaker.pcf (which it refuses if a top port is not in the
+    file), both clocks (the 12 MHz board clock and PCLK) meet 12 MHz after routing, and
+    icepack packs a .bin."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    need_tools("yosys", "nextpnr-ice40", "icepack")
+    proc = subprocess.run([sys.executable, "scripts/synth.py", "--board", "icebreaker",
+                           "--bitstream", "--out", str(tmp_path)], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads((tmp_path / "summary.json").read_text())
+    assert report["board"] == "icebreaker" and report["model"] == "digits_cnn"
+    pnr = report["pnr"]
+    assert 0 < pnr["lc"][0] <= pnr["lc"][1] == 5280
+    assert len(pnr["clocks"]) == 2 and min(pnr["clocks"].values()) >= 12
+    assert report["fit"]["DSP"]["used"] <= 8 and report["fit"]["EBR"]["used"] <= 30
+    assert (tmp_path / report["bitstream"]).stat().st_size > 100_000
+    assert "every port placed by icebreaker.pcf" in proc.stdout

@@ -1,0 +1,65 @@
+"""Each board top from its pins, in Verilator: camera pins in, the UART line and the display out.
+
+The harness (``cosim.board_sim``) knows only the ports the board's constraints name: it runs
+the board clock at its real frequency, leaves the reset button released (the top's power-on
+reset starts it), plays the behavioural camera at the frame rate the board's XCLK gives, and
+decodes the UART pin and the 7-segment (or LED) pins. digits_cnn is inside every board here,
+so a board simulates in seconds; the slow suite's board checks build each with its own model.
+"""
+import numpy as np
+import pytest
+
+from cosim import board_sim, ov7670_model as cam
+from cosim.scene import paper_frame
+from hdl import boards, uart_report
+from model import golden, presets, qnet
+from model.preprocess import for_model, preprocess
+from tests.hdl.helpers import need_tools
+from tests.hdl.test_boards import build_top
+
+# the camera at the board's XCLK: 25 MHz (40 ns) gives 30 frames/s, 12 MHz (83 ns) 15
+CAMERA = {"de10lite": (40, 30), "basys3": (40, 30), "icebreaker": (83, 15)}
+
+
+@pytest.mark.parametrize("name", list(board_sim.PINS))
+def test_board_from_its_pins(tmp_path, digits, name):
+    """Three paper frames: one UART line per frame with the golden digit and the frame's
+    number, the display showing that digit when its line starts (a dash before the first),
+    XCLK at the rate the board's doc gives, no decimal point, anodes as documented."""
+    need_tools("verilator")
+    board = boards.get(name)
+    preset = presets.get("digits_cnn")
+    net = qnet.from_tflite(preset.tflite)
+    geo = for_model("digits_cnn")
+    build_top(tmp_path / "verilog", board, "digits_cnn")
+    period, fps = CAMERA[name]
+    run_dir = board_sim.prepare(tmp_path / "run", tmp_path / "verilog", name, pclk_ns=period)
+    exe = board_sim.build(run_dir, name)
+
+    rng = np.random.default_rng(5)
+    frames = [paper_frame(digits.test.x[i], geo, rng, digit_max=16) for i in (3, 4, 5)]
+    pins = cam.trace(frames, cam.Timing.at_fps(160, 120, fps, period), close=True)
+    hz = board_sim.BOARD_HZ[name]
+    divisor = round(board.sys_hz / boards.BAUD) * round(hz / board.sys_hz)  # board clocks/bit
+    run = board_sim.run(run_dir, name, pins, divisor=divisor, tail=int(hz * 0.01), exe=exe)
+
+    q = net.pixel_table(preset.input_max)[np.stack([preprocess(f, geo) for f in frames])]
+    want = golden.run_network(net, q[..., None]).prediction.tolist()
+    assert [text for _, text in run.lines] == [uart_report.line(d, i + 1, 0)
+                                              for i, d in enumerate(want)]
+    assert run.shown(run.display[0][0]) == "-"
+    assert [run.shown(start) for start, _ in run.lines] == want
+    xclk_hz = board.sys_hz if name == "icebreaker" else board.sys_hz / 2
+    assert run.xclk_rises == pytest.approx(run.cycles * xclk_hz / hz, abs=2)
+    print(f"\n{name}: {run.cycles:,} board clocks in {run.seconds:.1f} s")
+
+
+def test_display_decoder_refuses_what_no_board_shows():
+    assert board_sim.decode_display("de10lite", 0xFF & ~0x06) == 1          # DP off: bit 7 high
+    with pytest.raises(AssertionError, match="decimal point"):
+        board_sim.decode_display("de10lite", 0x7F & ~0x06)
+    assert board_sim.decode_display("basys3", (0b1110 << 8) | 0x80 | (~0x3F & 0x7F)) == 0
+    with pytest.raises(AssertionError, match="anodes"):
+        board_sim.decode_display("basys3", (0b0000 << 8) | 0x80 | (~0x3F & 0x7F))
+    assert board_sim.decode_display("icebreaker", 0x17) == 7
+    assert board_sim.decode_display("icebreaker", 0) == "-"
