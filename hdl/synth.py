@@ -150,7 +150,7 @@ def place_and_route(netlist: Path, asc: Path, *, pcf: Path | None = None, freq_m
     if log is not None:
         Path(log).write_text(text)
     clocks = {name: float(mhz) for name, mhz in
-              re.findall(r"Max frequency for clock '([^']*)': ([0-9.]+) MHz", text)}
+              re.findall(r"Max frequency for clock\s+'([^']*)': ([0-9.]+) MHz", text)}
     fmax = list(clocks.values())
     lc = re.search(r"ICESTORM_LC:\s+(\d+)/\s*(\d+)", text)
     if not fmax or not Path(asc).is_file() or lc is None:

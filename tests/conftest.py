@@ -26,6 +26,25 @@ def mnist():
 
 
 @pytest.fixture(scope="session")
+def digits_board(tmp_path_factory):
+    """name -> the folder of that board's top converted with digits_cnn inside, once per
+    worker (tests that share it are in the board's xdist group)."""
+    from hdl import boards
+    from tests.hdl.helpers import build_top
+
+    built = {}
+
+    def get(name):
+        if name not in built:
+            folder = tmp_path_factory.mktemp(f"board_{name}")
+            build_top(folder, boards.get(name), "digits_cnn")
+            built[name] = folder
+        return built[name]
+
+    return get
+
+
+@pytest.fixture(scope="session")
 def digits():
     from model import data
 

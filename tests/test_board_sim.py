@@ -15,14 +15,14 @@ from hdl import boards, uart_report
 from model import golden, presets, qnet
 from model.preprocess import for_model, preprocess
 from tests.hdl.helpers import need_tools
-from tests.hdl.test_boards import build_top
 
 # the camera at the board's XCLK: 25 MHz (40 ns) gives 30 frames/s, 12 MHz (83 ns) 15
 CAMERA = {"de10lite": (40, 30), "basys3": (40, 30), "icebreaker": (83, 15)}
 
 
-@pytest.mark.parametrize("name", list(board_sim.PINS))
-def test_board_from_its_pins(tmp_path, digits, name):
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xdist_group(f"board_{n}"))
+                                  for n in board_sim.PINS])
+def test_board_from_its_pins(tmp_path, digits, digits_board, name):
     """Three paper frames: one UART line per frame with the golden digit and the frame's
     number, the display showing that digit when its line starts (a dash before the first),
     XCLK at the rate the board's doc gives, no decimal point, anodes as documented."""
@@ -31,9 +31,8 @@ def test_board_from_its_pins(tmp_path, digits, name):
     preset = presets.get("digits_cnn")
     net = qnet.from_tflite(preset.tflite)
     geo = for_model("digits_cnn")
-    build_top(tmp_path / "verilog", board, "digits_cnn")
     period, fps = CAMERA[name]
-    run_dir = board_sim.prepare(tmp_path / "run", tmp_path / "verilog", name, pclk_ns=period)
+    run_dir = board_sim.prepare(tmp_path / "run", digits_board(name), name, pclk_ns=period)
     exe = board_sim.build(run_dir, name)
 
     rng = np.random.default_rng(5)

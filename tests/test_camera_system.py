@@ -54,7 +54,8 @@ class System:
         return images, golden.run_network(self.net, q)
 
 
-@pytest.fixture(scope="module")
+# session scope: built once even when the worker runs other modules' tests in between
+@pytest.fixture(scope="session")
 def mnist_system(tmp_path_factory, mnist):
     return System("mnist_cnn", tmp_path_factory.mktemp("mnist_system"), mnist)
 

@@ -56,8 +56,10 @@ def test_digits_cosimulation_gaps_and_stalls(digits_verilog, digits, tmp_path):
     assert result.extra["ev_class_hash"] == ns.rolling_hash(want.argmax(1))
 
 
+# the default and the fastest config in the default suite, the two smaller ones in the slow one
 @pytest.mark.parametrize("conf", [
-    {"conv1": (1, 1), "dense1": (1, 1)}, {"conv1": (2, 1), "dense1": (2, 4)},
+    pytest.param({"conv1": (1, 1), "dense1": (1, 1)}, marks=pytest.mark.slow),
+    pytest.param({"conv1": (2, 1), "dense1": (2, 4)}, marks=pytest.mark.slow),
     {"conv1": (8, 1), "dense1": (1, 4)}, {"conv1": (8, 1), "dense1": (10, 8)}],
     ids=["smallest", "small", "default", "fastest"])
 def test_digits_cycle_model(nets, digits, tmp_path, conf):
@@ -107,7 +109,8 @@ def test_mnist_two_images_in_icarus(nets, mnist, tmp_path):
     assert result.latency == cfg.latency(net, conf)
 
 
-@pytest.mark.parametrize("par", [{"conv2": (16, 8)}, {"conv1": (2, 1), "conv2": (4, 4)}],
+@pytest.mark.parametrize("par", [pytest.param({"conv2": (16, 8)}, marks=pytest.mark.slow),
+                                 {"conv1": (2, 1), "conv2": (4, 4)}],
                          ids=["conv2-16x8", "small"])
 def test_mnist_cycle_model_verilator(nets, mnist, tmp_path, par):
     """Two more mnist configs in Verilator: 4 images bit for bit, the latency and interval

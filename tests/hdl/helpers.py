@@ -129,3 +129,17 @@ def mac_block_run(tmp_path, block, want, layer, x, pe, simd, cycles, **kw):
                                          paths=paths),
         name, s, m, x.ravel(), want.size, max_cycles=len(x) * 4 * cycles + 5000, **kw)
     return np.array(out, np.int8).reshape(want.shape), when
+
+
+def build_top(folder, board, model):
+    """Convert ``board``'s top with ``model`` inside (its hardware config for the board's
+    variant when there is one) into ``folder``; returns the top's .v."""
+    from hdl import build, config as cfg
+    from model import preprocess, presets, qnet
+
+    p = presets.get(model)
+    net = qnet.from_tflite(p.tflite)
+    variant = presets.hw_config(model, board.variant)
+    conf = cfg.load(variant if variant.is_file() else presets.hw_config(model))
+    return build.build_board(board, net, conf, preprocess.for_model(model), folder,
+                             p.input_max)

@@ -6,11 +6,10 @@ import pytest
 from myhdl import ResetSignal, Signal
 
 from cosim import icarus
-from hdl import boards, build, config as cfg
+from hdl import boards
 from hdl.power_on_reset import power_on_reset
 from hdl.seven_seg import PATTERNS, segments
-from model import preprocess, presets, qnet
-from tests.hdl.helpers import clock, need_tools, run
+from tests.hdl.helpers import build_top, clock, need_tools, run
 
 
 def top_ports(vfile, top):
@@ -37,27 +36,24 @@ def constrained(path):
     return set(re.findall(r"^set_location_assignment PIN_\w+ -to ([\w\[\]]+)", text, re.M))
 
 
-def build_top(tmp_path, board, model):
-    p = presets.get(model)
-    net = qnet.from_tflite(p.tflite)
-    variant = presets.hw_config(model, board.variant)
-    conf = cfg.load(variant if variant.is_file() else presets.hw_config(model))
-    return build.build_board(board, net, conf, preprocess.for_model(model), tmp_path,
-                             p.input_max)
-
-
 # A top's ports do not depend on the model: the default suite checks every board with the
-# small digits_cnn inside; the slow suite builds each board with its own model.
+# small digits_cnn inside (converted once per worker, shared with tests/test_board_sim.py: the
+# xdist group keeps a board's tests on one worker); the slow suite builds each with its own model.
 @pytest.mark.parametrize("model", ["digits_cnn", pytest.param("own", marks=pytest.mark.slow)])
-@pytest.mark.parametrize("name", sorted(boards.BOARDS))
-def test_board_top_converts_lints_and_is_fully_constrained(tmp_path, name, model):
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xdist_group(f"board_{n}"))
+                                  for n in sorted(boards.BOARDS)])
+def test_board_top_converts_lints_and_is_fully_constrained(tmp_path, digits_board, name, model):
     need_tools("iverilog", "verilator")
     board = boards.get(name)
-    top = build_top(tmp_path, board, board.model if model == "own" else model)
+    if model == "own":
+        folder, top = tmp_path, build_top(tmp_path, board, board.model)
+    else:
+        folder = digits_board(name)
+        top = folder / f"{board.top}.v"
     icarus.iverilog([top], tmp_path / "top.vvp")
     icarus.verilator_lint(top, board.top)
     pins = next(path for path in board.constraint_paths if path.suffix in (".pcf", ".xdc", ".qsf"))
-    assert constrained(tmp_path / pins.name) == top_ports(top, board.top)
+    assert constrained(folder / pins.name) == top_ports(top, board.top)
 
 
 def test_unknown_board_is_named():
