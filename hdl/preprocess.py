@@ -492,5 +492,5 @@ def preprocess(clk, rst, s, m, allow, accepted, dropped, *, geo: Geometry):
         ink = [ink_read, ink_store, ram(clk, ink_we, ink_waddr, ink_wdata, ink_re, ink_raddr,
                                         ink_rdata, depth=1 << cbits)]
 
-    return (fields, weigh, to_luma, position, stage_a, acc_ports, box, stage_b, accs, reads, scan_address, window,
-            normalise, cells, ink)
+    return (fields, weigh, to_luma, position, stage_a, acc_ports, box, stage_b, accs, reads,
+            scan_address, window, normalise, cells, ink)

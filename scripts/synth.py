@@ -47,7 +47,7 @@ def finish(title: str, flow: dict, doc: dict, out: Path, ice40: bool, freq_mhz: 
                 report.append(f"  clock {clock}: fmax {mhz:.2f} MHz after routing")
         report.append(f"  fmax {pnr['fmax_mhz']:.2f} MHz after routing "
                       f"({'meets' if pnr['met'] else 'MISSES'} {freq_mhz:g} MHz; "
-                      f"seed {seed}; {pnr['nextpnr']})")
+                      f"seed {pnr['seed']}; {pnr['nextpnr']})")
     if flow["bitstream"]:
         binary = out / flow["bitstream"]
         report.append(f"  bitstream {binary} ({binary.stat().st_size:,} bytes): "

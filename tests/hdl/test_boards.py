@@ -85,11 +85,13 @@ def test_seven_segment_patterns():
     assert PATTERNS[8] == 0x7F and PATTERNS[1] == 0b0000110   # all segments; b and c
 
 
+@pytest.mark.slow
 def test_icebreaker_places_routes_and_packs(tmp_path):
     """`make bitstream BOARD=icebreaker`: the whole camera top with digits_cnn fits the UP5K,
     nextpnr-ice40 places it with icebreaker.pcf (which it refuses if a top port is not in the
     file), both clocks (the 12 MHz board clock and PCLK) meet 12 MHz after routing, and
-    icepack packs a .bin."""
+    icepack packs a .bin. Slow: 3-8 minutes (placement at ~87 % of the logic cells sometimes
+    needs a second seed)."""
     import json
     import subprocess
     import sys

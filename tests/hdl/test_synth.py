@@ -103,3 +103,34 @@ def test_block_rams_are_the_registered_read_memories_of_64_bits_or_more():
     assert block_rams(text) == ["top_line_buffer0_ram3_mem", "ram0_mem"]
     assert block_rams(text, min_bits=16) == ["top_line_buffer0_ram3_mem", "ram0_mem",
                                              "top_mac_engine0_ram10_mem"]
+
+
+def test_place_and_route_tries_the_next_seed_when_legalising_fails(tmp_path, monkeypatch):
+    """A stand-in nextpnr-ice40 that cannot legalise from seed 1 but places from seed 2: the
+    result names seed 2 and both clocks; one that never places raises, naming the seeds."""
+    from hdl import synth as ys
+
+    fake = tmp_path / "nextpnr-ice40"
+    fake.write_text("""#!/bin/sh
+seed=""; asc=""
+while [ $# -gt 0 ]; do
+  case "$1" in --seed) seed=$2; shift;; --asc) asc=$2; shift;; esac; shift
+done
+echo "Info: 	         ICESTORM_LC:  4608/ 5280    87%"
+if [ "$seed" != "$GOOD_SEED" ]; then
+  echo "ERROR: Unable to find legal placement for all cells, design is probably at utilisation limit."
+  exit 1
+fi
+echo "Info: Max frequency for clock 'clk': 27.11 MHz (PASS at 12.00 MHz)"
+echo "Info: Max frequency for clock  'pclk': 65.76 MHz (PASS at 12.00 MHz)"
+echo placed > "$asc"
+""")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{__import__('os').environ['PATH']}")
+    monkeypatch.setenv("GOOD_SEED", "2")
+    pnr = ys.place_and_route(tmp_path / "d.json", tmp_path / "d.asc", freq_mhz=12)
+    assert pnr["seed"] == 2 and pnr["clocks"] == {"clk": 27.11, "pclk": 65.76}
+    assert pnr["fmax_mhz"] == 27.11 and pnr["lc"] == (4608, 5280) and pnr["met"]
+    monkeypatch.setenv("GOOD_SEED", "9")
+    with pytest.raises(ys.SynthError, match=r"seeds 1-3.*\n.*legal placement"):
+        ys.place_and_route(tmp_path / "d.json", tmp_path / "d.asc", freq_mhz=12)
