@@ -12,6 +12,7 @@ import pytest
 from cosim import board_sim, ov7670_model as cam
 from cosim.scene import paper_frame
 from hdl import boards, uart_report
+from hdl.uart_tx import divisor
 from model import golden, presets, qnet
 from model.preprocess import for_model, preprocess
 from tests.hdl.helpers import need_tools
@@ -39,8 +40,8 @@ def test_board_from_its_pins(tmp_path, digits, digits_board, name):
     frames = [paper_frame(digits.test.x[i], geo, rng, digit_max=16) for i in (3, 4, 5)]
     pins = cam.trace(frames, cam.Timing.at_fps(160, 120, fps, period), close=True)
     hz = board_sim.BOARD_HZ[name]
-    divisor = round(board.sys_hz / boards.BAUD) * round(hz / board.sys_hz)  # board clocks/bit
-    run = board_sim.run(run_dir, name, pins, divisor=divisor, tail=int(hz * 0.01), exe=exe)
+    bit = divisor(board.sys_hz, boards.BAUD) * round(hz / board.sys_hz)  # in board clocks
+    run = board_sim.run(run_dir, name, pins, divisor=bit, tail=int(hz * 0.01), exe=exe)
 
     q = net.pixel_table(preset.input_max)[np.stack([preprocess(f, geo) for f in frames])]
     want = golden.run_network(net, q[..., None]).prediction.tolist()

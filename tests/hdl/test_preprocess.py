@@ -120,11 +120,13 @@ def test_converted_verilog_in_icarus(tmp_path, index):
     np.testing.assert_array_equal(got, np.stack([reference(f, geo) for f in frames]))
 
 
-@pytest.mark.parametrize("geo", [SMALL[0], SMALL[1], for_model("digits_cnn")],
+@pytest.mark.parametrize("geo,whole", [(SMALL[0], False), (SMALL[1], True),
+                                       (for_model("digits_cnn"), True)],
                          ids=["r1", "global", "digits"])
-def test_normalise_cycles_is_the_rtl_count(tmp_path, geo):
-    """The timing model equals the clocks from the verdict to the last pixel's transfer."""
-    assert global_background(geo) == (geo.radius >= geo.n - 1)
+def test_normalise_cycles_is_the_rtl_count(tmp_path, geo, whole):
+    """The timing model equals the clocks from the verdict to the last pixel's transfer, in
+    both normaliser modes."""
+    assert global_background(geo) == whole
     timing = {}
     simulate(tmp_path, geo, beats(random_frames(geo, 1, seed=4), geo), 1, timing=timing)
     assert timing["out"][-1] - timing["good"][0] == normalise_cycles(geo)
