@@ -9,9 +9,11 @@ unrelated period), then runs ``tail`` more system clocks. It writes ``events.txt
     R <cycle> <digit> <frame> <bad> a result (the system's ``result`` pulse)
     U <cycle> <level>               the UART pin changed
     S <cycle>                       the camera's SCCB table was written (cam_ready rose)
+    C <cycle> <on>                  capture mode changed (``capture_on``)
     E <cycle> <bad> <dropped> <overrun>  the end, with the status counters
 
-``run`` parses it into ``Run``: CNN images, results, the decoded UART text.
+``run`` parses it into ``Run``: CNN images, results, the UART's bytes. ``inputs`` drives the
+system's other inputs: a UART command on ``rx`` and the capture switch (``commands``).
 """
 from __future__ import annotations
 
@@ -37,7 +39,10 @@ module tb;
     reg [31:0] cycle = 0;
     reg tx_q = 1'b1;
     reg ready_q = 1'b0;
-    wire sio_c, sio_d_out, sio_d_oe, cam_ready, tx, have_digit, result, pix_valid;
+    reg rx = 1'b1;
+    reg capture_in = 1'b0;
+    reg capture_q = 1'b0;
+    wire sio_c, sio_d_out, sio_d_oe, cam_ready, tx, have_digit, result, pix_valid, capture_on;
     wire overrun, cnn_busy, logit_valid;
     wire signed [7:0] logit_data;
     wire [{dbits}-1:0] digit;
@@ -45,7 +50,7 @@ module tb;
     wire [7:0] bad_frames, dropped, pix_data;
 
     camera_system dut (.clk(clk), .rst(rst), .pclk(pclk), .vsync(vsync), .href(href), .d(d),
-        .sio_c(sio_c), .sio_d_out(sio_d_out), .sio_d_oe(sio_d_oe), .cam_ready(cam_ready),
+        .rx(rx), .capture_in(capture_in), .capture_on(capture_on), .sio_c(sio_c), .sio_d_out(sio_d_out), .sio_d_oe(sio_d_oe), .cam_ready(cam_ready),
         .tx(tx), .digit(digit), .have_digit(have_digit), .result(result), .frame_no(frame_no),
         .bad_frames(bad_frames), .dropped(dropped), .overrun(overrun), .cnn_busy(cnn_busy),
         .pix_valid(pix_valid), .pix_data(pix_data), .logit_valid(logit_valid),
@@ -55,10 +60,14 @@ module tb;
 
 {playback}
 
+{inputs}
+
     always @(posedge clk) begin
         cycle <= cycle + 1;
         tx_q <= tx;
         ready_q <= cam_ready;
+        capture_q <= capture_on;
+        if (capture_on != capture_q) $fwrite(f, "C %0d %0d\\n", cycle, capture_on);
         if (pix_valid) $fwrite(f, "P %0d\\n", pix_data);
         if (logit_valid) $fwrite(f, "L %0d\\n", logit_data);
         if (result) $fwrite(f, "R %0d %0d %0d %0d\\n", cycle, digit, frame_no, bad_frames);
@@ -79,13 +88,30 @@ class Run:
     images: np.ndarray          # (k, n, n) uint8: every image the CNN took, in order
     logits: np.ndarray          # (k, classes) int8
     results: list               # (cycle, digit, frame, bad) per classified frame
-    text: str                   # the UART line(s), decoded
+    uart: bytes                 # what the UART pin sent (text lines, or capture packets)
     sccb_done: int | None       # cycle the camera table was written
+    capture: list               # (cycle, on) per change of capture mode
     cycles: int
     bad_frames: int
     dropped: int
     overrun: int
     seconds: float
+
+    @property
+    def text(self) -> str:
+        return self.uart.decode("latin-1")
+
+    def packets(self) -> list:
+        """The capture packets on the UART (``model.capture.Decoder``); any byte outside a
+        packet, or a CRC error, fails."""
+        from model.capture import Decoder
+
+        dec = Decoder()
+        got = dec.feed(self.uart)
+        if dec.skipped or dec.crc_errors or dec.pending:
+            raise AssertionError(f"UART: {dec.skipped} bytes outside packets, {dec.crc_errors} "
+                                 f"CRC errors, {dec.pending} bytes of an unfinished packet")
+        return got
 
 
 def uart_bytes(changes: list[tuple[int, int]], divisor: int) -> list[tuple[int, int]]:
@@ -173,6 +199,57 @@ def playback(pclk_ns: float, prefix: str = "", start: str = "") -> str:
     end"""
 
 
+def inputs(clock: str, rx: str, switch: str, active: int) -> str:
+    """The harness part that drives a UART command and a switch or button (plusargs):
+    ``+cmd=B +cmd_at=C +cmd_div=D`` sends byte B (8N1, D clocks a bit) from clock cycle C on
+    ``rx``; ``+press=P`` holds ``switch`` at its ``active`` level for the first P clocks.
+    Uses the harness's ``cycle`` counter."""
+    return f"""    integer cmd = -1;    // +cmd=B +cmd_at=C +cmd_div=D: one UART byte on {rx}
+    integer cmd_at = 0;
+    integer cmd_div = 0;
+    integer cmd_bit;
+    integer press = 0;   // +press=P: {switch} active for the first P clocks
+    initial begin
+        {switch} = 1'b{1 - active};
+        if ($value$plusargs("press=%d", press) && press > 0) begin
+            {switch} = 1'b{active};
+            repeat (press) @(posedge {clock});
+            {switch} = 1'b{1 - active};
+        end
+    end
+    initial begin
+        {rx} = 1'b1;
+        if ($value$plusargs("cmd=%d", cmd) && $value$plusargs("cmd_at=%d", cmd_at)
+                && $value$plusargs("cmd_div=%d", cmd_div)) begin
+            wait (cycle >= cmd_at);
+            {rx} = 1'b0;
+            repeat (cmd_div) @(posedge {clock});
+            for (cmd_bit = 0; cmd_bit < 8; cmd_bit = cmd_bit + 1) begin
+                {rx} = cmd[cmd_bit];
+                repeat (cmd_div) @(posedge {clock});
+            end
+            {rx} = 1'b1;
+        end
+    end"""
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What ``inputs`` drives in one run: a UART command byte (``cmd``, sent at clock
+    ``cmd_at``, ``cmd_div`` clocks a bit) and the switch held for the first ``press`` clocks."""
+
+    cmd: int | None = None
+    cmd_at: int = 0
+    cmd_div: int = 0
+    press: int = 0
+
+    def plusargs(self) -> list[str]:
+        out = [f"+press={self.press}"] if self.press else []
+        if self.cmd is not None:
+            out += [f"+cmd={self.cmd}", f"+cmd_at={self.cmd_at}", f"+cmd_div={self.cmd_div}"]
+        return out
+
+
 def stage(run_dir: Path, verilog_dir: Path) -> Path:
     """Copy a converted design's .v and .mem files into ``run_dir`` (created)."""
     run_dir = Path(run_dir)
@@ -183,16 +260,19 @@ def stage(run_dir: Path, verilog_dir: Path) -> Path:
     return run_dir
 
 
-def play(run_dir: Path, pins: np.ndarray, tail: int, exe: Path) -> tuple[list, float]:
+def play(run_dir: Path, pins: np.ndarray, tail: int, exe: Path,
+         drive: Inputs = Inputs()) -> tuple[list, float]:
     """Write ``pins`` as ``camera.mem`` and run the built harness ``exe`` in ``run_dir`` on
-    them and ``tail`` more clocks; returns (the lines of ``events.txt``, split, and seconds)."""
+    them and ``tail`` more clocks, with ``drive`` on the other inputs; returns (the lines of
+    ``events.txt``, split, and seconds)."""
     run_dir = Path(run_dir).resolve()
     if len(pins) > MAX_ENTRIES:
         raise ValueError(f"{len(pins)} PCLK periods: the harness holds {MAX_ENTRIES}")
     (run_dir / "camera.mem").write_text("\n".join(_HEX[np.asarray(pins)]) + "\n")
     (run_dir / "events.txt").unlink(missing_ok=True)
     begin = time.monotonic()
-    proc = subprocess.run([str(exe), f"+entries={len(pins)}", f"+tail={tail}"], cwd=run_dir,
+    proc = subprocess.run([str(exe), f"+entries={len(pins)}", f"+tail={tail}",
+                           *drive.plusargs()], cwd=run_dir,
                           capture_output=True, text=True)
     seconds = time.monotonic() - begin
     if proc.returncode:
@@ -211,7 +291,8 @@ def prepare(run_dir: Path, verilog_dir: Path, *, n_classes: int, clk_ns: float =
     run_dir = stage(run_dir, verilog_dir)
     (run_dir / "tb.v").write_text(HARNESS.format(
         dbits=max(1, (n_classes - 1).bit_length()), clk_half=clk_ns / 2,
-        playback=playback(pclk_ns, start=f"#({clk_ns / 2} * 8) rst = 1'b0;")))
+        playback=playback(pclk_ns, start=f"#({clk_ns / 2} * 8) rst = 1'b0;"),
+        inputs=inputs("clk", "rx", "capture_in", 1)))
     return run_dir
 
 
@@ -221,11 +302,11 @@ def build(run_dir: Path, jobs: int = 2) -> Path:
 
 
 def run(run_dir: Path, pins: np.ndarray, *, n: int, n_classes: int, divisor: int,
-        tail: int = 200_000, exe: Path | None = None) -> Run:
+        tail: int = 200_000, exe: Path | None = None, drive: Inputs = Inputs()) -> Run:
     """Play ``pins`` (``ov7670_model.trace``) into the harness in ``run_dir`` (built by
     ``build`` unless ``exe`` is given), then ``tail`` more clocks."""
-    events, seconds = play(run_dir, pins, tail, exe or build(run_dir))
-    pixels, logits, results, changes = [], [], [], []
+    events, seconds = play(run_dir, pins, tail, exe or build(run_dir), drive)
+    pixels, logits, results, changes, capture = [], [], [], [], []
     sccb = None
     for kind, *vals in events:
         vals = [int(v) for v in vals]
@@ -239,10 +320,13 @@ def run(run_dir: Path, pins: np.ndarray, *, n: int, n_classes: int, divisor: int
             changes.append((vals[0], vals[1]))
         elif kind == "S":
             sccb = vals[0]
+        elif kind == "C":
+            capture.append((vals[0], vals[1]))
     end = [int(v) for v in events[-1][1:]]
     if len(pixels) % (n * n):
         raise AssertionError(f"{len(pixels)} CNN input pixels is not a whole number of "
                              f"{n}x{n} images")
     return Run(np.array(pixels, np.uint8).reshape(-1, n, n),
                np.array(logits, np.int8).reshape(-1, n_classes), results,
-               uart_decode(changes, divisor), sccb, end[0], end[1], end[2], end[3], seconds)
+               bytes(b for _, b in uart_bytes(changes, divisor)), sccb, capture, end[0], end[1],
+               end[2], end[3], seconds)

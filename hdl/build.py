@@ -111,7 +111,7 @@ def build_system(net: Network, config: dict, geo, out, input_max: float, *, clk_
         paths = write_mems(net, config, stage, input_max)
         b = lambda: Signal(bool(0))  # noqa: E731
         inst = camera_system(b(), ResetSignal(0, active=1, isasync=False), b(), b(), b(),
-                             Signal(intbv(0)[8:]),
+                             Signal(intbv(0)[8:]), Signal(bool(1)), b(),
                              **port_signals(index_bits(net.logits_layer.c_out)), net=net,
                              config=config, paths=paths, geo=geo, clk_hz=clk_hz, baud=baud,
                              requant_dsp_bits=requant_dsp_bits)

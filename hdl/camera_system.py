@@ -5,11 +5,14 @@
     PCLK domain                 | system clock (clk)
     ov7670_capture -> async_fifo -> frame_assembler -> preprocess -> network -> result
                                                                    (frame no.) -> uart_report
-    sccb_master (register table after reset)                                   -> uart_tx -> tx
+                                                  (CNN input) -> capture_packet --+-> uart_tx -> tx
+    sccb_master (register table after reset)        rx -> uart_rx -> 'c'/'t' -> capture mode
 
 Ports: ``clk``, ``rst`` (synchronous, active high; a two-flop synchronizer makes the PCLK
 domain's reset from it); the camera's ``pclk``, ``vsync``, ``href``, ``d``; SCCB ``sio_c``,
-``sio_d_out``, ``sio_d_oe``, ``cam_ready`` (the table is written); the UART line ``tx``;
+``sio_d_out``, ``sio_d_oe``, ``cam_ready`` (the table is written); the UART lines ``tx`` and ``rx``;
+``capture_in`` (a switch: capture mode while high, through two flops) and ``capture_on`` (the
+mode: the switch, or the last UART command was ``c``; ``t`` ends it; either case);
 the latest result ``digit`` with ``have_digit`` (a result since reset) and ``result`` (a
 one-clock pulse per classified frame); ``frame_no`` (the number of the frame the result
 came from: every frame the camera delivered counts, good or bad) and the status counters
@@ -21,7 +24,11 @@ CNN takes it) and of its int8 logits (``logit_valid``, ``logit_data``).
 
 Each good frame is classified once: the result is on ``digit`` about
 ``preprocess.normalise_cycles`` + the CNN's latency after the frame's last line, and the text
-line ``digit=7 frame=123 bad=0`` follows on ``tx``.
+line ``digit=7 frame=123 bad=0`` follows on ``tx``. In capture mode the text lines stop and
+each frame whose image could be recorded (``hdl.capture_packet``: one image is buffered, so a
+frame that reaches the CNN while the previous packet is still on the line is skipped) goes
+out as a binary packet instead: the CNN's input image, the digit, the frame number, a CRC-16
+(``model.capture``). Packets and lines never interleave: each waits for the other to finish.
 """
 from __future__ import annotations
 
@@ -34,14 +41,17 @@ from . import frame_assembler as fa
 from . import uart_report as ur
 from .argmax import index_bits
 from .async_fifo import async_fifo
+from .capture_packet import capture_packet
 from .fifo import fifo
 from .network import network
 from .ov7670_capture import WORD_BITS, ov7670_capture
 from .preprocess import preprocess
 from .sccb_master import OV7670_QQVGA_RGB565, OV7670_QVGA_RGB565, sccb_master
 from .stream import Stream
+from .uart_rx import uart_rx
 from .uart_tx import uart_tx
 
+CMD_CAPTURE, CMD_TEXT = ord("c"), ord("t")   # UART commands (either case)
 CDC_DEPTH = 4        # capture words in flight between the clock domains
 RESULTS_DEPTH = 2    # frame numbers of images inside the CNN
 STATUS_BITS = 8
@@ -51,7 +61,7 @@ def port_signals(digit_bits: int) -> dict:
     """camera_system's ports other than the clocks and the camera inputs, as signals named as
     in the Verilog (``build`` and the board tops both wire them from here)."""
     b = lambda: Signal(bool(0))  # noqa: E731
-    return dict(sio_c=b(), sio_d_out=b(), sio_d_oe=b(), cam_ready=b(), tx=b(),
+    return dict(sio_c=b(), sio_d_out=b(), sio_d_oe=b(), cam_ready=b(), tx=b(), capture_on=b(),
                 digit=Signal(intbv(0)[digit_bits:]), have_digit=b(), result=b(),
                 frame_no=Signal(intbv(0)[fa.FRAME_BITS:]),
                 bad_frames=Signal(intbv(0)[STATUS_BITS:]), dropped=Signal(intbv(0)[STATUS_BITS:]),
@@ -69,8 +79,8 @@ def camera_regs(geo: Geometry):
 
 
 @block
-def camera_system(clk, rst, pclk, vsync, href, d, sio_c, sio_d_out, sio_d_oe, cam_ready, tx,
-                  digit, have_digit, result, frame_no, bad_frames, dropped, overrun, cnn_busy,
+def camera_system(clk, rst, pclk, vsync, href, d, rx, capture_in, sio_c, sio_d_out, sio_d_oe,
+                  cam_ready, tx, capture_on, digit, have_digit, result, frame_no, bad_frames, dropped, overrun, cnn_busy,
                   pix_valid, pix_data, logit_valid, logit_data, *, net: Network, config: dict, paths: dict, geo: Geometry, clk_hz: float,
                   baud: float = 115200, sccb_hz: float = 100e3, requant_dsp_bits: int = 0):
     if net.input_shape != (geo.n, geo.n, 1):
@@ -146,7 +156,40 @@ def camera_system(clk, rst, pclk, vsync, href, d, sio_c, sio_d_out, sio_d_oe, ca
     report = Stream(ur.WORD_BITS, signed=False)
     text = Stream(8, signed=False)
     insts.append(ur.uart_report(clk, rst, report, text))
-    insts.append(uart_tx(clk, rst, text, tx, clk_hz=clk_hz, baud=baud))
+
+    # capture mode: the switch or a UART command; the packets share the UART with the text
+    cmd = Stream(8, signed=False, ready=False)
+    insts.append(uart_rx(clk, rst, rx, cmd, clk_hz=clk_hz, baud=baud))
+    cmd_mode, sw_q1, sw_q2 = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
+    packet = Stream(8, signed=False)
+    line_busy, sending, pkt_busy = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
+    insts.append(capture_packet(clk, rst, pix_valid, pix_data, capture_on, done, numbers.data,
+                                cls.data, line_busy, packet, sending, pkt_busy, n=geo.n))
+    serial = Stream(8, signed=False)
+    insts.append(uart_tx(clk, rst, serial, tx, clk_hz=clk_hz, baud=baud))
+
+    @always_comb
+    def uart_mux():
+        line_busy.next = report.valid or not report.ready
+        if sending:
+            serial.valid.next = packet.valid
+            serial.data.next = packet.data
+        else:
+            serial.valid.next = text.valid
+            serial.data.next = text.data
+        packet.ready.next = sending and serial.ready
+        text.ready.next = serial.ready and not sending
+        capture_on.next = cmd_mode or sw_q2
+
+    @always_seq(clk.posedge, reset=rst)
+    def mode():
+        sw_q1.next = capture_in
+        sw_q2.next = sw_q1
+        if cmd.valid:
+            if (cmd.data | 0x20) == CMD_CAPTURE:
+                cmd_mode.next = 1
+            elif (cmd.data | 0x20) == CMD_TEXT:
+                cmd_mode.next = 0
 
     @always_comb
     def wiring():
@@ -177,8 +220,10 @@ def camera_system(clk, rst, pclk, vsync, href, d, sio_c, sio_d_out, sio_d_oe, ca
             result.next = 1
             if numbers.valid:  # always, by in_cnn: every image in the CNN has its number
                 frame_no.next = numbers.data
-            if report.ready and not report.valid:  # mid-line: this result goes untold
+            # mid-line, or a packet pending, or capture mode: this result goes untold in text
+            if report.ready and not report.valid and not pkt_busy and not capture_on:
                 report.valid.next = 1
                 report.data.next = (bad_frames << 20) | (numbers.data << 4) | cls.data
 
-    return insts, pclk_reset, to_cdc, overflow, overflow_sync, wiring, results
+    return (insts, pclk_reset, to_cdc, overflow, overflow_sync, wiring, results, uart_mux,
+            mode)

@@ -43,10 +43,11 @@ class System:
         return [paper_frame(self.data.x[i], self.geo, rng, digit_max=self.preset.input_max)
                 for i in indices]
 
-    def play(self, frames, timing=SHORT, faults=None, tail=200_000):
+    def play(self, frames, timing=SHORT, faults=None, tail=200_000, drive=camera_sim.Inputs()):
         pins = self.pins = cam.trace(frames, timing, faults, close=True)
         return camera_sim.run(self.run_dir, pins, n=self.geo.n, n_classes=10,
-                              divisor=divisor(CLK_HZ, BAUD), tail=tail, exe=self.exe)
+                              divisor=divisor(CLK_HZ, BAUD), tail=tail, exe=self.exe,
+                              drive=drive)
 
     def reference(self, frames):
         images = np.stack([preprocess(f, self.geo) for f in frames])
@@ -120,6 +121,44 @@ def test_thirty_frames_per_second_keep_pace(mnist_system):
     assert latency < period
 
 
+def check_packets(system, run, frames, numbers):
+    """Capture mode: the UART carries only packets, one per frame in ``numbers`` (frame
+    numbers count from 1), each the frame's reference CNN input with its golden digit."""
+    images, ref = system.reference(frames)
+    got = run.packets()
+    assert [p.frame for p in got] == numbers
+    for p in got:
+        np.testing.assert_array_equal(p.image, images[p.frame - 1])
+        assert p.digit == ref.prediction[p.frame - 1]
+    return got
+
+
+def test_capture_command_at_thirty_frames_per_second(mnist_system):
+    """``c`` on rx turns capture mode on: at 30 frames/s every frame's CNN input, golden digit
+    and frame number arrive as a packet (the host decoder's CRC agrees); no text line."""
+    timing = cam.Timing.at_fps(160, 120, 30, 42)
+    frames = mnist_system.frames([30, 31, 32], seed=5)
+    div = divisor(CLK_HZ, BAUD)
+    run = mnist_system.play(frames, timing=timing, tail=600_000,
+                            drive=camera_sim.Inputs(cmd=ord("c"), cmd_at=1000, cmd_div=div))
+    check_packets(mnist_system, run, frames, [1, 2, 3])
+    # the mode changes once: at the stop bit's middle, past 2 synchronizer flops
+    [(cycle, on)] = run.capture
+    assert on == 1 and 1000 + 9.5 * div < cycle < 1000 + 9.5 * div + 8
+    assert [r[2] for r in run.results] == [1, 2, 3]
+
+
+def test_capture_switch_skips_frames_while_a_packet_is_out(mnist_system):
+    """The switch held on, short frames: a packet (794 bytes) outlasts several frames, so
+    frames that reach the CNN while one is on the line are skipped; the rest are exact."""
+    frames = mnist_system.frames(list(range(40, 52)), seed=6)
+    run = mnist_system.play(frames, tail=600_000, drive=camera_sim.Inputs(press=10 ** 8))
+    assert len(run.results) == 12
+    sent = [p.frame for p in run.packets()]
+    assert sent[0] == 1 and sent == sorted(set(sent)) and 1 < len(sent) < 12, sent
+    check_packets(mnist_system, run, frames, sent)
+
+
 def test_digits_system(tmp_path, digits):
     """digits_cnn (the iCEBreaker's model): 8x8 digits on paper, bit-exact to the reference."""
     system = System("digits_cnn", tmp_path, digits)
@@ -128,3 +167,6 @@ def test_digits_system(tmp_path, digits):
     frames = [paper_frame(system.data.x[i], system.geo, rng, digit_max=16) for i in idx]
     run = system.play(frames)
     check_run(system, run, frames, list(range(1, 13)))
+    # capture mode by the switch: 8x8 packets (74 bytes) fit between the short frames
+    run = system.play(frames[:4], tail=400_000, drive=camera_sim.Inputs(press=10 ** 8))
+    check_packets(system, run, frames[:4], [1, 2, 3, 4])
