@@ -1,6 +1,7 @@
 ## Digilent Basys3 (xc7a35tcpg236-1): pins and clocks of board_basys3 (hdl/boards.py).
 ## Camera: an OV7670 module on Pmod JA (D0-D7) and JB (control), 3.3 V.
-## Display: the rightmost 7-segment digit; LEDs: status (see hdl/boards.py); RsTx: USB-UART.
+## Display: the rightmost 7-segment digit; LEDs: status (see hdl/boards.py); RsTx/RsRx: USB-UART
+## (460800 8N1); SW0: capture mode.
 
 set_property -dict {PACKAGE_PIN W5 IOSTANDARD LVCMOS33} [get_ports clk]
 create_clock -name clk100 -period 10.000 [get_ports clk]
@@ -14,6 +15,8 @@ set_property CLOCK_DEDICATED_ROUTE FALSE [get_nets -of_objects [get_ports cam_pc
 
 set_property -dict {PACKAGE_PIN U18 IOSTANDARD LVCMOS33} [get_ports btnc]
 set_property -dict {PACKAGE_PIN A18 IOSTANDARD LVCMOS33} [get_ports rstx]
+set_property -dict {PACKAGE_PIN B18 IOSTANDARD LVCMOS33} [get_ports rsrx]
+set_property -dict {PACKAGE_PIN V17 IOSTANDARD LVCMOS33} [get_ports sw0]
 
 ## 7-segment display (active low): seg[0] = CA ... seg[6] = CG
 set_property -dict {PACKAGE_PIN W7 IOSTANDARD LVCMOS33} [get_ports {seg[0]}]

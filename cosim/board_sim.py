@@ -34,30 +34,34 @@ class Pins:
     released: int        # the button's level when not pressed
     uart: str
     display: tuple       # ports concatenated into the D value, most significant first
+    rx: str              # the UART's receive pin
+    capture: str         # the capture switch (or, ``toggle``, the button that toggles it)
+    toggle: bool = False
 
 
 PINS = {
-    "de10lite": Pins("max10_clk1_50", "key0", 1, "uart_tx", ("hex0",)),
-    "basys3": Pins("clk", "btnc", 0, "rstx", ("an", "dp", "seg")),
-    "icebreaker": Pins("clk_12mhz", "btn_n", 1, "tx", ("led",)),
+    "de10lite": Pins("max10_clk1_50", "key0", 1, "uart_tx", ("hex0",), "uart_rx", "sw0"),
+    "basys3": Pins("clk", "btnc", 0, "rstx", ("an", "dp", "seg"), "rsrx", "sw0"),
+    "icebreaker": Pins("clk_12mhz", "btn_n", 1, "tx", ("led",), "rx", "btn1", toggle=True),
 }
 BOARD_HZ = {"de10lite": 50e6, "basys3": 100e6, "icebreaker": 12e6}
 
 
-def decode_display(board: str, value: int):
+def decode_display(board: str, value: int, capture: bool = False):
     """The digit the display pins show: 0-9, "-" (the dash: no result yet), or raise if the
-    pins show something a board should never show (a lit decimal point, a wrong anode, a
-    segment pattern that is no digit)."""
+    pins show something a board should never show (a decimal point that does not match
+    ``capture``, the capture mode; a wrong anode; a segment pattern that is no digit)."""
     lookup = {p: d for d, p in enumerate(PATTERNS)}
     lookup[DASH] = "-"
     if board == "icebreaker":   # LED5 = a digit shown, LED1-4 = the digit in binary
         return value & 0xF if value >> 4 & 1 else "-" if value == 0 else _bad(board, value)
+    dp_lit = not value >> 7 & 1
     if board == "de10lite":     # HEX0, active low, bit 7 the decimal point
-        if not value >> 7 & 1:
-            _bad(board, value, "decimal point lit")
+        if dp_lit != capture:
+            _bad(board, value, f"decimal point {'lit' if dp_lit else 'dark'}")
         segs = ~value & 0x7F
     else:                       # {an[3:0], dp, seg[6:0]}, all active low, rightmost digit
-        if value >> 8 != 0b1110 or not value >> 7 & 1:
+        if value >> 8 != 0b1110 or dp_lit != capture:
             _bad(board, value, "anodes/decimal point")
         segs = ~value & 0x7F
     return lookup[segs] if segs in lookup else _bad(board, value)
@@ -72,6 +76,8 @@ HARNESS = """`timescale 1ns/1ps
 module tb;
     reg {clock} = 1'b0;
     reg {button} = 1'b{released};
+    reg {rx};
+    reg {capture};
     reg cam_pclk = 1'b0;
     reg cam_vsync = 1'b0;
     reg cam_href = 1'b0;
@@ -90,6 +96,8 @@ module tb;
     always #{clk_half} {clock} = ~{clock};
 
 {playback}
+
+{inputs}
 
     always @(posedge {clock}) begin
         cycle <= cycle + 1;
@@ -114,7 +122,8 @@ def harness(board: str, pclk_ns: float) -> str:
     """The harness text for ``board``'s top (ports from ``hdl.boards.ports``)."""
     pins = PINS[board]
     ports = boards.ports(boards.get(board))
-    driven = {pins.clock, pins.button, "cam_pclk", "cam_vsync", "cam_href", "cam_d", "cam_siod"}
+    driven = {pins.clock, pins.button, pins.rx, pins.capture, "cam_pclk", "cam_vsync",
+              "cam_href", "cam_d", "cam_siod"}
     wires = []
     for name, sig in ports.items():
         if name not in driven:
@@ -125,23 +134,26 @@ def harness(board: str, pclk_ns: float) -> str:
     return HARNESS.format(clock=pins.clock, button=pins.button, released=pins.released,
                           wires="\n".join(wires), dwidth=dwidth, display=", ".join(pins.display),
                           uart=pins.uart, top=boards.get(board).top, connections=connections,
-                          clk_half=1e9 / BOARD_HZ[board] / 2,
-                          playback=camera_sim.playback(pclk_ns, prefix="cam_"))
+                          clk_half=1e9 / BOARD_HZ[board] / 2, rx=pins.rx, capture=pins.capture,
+                          playback=camera_sim.playback(pclk_ns, prefix="cam_"),
+                          inputs=camera_sim.inputs(pins.clock, pins.rx, pins.capture, 1))
 
 
 @dataclass
 class BoardRun:
     board: str
     lines: list          # (cycle of the line's first start bit, text) per UART line
+    uart: bytes          # every byte the UART pin carried
     display: list        # (cycle, value) per change of the display pins
     cycles: int
     xclk_rises: int
     seconds: float
 
-    def shown(self, cycle: int):
-        """What the display shows at ``cycle`` (decoded: 0-9 or "-")."""
+    def shown(self, cycle: int, capture: bool = False):
+        """What the display shows at ``cycle`` (decoded: 0-9 or "-"); ``capture``: the capture
+        mode the board should show then."""
         at = bisect_right([c for c, _ in self.display], cycle) - 1
-        return decode_display(self.board, self.display[at][1])
+        return decode_display(self.board, self.display[at][1], capture)
 
 
 def prepare(run_dir: Path, verilog_dir: Path, board: str, *, pclk_ns: float) -> Path:
@@ -155,10 +167,10 @@ def build(run_dir: Path, board: str, jobs: int = 2) -> Path:
     return network_sim.verilator_build(run_dir, boards.get(board).top, jobs)
 
 
-def uart_lines(changes: list, divisor: int) -> list:
-    """(cycle of its first start bit, text) per line the UART pin's changes carry."""
+def uart_lines(received: list) -> list:
+    """(cycle of its first start bit, text) per line in ``camera_sim.uart_bytes``' output."""
     lines, start, text = [], None, ""
-    for cycle, byte in camera_sim.uart_bytes(changes, divisor):
+    for cycle, byte in received:
         start = cycle if not text else start
         text += chr(byte)
         if byte == ord("\n"):
@@ -170,10 +182,11 @@ def uart_lines(changes: list, divisor: int) -> list:
 
 
 def run(run_dir: Path, board: str, pins: np.ndarray, *, divisor: int, tail: int,
-        exe: Path) -> BoardRun:
+        exe: Path, drive: camera_sim.Inputs = camera_sim.Inputs()) -> BoardRun:
     """Play ``pins`` into the harness in ``run_dir`` (built by ``build``), then ``tail`` more
-    board clocks. ``divisor``: board clocks per UART bit."""
-    events, seconds = camera_sim.play(run_dir, pins, tail, exe)
+    board clocks, with ``drive`` on the UART's rx and the capture pin (active high on every
+    board). ``divisor``: board clocks per UART bit."""
+    events, seconds = camera_sim.play(run_dir, pins, tail, exe, drive)
     changes, display = [], []
     for kind, *vals in events:
         if kind == "U":
@@ -181,4 +194,6 @@ def run(run_dir: Path, board: str, pins: np.ndarray, *, divisor: int, tail: int,
         elif kind == "D":
             display.append((int(vals[0]), int(vals[1])))
     cycles, xclk_rises = (int(v) for v in events[-1][1:])
-    return BoardRun(board, uart_lines(changes, divisor), display, cycles, xclk_rises, seconds)
+    received = camera_sim.uart_bytes(changes, divisor)
+    return BoardRun(board, uart_lines(received), bytes(b for _, b in received), display, cycles,
+                    xclk_rises, seconds)

@@ -133,14 +133,14 @@ def build_board(board, net: Network, config: dict, geo, out, input_max: float) -
         paths = write_mems(net, config, stage, input_max)
         inst = boards.TOPS[board.name](**boards.ports(board), net=net, config=config,
                                        paths=paths, geo=geo, clk_hz=board.sys_hz,
-                                       baud=boards.BAUD,
+                                       baud=board.baud,
                                        requant_dsp_bits=board.requant_dsp_bits)
         convert(inst, stage, board.top)
         for path in board.constraint_paths:
             shutil.copy(path, stage / path.name)
         doc = _system_doc(net, config, geo, input_max, board=board.name, title=board.title,
                           top=board.top, constraints=list(board.constraints),
-                          clk_hz=board.sys_hz, baud=boards.BAUD,
+                          clk_hz=board.sys_hz, baud=board.baud,
                           requant_dsp_bits=board.requant_dsp_bits)
         (stage / "config.json").write_text(json.dumps(doc, indent=2) + "\n")
     return out / f"{board.top}.v"

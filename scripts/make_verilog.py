@@ -130,7 +130,7 @@ def board_main(args) -> int:
     print(f"{board.title}: {src.name} with the OV7670 front-end ...", flush=True)
     top = build.build_board(board, net, conf, geo, out, src.input_max)
     print(f"  system clock {board.sys_hz / 1e6:g} MHz, {cfg.multipliers(conf)} multipliers, "
-          f"CNN interval {cfg.interval(net, conf):,} clocks, UART {boards.BAUD} baud")
+          f"CNN interval {cfg.interval(net, conf):,} clocks, UART {board.baud} baud")
     print(f"wrote {top} with {', '.join(board.constraints)}")
     return 0
 

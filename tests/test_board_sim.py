@@ -9,11 +9,11 @@ so a board simulates in seconds; the slow suite's board checks build each with i
 import numpy as np
 import pytest
 
-from cosim import board_sim, ov7670_model as cam
+from cosim import board_sim, camera_sim, ov7670_model as cam
 from cosim.scene import paper_frame
 from hdl import boards, uart_report
 from hdl.uart_tx import divisor
-from model import golden, presets, qnet
+from model import capture, golden, presets, qnet
 from model.preprocess import for_model, preprocess
 from tests.hdl.helpers import need_tools
 
@@ -26,7 +26,8 @@ CAMERA = {"de10lite": (40, 30), "basys3": (40, 30), "icebreaker": (83, 15)}
 def test_board_from_its_pins(tmp_path, digits, digits_board, name):
     """Three paper frames: one UART line per frame with the golden digit and the frame's
     number, the display showing that digit when its line starts (a dash before the first),
-    XCLK at the rate the board's doc gives, no decimal point, anodes as documented."""
+    XCLK at the rate the board's doc gives, no decimal point, anodes as documented. Then the
+    same frames in capture mode: one packet each."""
     need_tools("verilator")
     board = boards.get(name)
     preset = presets.get("digits_cnn")
@@ -40,7 +41,7 @@ def test_board_from_its_pins(tmp_path, digits, digits_board, name):
     frames = [paper_frame(digits.test.x[i], geo, rng, digit_max=16) for i in (3, 4, 5)]
     pins = cam.trace(frames, cam.Timing.at_fps(160, 120, fps, period), close=True)
     hz = board_sim.BOARD_HZ[name]
-    bit = divisor(board.sys_hz, boards.BAUD) * round(hz / board.sys_hz)  # in board clocks
+    bit = divisor(board.sys_hz, board.baud) * round(hz / board.sys_hz)  # in board clocks
     run = board_sim.run(run_dir, name, pins, divisor=bit, tail=int(hz * 0.01), exe=exe)
 
     q = net.pixel_table(preset.input_max)[np.stack([preprocess(f, geo) for f in frames])]
@@ -53,11 +54,23 @@ def test_board_from_its_pins(tmp_path, digits, digits_board, name):
     assert run.xclk_rises == pytest.approx(run.cycles * xclk_hz / hz, abs=2)
     print(f"\n{name}: {run.cycles:,} board clocks in {run.seconds:.1f} s")
 
+    # capture mode from the board's own switch (the iCEBreaker: a 10 ms press of BTN1, which
+    # toggles it): each frame's CNN input, digit and number as a packet, and no text line
+    press = int(hz * 0.01) if board_sim.PINS[name].toggle else 10 ** 9
+    run = board_sim.run(run_dir, name, pins, divisor=bit, tail=int(hz * 0.01), exe=exe,
+                        drive=camera_sim.Inputs(press=press))
+    images = np.stack([preprocess(f, geo) for f in frames])
+    assert run.uart == b"".join(capture.encode(i + 1, d, images[i]) for i, d in enumerate(want))
+    assert run.shown(run.cycles, capture=True) == want[-1]
+
 
 def test_display_decoder_refuses_what_no_board_shows():
     assert board_sim.decode_display("de10lite", 0xFF & ~0x06) == 1          # DP off: bit 7 high
-    with pytest.raises(AssertionError, match="decimal point"):
+    with pytest.raises(AssertionError, match="decimal point lit"):
         board_sim.decode_display("de10lite", 0x7F & ~0x06)
+    assert board_sim.decode_display("de10lite", 0x7F & ~0x06, capture=True) == 1
+    with pytest.raises(AssertionError, match="decimal point dark"):
+        board_sim.decode_display("de10lite", 0xFF & ~0x06, capture=True)
     assert board_sim.decode_display("basys3", (0b1110 << 8) | 0x80 | (~0x3F & 0x7F)) == 0
     with pytest.raises(AssertionError, match="anodes"):
         board_sim.decode_display("basys3", (0b0000 << 8) | 0x80 | (~0x3F & 0x7F))
