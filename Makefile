@@ -6,6 +6,7 @@ VENV       := .venv
 PY         := $(VENV)/bin/python
 MODEL      ?= mnist_cnn
 N          ?=
+FINETUNE   ?=
 BUILD      := build
 VPI_SRC     = $(VENV)/share/myhdl/cosimulation/icarus
 # Tests and CI point MNIST_DIR at the shared IDX files; without it the Keras download is used.
@@ -18,6 +19,8 @@ help:
 	@echo "make test               the default test suite (pytest, 301 tests, 22-24 minutes on 2 cores)"
 	@echo "make test-slow          the long runs: full test sets, training"
 	@echo "make train MODEL=...    train a preset (mnist_cnn, digits_cnn) into build/MODEL/train"
+	@echo "make train MODEL=... FINETUNE=data/camera/  fine-tune the pretrained model on camera"
+	@echo "                        recordings (scripts/capture_dataset.py) -> build/MODEL/finetune"
 	@echo "make check MODEL=... [N=...]  golden model vs TFLite reference kernels, every tensor"
 	@echo "make export MODEL=...   ROM .mem files, network.json, C header into build/MODEL/export"
 	@echo "make verilog MODEL=...  the whole accelerator as Verilog + .mem into build/MODEL/verilog"
@@ -61,7 +64,7 @@ test-slow: venv
 	$(PY) -m pytest -q -m slow
 
 train: venv
-	$(PY) scripts/train.py --model $(MODEL)
+	$(PY) scripts/train.py --model $(MODEL) $(if $(FINETUNE),--finetune $(FINETUNE))
 
 check: venv
 	$(PY) scripts/check_golden.py --model $(MODEL) $(if $(N),--n $(N))

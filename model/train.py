@@ -102,3 +102,92 @@ def train(name: str, out: Path, mnist_dir=None, epochs: int | None = None, seed:
                        f"{name} int8 on {len(ds.test)} test images ({100 * int8_acc:.2f}%)")
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
+
+
+def finetune(name: str, out: Path, camera_dir, mnist_dir=None, epochs: int = 3,
+             seed: int = 1337, base_images: int = 12000, camera_share: float = 0.25,
+             hold_out: float = 0.2, verbose: int | None = None) -> dict:
+    """Fine-tune the pretrained preset ``name`` on camera recordings (``model.capture``) mixed
+    with its own training set, re-quantize, and write ``out/`` atomically like ``train``.
+
+    A seeded ``hold_out`` share of the recordings is kept out of training to measure the
+    camera accuracy before and after (int8, the golden model). Each epoch sees up to
+    ``base_images`` of the preset's training images and the rest of the recordings repeated
+    until they are ``camera_share`` of the mix; the learning rate is a tenth of Adam's default.
+    """
+    import keras
+    import tensorflow as tf
+
+    from . import capture
+    from .data import DataError
+
+    preset = presets.get(name)
+    cam = capture.load_dir(camera_dir)
+    side = 28 if preset.dataset == "mnist" else 8
+    if cam.x.shape[1:] != (side, side):
+        raise DataError(f"{camera_dir}: recordings are {cam.x.shape[1]}x{cam.x.shape[2]}; "
+                        f"{name} takes {side}x{side}")
+    if cam.y.max() > 9 or cam.x.max() > preset.input_max:
+        raise DataError(f"{camera_dir}: labels must be 0-9 and pixels 0..{preset.input_max:g} "
+                        f"({name}'s input)")
+    if not 0 < camera_share < 1 or not 0 <= hold_out < 1:
+        raise ValueError(f"camera_share={camera_share} and hold_out={hold_out} must be in (0, 1)")
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(cam.y))
+    n_test = int(round(len(order) * hold_out))
+    if len(order) - n_test < 1:
+        raise DataError(f"{camera_dir}: {len(order)} recordings leave none to train on")
+    test_idx, train_idx = order[:n_test], order[n_test:]
+
+    ds = preset.load_data(mnist_dir)
+    base = rng.permutation(len(ds.train))[:base_images]
+    repeats = max(1, int(round(camera_share * len(base) / (1 - camera_share) / len(train_idx))))
+    x_mix = np.concatenate([ds.train.x[base]] + [cam.x[train_idx]] * repeats)
+    y_mix = np.concatenate([ds.train.y[base]] + [cam.y[train_idx]] * repeats)
+
+    def int8_accuracy(net, x, y):
+        if len(y) == 0:
+            return None
+        pred = run_network(net, net.quantize_input(preset.to_float(x))).prediction
+        return float(np.mean(pred == y))
+
+    before = qnet.from_tflite(preset.tflite)
+    keras.utils.set_random_seed(seed)
+    model = keras.models.load_model(preset.keras, compile=False)
+    convert.check_keras_model(model)
+    model.compile(optimizer=keras.optimizers.Adam(1e-4),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=preset.from_logits),
+                  metrics=["accuracy"])
+    if verbose is None:
+        verbose = 1 if sys.stdout.isatty() else 2
+    x_float = preset.to_float(x_mix)
+    history = model.fit(x_float, y_mix, epochs=epochs, batch_size=preset.batch_size,
+                        shuffle=True, verbose=verbose, validation_split=0.1)
+    x_test = preset.to_float(ds.test.x)
+    float_acc = float(np.mean(np.argmax(model.predict(x_test, batch_size=512, verbose=0), axis=1)
+                              == ds.test.y))
+    tflite = convert.to_int8_tflite(model, x_float, seed=seed)
+    net = qnet.from_tflite(tflite)
+    int8_pred = run_network(net, net.quantize_input(x_test)).prediction
+    plain = keras.models.clone_model(model)
+    plain.set_weights(model.get_weights())
+    metrics = {"model": name, "finetune": str(camera_dir), "epochs": epochs, "seed": seed,
+               "camera_frames": int(len(cam.y)), "camera_train": int(len(train_idx)),
+               "camera_held_out": int(n_test), "camera_repeats": repeats,
+               "base_images": int(len(base)), "test_images": len(ds.test),
+               "float_accuracy": float_acc,
+               "int8_accuracy": float(np.mean(int8_pred == ds.test.y)),
+               "int8_accuracy_before": int8_accuracy(before, ds.test.x, ds.test.y),
+               "camera_int8_accuracy_before": int8_accuracy(before, cam.x[test_idx],
+                                                            cam.y[test_idx]),
+               "camera_int8_accuracy": int8_accuracy(net, cam.x[test_idx], cam.y[test_idx]),
+               "tensorflow": tf.__version__}
+    with atomic.folder(out) as tmp:
+        plain.save(tmp / f"{name}.keras")
+        (tmp / f"{name}.tflite").write_bytes(tflite)
+        plot_history(history.history, tmp / "training.png", f"{name}: fine-tuning on the camera")
+        plot_confusion(ds.test.y, int8_pred, tmp / "confusion.png",
+                       f"{name} fine-tuned, int8 on {len(ds.test)} test images "
+                       f"({100 * metrics['int8_accuracy']:.2f}%)")
+        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics

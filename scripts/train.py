@@ -4,6 +4,12 @@
 Writes OUT/<model>.keras, OUT/<model>.tflite, OUT/training.png, OUT/confusion.png and
 OUT/metrics.json (float and int8 test accuracy). The folder appears whole or not at all.
 With --promote the new .keras/.tflite replace the committed pretrained ones in model/pretrained/.
+
+With --finetune DIR the pretrained model is fine-tuned instead: on the camera frames recorded
+in DIR (scripts/capture_dataset.py) mixed with the preset's training images, then re-quantized.
+The output (default build/<model>/finetune) has the same files; metrics.json adds the camera
+accuracy before and after, on a held-out fifth of the recordings. The rest of the flow takes
+the result as MODEL=build/<model>/finetune/<model>.tflite (make check, verilog, cosim, synth).
 """
 import argparse
 import json
@@ -25,7 +31,9 @@ def main() -> int:
     ap.add_argument("--out", type=Path, help="output folder (default build/<model>/train)")
     ap.add_argument("--mnist-dir", help="folder with the MNIST IDX files (default $MNIST_DIR, "
                                         "else the Keras download)")
-    ap.add_argument("--epochs", type=int, help="override the preset's epoch count")
+    ap.add_argument("--epochs", type=int, help="override the preset's epoch count (fine-tuning: 3)")
+    ap.add_argument("--finetune", type=Path, metavar="DIR",
+                    help="fine-tune the pretrained model on the camera recordings in DIR")
     ap.add_argument("--seed", type=int, default=1337)
     ap.add_argument("--promote", action="store_true",
                     help="copy the result over model/pretrained/<model>.{keras,tflite,json} "
@@ -33,11 +41,19 @@ def main() -> int:
     args = ap.parse_args()
     if args.epochs is not None and args.epochs < 1:
         raise ValueError(f"--epochs {args.epochs} must be at least 1")
-    out = args.out or Path("build") / args.model / "train"
-    metrics = train.train(args.model, out, mnist_dir=args.mnist_dir, epochs=args.epochs,
-                          seed=args.seed)
+    if args.finetune is not None:
+        out = args.out or Path("build") / args.model / "finetune"
+        metrics = train.finetune(args.model, out, args.finetune, mnist_dir=args.mnist_dir,
+                                 epochs=args.epochs or 3, seed=args.seed)
+    else:
+        out = args.out or Path("build") / args.model / "train"
+        metrics = train.train(args.model, out, mnist_dir=args.mnist_dir, epochs=args.epochs,
+                              seed=args.seed)
     print(json.dumps(metrics, indent=2))
     print(f"wrote {out}/")
+    if args.finetune is not None:
+        print(f"next: make check MODEL={out / args.model}.tflite, then make verilog / cosim "
+              f"with the same MODEL")
     if args.promote:
         dst = presets.PRETRAINED
         for src, name in ((f"{args.model}.keras", f"{args.model}.keras"),
