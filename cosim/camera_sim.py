@@ -145,11 +145,6 @@ def uart_bytes(changes: list[tuple[int, int]], divisor: int) -> list[tuple[int, 
     return out
 
 
-def uart_decode(changes: list[tuple[int, int]], divisor: int) -> str:
-    """The text the pin's changes carry (``uart_bytes``), as ASCII."""
-    return bytes(b for _, b in uart_bytes(changes, divisor)).decode("ascii")
-
-
 MAX_ENTRIES = 1 << 23   # PCLK periods one run can play (about 170 QQVGA frames, short timing)
 _HEX = np.array([f"{v:03x}" for v in range(1 << 11)])
 

@@ -24,7 +24,8 @@ One image is buffered: an image that starts entering the CNN while the previous 
 image is still being sent is not recorded, and its result has no packet (the frame numbers
 show the gap). The CRC is computed bit-serially, 8 clocks per byte, while ``uart_tx`` shifts
 the byte out (``10 * divisor`` >= 20 clocks), so it costs no time: a packet takes
-``packet_bytes(n) * cycles_per_byte`` clocks plus ~12 per byte when the UART is very fast.
+``packet_bytes(n) * uart_tx.cycles_per_byte`` clocks (each byte needs at least 11 clocks of
+its own: fetch, load, hand-over, 8 CRC steps).
 """
 from __future__ import annotations
 
@@ -74,9 +75,12 @@ def capture_packet(clk, rst, pix_valid, pix_data, arm, done, frame, digit, hold_
     next_byte = Signal(intbv(0)[8:])
 
     @always_comb
-    def record_ports():
+    def first_pixel():  # an image starts entering and may be recorded
         take_new.next = pix_valid and pcount == 0 and arm and not held
-        we.next = pix_valid and (writing or (pcount == 0 and arm and not held))
+
+    @always_comb
+    def record_ports():
+        we.next = pix_valid and (writing or take_new)
         waddr.next = pcount
         re.next = state == State.FETCH
         if k >= HEAD and k < HEAD + nn:
@@ -169,4 +173,4 @@ def capture_packet(clk, rst, pix_valid, pix_data, arm, done, frame, digit, hold_
             else:
                 cbit.next = cbit + 1
 
-    return buffer, record_ports, pick, record
+    return buffer, first_pixel, record_ports, pick, record

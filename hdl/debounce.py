@@ -15,7 +15,7 @@ def debounce(clk, rst, button, level, *, clocks: int):
     if clocks < 1:
         raise ValueError(f"debounce: clocks={clocks} must be at least 1")
     q1, q2 = Signal(bool(0)), Signal(bool(0))
-    count = Signal(intbv(0, min=0, max=clocks + 1))
+    count = Signal(intbv(0, min=0, max=max(clocks, 2)))
 
     @always_seq(clk.posedge, reset=rst)
     def settle():

@@ -59,7 +59,6 @@ def train(name: str, out: Path, mnist_dir=None, epochs: int | None = None, seed:
           verbose: int | None = None) -> dict:
     """Train preset ``name`` and write ``out/`` atomically. Returns the metrics written."""
     import keras
-    import tensorflow as tf
 
     preset = presets.get(name)
     ds = preset.load_data(mnist_dir)
@@ -78,28 +77,40 @@ def train(name: str, out: Path, mnist_dir=None, epochs: int | None = None, seed:
         verbose = 1 if sys.stdout.isatty() else 2
     history = model.fit(x_train, ds.train.y, epochs=epochs or preset.epochs,
                         batch_size=preset.batch_size, verbose=verbose, **validation)
-    x_test = preset.to_float(ds.test.x)
-    float_pred = np.argmax(model.predict(x_test, batch_size=512, verbose=0), axis=1)
-    float_acc = float(np.mean(float_pred == ds.test.y))
+    head = {"model": name, "epochs": epochs or preset.epochs, "seed": seed,
+            "train_images": len(ds.train)}
+    return _quantize_and_save(model, preset, ds.test, x_train, out, history, head,
+                              f"{name}: training", f"{name} int8", seed=seed)
 
-    tflite = convert.to_int8_tflite(model, x_train, seed=seed)
+
+def _quantize_and_save(model, preset, test, x_calib, out: Path, history, head: dict,
+                       title: str, matrix_title: str, *, seed: int, extra=None) -> dict:
+    """The end of ``train`` and ``finetune``: float and int8 accuracy on ``test``, the int8
+    conversion calibrated on ``x_calib``, and ``out/`` written atomically (the .keras without
+    optimizer state, the .tflite, the two plots, metrics.json). ``extra(net)`` adds metrics
+    computed with the new int8 network. Returns the metrics written."""
+    import keras
+    import tensorflow as tf
+
+    x_test = preset.to_float(test.x)
+    float_pred = np.argmax(model.predict(x_test, batch_size=512, verbose=0), axis=1)
+    tflite = convert.to_int8_tflite(model, x_calib, seed=seed)
     net = qnet.from_tflite(tflite)
     int8_pred = run_network(net, net.quantize_input(x_test)).prediction
-    int8_acc = float(np.mean(int8_pred == ds.test.y))
-
+    int8_acc = float(np.mean(int8_pred == test.y))
+    metrics = {**head, "test_images": len(test),
+               "float_accuracy": float(np.mean(float_pred == test.y)),
+               "int8_accuracy": int8_acc, **(extra(net) if extra else {}),
+               "tensorflow": tf.__version__}
     # Save without the optimizer state: only the architecture and weights are needed later.
     plain = keras.models.clone_model(model)
     plain.set_weights(model.get_weights())
-    metrics = {"model": name, "epochs": epochs or preset.epochs, "seed": seed,
-               "train_images": len(ds.train), "test_images": len(ds.test),
-               "float_accuracy": float_acc, "int8_accuracy": int8_acc,
-               "tensorflow": tf.__version__}
     with atomic.folder(out) as tmp:
-        plain.save(tmp / f"{name}.keras")
-        (tmp / f"{name}.tflite").write_bytes(tflite)
-        plot_history(history.history, tmp / "training.png", f"{name}: training")
-        plot_confusion(ds.test.y, int8_pred, tmp / "confusion.png",
-                       f"{name} int8 on {len(ds.test)} test images ({100 * int8_acc:.2f}%)")
+        plain.save(tmp / f"{preset.name}.keras")
+        (tmp / f"{preset.name}.tflite").write_bytes(tflite)
+        plot_history(history.history, tmp / "training.png", title)
+        plot_confusion(test.y, int8_pred, tmp / "confusion.png",
+                       f"{matrix_title} on {len(test)} test images ({100 * int8_acc:.2f}%)")
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
 
@@ -116,22 +127,22 @@ def finetune(name: str, out: Path, camera_dir, mnist_dir=None, epochs: int = 3,
     until they are ``camera_share`` of the mix; the learning rate is a tenth of Adam's default.
     """
     import keras
-    import tensorflow as tf
 
     from . import capture
     from .data import DataError
 
     preset = presets.get(name)
     cam = capture.load_dir(camera_dir)
-    side = 28 if preset.dataset == "mnist" else 8
-    if cam.x.shape[1:] != (side, side):
+    before = qnet.from_tflite(preset.tflite)
+    side = before.input_shape[:2]
+    if cam.x.shape[1:] != side:
         raise DataError(f"{camera_dir}: recordings are {cam.x.shape[1]}x{cam.x.shape[2]}; "
-                        f"{name} takes {side}x{side}")
+                        f"{name} takes {side[0]}x{side[1]}")
     if cam.y.max() > 9 or cam.x.max() > preset.input_max:
         raise DataError(f"{camera_dir}: labels must be 0-9 and pixels 0..{preset.input_max:g} "
                         f"({name}'s input)")
     if not 0 < camera_share < 1 or not 0 <= hold_out < 1:
-        raise ValueError(f"camera_share={camera_share} and hold_out={hold_out} must be in (0, 1)")
+        raise ValueError(f"camera_share={camera_share} and hold_out={hold_out} must be in (0, 1) and [0, 1)")
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(cam.y))
     n_test = int(round(len(order) * hold_out))
@@ -151,7 +162,6 @@ def finetune(name: str, out: Path, camera_dir, mnist_dir=None, epochs: int = 3,
         pred = run_network(net, net.quantize_input(preset.to_float(x))).prediction
         return float(np.mean(pred == y))
 
-    before = qnet.from_tflite(preset.tflite)
     keras.utils.set_random_seed(seed)
     model = keras.models.load_model(preset.keras, compile=False)
     convert.check_keras_model(model)
@@ -163,31 +173,17 @@ def finetune(name: str, out: Path, camera_dir, mnist_dir=None, epochs: int = 3,
     x_float = preset.to_float(x_mix)
     history = model.fit(x_float, y_mix, epochs=epochs, batch_size=preset.batch_size,
                         shuffle=True, verbose=verbose, validation_split=0.1)
-    x_test = preset.to_float(ds.test.x)
-    float_acc = float(np.mean(np.argmax(model.predict(x_test, batch_size=512, verbose=0), axis=1)
-                              == ds.test.y))
-    tflite = convert.to_int8_tflite(model, x_float, seed=seed)
-    net = qnet.from_tflite(tflite)
-    int8_pred = run_network(net, net.quantize_input(x_test)).prediction
-    plain = keras.models.clone_model(model)
-    plain.set_weights(model.get_weights())
-    metrics = {"model": name, "finetune": str(camera_dir), "epochs": epochs, "seed": seed,
-               "camera_frames": int(len(cam.y)), "camera_train": int(len(train_idx)),
-               "camera_held_out": int(n_test), "camera_repeats": repeats,
-               "base_images": int(len(base)), "test_images": len(ds.test),
-               "float_accuracy": float_acc,
-               "int8_accuracy": float(np.mean(int8_pred == ds.test.y)),
-               "int8_accuracy_before": int8_accuracy(before, ds.test.x, ds.test.y),
-               "camera_int8_accuracy_before": int8_accuracy(before, cam.x[test_idx],
-                                                            cam.y[test_idx]),
-               "camera_int8_accuracy": int8_accuracy(net, cam.x[test_idx], cam.y[test_idx]),
-               "tensorflow": tf.__version__}
-    with atomic.folder(out) as tmp:
-        plain.save(tmp / f"{name}.keras")
-        (tmp / f"{name}.tflite").write_bytes(tflite)
-        plot_history(history.history, tmp / "training.png", f"{name}: fine-tuning on the camera")
-        plot_confusion(ds.test.y, int8_pred, tmp / "confusion.png",
-                       f"{name} fine-tuned, int8 on {len(ds.test)} test images "
-                       f"({100 * metrics['int8_accuracy']:.2f}%)")
-        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    return metrics
+    head = {"model": name, "finetune": str(camera_dir), "epochs": epochs, "seed": seed,
+            "camera_frames": int(len(cam.y)), "camera_train": int(len(train_idx)),
+            "camera_held_out": int(n_test), "camera_repeats": repeats,
+            "base_images": int(len(base))}
+
+    def camera_metrics(net):
+        return {"int8_accuracy_before": int8_accuracy(before, ds.test.x, ds.test.y),
+                "camera_int8_accuracy_before": int8_accuracy(before, cam.x[test_idx],
+                                                             cam.y[test_idx]),
+                "camera_int8_accuracy": int8_accuracy(net, cam.x[test_idx], cam.y[test_idx])}
+
+    return _quantize_and_save(model, preset, ds.test, x_float, out, history, head,
+                              f"{name}: fine-tuning on the camera", f"{name} fine-tuned, int8",
+                              seed=seed, extra=camera_metrics)

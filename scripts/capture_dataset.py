@@ -83,8 +83,7 @@ def main() -> int:
         nonlocal pending
         if pending:
             capture.append(args.out, pending, args.label)
-            for c in pending:
-                counts[args.label] = counts.get(args.label, 0) + 1
+            counts[args.label] = counts.get(args.label, 0) + len(pending)
             pending = []
 
     def show():

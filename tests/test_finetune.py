@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from cosim.scene import paper_frame
-from model import capture
+from model import capture, presets
 from model.preprocess import for_model, preprocess
 from tests.hdl.helpers import need_tools
 from tests.hdl.test_capture_packet import simulate
@@ -42,7 +42,7 @@ def script(name, *args, timeout=900):
 def camera_set(split, name, indices, seed):
     geo = for_model(name)
     rng = np.random.default_rng(seed)
-    digit_max = 16 if name == "digits_cnn" else 255
+    digit_max = presets.get(name).input_max
     images = np.stack([preprocess(paper_frame(split.x[i], geo, rng, digit_max=digit_max), geo)
                        for i in indices])
     return images, split.y[list(indices)]

@@ -40,6 +40,17 @@ def reset(clk, rst, cycles=3):
     return pulse
 
 
+def play_levels(clk, sig, pieces, lead=5):
+    """For ``yield from`` in a testbench: ``lead`` clocks, then each (level, clocks) piece of
+    ``pieces`` on ``sig`` (a serial line, a bouncing button)."""
+    for _ in range(lead):
+        yield clk.posedge
+    for level, clocks in pieces:
+        sig.next = level
+        for _ in range(clocks):
+            yield clk.posedge
+
+
 def run(parts, done, clk, max_cycles, rst=None):
     """Run until ``done()`` is true (checked every clock) or fail after ``max_cycles``.
 

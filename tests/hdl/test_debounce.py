@@ -4,7 +4,7 @@ from myhdl import Signal, instance
 
 from cosim import icarus
 from hdl.debounce import debounce
-from tests.hdl.helpers import clock, make_clk_rst, need_tools, run
+from tests.hdl.helpers import clock, make_clk_rst, need_tools, play_levels, run
 
 CLOCKS = 20
 
@@ -24,12 +24,7 @@ def simulate(tmp_path, pattern, hdl="myhdl"):
 
     @instance
     def drive():
-        for _ in range(5):
-            yield clk.posedge
-        for value, clocks in pattern:
-            button.next = value
-            for _ in range(clocks):
-                yield clk.posedge
+        yield from play_levels(clk, button, pattern)
         done[0] = True
 
     @instance

@@ -9,7 +9,7 @@ from cosim import icarus
 from hdl.stream import Stream
 from hdl.uart_rx import uart_rx
 from hdl.uart_tx import divisor
-from tests.hdl.helpers import clock, make_clk_rst, need_tools, run
+from tests.hdl.helpers import clock, make_clk_rst, need_tools, play_levels, run
 
 CLK_HZ, BAUD = 1e6, 100_000
 
@@ -28,12 +28,7 @@ def simulate(tmp_path, line, *, hdl="myhdl"):
 
     @instance
     def drive():
-        for _ in range(5):
-            yield clk.posedge
-        for level, clocks in line:
-            rx.next = level
-            for _ in range(clocks):
-                yield clk.posedge
+        yield from play_levels(clk, rx, line)
         rx.next = 1
         for _ in range(30 * divisor(CLK_HZ, BAUD)):
             yield clk.posedge
