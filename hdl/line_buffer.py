@@ -18,7 +18,9 @@ Memories (all ``ram``: one write and one registered read per clock, block-RAM sh
                     back), shifted the same way: the 3x3 window register, kept as memory so a
                     deep channel count costs block RAM, not flip-flops. With Cg = 1 the next
                     beat reads the address the previous one is writing; the new triple is
-                    forwarded.
+                    forwarded. With Cg = 1 (a first layer's one channel) they are two
+                    registers instead, written as a beat leaves stage 1 and read directly:
+                    no read registers and no forwarding.
 
 Pipeline: the beat is registered with its reads (stage 1), the window is registered on the
 output (stage 2). Stage 2 advances when the output register is free or being emptied
@@ -88,9 +90,9 @@ def line_buffer(clk, rst, s, m, *, h: int, w: int, c: int, simd: int = 1):
     mems = [
         ram(clk, we, a1, up1, take, addr, up2, depth=row_depth),       # row0
         ram(clk, we, a1, d1, take, addr, up1, depth=row_depth),        # row1
-        ram(clk, we, cg1, triple, take, cg, col1_q, depth=cg_n),       # col1
-        ram(clk, we, cg1, back1, take, cg, col2_q, depth=cg_n),        # col2
     ]
+    col1r = Signal(intbv(0)[3 * b:])
+    col2r = Signal(intbv(0)[3 * b:])
 
     @always_comb
     def handshake():
@@ -116,11 +118,7 @@ def line_buffer(clk, rst, s, m, *, h: int, w: int, c: int, simd: int = 1):
             if take:
                 d1.next = s.data
                 a1.next = addr
-                cg1.next = cg
                 win1.next = x >= 2 and y >= 2
-                fwd1.next = v1 and cg1 == cg
-                prev_triple.next = triple
-                prev_back1.next = back1
                 # raster counters: channel group fastest, then column, then row
                 if cg == cg_n - 1:
                     cg.next = 0
@@ -146,4 +144,31 @@ def line_buffer(clk, rst, s, m, *, h: int, w: int, c: int, simd: int = 1):
                                  triple[2 * b:b], back1[2 * b:b], back2[2 * b:b],
                                  triple[b:0], back1[b:0], back2[b:0])
 
-    return mems, handshake, columns, stage1, stage2
+    @always_seq(clk.posedge, reset=rst)
+    def forward():
+        if (adv or not v1) and take:
+            cg1.next = cg
+            fwd1.next = v1 and cg1 == cg
+            prev_triple.next = triple
+            prev_back1.next = back1
+
+    # Cg = 1: the column memories are one word each, and the beat in stage 1 always finds the
+    # previous beat's columns there (written as that beat left stage 1): two registers, no
+    # read registers, no forwarding
+    @always_seq(clk.posedge, reset=None)
+    def column_regs():
+        if we:
+            col1r.next = triple
+            col2r.next = back1
+
+    @always_comb
+    def columns_one():
+        triple.next = concat(d1, up1, up2)
+        back1.next = col1r
+        back2.next = col2r
+
+    if cg_n == 1:
+        return mems, handshake, column_regs, columns_one, stage1, stage2
+    mems += [ram(clk, we, cg1, triple, take, cg, col1_q, depth=cg_n),   # col1
+             ram(clk, we, cg1, back1, take, cg, col2_q, depth=cg_n)]    # col2
+    return mems, handshake, columns, forward, stage1, stage2

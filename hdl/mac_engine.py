@@ -22,6 +22,8 @@ Dataflow, all in one clock domain::
   clock, the channel's int32 bias is added, and ``requant`` (per-channel ROMs, zero point,
   ReLU clamp) turns them into int8. The FIFO after the requantizer has a slot reserved (a
   credit) for every value before it enters the drain, so output stalls never lose a value.
+  It is as deep as the drain can keep values in flight with the output always ready
+  (``fifo_depth``: 4 for 2 values every 9 clocks, 18 for one every clock).
   If a group finishes while the previous one is still draining, the array waits.
 
 Pipeline from the issue of a word: bank read (1), tap select + weight ROM read (2), products
@@ -43,9 +45,21 @@ from .ram import ram
 from .rom import rom
 from .stream import Stream, check_stream
 
-# the output FIFO's credits cover every value between the drain and the FIFO (bias 2 clocks,
-# requant, FIFO write): a smaller FIFO would stall the drain with the output always ready
-FIFO_DEPTH = 1 << (rq.LATENCY + 4).bit_length()
+# clocks a credit is away: from the drain's shift through bias (2), requant, the FIFO write
+# and the pop until the credit counter has it back
+CREDIT_ROUND_TRIP = rq.LATENCY + 4
+
+
+def fifo_depth(pe: int, group: int) -> int:
+    """The output FIFO's depth: the most values the drain shifts out in any
+    ``CREDIT_ROUND_TRIP`` clocks when groups of ``pe`` values leave ``group`` clocks apart
+    (``group_cycles``). With that many credits the drain never waits for one while the output
+    is ready; a deeper FIFO costs memory for nothing."""
+    r = CREDIT_ROUND_TRIP
+    most = max(sum(max(0, min(a + r, k * group + pe) - max(a, k * group))
+                   for k in range((a + r) // group + 1))
+               for a in range(group))
+    return max(2, most)
 PROD_BITS = 17  # int8 x (int8 - zp): |product| <= 128 * 255 < 2^15, 17 bits with margin
 
 
@@ -266,7 +280,8 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
     load, shift = Signal(bool(0)), Signal(bool(0))
     drain_free = Signal(bool(0))
     cnt = Signal(intbv(0, min=0, max=pe + 1))
-    credit = Signal(intbv(FIFO_DEPTH, min=0, max=FIFO_DEPTH + 1))
+    depth = fifo_depth(pe, group_cycles(taps, cg_n, pe))
+    credit = Signal(intbv(depth, min=0, max=depth + 1))
     o = Signal(intbv(0, min=0, max=max(2, outs)))
     d = [_signed(acc_bits) for _ in range(pe)]
     d0 = d[0]
@@ -286,7 +301,7 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
                              mult_path=paths["multiplier"], shift_path=paths["shift"],
                              zp_out=layer.zp_out, act_min=layer.act_min, act_max=layer.act_max,
                              dsp_bits=requant_dsp_bits)
-    out_fifo = fifo(clk, rst, q_s, m, depth=FIFO_DEPTH)
+    out_fifo = fifo(clk, rst, q_s, m, depth=depth)
     pop = Signal(bool(0))
 
     @always_comb

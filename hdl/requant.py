@@ -27,18 +27,24 @@ changes no result and the multiplier is only as wide as the layer's unsaturated 
 20 bits on the real layers, instead of 32). Multipliers must be non-negative, as TFLite's
 QuantizeMultiplier makes them.
 
-Stages (one register each)::
+Stages (one register each), with d = ``softmul.depth`` (at most ``softmul.LATENCY`` = 6)::
 
     1 acc, channel in     ROM address = channel
     2                     gemmlowp: acc << left (bits)    round: acc
     3                     gemmlowp: wrap to int32 = x     round: x = acc
+                          (no positive shift in the layer: x = acc, only as wide as acc)
     4 magnitude           |x| clamped to the bound, sign
-    5..10 product         |x| * M (``softmul``; its operands wait here first when it needs
-                          fewer clocks, and the multiplier ROM is read just before it)
-    11 rounding constant  gemmlowp: + 2^30 (x >= 0) or 2^30 - 1 (x < 0)   round: + 2^(n-1)
-    12 shift, sign back   gemmlowp: SRDHM = +-(. >> 31)                   round: +-(. >> n)
-    13                    gemmlowp: RoundingDivideByPOT                   round: -
-    14 out                + zp_out, clamp
+    5..4+d product        |x| * M (``softmul``; the multiplier ROM is read just before it)
+    +1 rounding constant  gemmlowp: + 2^30 (x >= 0) or 2^30 - 1 (x < 0)   round: + 2^(n-1)
+    +2 shift, sign back   gemmlowp: SRDHM = +-(. >> 31)                   round: +-(. >> n)
+    +3                    gemmlowp: RoundingDivideByPOT                   round: -
+    +4 out                + zp_out, clamp
+    then 6 - d stages     the int8 result waits, so every beat takes ``LATENCY`` clocks
+                          (it is the narrowest value of the pipeline)
+
+The rounding add keeps only the product bits it needs: gemmlowp's (p + 2^30 - [x < 0]) >> 31
+is (p >> 30) + 1, minus one when x < 0 and p's low 30 bits are all zero, then >> 1; round's
+(p + 2^(n-1)) >> n drops the bits below 2^(n_lo - 1) first, n_lo the layer's smallest shift.
 """
 from __future__ import annotations
 
@@ -49,7 +55,7 @@ from model import golden
 
 from . import softmul as sm
 from .rom import load, rom
-from .stream import check_stream
+from .stream import Stream, check_stream
 
 LATENCY = 4 + sm.LATENCY + 4
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
@@ -137,7 +143,6 @@ def requant(clk, rst, s, s_chan, m, *, mode: str, acc_bits: int, mult_bits: int,
     mag_bits = max(1, bound.bit_length())
     b_bits = 31 if gemm else mult_bits  # gemmlowp: M0 in [0, 2^31)
     prod_bits = mag_bits + b_bits
-    x_bits = 32 if gemm else acc_bits
     # the largest |value| after the product's shift (gemmlowp: before RoundingDivideByPOT)
     if gemm:
         y_top = (bound * max(int(v) for v in mults) + (1 << 30)) >> 31
@@ -153,15 +158,19 @@ def requant(clk, rst, s, s_chan, m, *, mode: str, acc_bits: int, mult_bits: int,
     n_bits = max(1, (max(rights) - n_lo).bit_length())
     # left shifts only where a shift is positive (and then n_lo = 0: their right shift is 0)
     has_left = gemm and max(int(v) for v in shifts) > 0
+    # x: the int32 after the left shift, or (no left shift) the accumulator itself
+    x_bits = 32 if has_left else acc_bits
     # RoundingDivideByPOT's remainder is the low n bits of the two's complement value, so
     # mask and remainder are n_hi bits wide and y holds at least n_hi + 1 bits
     mask_bits = max(1, max(rights))
     y_bits = max(y_top.bit_length() + 2, mask_bits + 1)
-    # the multiply takes sm.depth clocks; the narrow operands wait the rest of sm.LATENCY
-    # before it (the multiplier ROM reads a delayed channel, so no 31-bit value is delayed)
-    pad = sm.LATENCY - sm.depth(mag_bits, dsp_bits)
+    # the multiply takes sm.depth clocks; the int8 result waits the rest of sm.LATENCY at the
+    # end, where it is narrowest (the multiplier ROM reads a delayed channel, so no 31-bit
+    # value is delayed)
+    mul_depth = sm.depth(mag_bits, dsp_bits)
+    pad = sm.LATENCY - mul_depth
 
-    # shift ROM output registered: aligned with stage 1; multiplier ROM: with stage 4 + pad
+    # shift ROM output registered: aligned with stage 1; multiplier ROM: with stage 4
     mult = _unsigned(b_bits)  # the file's words, >= 0 (checked above)
     shift = _signed(8) if gemm else _unsigned(8)  # round: a right shift, 1..62
     chan_late = Signal(intbv(0, min=s_chan.min, max=s_chan.max))
@@ -169,31 +178,31 @@ def requant(clk, rst, s, s_chan, m, *, mode: str, acc_bits: int, mult_bits: int,
     rom_s = rom(clk, s_chan, shift, path=shift_path, signed=gemm)
 
     v1, v2, v3, v4 = (Signal(bool(0)) for _ in range(4))
-    acc1 = _signed(32)
+    acc1 = _signed(32 if has_left else acc_bits)
     shl2 = _unsigned(64)
+    x2 = _signed(x_bits)
     x3 = _signed(x_bits)
     n2, n3, n4 = (_unsigned(n_bits) for _ in range(3))  # the right shift - n_lo
     neg4 = Signal(bool(0))
     mag4 = _unsigned(mag_bits)
     prod = _unsigned(prod_bits)
-    chan_delay = delay(clk, rst, s_chan, chan_late, 3 + pad)
-    if pad:
-        mag_in = _unsigned(mag_bits)
-        mag_delay = delay(clk, rst, mag4, mag_in, pad)
-    else:
-        mag_in, mag_delay = mag4, []
-    mul = sm.softmul(clk, mag_in, mult, prod, a_bits=mag_bits, b_bits=b_bits,
+    chan_delay = delay(clk, rst, s_chan, chan_late, 3)
+    mul = sm.softmul(clk, mag4, mult, prod, a_bits=mag_bits, b_bits=b_bits,
                      dsp_bits=dsp_bits)
 
     # side band of stage 4, delayed along the multiplier
     v10, neg10, n10 = Signal(bool(0)), Signal(bool(0)), _unsigned(n_bits)
-    delays = [delay(clk, rst, v4, v10, sm.LATENCY), delay(clk, rst, neg4, neg10, sm.LATENCY),
-              delay(clk, rst, n4, n10, sm.LATENCY)]
+    delays = [delay(clk, rst, v4, v10, mul_depth), delay(clk, rst, neg4, neg10, mul_depth),
+              delay(clk, rst, n4, n10, mul_depth)]
 
     v11, v12, v13 = (Signal(bool(0)) for _ in range(3))
     neg11 = Signal(bool(0))
     n11, n12 = _unsigned(n_bits), _unsigned(n_bits)
-    t11 = _unsigned(prod_bits + 1)
+    # the rounding add only needs the product's bits from the rounding constant's up:
+    # gemmlowp adds 2^30 (x >= 0) or 2^30 - 1, so the low 30 bits only matter through "are
+    # they zero"; round adds 2^(n-1) with n >= n_lo, so bits below n_lo - 1 never matter
+    cut = 30 if gemm else max(n_lo - 1, 0)
+    t11 = _unsigned(prod_bits - cut + 1)
     y12 = _signed(y_bits)
     mask12 = _unsigned(mask_bits)
     y13 = _signed(y_bits)
@@ -217,14 +226,25 @@ def requant(clk, rst, s, s_chan, m, *, mode: str, acc_bits: int, mult_bits: int,
         n3.next = n2
 
     @always_seq(clk.posedge, reset=rst)
+    def operand_gemmlowp_right():  # every shift <= 0: x is the accumulator
+        v1.next = s.valid
+        acc1.next = s.data
+        v2.next = v1
+        n2.next = -shift - n_lo
+        x2.next = acc1
+        v3.next = v2
+        x3.next = x2
+        n3.next = n2
+
+    @always_seq(clk.posedge, reset=rst)
     def operand_round():
         v1.next = s.valid
         acc1.next = s.data
         v2.next = v1
         n2.next = shift - n_lo
-        shl2.next = acc1[32:]
+        x2.next = acc1
         v3.next = v2
-        x3.next = shl2[x_bits:].signed()
+        x3.next = x2
         n3.next = n2
 
     # |x| >= bound saturates: written as > bound - 1 so that bound = 2^31 (no clamping) needs
@@ -250,18 +270,19 @@ def requant(clk, rst, s, s_chan, m, *, mode: str, acc_bits: int, mult_bits: int,
         v11.next = v10
         neg11.next = neg10
         n11.next = n10
-        if neg10:
-            t11.next = prod + ((1 << 30) - 1)
+        # (p + 2^30 - [x < 0]) >> 31 with p = hi * 2^30 + lo: (hi + 1 - [x < 0 and lo = 0]) >> 1
+        if neg10 and prod[cut:] == 0:
+            t11.next = prod[prod_bits:cut]
         else:
-            t11.next = prod + (1 << 30)
+            t11.next = prod[prod_bits:cut] + 1
         # stage 12: >> 31 and the sign back: SaturatingRoundingDoublingHighMul
         v12.next = v11
         n12.next = n11
         mask12.next = ((1 << n11) << n_lo) - 1
         if neg11:
-            y12.next = -(t11 >> 31)
+            y12.next = -(t11 >> 1)
         else:
-            y12.next = t11 >> 31
+            y12.next = t11 >> 1
         # stage 13: RoundingDivideByPOT (threshold mask/2, plus one for negative values)
         v13.next = v12
         if y12 < 0:
@@ -276,25 +297,51 @@ def requant(clk, rst, s, s_chan, m, *, mode: str, acc_bits: int, mult_bits: int,
 
     @always_seq(clk.posedge, reset=rst)
     def result_round():
-        # stage 11: round half up on the magnitude (= halves away from zero with the sign)
+        # stage 11: round half up on the magnitude (= halves away from zero with the sign):
+        # (p + 2^(n-1)) >> n = ((p >> (n_lo - 1)) + 2^(n - n_lo)) >> (n - n_lo + 1)
         v11.next = v10
         neg11.next = neg10
         n11.next = n10
-        t11.next = prod + (((1 << n10) << n_lo) >> 1)  # 2^(n-1), or 0 when n = 0
+        t11.next = prod[prod_bits:cut] + (1 << n10)
         # stage 12: the shift, and the sign back
         v12.next = v11
         if neg11:
-            y12.next = -((t11 >> n_lo) >> n11)
+            y12.next = -((t11 >> 1) >> n11)
         else:
-            y12.next = (t11 >> n_lo) >> n11
+            y12.next = (t11 >> 1) >> n11
         # stage 13: nothing left to do (kept so both modes have one latency)
         v13.next = v12
         y13.next = y12
 
-    operand = operand_gemmlowp if gemm else operand_round
-    result = result_gemmlowp if gemm else result_round
-    return (rom_m, rom_s, operand, magnitude, chan_delay, mag_delay, mul, delays, result,
-            clamp(clk, rst, v13, y13, m, zp_out, act_min, act_max))
+    @always_seq(clk.posedge, reset=rst)
+    def result_round_small():  # n_lo = 0: some channel does not shift at all
+        v11.next = v10
+        neg11.next = neg10
+        n11.next = n10
+        t11.next = prod + ((1 << n10) >> 1)  # 2^(n-1), or 0 when n = 0
+        v12.next = v11
+        if neg11:
+            y12.next = -(t11 >> n11)
+        else:
+            y12.next = t11 >> n11
+        v13.next = v12
+        y13.next = y12
+
+    if gemm:
+        operand = operand_gemmlowp if has_left else operand_gemmlowp_right
+    else:
+        operand = operand_round
+    if gemm:
+        result = result_gemmlowp
+    else:
+        result = result_round if n_lo else result_round_small
+    if pad:
+        out = Stream(8, ready=False)
+        tail = [clamp(clk, rst, v13, y13, out, zp_out, act_min, act_max),
+                delay(clk, rst, out.valid, m.valid, pad), delay(clk, rst, out.data, m.data, pad)]
+    else:
+        tail = clamp(clk, rst, v13, y13, m, zp_out, act_min, act_max)
+    return rom_m, rom_s, operand, magnitude, chan_delay, mul, delays, result, tail
 
 
 @block

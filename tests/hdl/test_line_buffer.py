@@ -59,10 +59,12 @@ def test_cycle_model(tmp_path, h, w, c, simd):
     assert [last[1] - last[0], last[2] - last[1]] == [cycles(h, w, c, simd)] * 2
 
 
-def test_converted_verilog_in_icarus(tmp_path):
+# c = 2: column memories with forwarding; c = 1: the two column registers
+@pytest.mark.parametrize("c", [2, 1])
+def test_converted_verilog_in_icarus(tmp_path, c):
     need_tools("iverilog", "vvp", "verilator")
     rng = np.random.default_rng(3)
-    images = rng.integers(-128, 128, (2, 5, 4, 2)).astype(np.int8)
+    images = rng.integers(-128, 128, (2, 5, 4, c)).astype(np.int8)
     out, want, _ = simulate(tmp_path, images, 1, gap=0.3, stall=0.3, hdl="icarus")
     assert out == want
     icarus.verilator_lint(tmp_path / "line_buffer_dut.v", "line_buffer_dut")
