@@ -6,7 +6,8 @@ resources people compare parts by (``summary``). Targets:
 
 ``xilinx``  ``synth_xilinx -family xc7``: LUT6-based 7-series (Artix-7), DSP48E1, RAMB18E1/36E1
 ``ice40``   ``synth_ice40 -dsp -abc9``: iCE40 UltraPlus, SB_LUT4, SB_MAC16, SB_RAM40_4K (ABC9
-            maps about 8 % fewer LUT4s than the default ABC on these designs)
+            maps about 8 % fewer LUT4s than the default ABC on these designs); flip-flop
+            enables and resets only where 8 or more share one (``ICE40_FFS``)
 
 The iCE40 has no LUT RAM: a memory Yosys leaves in logic costs a flip-flop per bit and a read
 multiplexer, and Yosys leaves memories of a few words there. For ice40, every ``hdl.ram``
@@ -23,9 +24,20 @@ import subprocess
 import time
 from pathlib import Path
 
+# iCE40: a logic tile's 8 cells share one clock enable and one set/reset net. Yosys turns any
+# logic it can into an enable or a synchronous reset, and on the camera top that made ~200
+# enable/reset pairs, half of them used by one to seven flip-flops: about 780 cells of
+# tiles could hold nothing else, and nextpnr's placer found no legal placement at 89 % of the
+# cells. Between synth_ice40's steps, ``dfflegalize -mince 8 -minsrst 8`` keeps an enable or
+# a reset only where at least 8 flip-flops share it (the rest go back into the LUTs): 95 pairs,
+# ~240 cells lost to them, a few cells more in all, and it places.
+ICE40_FFS = ("dfflegalize -cell $_DFF_?_ 0 -cell $_DFFE_?P_ 0 -cell $_DFF_?P?_ 0 "
+             "-cell $_DFFE_?P?P_ 0 -cell $_SDFF_?P?_ 0 -cell $_SDFFCE_?P?P_ 0 "
+             "-cell $_DLATCH_?_ x -mince 8 -minsrst 8")
 TARGETS = {
     "xilinx": "synth_xilinx -family xc7 -top {top}",
-    "ice40": "synth_ice40 -dsp -abc9 -top {top}",
+    "ice40": ("synth_ice40 -dsp -abc9 -top {top} -run begin:map_ffs; " + ICE40_FFS
+              + "; synth_ice40 -dsp -abc9 -top {top} -run map_ffs:"),
 }
 
 # cell name prefix -> resource group
