@@ -157,8 +157,8 @@ def place_and_route(netlist: Path, asc: Path, *, pcf: Path | None = None, freq_m
     "seconds"}: each clock's fmax after routing (nextpnr's own timing analysis) and the
     slowest against ``freq_mhz``. A design that routes but misses the target still returns
     (``met`` False); a design that does not fit or route raises SynthError with nextpnr's
-    reason. Near the UP5K's capacity (the camera top, ~87 % of its logic cells) the analytic
-    placer's legaliser sometimes finds no legal spot for the last cells from one start; then
+    reason. Near the UP5K's capacity (the camera top, ~89 % of its logic cells) the analytic
+    placer's legaliser may find no legal spot for the last cells from one start; then
     the next seeds are tried, up to ``tries`` in all, and ``seed`` reports the one that placed."""
     start = time.monotonic()
     for attempt in range(tries):
