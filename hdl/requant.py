@@ -49,7 +49,7 @@ is (p >> 30) + 1, minus one when x < 0 and p's low 30 bits are all zero, then >>
 from __future__ import annotations
 
 import numpy as np
-from myhdl import Signal, always_seq, block, intbv
+from myhdl import Signal, always_comb, always_seq, block, intbv
 
 from model import golden
 
@@ -207,41 +207,40 @@ def requant(clk, rst, s, s_chan, m, *, mode: str, acc_bits: int, mult_bits: int,
     mask12 = _unsigned(mask_bits)
     y13 = _signed(y_bits)
 
+    right = _signed(9)  # the right shift: gemmlowp -shift (read only when shift <= 0), round shift
+
+    @always_comb
+    def right_gemmlowp():
+        right.next = -shift
+
+    @always_comb
+    def right_round():
+        right.next = shift
+
     @always_seq(clk.posedge, reset=rst)
-    def operand_gemmlowp():
+    def operand_left():  # gemmlowp with some shift > 0
         # stage 1: accumulator in, sign-extended to int32 (the ROMs read the channel)
         v1.next = s.valid
         acc1.next = s.data
         # stage 2: left shift of the int32 bit pattern (wraps like C++'s x * (1 << left))
         v2.next = v1
-        if has_left and shift > 0:
+        if shift > 0:
             shl2.next = acc1[32:] << shift
             n2.next = 0
         else:
             shl2.next = acc1[32:]
-            n2.next = -shift - n_lo
+            n2.next = right - n_lo
         # stage 3: back to a signed int32
         v3.next = v2
         x3.next = shl2[32:].signed()
         n3.next = n2
 
     @always_seq(clk.posedge, reset=rst)
-    def operand_gemmlowp_right():  # every shift <= 0: x is the accumulator
+    def operand_plain():  # no left shift: x is the accumulator
         v1.next = s.valid
         acc1.next = s.data
         v2.next = v1
-        n2.next = -shift - n_lo
-        x2.next = acc1
-        v3.next = v2
-        x3.next = x2
-        n3.next = n2
-
-    @always_seq(clk.posedge, reset=rst)
-    def operand_round():
-        v1.next = s.valid
-        acc1.next = s.data
-        v2.next = v1
-        n2.next = shift - n_lo
+        n2.next = right - n_lo
         x2.next = acc1
         v3.next = v2
         x3.next = x2
@@ -327,10 +326,7 @@ def requant(clk, rst, s, s_chan, m, *, mode: str, acc_bits: int, mult_bits: int,
         v13.next = v12
         y13.next = y12
 
-    if gemm:
-        operand = operand_gemmlowp if has_left else operand_gemmlowp_right
-    else:
-        operand = operand_round
+    operand = [right_gemmlowp if gemm else right_round, operand_left if has_left else operand_plain]
     if gemm:
         result = result_gemmlowp
     else:
