@@ -19,6 +19,7 @@ from pathlib import Path
 
 from myhdl import ResetSignal, Signal, intbv
 
+from model import export
 from model.export import staged_folder
 from model.qnet import Network
 
@@ -63,6 +64,12 @@ def convert(inst, stage: Path, top: str) -> Path:
     return vfile
 
 
+def layers_doc(config: dict) -> dict:
+    """{layer: {"pe", "simd", "taps"}} for config.json."""
+    return {name: dict(zip(("pe", "simd", "taps"), export.parallel(par)))
+            for name, par in config.items()}
+
+
 def build(net: Network, config: dict, out, input_max: float, requant_dsp_bits: int = 0) -> Path:
     """``requant_dsp_bits``: how many low bits of each requantizer's product go to DSPs
     (``hdl.softmul``; 0 = all LUTs, the default; 16 for the iCE40 UP5K)."""
@@ -75,7 +82,7 @@ def build(net: Network, config: dict, out, input_max: float, requant_dsp_bits: i
         paths = write_mems(net, config, stage, input_max)
         convert(elaborate(net, config, paths, requant_dsp_bits), stage, top)
         doc = {"model": net.name, "top": top,
-               "layers": {name: {"pe": pe, "simd": simd} for name, (pe, simd) in config.items()},
+               "layers": layers_doc(config),
                "multipliers": cfg.multipliers(config),
                "requant_dsp_bits": requant_dsp_bits,
                "predicted_interval": cfg.interval(net, config),
@@ -91,7 +98,7 @@ def _system_doc(net: Network, config: dict, geo, input_max: float, **head) -> di
     return {**head, "model": net.name, "frame": [geo.width, geo.height], "cnn_input": geo.n,
             "crop": geo.side, "factor": geo.factor, "radius": geo.radius,
             "threshold": geo.threshold,
-            "layers": {name: {"pe": pe, "simd": simd} for name, (pe, simd) in config.items()},
+            "layers": layers_doc(config),
             "multipliers": cfg.multipliers(config), "normalise_cycles": normalise_cycles(geo),
             "cnn_latency": cfg.latency(net, config), "cnn_interval": cfg.interval(net, config),
             "input_max": input_max}

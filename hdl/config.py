@@ -2,9 +2,11 @@
 of the whole network.
 
 A config is a JSON object ``{"conv1": [8, 1], "conv2": [8, 8], ...}`` (PE, SIMD per weighted
-layer). Each preset has a default beside its model (``model/pretrained/<model>.hw.json``);
-``--par conv2=8x4`` overrides one layer; ``auto(net, budget=...)`` or ``auto(net, ii=...)``
-picks one from the cycle model.
+layer; a conv3x3 may add a third number, 9, for all taps in one clock: ``[8, 1, 9]``, PE x 9 x
+SIMD multipliers, and its results leave PE channels a beat, ``lanes``). Each preset has a
+default beside its model (``model/pretrained/<model>.hw.json``); ``--par conv2=8x4`` (or
+``conv1=8x1x9``) overrides one layer; ``auto(net, budget=...)`` or ``auto(net, ii=...)`` picks
+one from the cycle model.
 
 The network cycle model: every block streams concurrently, so the initiation interval is the
 slowest block's cycles per image (``layer_cycles``); the pixel ROM and argmax take one beat per
@@ -26,6 +28,7 @@ from . import argmax as argmax_block
 from . import conv3x3 as conv_block
 from . import dense as dense_block
 from . import maxpool2x2 as pool_block
+from . import pack
 
 
 def load(path) -> dict:
@@ -39,49 +42,94 @@ def load(path) -> dict:
     return {name: tuple(v) for name, v in raw.items()}
 
 
-def parse_override(text: str) -> tuple[str, tuple[int, int]]:
-    """``conv2=8x4`` -> ("conv2", (8, 4))."""
+def parse_override(text: str) -> tuple[str, tuple[int, ...]]:
+    """``conv2=8x4`` -> ("conv2", (8, 4)); ``conv1=8x1x9`` -> ("conv1", (8, 1, 9))."""
     try:
         name, value = text.split("=")
-        pe, simd = (int(v) for v in value.lower().split("x"))
+        par = tuple(int(v) for v in value.lower().split("x"))
+        if len(par) not in (2, 3):
+            raise ValueError
     except ValueError:
-        raise ValueError(f"--par {text!r}: write LAYER=PExSIMD, e.g. conv2=8x4") from None
-    return name, (pe, simd)
+        raise ValueError(f"--par {text!r}: write LAYER=PExSIMD or LAYER=PExSIMDx9 (all taps "
+                         f"in one clock), e.g. conv2=8x4") from None
+    return name, par
+
+
+def entry(pe: int, simd: int, taps: int = 1) -> tuple[int, ...]:
+    """A config entry: (PE, SIMD), or (PE, SIMD, taps) when the taps are not folded."""
+    return (pe, simd) if taps == 1 else (pe, simd, taps)
+
+
+def describe(config: dict) -> str:
+    """``conv1=8x1x9, dense1=2x8``: the config as --par writes it."""
+    return ", ".join(f"{name}={'x'.join(str(v) for v in par)}" for name, par in config.items())
+
+
+def out_lanes(layer: Layer, par, lanes_in: int) -> int:
+    """Channels a beat of the layer's output brings."""
+    if layer.kind == "conv3x3":
+        pe, _, taps = export.parallel(par)
+        return pe if taps > 1 else 1
+    if layer.kind == "dense":
+        return 1
+    return lanes_in  # maxpool and flatten keep the beat
+
+
+def lanes(net: Network, config: dict) -> dict:
+    """{layer name: channels a beat of its input brings}."""
+    out, n = {}, 1
+    for layer in net.layers:
+        out[layer.name] = n
+        n = out_lanes(layer, config.get(layer.name), n)
+    return out
 
 
 def validate(net: Network, config: dict) -> dict:
-    """Every weighted layer has a (PE, SIMD) that folds it; no unknown layer names."""
+    """Every weighted layer has a (PE, SIMD[, taps]) that folds it and takes the beats the layer
+    before delivers; no unknown layer names."""
     weighted = [layer.name for layer in net.layers if layer.has_weights]
     unknown = sorted(set(config) - set(weighted))
     if unknown:
         raise ValueError(f"config names {', '.join(unknown)}, not layers of {net.name} "
                          f"({', '.join(weighted)})")
     out = {}
+    n = 1
     for layer in net.layers:
         if layer.has_weights:
             if layer.name not in config:
                 raise ValueError(f"config has no entry for layer {layer.name}")
-            pe, simd = (int(v) for v in config[layer.name])
-            export.check_parallel(layer, pe, simd)
-            out[layer.name] = (pe, simd)
+            try:
+                pe, simd, taps = export.parallel(config[layer.name])
+            except ValueError as exc:
+                raise ValueError(f"layer {layer.name}: {exc}") from None
+            export.check_parallel(layer, pe, simd, taps)
+            pack.check_lanes(n, simd, f"layer {layer.name}: ")
+            out[layer.name] = entry(pe, simd, taps)
+        n = out_lanes(layer, out.get(layer.name), n)
+    if n != 1:
+        raise ValueError(f"{net.name}: argmax takes one logit a beat; the last layer delivers {n}")
     return out
 
 
-def layer_cycles(layer: Layer, par: tuple[int, int] | None = None) -> int:
+def layer_cycles(layer: Layer, par=None, lanes_in: int = 1) -> int:
     if layer.kind == "conv3x3":
-        return conv_block.cycles(layer, *par)
+        pe, simd, taps = export.parallel(par)
+        return conv_block.cycles(layer, pe, simd, taps, lanes_in)
     if layer.kind == "dense":
-        return dense_block.cycles(layer, *par)
+        pe, simd, _ = export.parallel(par)
+        return dense_block.cycles(layer, pe, simd, lanes_in)
     if layer.kind == "maxpool2x2":
-        return pool_block.cycles(*layer.in_shape)
+        return pool_block.cycles(*layer.in_shape, lanes_in)
     return 0
 
 
 def interval(net: Network, config: dict) -> int:
     """Predicted initiation interval (clocks per image, back to back)."""
     h, w, c = net.input_shape
+    n = lanes(net, config)
     return max([h * w * c, argmax_block.cycles(net.logits_layer.c_out)] +
-               [layer_cycles(layer, config.get(layer.name)) for layer in net.layers])
+               [layer_cycles(layer, config.get(layer.name), n[layer.name])
+                for layer in net.layers])
 
 
 def latency(net: Network, config: dict) -> int:
@@ -90,46 +138,76 @@ def latency(net: Network, config: dict) -> int:
     from .network import DENSE_SLOTS
 
     t = [i + 1 for i in range(int(np.prod(net.input_shape)))]  # the pixel ROM's register
+    n = lanes(net, config)
     for layer in net.layers:
         par = config.get(layer.name)
         if layer.kind == "conv3x3":
-            t = conv_block.trace(layer, *par, t)
+            pe, simd, taps = export.parallel(par)
+            t = conv_block.trace(layer, pe, simd, t, taps=taps, lanes=n[layer.name])
         elif layer.kind == "maxpool2x2":
             t = pool_block.trace(*layer.in_shape, t)
         elif layer.kind == "dense":
-            t = dense_block.trace(layer, *par, t, slots=DENSE_SLOTS)
+            pe, simd, _ = export.parallel(par)
+            t = dense_block.trace(layer, pe, simd, t, slots=DENSE_SLOTS, lanes=n[layer.name])
     return max(t) + 1  # argmax: the class leaves one clock after the last logit
 
 
+def layer_multipliers(par) -> int:
+    pe, simd, taps = export.parallel(par)
+    return pe * simd * taps
+
+
 def multipliers(config: dict) -> int:
-    return sum(pe * simd for pe, simd in config.values())
+    return sum(layer_multipliers(par) for par in config.values())
 
 
-def options(layer: Layer) -> list[tuple[int, int]]:
-    outs, _, ins = export.mac_shape(layer)
-    return [(pe, simd) for pe in range(1, outs + 1) if outs % pe == 0
+def options(layer: Layer) -> list[tuple[int, ...]]:
+    """Every (PE, SIMD) that folds the layer, and for a conv3x3 every (PE, SIMD, 9)."""
+    outs, taps, ins = export.mac_shape(layer)
+    return [entry(pe, simd, t) for t in sorted({1, taps})
+            for pe in range(1, outs + 1) if outs % pe == 0
             for simd in range(1, ins + 1) if ins % simd == 0]
+
+
+def fastest(net: Network) -> dict:
+    """Every layer fully parallel (all outputs, inputs and taps at once)."""
+    return {layer.name: entry(*export.mac_shape(layer)[::2], export.mac_shape(layer)[1])
+            for layer in net.layers if layer.has_weights}
 
 
 def auto(net: Network, budget: int | None = None, ii: int | None = None) -> dict:
     """The config with the fewest multipliers that meets interval ``ii``; or, with ``budget``,
-    the fastest config within that many multipliers (fewest multipliers among equals)."""
+    the fastest config within that many multipliers (fewest multipliers among equals). Layers
+    are picked in order, each the cheapest option that keeps it, and the pooling or flatten
+    after it, within the interval and takes the beats the layer before delivers."""
     if (budget is None) == (ii is None):
         raise ValueError("give exactly one of a multiplier budget or a target interval")
-    weighted = [layer for layer in net.layers if layer.has_weights]
-    table = {layer.name: sorted(((layer_cycles(layer, o), o[0] * o[1], o) for o in options(layer)),
-                                key=lambda t: (t[1], t[0]))
-             for layer in weighted}
-    fixed = interval(net, {layer.name: (export.mac_shape(layer)[0], export.mac_shape(layer)[2])
-                           for layer in weighted})
+    layers = [layer for layer in net.layers if layer.kind != "flatten"]
+    weighted = [layer for layer in layers if layer.has_weights]
+    rows = {layer.name: sorted(options(layer), key=lambda o: (layer_multipliers(o),
+                                                              layer_cycles(layer, o)))
+            for layer in weighted}
+    fixed = interval(net, fastest(net))
 
     def cheapest(limit: int) -> dict | None:
-        picked = {}
-        for name, rows in table.items():
-            ok = [r for r in rows if r[0] <= limit]
-            if not ok:
+        picked, n = {}, 1
+        for i, layer in enumerate(layers):
+            if not layer.has_weights:
+                if layer_cycles(layer, None, n) > limit:
+                    return None
+                continue
+            after = [nxt for nxt in layers[i + 1:i + 2] if not nxt.has_weights]
+            for o in rows[layer.name]:
+                _, simd, _ = export.parallel(o)
+                if simd % n and n % simd:
+                    continue
+                out = out_lanes(layer, o, n)
+                if (layer_cycles(layer, o, n) <= limit and
+                        all(layer_cycles(nxt, None, out) <= limit for nxt in after)):
+                    picked[layer.name], n = o, out
+                    break
+            else:
                 return None
-            picked[name] = ok[0][2]
         return picked
 
     if ii is not None:
@@ -137,9 +215,14 @@ def auto(net: Network, budget: int | None = None, ii: int | None = None) -> dict
             raise ValueError(f"interval {ii} is below what any config reaches ({fixed} clocks: "
                              f"input, pooling or argmax)")
         return cheapest(ii)
-    candidates = sorted({r[0] for rows in table.values() for r in rows} | {fixed})
+    candidates = {fixed}
+    for layer in layers:
+        c_in = layer.in_shape[-1]
+        for n in (d for d in range(1, c_in + 1) if c_in % d == 0):
+            for o in rows.get(layer.name, [None]):
+                candidates.add(layer_cycles(layer, o, n))
     best = None
-    for limit in candidates:
+    for limit in sorted(candidates):
         if limit < fixed:
             continue
         picked = cheapest(limit)

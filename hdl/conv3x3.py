@@ -11,6 +11,12 @@ The 3x3 taps are folded: each clock handles one tap of SIMD channels for PE outp
 multiplier count is exactly ``PE * SIMD`` and any count from 1 up is possible; the window is
 held in the engine's job buffer while the PE groups reuse it.
 
+All taps in one clock (``taps = 9``): the engine multiplies the whole 3x3 window of SIMD
+channels for PE outputs at once (``PE * 9 * SIMD`` multipliers), a group takes ``C_in/SIMD``
+clocks, and the PE results of a group leave together as one beat of PE int8 lanes (the next
+block takes ``lanes = PE``). Input ``s`` may bring ``lanes`` channels a beat the same way (a
+wide layer before); the packer regroups them into SIMD-channel words.
+
 Run-ahead: a ``bram_fifo`` of ``run_ahead`` = (2W + 4) * C_in/SIMD words sits between the
 packer and the line buffer, so the layer before keeps delivering while this one computes, and
 the next image's first window (two rows and three pixels away from the last one) is already
@@ -39,7 +45,8 @@ from model.qnet import Layer
 from .bram_fifo import bram_fifo
 from .line_buffer import check_params, line_buffer
 from .mac_engine import Timing, group_cycles, mac_engine
-from .pack import pack
+from .pack import check_lanes, pack
+from .pack import delay as pack_delay
 from .stream import Stream, check_stream
 
 def run_ahead(layer: Layer, simd: int) -> int:
@@ -49,28 +56,31 @@ def run_ahead(layer: Layer, simd: int) -> int:
     return (2 * w + 4) * (c_in // simd)
 
 
-def cycles(layer: Layer, pe: int, simd: int) -> int:
-    """Clocks between back-to-back images with no input gaps or output stalls."""
-    outs, taps, ins = export.mac_shape(layer)
+def cycles(layer: Layer, pe: int, simd: int, taps: int = 1, lanes: int = 1) -> int:
+    """Clocks between back-to-back images with no input gaps or output stalls (``lanes``:
+    channels a beat of the input brings)."""
+    outs, n_taps, ins = export.mac_shape(layer)
     h, w = layer.in_shape[0], layer.in_shape[1]
-    job = outs // pe * group_cycles(taps, ins // simd, pe)
+    job = outs // pe * group_cycles(n_taps, ins // simd, pe, taps)
     jobs = (h - 2) * (w - 2)
     gap = run_ahead(layer, simd) - 2 * job
-    return max(jobs * job + max(0, gap), h * w * ins)
+    return max(jobs * job + max(0, gap), h * w * ins // min(lanes, simd))
 
 
-def trace(layer: Layer, pe: int, simd: int, t_in) -> list[int]:
+def trace(layer: Layer, pe: int, simd: int, t_in, taps: int = 1, lanes: int = 1) -> list[int]:
     """Timing model of one image: ``t_in[i]`` is the clock input value i is taken; returns
-    the clock each output value leaves (downstream always ready). Packer 1 + FIFO 2 clocks to
-    the line buffer, 2 more to a window beat; the engine as in ``mac_engine.Timing``."""
+    the clock each output value leaves (the values of a wide beat share it; downstream always
+    ready). Packer 1 (2 when it splits wide beats) + FIFO 2 clocks to the line buffer, 2 more
+    to a window beat; the engine as in ``mac_engine.Timing``."""
     h, w, c_in = layer.in_shape
-    outs, taps, ins = export.mac_shape(layer)
+    outs, n_taps, ins = export.mac_shape(layer)
     cg_n = ins // simd
-    engine = Timing(taps * cg_n, outs // pe, pe, 2)
+    engine = Timing(n_taps // taps * cg_n, outs // pe, pe, 2, wide=taps > 1)
+    ahead = 4 + pack_delay(lanes, simd)
     prev = -1
     for k in range(h * w * cg_n):
         y, x, cg = k // (w * cg_n), k // cg_n % w, k % cg_n
-        beat = max(t_in[k * simd + simd - 1] + 5, prev + 1)
+        beat = max(t_in[k * simd + simd - 1] + ahead, prev + 1)
         if y >= 2 and x >= 2:
             beat = max(beat, engine.free())
             if cg == cg_n - 1:
@@ -81,18 +91,19 @@ def trace(layer: Layer, pe: int, simd: int, t_in) -> list[int]:
 
 @block
 def conv3x3(clk, rst, s, m, *, layer: Layer, pe: int = 1, simd: int = 1, paths: dict,
-            requant_dsp_bits: int = 0):
+            requant_dsp_bits: int = 0, taps: int = 1, lanes: int = 1):
     if layer.kind != "conv3x3":
         raise ValueError(f"layer {layer.name} is a {layer.kind}, not conv3x3")
     h, w, c_in = layer.in_shape
     check_params(h, w, c_in, simd)
-    export.check_parallel(layer, pe, simd)
-    check_stream("s", s, bits=8, ready=True, signed=True)
+    export.check_parallel(layer, pe, simd, taps)
+    check_lanes(lanes, simd, f"layer {layer.name}: ")
+    check_stream("s", s, bits=8 * lanes, ready=True, signed=lanes == 1)
     packed = Stream(8 * simd, signed=False)
     queued = Stream(8 * simd, signed=False)
     windows = Stream(72 * simd, signed=False)
-    return (pack(clk, rst, s, packed, simd=simd),
+    return (pack(clk, rst, s, packed, simd=simd, lanes=lanes),
             bram_fifo(clk, rst, packed, queued, depth=run_ahead(layer, simd)),
             line_buffer(clk, rst, queued, windows, h=h, w=w, c=c_in, simd=simd),
             mac_engine(clk, rst, windows, m, layer=layer, pe=pe, simd=simd, paths=paths,
-                       requant_dsp_bits=requant_dsp_bits))
+                       requant_dsp_bits=requant_dsp_bits, taps=taps))

@@ -1,6 +1,7 @@
 """Fully connected layer: packer + ``mac_engine`` (T = 1), bit-exact with ``golden.dense``.
 
-Input ``s``: the N_in int8 inputs of one image (NHWC flatten order, one per beat). Output ``m``:
+Input ``s``: the N_in int8 inputs of one image (NHWC flatten order, one per beat, or
+``lanes`` per beat after a wide convolution). Output ``m``:
 the N_out int8 results in order, one per beat. Parameters: the ``Layer`` (weights, bias,
 multipliers, zero points, clamp; ``requant`` "round" for TFLite's per-channel FULLY_CONNECTED),
 ``pe`` neurons in parallel (divides N_out), ``simd`` inputs per clock (divides N_in), and the
@@ -26,38 +27,42 @@ from model.qnet import Layer
 from myhdl import block
 
 from .mac_engine import Timing, group_cycles, mac_engine
-from .pack import pack
+from .pack import check_lanes, pack
+from .pack import delay as pack_delay
 from .stream import Stream, check_stream
 
 
-def cycles(layer: Layer, pe: int, simd: int) -> int:
-    """Clocks between back-to-back images with no input gaps or output stalls."""
+def cycles(layer: Layer, pe: int, simd: int, lanes: int = 1) -> int:
+    """Clocks between back-to-back images with no input gaps or output stalls (``lanes``:
+    inputs a beat brings)."""
     outs, taps, ins = export.mac_shape(layer)
-    return max(outs // pe * group_cycles(taps, ins // simd, pe), ins)
+    return max(outs // pe * group_cycles(taps, ins // simd, pe), ins // min(lanes, simd))
 
 
-def trace(layer: Layer, pe: int, simd: int, t_in, slots: int = 2) -> list[int]:
+def trace(layer: Layer, pe: int, simd: int, t_in, slots: int = 2, lanes: int = 1) -> list[int]:
     """Timing model of one image: ``t_in[i]`` is the clock input value i is taken; returns
-    the clock each output leaves (downstream always ready). Packer 1 clock, then the engine as
-    in ``mac_engine.Timing``."""
+    the clock each output leaves (downstream always ready). Packer 1 clock (2 when it splits
+    wide beats), then the engine as in ``mac_engine.Timing``."""
     outs, taps, ins = export.mac_shape(layer)
     cg_n = ins // simd
     engine = Timing(taps * cg_n, outs // pe, pe, slots)
+    ahead = pack_delay(lanes, simd)
     prev = -1
     for k in range(cg_n):
-        prev = max(t_in[k * simd + simd - 1] + 1, prev + 1, engine.free())
+        prev = max(t_in[k * simd + simd - 1] + ahead, prev + 1, engine.free())
     engine.load(prev)
     return engine.out
 
 
 @block
 def dense(clk, rst, s, m, *, layer: Layer, pe: int = 1, simd: int = 1, paths: dict,
-          slots: int = 2, requant_dsp_bits: int = 0):
+          slots: int = 2, requant_dsp_bits: int = 0, lanes: int = 1):
     if layer.kind != "dense":
         raise ValueError(f"layer {layer.name} is a {layer.kind}, not dense")
     export.check_parallel(layer, pe, simd)
-    check_stream("s", s, bits=8, ready=True, signed=True)
+    check_lanes(lanes, simd, f"layer {layer.name}: ")
+    check_stream("s", s, bits=8 * lanes, ready=True, signed=lanes == 1)
     packed = Stream(8 * simd, signed=False)
-    return (pack(clk, rst, s, packed, simd=simd),
+    return (pack(clk, rst, s, packed, simd=simd, lanes=lanes),
             mac_engine(clk, rst, packed, m, layer=layer, pe=pe, simd=simd, paths=paths,
                        slots=slots, requant_dsp_bits=requant_dsp_bits))

@@ -31,10 +31,18 @@ Pipeline from the issue of a word: bank read (1), tap select + weight ROM read (
 
 Cycle model: a group takes ``max(T * Cg, PE)`` clocks (``group_cycles``), a job ``C_out/PE``
 groups, back to back while jobs are waiting; see ``conv3x3.cycles`` and ``dense.cycles``.
+
+All taps in one clock (``taps`` = T > 1, conv3x3): the issue skips the tap loop; the word of
+every bank feeds PE x T x SIMD multipliers (weight ROM word: ``export.packed_weights`` with
+taps, lane (p*T + t)*SIMD + s), each PE's adder tree sums T x SIMD products, and a group takes
+``Cg`` clocks. The drain is as wide as the array: a group's PE sums go in one clock to PE bias
+ROMs and PE requantizers side by side, and leave as one beat of PE int8 lanes (``m`` is
+8 x PE bits, lane p = output channel g*PE + p in bits [8p+7 : 8p]), one clock sooner than
+through the shift register. Multipliers: ``PE * T * SIMD``.
 """
 from __future__ import annotations
 
-from myhdl import Signal, always, always_comb, always_seq, block, intbv
+from myhdl import ConcatSignal, Signal, always, always_comb, always_seq, block, intbv
 
 from model import export
 from model.qnet import Layer
@@ -43,7 +51,7 @@ from . import requant as rq
 from .fifo import fifo
 from .ram import ram
 from .rom import rom
-from .stream import Stream, check_stream
+from .stream import Stream, check_stream, concat_lanes
 
 # clocks a credit is away: from the drain's shift through bias (2), requant, the FIFO write
 # and the pop until the credit counter has it back
@@ -63,15 +71,20 @@ def fifo_depth(pe: int, group: int) -> int:
 PROD_BITS = 17  # int8 x (int8 - zp): |product| <= 128 * 255 < 2^15, 17 bits with margin
 
 
-def group_cycles(taps: int, cg: int, pe: int) -> int:
-    """Clocks one output group takes: its T*Cg products per lane, or its PE-value drain."""
+def group_cycles(taps: int, cg: int, pe: int, per_clock: int = 1) -> int:
+    """Clocks one output group takes: its T*Cg products per lane (T/``per_clock`` * Cg with
+    ``per_clock`` taps a clock), or its PE-value drain (one clock when the drain is wide)."""
+    if per_clock > 1:
+        return taps // per_clock * cg
     return max(taps * cg, pe)
 
 
 # clocks from a group's last issued word to its first result on ``m`` (operand, product and
 # accumulate stages, done flag, drain load and shift, bias, requant, FIFO); checked against
-# the RTL, value by value, in tests/hdl/test_conv3x3.py and test_dense.py
+# the RTL, value by value, in tests/hdl/test_conv3x3.py and test_dense.py. The wide drain
+# skips the shift register's clock.
 OUT_DELAY = 8 + rq.LATENCY
+WIDE_OUT_DELAY = OUT_DELAY - 1
 
 
 class Timing:
@@ -80,14 +93,16 @@ class Timing:
     groups of ``words`` issued words; a group's ``pe`` results leave one per clock
     ``out_delay`` clocks after its last word issues, and the next group issues its last word
     ``group_cycles`` later (the drain sets the pace when PE > words). ``out`` collects the
-    clock each result leaves."""
+    clock each result leaves. With a ``wide`` drain the ``pe`` results of a group leave
+    together, ``WIDE_OUT_DELAY`` clocks after its last word, and a group is ``words``
+    clocks."""
 
-    def __init__(self, words: int, groups: int, pe: int, slots: int,
-                 out_delay: int = OUT_DELAY):
+    def __init__(self, words: int, groups: int, pe: int, slots: int, wide: bool = False):
         self.words, self.groups, self.pe, self.slots = words, groups, pe, slots
-        self.group = max(words, pe)
+        self.wide = wide
+        self.group = words if wide else max(words, pe)
         self.job = groups * self.group
-        self.out_delay = out_delay
+        self.out_delay = WIDE_OUT_DELAY if wide else OUT_DELAY
         self.start: list[int] = []
         self.out: list[int] = []
 
@@ -104,7 +119,8 @@ class Timing:
         self.start.append(begin)
         for g in range(self.groups):
             last = begin + self.words - 1 + g * self.group
-            self.out.extend(last + self.out_delay + j for j in range(self.pe))
+            self.out.extend(last + self.out_delay + (0 if self.wide else j)
+                            for j in range(self.pe))
 
 
 def _signed(bits: int) -> Signal:
@@ -212,17 +228,19 @@ def drain_lane(clk, load, shift, acc, nxt, d):
 
 @block
 def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict, slots: int = 2,
-               requant_dsp_bits: int = 0):
-    outs, taps, ins = export.mac_shape(layer)
-    export.check_parallel(layer, pe, simd)
+               requant_dsp_bits: int = 0, taps: int = 1):
+    outs, n_taps, ins = export.mac_shape(layer)
+    export.check_parallel(layer, pe, simd, taps)
+    wide = taps > 1  # all taps in one clock, and a drain as wide as the array
+    steps = n_taps // taps  # clocks per channel group (the taps folded in time)
     groups, cg_n, b = outs // pe, ins // simd, 8 * simd
-    words = groups * taps * cg_n
-    check_stream("s", s, bits=taps * b, ready=True, signed=False)
-    check_stream("m", m, bits=8, ready=True, signed=True)
+    words = groups * steps * cg_n
+    check_stream("s", s, bits=n_taps * b, ready=True, signed=False)
+    # a wide drain's beat: PE int8 lanes (one lane is an int8 stream)
+    check_stream("m", m, bits=8 * pe if wide else 8, ready=True, signed=not wide or pe == 1)
     acc_bits = layer.acc_bits
     if acc_bits > 32:
         raise ValueError(f"layer {layer.name}: accumulator needs {acc_bits} bits, TFLite has 32")
-    mult_bits = export.mult_bits(layer)
     if slots < 2:
         raise ValueError(f"slots={slots} must be at least 2 (one computing, one loading)")
 
@@ -236,38 +254,39 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
     wtake = Signal(bool(0))
     go = Signal(bool(0))
     en = Signal(bool(0))
-    tap_in = [s.data((t + 1) * b, t * b) for t in range(taps)]
-    bank_q = [Signal(intbv(0)[b:]) for _ in range(taps)]
+    tap_in = [s.data((t + 1) * b, t * b) for t in range(n_taps)]
+    bank_q = [Signal(intbv(0)[b:]) for _ in range(n_taps)]
     banks = [ram(clk, wtake, waddr, tap_in[t], go, raddr, bank_q[t], depth=slots * cg_n)
-             for t in range(taps)]
+             for t in range(n_taps)]
 
     # --- issue counters (the next word to issue) and the pipeline flags ----------------------
     g = Signal(intbv(0, min=0, max=max(2, groups)))
-    t = Signal(intbv(0, min=0, max=max(2, taps)))
+    t = Signal(intbv(0, min=0, max=max(2, steps)))
     cg = Signal(intbv(0, min=0, max=max(2, cg_n)))
     wa = Signal(intbv(0, min=0, max=max(2, words)))
     v1, v2, v3 = (Signal(bool(0)) for _ in range(3))
     first1, first2, first3 = (Signal(bool(0)) for _ in range(3))
     last1, last2, last3 = (Signal(bool(0)) for _ in range(3))
-    t1 = Signal(intbv(0, min=0, max=max(2, taps)))
+    t1 = Signal(intbv(0, min=0, max=max(2, steps)))
     g1, g2, g3, g4 = (Signal(intbv(0, min=0, max=max(2, groups))) for _ in range(4))
     wa1 = Signal(intbv(0, min=0, max=max(2, words)))
     done4 = Signal(bool(0))
 
-    # --- operands: tap select, weight ROM -----------------------------------------------------
-    x_sel = Signal(intbv(0)[b:])
-    sel_insts = mux_tree(t1, bank_q, x_sel)
-    xw2 = Signal(intbv(0)[b:])
-    wword = Signal(intbv(0)[8 * pe * simd:])
+    # --- operands: tap select (or every tap), weight ROM --------------------------------------
+    xb = taps * b  # operand bits a clock
+    x_sel = Signal(intbv(0)[xb:])
+    sel_insts = concat_lanes(bank_q, x_sel) if wide else mux_tree(t1, bank_q, x_sel)
+    xw2 = Signal(intbv(0)[xb:])
+    wword = Signal(intbv(0)[8 * pe * taps * simd:])
     wrom = rom(clk, wa1, wword, path=paths["weights"], signed=False, en=en)
-    x_lane = [xw2((i + 1) * 8, i * 8) for i in range(simd)]
+    x_lane = [xw2((i + 1) * 8, i * 8) for i in range(taps * simd)]
 
-    # --- PE x SIMD multipliers, adder trees, accumulators, drain -----------------------------
+    # --- PE x T x SIMD multipliers, adder trees, accumulators, drain -------------------------
     lanes, accs = [], []
     for p in range(pe):
         prods = []
-        for i in range(simd):
-            lane = p * simd + i
+        for i in range(taps * simd):
+            lane = p * taps * simd + i
             prod = _signed(PROD_BITS)
             lanes.append(mul_lane(clk, en, wword((lane + 1) * 8, lane * 8), x_lane[i], prod,
                                   zp_in=layer.zp_in))
@@ -277,32 +296,24 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
         lanes += [adder_tree(prods, total), acc_lane(clk, rst, en, v3, first3, total, acc)]
         accs.append(acc)
 
-    load, shift = Signal(bool(0)), Signal(bool(0))
+    load = Signal(bool(0))
     drain_free = Signal(bool(0))
-    cnt = Signal(intbv(0, min=0, max=pe + 1))
-    depth = fifo_depth(pe, group_cycles(taps, cg_n, pe))
+    depth = fifo_depth(1 if wide else pe, group_cycles(n_taps, cg_n, pe, taps))
     credit = Signal(intbv(depth, min=0, max=depth + 1))
-    o = Signal(intbv(0, min=0, max=max(2, outs)))
-    d = [_signed(acc_bits) for _ in range(pe)]
-    d0 = d[0]
-    for p in range(pe):
-        lanes.append(drain_lane(clk, load, shift, accs[p], d[p + 1] if p + 1 < pe else d[p], d[p]))
-
-    q1 = _signed(acc_bits)
-    o1 = Signal(intbv(0, min=0, max=max(2, outs)))
-    vq1 = Signal(bool(0))
-    bias_q = _signed(32)
-    brom = rom(clk, o, bias_q, path=paths["bias"], signed=True)
-    acc_s = Stream(acc_bits, ready=False)
-    acc_chan = Signal(intbv(0, min=0, max=max(2, outs)))
-    q_s = Stream(8, ready=False)
-    requantizer = rq.requant(clk, rst, acc_s, acc_chan, q_s, mode=layer.requant,
-                             acc_bits=acc_bits, mult_bits=mult_bits,
-                             mult_path=paths["multiplier"], shift_path=paths["shift"],
-                             zp_out=layer.zp_out, act_min=layer.act_min, act_max=layer.act_max,
-                             dsp_bits=requant_dsp_bits)
-    out_fifo = fifo(clk, rst, q_s, m, depth=depth)
     pop = Signal(bool(0))
+    if wide:
+        drain_insts = wide_drain(clk, rst, load, accs, g4, credit, pop, m, layer=layer, pe=pe,
+                                 paths=paths, depth=depth, requant_dsp_bits=requant_dsp_bits)
+
+        @always_comb
+        def drain_state():
+            drain_free.next = credit != 0
+            pop.next = m.valid and m.ready
+    else:
+        drain_insts = serial_drain(clk, rst, load, accs, g4, credit, drain_free, pop, m,
+                                   layer=layer, pe=pe, paths=paths, depth=depth,
+                                   requant_dsp_bits=requant_dsp_bits)
+        drain_state = []
 
     @always_comb
     def buffer_ports():
@@ -314,12 +325,6 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
     finish = Signal(bool(0))
 
     @always_comb
-    def drain_state():
-        drain_free.next = cnt == 0 or (cnt == 1 and credit != 0)
-        shift.next = cnt != 0 and credit != 0
-        pop.next = m.valid and m.ready
-
-    @always_comb
     def control():
         en.next = not done4 or drain_free
         load.next = done4 and drain_free
@@ -327,7 +332,7 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
 
     @always_comb
     def last_word():
-        finish.next = go and g == groups - 1 and t == taps - 1 and cg == cg_n - 1
+        finish.next = go and g == groups - 1 and t == steps - 1 and cg == cg_n - 1
 
     @always_seq(clk.posedge, reset=rst)
     def job_buffer():
@@ -361,10 +366,10 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
                 g1.next = g
                 wa1.next = wa
                 first1.next = t == 0 and cg == 0
-                last1.next = t == taps - 1 and cg == cg_n - 1
+                last1.next = t == steps - 1 and cg == cg_n - 1
                 if cg == cg_n - 1:
                     cg.next = 0
-                    if t == taps - 1:
+                    if t == steps - 1:
                         t.next = 0
                         if g == groups - 1:
                             g.next = 0
@@ -380,7 +385,7 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
                     wa.next = wa + 1
 
     stages = [issue]
-    if taps > 1:  # with one tap there is nothing to select (and t1 would be unused)
+    if steps > 1:  # with one step there is nothing to select (and t1 would be unused)
         @always_seq(clk.posedge, reset=rst)
         def tap_stage():
             if en and go:
@@ -402,6 +407,42 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
             g3.next = g2
             done4.next = v3 and last3
             g4.next = g3
+
+    return (banks, sel_insts, wrom, lanes, drain_insts, buffer_ports, drain_state, control,
+            last_word, job_buffer, stages, pipeline)
+
+
+@block
+def serial_drain(clk, rst, load, accs, g4, credit, drain_free, pop, m, *, layer: Layer, pe: int,
+                 paths: dict, depth: int, requant_dsp_bits: int):
+    """The PE sums of a group (taken on ``load``) leave one per clock through a shift register,
+    the bias ROM, one requantizer and the output FIFO; one credit per value. ``drain_free``:
+    the drain takes a group on this clock."""
+    outs, acc_bits = layer.c_out, layer.acc_bits
+    shift = Signal(bool(0))
+    cnt = Signal(intbv(0, min=0, max=pe + 1))
+    o = Signal(intbv(0, min=0, max=max(2, outs)))
+    d = [_signed(acc_bits) for _ in range(pe)]
+    d0 = d[0]
+    lanes = [drain_lane(clk, load, shift, accs[p], d[p + 1] if p + 1 < pe else d[p], d[p])
+             for p in range(pe)]
+    q1 = _signed(acc_bits)
+    o1 = Signal(intbv(0, min=0, max=max(2, outs)))
+    vq1 = Signal(bool(0))
+    bias_q = _signed(32)
+    brom = rom(clk, o, bias_q, path=paths["bias"], signed=True)
+    acc_s = Stream(acc_bits, ready=False)
+    acc_chan = Signal(intbv(0, min=0, max=max(2, outs)))
+    q_s = Stream(8, ready=False)
+    requantizer = requantizer_for(clk, rst, acc_s, acc_chan, q_s, layer=layer, paths=paths,
+                                  requant_dsp_bits=requant_dsp_bits)
+    out_fifo = fifo(clk, rst, q_s, m, depth=depth)
+
+    @always_comb
+    def drain_state():
+        drain_free.next = cnt == 0 or (cnt == 1 and credit != 0)
+        shift.next = cnt != 0 and credit != 0
+        pop.next = m.valid and m.ready
 
     @always_seq(clk.posedge, reset=rst)
     def drain():
@@ -427,5 +468,84 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
             acc_s.data.next = q1 + bias_q
             acc_chan.next = o1
 
-    return (banks, sel_insts, wrom, lanes, brom, requantizer, out_fifo, buffer_ports,
-            drain_state, control, last_word, job_buffer, stages, pipeline, drain)
+    return lanes, brom, requantizer, out_fifo, drain_state, drain
+
+
+@block
+def requantizer_for(clk, rst, acc_s, acc_chan, q_s, *, layer: Layer, paths: dict,
+                    requant_dsp_bits: int):
+    """``requant`` with the layer's mode, widths, ROM files, zero point and clamp."""
+    return rq.requant(clk, rst, acc_s, acc_chan, q_s, mode=layer.requant,
+                      acc_bits=layer.acc_bits, mult_bits=export.mult_bits(layer),
+                      mult_path=paths["multiplier"], shift_path=paths["shift"],
+                      zp_out=layer.zp_out, act_min=layer.act_min, act_max=layer.act_max,
+                      dsp_bits=requant_dsp_bits)
+
+
+@block
+def wide_lane(clk, rst, load, acc, g4, acc_s, acc_chan, *, pe: int, p: int, outs: int,
+              bias_path):
+    """Drain lane p of a wide drain: on ``load`` it takes its PE's sum; a clock later the sum
+    plus the bias of channel g*PE + p goes to its requantizer with that channel."""
+    chan = Signal(intbv(0, min=0, max=max(2, outs)))
+    chan1 = Signal(intbv(0, min=0, max=max(2, outs)))
+    vq1 = Signal(bool(0))
+    q1 = _signed(len(acc))
+    bias_q = _signed(32)
+    brom = rom(clk, chan, bias_q, path=bias_path, signed=True)
+
+    @always_comb
+    def channel():
+        chan.next = g4 * pe + p
+
+    @always_seq(clk.posedge, reset=rst)
+    def stage():
+        vq1.next = load
+        if load:
+            q1.next = acc
+            chan1.next = chan
+        acc_s.valid.next = vq1
+        if vq1:
+            acc_s.data.next = q1 + bias_q
+            acc_chan.next = chan1
+
+    return brom, channel, stage
+
+
+@block
+def wide_drain(clk, rst, load, accs, g4, credit, pop, m, *, layer: Layer, pe: int, paths: dict,
+               depth: int, requant_dsp_bits: int):
+    """The PE sums of a group (taken on ``load``) go side by side through PE bias ROMs and PE
+    requantizers into one FIFO word of PE int8 lanes; one credit per word."""
+    outs, acc_bits = layer.c_out, layer.acc_bits
+    insts, q_lanes, q_valids = [], [], []
+    for p in range(pe):
+        acc_s = Stream(acc_bits, ready=False)
+        acc_chan = Signal(intbv(0, min=0, max=max(2, outs)))
+        q_s = Stream(8, ready=False)
+        insts.append(wide_lane(clk, rst, load, accs[p], g4, acc_s, acc_chan, pe=pe, p=p,
+                               outs=outs, bias_path=paths["bias"]))
+        insts.append(requantizer_for(clk, rst, acc_s, acc_chan, q_s, layer=layer, paths=paths,
+                                     requant_dsp_bits=requant_dsp_bits))
+        q_lanes.append(q_s.data)
+        q_valids.append(q_s.valid)
+    word = Stream(8 * pe, signed=pe == 1, ready=False)
+    insts.append(concat_lanes(q_lanes, word.data))
+    insts.append(fifo(clk, rst, word, m, depth=depth))
+
+    # the lanes keep step; the word is valid when all are (every requantizer's valid is read)
+    valids = ConcatSignal(*q_valids) if pe > 1 else q_valids[0]
+    every = (1 << pe) - 1
+
+    @always_comb
+    def word_valid():
+        word.valid.next = valids == every
+
+    @always_seq(clk.posedge, reset=rst)
+    def credits():
+        if load and not pop:
+            credit.next = credit - 1
+        elif pop and not load:
+            credit.next = credit + 1
+
+    return insts, word_valid, credits

@@ -5,7 +5,9 @@
 
 Every layer is its own block working concurrently on streams with valid/ready, so image k+1
 enters while image k is still in the later layers; the slowest layer sets the initiation
-interval. Per-layer parallelism (PE, SIMD) comes from a config (``hdl.config``).
+interval. Per-layer parallelism (PE, SIMD, taps) comes from a config (``hdl.config``); after a
+convolution with all taps in one clock the streams carry PE channels a beat up to the next
+weighted layer.
 
 Ports (MyHDL flattens the streams):
 
@@ -49,8 +51,8 @@ def write_mems(net: Network, config: dict, folder, input_max: float) -> dict:
     paths = {"pixel": folder / PIXEL_ROM}
     for layer in net.layers:
         if layer.has_weights:
-            pe, simd = config[layer.name]
-            paths[layer.name] = export.write_block_mems(layer, folder, pe, simd)
+            paths[layer.name] = export.write_block_mems(layer, folder,
+                                                        *export.parallel(config[layer.name]))
     return paths
 
 
@@ -82,25 +84,31 @@ def network(clk, rst, s, m, logit_valid, logit_data, busy, done, *, net: Network
     h, w, c = net.input_shape
     pixels = h * w * c
 
+    from .config import lanes as beat_lanes, out_lanes
+
     insts = []
     x = Stream(8)
     insts.append(pixel_map(clk, rst, s, x, path=paths["pixel"]))
+    n_in = beat_lanes(net, config)
     for layer in net.layers:
         if layer.kind == "flatten":
             continue
-        y = Stream(8)
+        n = n_in[layer.name]
+        n_out = out_lanes(layer, config.get(layer.name), n)
+        y = Stream(8) if n_out == 1 else Stream(8 * n_out, signed=False)
         if layer.kind == "conv3x3":
-            pe, simd = config[layer.name]
+            pe, simd, taps = export.parallel(config[layer.name])
             insts.append(conv3x3(clk, rst, x, y, layer=layer, pe=pe, simd=simd,
-                                 paths=paths[layer.name], requant_dsp_bits=requant_dsp_bits))
+                                 paths=paths[layer.name], requant_dsp_bits=requant_dsp_bits,
+                                 taps=taps, lanes=n))
         elif layer.kind == "maxpool2x2":
             lh, lw, lc = layer.in_shape
-            insts.append(maxpool2x2(clk, rst, x, y, h=lh, w=lw, c=lc))
+            insts.append(maxpool2x2(clk, rst, x, y, h=lh, w=lw, c=lc, lanes=n))
         elif layer.kind == "dense":
-            pe, simd = config[layer.name]
+            pe, simd, _ = export.parallel(config[layer.name])
             insts.append(dense(clk, rst, x, y, layer=layer, pe=pe, simd=simd,
                                paths=paths[layer.name], slots=DENSE_SLOTS,
-                               requant_dsp_bits=requant_dsp_bits))
+                               requant_dsp_bits=requant_dsp_bits, lanes=n))
         else:
             raise ValueError(f"layer {layer.name}: no hardware block for {layer.kind}")
         x = y

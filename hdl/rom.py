@@ -8,7 +8,9 @@ folder that holds the ``.mem`` files (``make verilog`` copies them beside the ``
 Ports: ``clk``; ``addr`` (unsigned); ``dout`` (registered: the word at ``addr`` one clock
 later); optional ``en`` (read enable: ``dout`` holds while it is low). One read per clock, no
 reset: the shape Yosys maps to block RAM (RAMB18/36 on 7-series, SB_RAM40_4K on iCE40) when it
-is large enough. Words may be wider than 64 bits (packed weight words).
+is large enough. Words may be wider than 64 bits (packed weight words). The Verilog memory is
+named after the file and ``dout``, so several ROMs of one file (a wide drain's lanes) can sit
+in one converted module.
 """
 from __future__ import annotations
 
@@ -50,10 +52,10 @@ def rom(clk, addr, dout, *, path, signed: bool | None = None, en=None):
             dout.next = words[int(addr)] if addr < depth else 0
 
         rom.verilog_code = """
-reg [$top:0] $memname [0:$last];
-initial $$readmemh("$fname", $memname);
+reg [$top:0] ${memname}_$dout [0:$last];
+initial $$readmemh("$fname", ${memname}_$dout);
 always @(posedge $clk) begin
-    $dout <= $memname[$addr];
+    $dout <= ${memname}_$dout[$addr];
 end
 """
         return read
@@ -65,10 +67,10 @@ end
 
     en.read = True
     rom.verilog_code = """
-reg [$top:0] $memname [0:$last];
-initial $$readmemh("$fname", $memname);
+reg [$top:0] ${memname}_$dout [0:$last];
+initial $$readmemh("$fname", ${memname}_$dout);
 always @(posedge $clk) begin
-    if ($en) $dout <= $memname[$addr];
+    if ($en) $dout <= ${memname}_$dout[$addr];
 end
 """
     return read_en

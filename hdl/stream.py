@@ -21,14 +21,14 @@ A stream is ``valid`` + ``data`` (+ ``ready`` where the receiver can stall). The
 MyHDL flattens a stream argument ``s`` into the ports ``s_valid``, ``s_data``, ``s_ready``.
 Inputs of a block are named ``s_*``, outputs ``m_*``.
 
-The generators at the bottom (``source``, ``sink``) are simulation-only testbench helpers that
+The generators ``source`` and ``sink`` are simulation-only testbench helpers that
 drive and take streams with seeded random gaps and stalls.
 """
 from __future__ import annotations
 
 import random
 
-from myhdl import Signal, instance, intbv
+from myhdl import ConcatSignal, Signal, always_comb, block, instance, intbv
 
 
 class Stream:
@@ -112,3 +112,28 @@ def sink(clk, stream: Stream, out: list, stall: float = 0.0, seed: int = 1, cycl
                 when.append(count)
 
     return take
+
+
+@block
+def concat_lanes(lanes, word):
+    """word = the int8 ``lanes`` side by side, lane i in bits [8i+7 : 8i] (one lane into a
+    signed ``word``: the value itself)."""
+    if len(lanes) == 1 and word.min is not None and word.min < 0:
+        @always_comb
+        def same():
+            word.next = lanes[0]
+
+        return same
+    if len(lanes) == 1:
+        @always_comb
+        def one():
+            word.next = lanes[0][8:]
+
+        return one
+    joined = ConcatSignal(*reversed(lanes))
+
+    @always_comb
+    def assign():
+        word.next = joined
+
+    return assign

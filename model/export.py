@@ -17,6 +17,9 @@ address markers, the first line is address 0):
                             k = (g*T + t)*(C_in/S) + cg (T = 9 taps for conv3x3, 1 for dense),
                             lane p*S + s in bits [8*lane+7 : 8*lane] holds the weight of output
                             g*P + p, tap t, input cg*S + s.
+    <layer>_weights_pe<P>_simd<S>_taps9.mem
+                            the conv3x3 weights for an array that takes all 9 taps in one
+                            clock: word k = g*(C_in/S) + cg, lane (p*9 + t)*S + s.
 
 ``network.json`` lists the layers with shapes, zero points, clamp bounds, requant mode,
 accumulator width and the files; ``<model>_model.h`` holds the ``.tflite`` as an aligned
@@ -76,37 +79,53 @@ def mac_shape(layer: Layer) -> tuple[int, int, int]:
     raise ValueError(f"layer {layer.name}: {layer.kind} has no weights")
 
 
-def check_parallel(layer: Layer, pe: int, simd: int) -> None:
-    """Raise ValueError naming the parameter when PE/SIMD cannot fold ``layer``."""
-    outs, _, ins = mac_shape(layer)
+def parallel(par) -> tuple[int, int, int]:
+    """A config entry -> (PE, SIMD, taps per clock); ``[pe, simd]`` means taps folded (1)."""
+    values = tuple(int(v) for v in par)
+    if len(values) == 2:
+        return values + (1,)
+    if len(values) != 3:
+        raise ValueError(f"parallelism {list(par)}: give [PE, SIMD] or [PE, SIMD, taps]")
+    return values
+
+
+def check_parallel(layer: Layer, pe: int, simd: int, taps: int = 1) -> None:
+    """Raise ValueError naming the parameter when PE/SIMD/taps cannot fold ``layer``."""
+    outs, all_taps, ins = mac_shape(layer)
     if pe < 1 or outs % pe:
         raise ValueError(f"layer {layer.name}: PE={pe} must divide its {outs} output channels")
     if simd < 1 or ins % simd:
         raise ValueError(f"layer {layer.name}: SIMD={simd} must divide its {ins} input channels")
+    if taps not in (1, all_taps):
+        raise ValueError(f"layer {layer.name}: taps={taps} must be 1 (taps folded in time) or "
+                         f"{all_taps} (all taps in one clock)")
 
 
-def packed_name(layer: Layer, pe: int, simd: int) -> str:
-    return f"{layer.name}_weights_pe{pe}_simd{simd}.mem"
+def packed_name(layer: Layer, pe: int, simd: int, taps: int = 1) -> str:
+    return f"{layer.name}_weights_pe{pe}_simd{simd}{f'_taps{taps}' if taps > 1 else ''}.mem"
 
 
-def packed_weights(layer: Layer, pe: int, simd: int) -> list[int]:
-    """Weight ROM words for a PE x SIMD MAC array (layout in the module docstring)."""
-    check_parallel(layer, pe, simd)
-    outs, taps, ins = mac_shape(layer)
-    w = (layer.weights.astype(np.int64).reshape(outs, taps, ins) & 0xFF)
-    # (g, p, t, cg, s) -> (g, t, cg, p, s): one row per word, lanes p*S + s
-    w = w.reshape(outs // pe, pe, taps, ins // simd, simd).transpose(0, 2, 3, 1, 4)
-    lanes = w.reshape(-1, pe * simd)
+def packed_weights(layer: Layer, pe: int, simd: int, taps: int = 1) -> list[int]:
+    """Weight ROM words for a PE x SIMD (x taps) MAC array (layout in the module docstring)."""
+    check_parallel(layer, pe, simd, taps)
+    outs, n_taps, ins = mac_shape(layer)
+    w = (layer.weights.astype(np.int64).reshape(outs, n_taps, ins) & 0xFF)
+    w = w.reshape(outs // pe, pe, n_taps, ins // simd, simd)
+    if taps == 1:  # (g, p, t, cg, s) -> (g, t, cg, p, s): one row per word, lanes p*S + s
+        w = w.transpose(0, 2, 3, 1, 4)
+    else:  # (g, p, t, cg, s) -> (g, cg, p, t, s): lanes (p*T + t)*S + s
+        w = w.transpose(0, 3, 1, 2, 4)
+    lanes = w.reshape(-1, pe * taps * simd)
     return [sum(int(v) << (8 * i) for i, v in enumerate(row)) for row in lanes]
 
 
-def write_block_mems(layer: Layer, folder, pe: int, simd: int) -> dict[str, Path]:
+def write_block_mems(layer: Layer, folder, pe: int, simd: int, taps: int = 1) -> dict[str, Path]:
     """Every ROM file one conv3x3/dense block reads, into ``folder``; returns their paths."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     files = layer_files(layer)
-    paths = {"weights": folder / packed_name(layer, pe, simd)}
-    write_mem(paths["weights"], packed_weights(layer, pe, simd), 8 * pe * simd)
+    paths = {"weights": folder / packed_name(layer, pe, simd, taps)}
+    write_mem(paths["weights"], packed_weights(layer, pe, simd, taps), 8 * pe * simd * taps)
     for key, values in (("bias", layer.bias), ("multiplier", layer.multiplier),
                         ("shift", layer.shift)):
         paths[key] = folder / files[key]["file"]

@@ -207,7 +207,7 @@ def main() -> int:
             presets.hw_config(model, None if name == "default" else name)))
         dsp_bits = 16 if target == "ice40" else 0
         folder = args.out / "bench" / f"{model}_{name}"
-        print(f"{model} {name}: " + ", ".join(f"{k}={p}x{s}" for k, (p, s) in conf.items()),
+        print(f"{model} {name}: " + cfg.describe(conf),
               flush=True)
         row = {"model": model, "config": name, "layers": {k: list(v) for k, v in conf.items()},
                "requant_dsp_bits": dsp_bits, "synth_device": None,

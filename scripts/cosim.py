@@ -66,7 +66,7 @@ def main() -> int:
     if args.verilog:
         vdir = args.verilog
         top = json.loads((vdir / "config.json").read_text())["top"]
-        conf = {k: (v["pe"], v["simd"]) for k, v in
+        conf = {k: cfg.entry(v["pe"], v["simd"], v.get("taps", 1)) for k, v in
                 json.loads((vdir / "config.json").read_text())["layers"].items()}
     else:
         conf = resolve_config(net, src, args)

@@ -7,7 +7,8 @@ verilator_waivers.vlt and config.json. The folder is self-contained (no absolute
   verilator --lint-only -Wall verilator_waivers.vlt <model>_top.v
 
 Parallelism per layer: the model's config (model/pretrained/<model>.hw.json for a preset,
---config FILE otherwise), --par LAYER=PExSIMD to override one layer, or --auto-budget N (the
+--config FILE otherwise), --par LAYER=PExSIMD (or PExSIMDx9, all taps in one clock) to override
+one layer, or --auto-budget N (the
 fastest config within N multipliers) / --auto-ips R (the fewest multipliers for R images/s at
 --clock-mhz).
 
@@ -58,10 +59,12 @@ def resolve_config(net, src, args, variant: str | None = None):
 
 
 def add_config_args(ap):
-    ap.add_argument("--config", type=Path, help="JSON {layer: [PE, SIMD]} (default: the "
-                                                "preset's model/pretrained/<model>.hw.json)")
+    ap.add_argument("--config", type=Path, help="JSON {layer: [PE, SIMD] or [PE, SIMD, 9]} "
+                                                "(default: the preset's "
+                                                "model/pretrained/<model>.hw.json)")
     ap.add_argument("--par", action="append", metavar="LAYER=PExSIMD",
-                    help="override one layer, e.g. conv2=8x4 (repeatable)")
+                    help="override one layer, e.g. conv2=8x4, or conv1=8x1x9 for all 9 taps "
+                         "in one clock (repeatable)")
     ap.add_argument("--auto-budget", type=int, metavar="N",
                     help="pick the fastest config with at most N multipliers")
     ap.add_argument("--auto-ips", type=float, metavar="R",
@@ -75,6 +78,7 @@ def add_config_args(ap):
 
 def main() -> int:
     from hdl import build, config as cfg
+    from model import export, source
     from model import source
 
     ap = argparse.ArgumentParser(description=__doc__,
@@ -101,12 +105,13 @@ def main() -> int:
     print(f"{src.name}: converting {len(net.layers)} layers to Verilog ...", flush=True)
     top = build.build(net, conf, out, src.input_max, args.requant_dsp_bits or 0)
     ii = cfg.interval(net, conf)
-    print("  layer    PE x SIMD  multipliers  cycles/image")
+    print("  layer    PE x SIMD x taps  multipliers  cycles/image")
+    lanes = cfg.lanes(net, conf)
     for layer in net.layers:
         if layer.has_weights:
-            pe, simd = conf[layer.name]
-            print(f"  {layer.name:8s} {pe:3d} x {simd:<4d} {pe * simd:8d}  "
-                  f"{cfg.layer_cycles(layer, (pe, simd)):12,d}")
+            pe, simd, taps = export.parallel(conf[layer.name])
+            print(f"  {layer.name:8s} {pe:3d} x {simd:<4d} x {taps}  {pe * simd * taps:8d}  "
+                  f"{cfg.layer_cycles(layer, conf[layer.name], lanes[layer.name]):12,d}")
     print(f"  total multipliers {cfg.multipliers(conf)}, predicted interval {ii:,} clocks "
           f"({args.clock_mhz * 1e6 / ii:,.0f} images/s at {args.clock_mhz:g} MHz)")
     print(f"wrote {top} and {len(list(out.glob('*.mem')))} .mem files")

@@ -10,7 +10,8 @@ sweep.png (images/s against multipliers, with the compute bound) into build/<mod
 
 The configs: every layer at 1 x 1 (the smallest), --budgets (the fastest config within that
 many multipliers, hdl.config.auto), the model's default config, and the cheapest config that
-reaches the fastest interval any config can (input, pooling or argmax bound).
+reaches the fastest interval any config can (input, pooling or argmax bound), or the fastest
+within --max-mults when that one is larger.
 
 Examples:
   python scripts/sweep.py --model mnist_cnn
@@ -25,10 +26,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scripts._cli import run  # noqa: E402
 
 
-def configs(net, src, budgets):
-    """(name, config) pairs from the smallest to the fastest, duplicates dropped."""
+def configs(net, src, budgets, max_mults: int | None = None):
+    """(name, config) pairs from the smallest to the fastest, duplicates dropped; with
+    ``max_mults`` the fastest is the fastest within that many multipliers."""
     from hdl import config as cfg
-    from model import export, presets
+    from model import presets
 
     weighted = [layer for layer in net.layers if layer.has_weights]
     out = [("smallest", {layer.name: (1, 1) for layer in weighted})]
@@ -36,9 +38,12 @@ def configs(net, src, budgets):
     default = presets.hw_config(src.name)
     if default.is_file():
         out.append(("default", cfg.validate(net, cfg.load(default))))
-    full = {layer.name: (export.mac_shape(layer)[0], export.mac_shape(layer)[2])
-            for layer in weighted}
-    out.append(("fastest", cfg.auto(net, ii=cfg.interval(net, full))))
+    fastest = cfg.auto(net, ii=cfg.interval(net, cfg.fastest(net)))
+    if max_mults is not None and cfg.multipliers(fastest) > max_mults:
+        print(f"the fastest config needs {cfg.multipliers(fastest):,} multipliers; "
+              f"sweeping up to --max-mults {max_mults:,} instead", flush=True)
+        fastest = cfg.auto(net, budget=max_mults)
+    out.append(("fastest", fastest))
     seen, unique = set(), []
     for name, conf in out:
         key = tuple(sorted(conf.items()))
@@ -91,7 +96,7 @@ def main() -> int:
 
     from cosim import network_sim as ns
     from hdl import config as cfg
-    from model import export, golden, source
+    from model import golden, source
 
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -102,6 +107,9 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=4, help="test images per config (default 4, "
                                                      "at least 3 to measure an interval)")
     ap.add_argument("--clock-mhz", type=float, default=50.0)
+    ap.add_argument("--max-mults", type=int, default=1024,
+                    help="the largest config to build (default 1024: the fastest mnist_cnn "
+                         "config needs over 5,000 multipliers)")
     ap.add_argument("--mnist-dir", help="MNIST IDX folder (default $MNIST_DIR or download)")
     ap.add_argument("--out", type=Path, help="folder (default build/<model>/sweep)")
     args = ap.parse_args()
@@ -112,15 +120,14 @@ def main() -> int:
     images = np.asarray(src.load_data(args.mnist_dir).test.x[: args.n])
     want = golden.run_network(net, net.quantize_input(src.to_float(images))).logits
     out = args.out or Path("build") / src.name / "sweep"
-    todo = configs(net, src, args.budgets)
+    todo = configs(net, src, args.budgets, args.max_mults)
     rows = []
     print(f"{src.name}: {len(todo)} configs, {len(images)} images each, Verilator "
           f"({net.macs:,} MACs per image)", flush=True)
     head = (f"  {'config':10s} {'mults':>5s} {'interval':>10s} {'predicted':>10s} "
             f"{'latency':>10s} {'predicted':>10s} {'MAC util':>8s} {'images/s':>9s} exact")
     for i, (name, conf) in enumerate(todo, 1):
-        print(f"[{i}/{len(todo)}] {name}: " + ", ".join(f"{k}={p}x{s}" for k, (p, s) in
-                                                        conf.items()), flush=True)
+        print(f"[{i}/{len(todo)}] {name}: " + cfg.describe(conf), flush=True)
         got = ns.measure(net, conf, images, want, out / name, src.input_max)
         del got["classes"], got["sim_cycles_per_s"]
         rows.append({"name": name, "config": {k: list(v) for k, v in conf.items()}, **got,
@@ -136,9 +143,8 @@ def main() -> int:
     (out / "sweep.json").write_text(json.dumps({"model": src.name, "images": len(images),
                                                 "clock_mhz": args.clock_mhz, "rows": rows},
                                                indent=1))
-    full = {layer.name: (export.mac_shape(layer)[0], export.mac_shape(layer)[2])
-            for layer in net.layers if layer.has_weights}
-    plot(rows, out / "sweep.png", src.name, args.clock_mhz, net.macs, cfg.interval(net, full))
+    plot(rows, out / "sweep.png", src.name, args.clock_mhz, net.macs,
+         cfg.interval(net, cfg.fastest(net)))
     print(f"wrote {out / 'sweep.json'} and {out / 'sweep.png'}")
     return 0 if all(r["bit_exact"] == r["images"] for r in rows) else 1
 

@@ -142,6 +142,8 @@ def main() -> int:
                                     "the whole accelerator")
     ap.add_argument("--pe", type=int, default=1, help="output channels in parallel (default 1)")
     ap.add_argument("--simd", type=int, default=1, help="input channels per clock (default 1)")
+    ap.add_argument("--taps", type=int, default=1, choices=(1, 9),
+                    help="conv3x3 taps per clock: 1 (folded in time, default) or 9")
     ap.add_argument("--target", default="xilinx", choices=sorted(synth.TARGETS) + ["xc7"],
                     help="xilinx (= xc7: Artix-7) or ice40 (UP5K); default xilinx")
     ap.add_argument("--out", type=Path, help="work folder (default build/<model>/synth/<target> "
@@ -168,20 +170,27 @@ def main() -> int:
     if args.layer not in layers:
         raise ValueError(f"--layer {args.layer}: {src.name} has {', '.join(layers)}")
     layer = layers[args.layer]
-    export.check_parallel(layer, args.pe, args.simd)
-    out = args.out or Path("build") / "synth" / f"{src.name}_{layer.name}_pe{args.pe}_simd{args.simd}"
-    paths = export.write_block_mems(layer, out, args.pe, args.simd)
+    export.check_parallel(layer, args.pe, args.simd, args.taps)
+    taps = f"_taps{args.taps}" if args.taps > 1 else ""
+    out = args.out or (Path("build") / "synth" /
+                       f"{src.name}_{layer.name}_pe{args.pe}_simd{args.simd}{taps}")
+    paths = export.write_block_mems(layer, out, args.pe, args.simd, args.taps)
     clk, rst = Signal(bool(0)), ResetSignal(0, active=1, isasync=False)
-    block = conv3x3 if layer.kind == "conv3x3" else dense
     top = f"{layer.name}_{layer.kind}"
-    icarus.convert(block(clk, rst, Stream(8), Stream(8), layer=layer, pe=args.pe, simd=args.simd,
-                         paths=paths), out, top, testbench=False)
-    print(f"{src.name} {layer.name} ({layer.kind}, PE={args.pe}, SIMD={args.simd}): "
-          f"yosys {args.target} ...", flush=True)
+    if layer.kind == "conv3x3":
+        wide = args.pe if args.taps > 1 else 1
+        dut = conv3x3(clk, rst, Stream(8), Stream(8) if wide == 1 else Stream(8 * wide, False),
+                      layer=layer, pe=args.pe, simd=args.simd, paths=paths, taps=args.taps)
+    else:
+        dut = dense(clk, rst, Stream(8), Stream(8), layer=layer, pe=args.pe, simd=args.simd,
+                    paths=paths)
+    icarus.convert(dut, out, top, testbench=False)
+    print(f"{src.name} {layer.name} ({layer.kind}, PE={args.pe}, SIMD={args.simd}, "
+          f"taps={args.taps}): yosys {args.target} ...", flush=True)
     result = synth.synthesize(out / f"{top}.v", top, args.target, log=out / f"{args.target}.log")
     groups = synth.summary(result["cells"], args.target)
     (out / f"{args.target}.cells.json").write_text(json.dumps(result["cells"], indent=2) + "\n")
-    print(f"  MAC multipliers {args.pe * args.simd} (+ the requantizer's)")
+    print(f"  MAC multipliers {args.pe * args.simd * args.taps} (+ the requantizers')")
     for name, count in groups.items():
         print(f"  {name:8s} {count}")
     print(f"  ({result['seconds']:.0f} s; cells in {out}/{args.target}.cells.json)")

@@ -27,12 +27,13 @@ SHORT = cam.Timing(period=42, line_blank=6, vsync_lines=1, front_lines=1, back_l
 
 
 class System:
-    def __init__(self, name, root, dataset):
+    def __init__(self, name, root, dataset, variant=None):
         need_tools("verilator")
         self.preset = presets.get(name)
         self.net = qnet.from_tflite(self.preset.tflite)
         self.geo = for_model(name)
-        build.build_system(self.net, cfg.load(presets.hw_config(name)), self.geo,
+        config = presets.hw_config(name, variant) if variant else presets.hw_config(name)
+        build.build_system(self.net, cfg.load(config), self.geo,
                            root / "verilog", self.preset.input_max, clk_hz=CLK_HZ, baud=BAUD)
         self.run_dir = camera_sim.prepare(root / "run", root / "verilog", n_classes=10)
         self.exe = camera_sim.build(self.run_dir)
@@ -160,8 +161,9 @@ def test_capture_switch_skips_frames_while_a_packet_is_out(mnist_system):
 
 
 def test_digits_system(tmp_path, digits):
-    """digits_cnn (the iCEBreaker's model): 8x8 digits on paper, bit-exact to the reference."""
-    system = System("digits_cnn", tmp_path, digits)
+    """digits_cnn with the iCEBreaker's config (up5k): 8x8 digits on paper, bit-exact to the
+    reference."""
+    system = System("digits_cnn", tmp_path, digits, variant="up5k")
     rng = np.random.default_rng(4)
     idx = list(range(12))
     frames = [paper_frame(system.data.x[i], system.geo, rng, digit_max=16) for i in idx]

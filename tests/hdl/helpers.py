@@ -124,22 +124,42 @@ def pack_words(values, simd):
     return [sum(int(v) << (8 * i) for i, v in enumerate(row)) for row in lanes]
 
 
-def mac_block_run(tmp_path, block, want, layer, x, pe, simd, cycles, **kw):
+def mac_block_run(tmp_path, block, want, layer, x, pe, simd, cycles, *, taps=1, lanes=1, **kw):
     """Run a conv3x3/dense block (``block``) on int8 ``x`` with its ROM files in ``tmp_path``;
-    returns (outputs shaped like ``want``, the clock of each output)."""
+    returns (outputs shaped like ``want``, the clock of each output value). ``lanes``: input
+    values a beat; with ``taps`` > 1 (conv3x3) a beat brings PE output values."""
     import numpy as np
 
     from hdl.stream import Stream
     from model import export
 
-    paths = export.write_block_mems(layer, tmp_path, pe, simd)
-    s, m = Stream(8), Stream(8)
+    paths = export.write_block_mems(layer, tmp_path, pe, simd, taps)
+    s = Stream(8) if lanes == 1 else Stream(8 * lanes, signed=False)
+    out_lanes = pe if taps > 1 else 1
+    m = Stream(8) if out_lanes == 1 else Stream(8 * out_lanes, signed=False)
+    extra = {"taps": taps} if taps > 1 else {}
+    if lanes > 1:
+        extra["lanes"] = lanes
     name = f"{layer.kind}_dut"
+    values = x.ravel() if lanes == 1 else pack_words(x, lanes)
     out, when = stream_run(
         tmp_path, lambda clk, rst: block(clk, rst, s, m, layer=layer, pe=pe, simd=simd,
-                                         paths=paths),
-        name, s, m, x.ravel(), want.size, max_cycles=len(x) * 4 * cycles + 5000, **kw)
+                                         paths=paths, **extra),
+        name, s, m, values, want.size // out_lanes, max_cycles=len(x) * 4 * cycles + 5000, **kw)
+    if out_lanes > 1:
+        out = unpack_words(out, out_lanes)
+        when = [t for t in when for _ in range(out_lanes)]
     return np.array(out, np.int8).reshape(want.shape), when
+
+
+def unpack_words(words, lanes):
+    """Packed words -> their int8 values, lane 0 first."""
+    vals = []
+    for word in words:
+        for i in range(lanes):
+            v = (int(word) >> (8 * i)) & 0xFF
+            vals.append(v - 256 if v > 127 else v)
+    return vals
 
 
 def build_top(folder, board, model):

@@ -11,10 +11,10 @@ from tests.hdl.helpers import mac_block_run, make_clk_rst, need_tools
 from tests.hdl.layers import layer_input, make_layer, slice_layer
 
 
-def simulate(tmp_path, layer, x, pe, simd, **kw):
+def simulate(tmp_path, layer, x, pe, simd, taps=1, lanes=1, **kw):
     want = golden.conv3x3(x, layer)
     got, when = mac_block_run(tmp_path, conv3x3, want, layer, x, pe, simd,
-                              cycles(layer, pe, simd), **kw)
+                              cycles(layer, pe, simd, taps, lanes), taps=taps, lanes=lanes, **kw)
     return got, want, when
 
 
@@ -97,6 +97,28 @@ def test_timing_model(tmp_path, h, w, c_in, c_out, pe, simd):
     assert when == trace(layer, pe, simd, t_in)
 
 
+# all 9 taps a clock: one beat of the input (lanes 1), gathered (2 -> 4) and split (4 -> 1)
+@pytest.mark.parametrize("h,w,c_in,c_out,pe,simd,lanes", [
+    (6, 6, 1, 8, 8, 1, 1), (5, 6, 4, 6, 2, 4, 2), (5, 6, 4, 8, 4, 1, 4)])
+def test_all_taps_in_one_clock(tmp_path, h, w, c_in, c_out, pe, simd, lanes):
+    """PE x 9 x SIMD multipliers, PE results a beat: bit-exact under gaps and stalls; back to
+    back the image spacing is cycles() and every output's clock is trace()'s, exactly."""
+    rng = np.random.default_rng(h * 1000 + w * 100 + c_in * 10 + c_out)
+    layer = make_layer("conv3x3", c_in, c_out, h=h, w=w, rng=rng,
+                       zp_in=int(rng.integers(-128, 128)), zp_out=int(rng.integers(-128, 0)))
+    x = rng.integers(-128, 128, (2, h, w, c_in)).astype(np.int8)
+    got, want, _ = simulate(tmp_path, layer, x, pe, simd, 9, lanes, gap=0.3, stall=0.4)
+    np.testing.assert_array_equal(got, want)
+    t_in = []
+    _, _, when = simulate(tmp_path, layer, np.zeros((3, h, w, c_in), np.int8), pe, simd, 9,
+                          lanes, in_cycles=t_in)
+    per = want[0].size
+    last = [when[(i + 1) * per - 1] for i in range(3)]
+    assert [last[1] - last[0], last[2] - last[1]] == [cycles(layer, pe, simd, 9, lanes)] * 2
+    t_vals = [t for t in t_in for _ in range(lanes)][:h * w * c_in]
+    assert when[:per] == trace(layer, pe, simd, t_vals, taps=9, lanes=lanes)
+
+
 def test_converted_verilog_in_icarus(tmp_path):
     need_tools("iverilog", "vvp", "verilator")
     rng = np.random.default_rng(11)
@@ -121,6 +143,11 @@ def test_bad_parameters(tmp_path):
         conv3x3(clk, rst, Stream(8), Stream(8), layer=small, pe=1, simd=1, paths=paths)
     with pytest.raises(ValueError, match="needs 8"):
         conv3x3(clk, rst, Stream(16), Stream(8), layer=layer, pe=1, simd=1, paths=paths)
+    with pytest.raises(ValueError, match="taps=4 must be 1"):
+        conv3x3(clk, rst, Stream(8), Stream(8), layer=layer, pe=1, simd=1, paths=paths, taps=4)
+    with pytest.raises(ValueError, match="SIMD=4 and the 3 channels"):
+        conv3x3(clk, rst, Stream(24, signed=False), Stream(8), layer=layer, pe=1, simd=4,
+                paths=paths, lanes=3)
     with pytest.raises(ValueError, match="does not exist"):
         conv3x3(clk, rst, Stream(8), Stream(8), layer=layer, pe=2, simd=1, paths={
             **paths, "weights": tmp_path / "missing.mem"})

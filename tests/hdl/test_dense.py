@@ -11,10 +11,10 @@ from tests.hdl.helpers import mac_block_run, make_clk_rst, need_tools
 from tests.hdl.layers import layer_input, make_layer
 
 
-def simulate(tmp_path, layer, x, pe, simd, **kw):
+def simulate(tmp_path, layer, x, pe, simd, lanes=1, **kw):
     want = golden.dense(x, layer)
     got, when = mac_block_run(tmp_path, dense, want, layer, x, pe, simd,
-                              cycles(layer, pe, simd), **kw)
+                              cycles(layer, pe, simd, lanes), lanes=lanes, **kw)
     return got, want, when
 
 
@@ -85,6 +85,21 @@ def test_timing_model(tmp_path, n_in, n_out, pe, simd):
     _, _, when = simulate(tmp_path, layer, np.zeros((1, n_in), np.int8), pe, simd,
                           in_cycles=t_in)
     assert when == trace(layer, pe, simd, t_in)
+
+
+@pytest.mark.parametrize("n_in,n_out,pe,simd,lanes", [(72, 10, 5, 2, 4), (16, 4, 1, 8, 2)])
+def test_wide_input_beats(tmp_path, n_in, n_out, pe, simd, lanes):
+    """Inputs ``lanes`` a beat (after a wide convolution), split or gathered into SIMD words:
+    bit-exact under gaps and stalls; one image's output clocks are trace()'s, exactly."""
+    rng = np.random.default_rng(n_in + lanes)
+    layer = make_layer("dense", n_in, n_out, rng=rng, mode="round", zp_in=-5, zp_out=-128)
+    x = rng.integers(-128, 128, (3, n_in)).astype(np.int8)
+    got, want, _ = simulate(tmp_path, layer, x, pe, simd, lanes, gap=0.3, stall=0.4)
+    np.testing.assert_array_equal(got, want)
+    t_in = []
+    _, _, when = simulate(tmp_path, layer, x[:1], pe, simd, lanes, in_cycles=t_in)
+    t_vals = [t for t in t_in for _ in range(lanes)]
+    assert when == trace(layer, pe, simd, t_vals, lanes=lanes)
 
 
 @pytest.mark.parametrize("mode", ["gemmlowp", "round"])

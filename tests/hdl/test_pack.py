@@ -24,12 +24,37 @@ def test_random(tmp_path, simd, gap, stall):
         assert np.all(np.diff(when) == simd)  # one value per clock
 
 
+@pytest.mark.parametrize("lanes,simd", [(2, 4), (4, 4), (8, 2), (4, 1)])
+@pytest.mark.parametrize("gap,stall", [(0.0, 0.0), (0.4, 0.4)])
+def test_wide_beats(tmp_path, lanes, simd, gap, stall):
+    """Beats of several lanes (a wide drain's output) gathered into wider words or split into
+    narrower ones: the same values in the same order, one output word a clock when free."""
+    values = np.random.default_rng(lanes * 10 + simd).integers(-128, 128, 16 * max(lanes, simd))
+    s, m = Stream(8 * lanes, signed=False), Stream(8 * simd, signed=False)
+    out, when = stream_run(tmp_path, lambda clk, rst: pack(clk, rst, s, m, simd=simd,
+                                                           lanes=lanes),
+                           "pack_dut", s, m, pack_words(values, lanes), len(values) // simd,
+                           gap=gap, stall=stall)
+    assert out == pack_words(values, simd)
+    if gap == 0 and stall == 0:
+        assert np.all(np.diff(when) == max(1, simd // lanes))
+
+
 def test_converted_verilog_in_icarus(tmp_path):
     need_tools("iverilog", "vvp", "verilator")
     values = np.random.default_rng(0).integers(-128, 128, 36)
     out, _ = simulate(tmp_path, values, 3, gap=0.3, stall=0.3, hdl="icarus")
     assert out == pack_words(values, 3)
     icarus.verilator_lint(tmp_path / "pack_dut.v", "pack_dut")
+    # wide beats split (4 lanes -> 2): the two-word holding logic in Verilog
+    s, m = Stream(32, signed=False), Stream(16, signed=False)
+    split_dir = tmp_path / "split"
+    split_dir.mkdir()
+    out, _ = stream_run(split_dir, lambda clk, rst: pack(clk, rst, s, m, simd=2, lanes=4),
+                        "split_dut", s, m, pack_words(values, 4), 18, gap=0.3, stall=0.3,
+                        hdl="icarus")
+    assert out == pack_words(values, 2)
+    icarus.verilator_lint(split_dir / "split_dut.v", "split_dut")
 
 
 def test_bad_parameters():
@@ -38,3 +63,5 @@ def test_bad_parameters():
         pack(clk, rst, Stream(8), Stream(8, signed=False), simd=0)
     with pytest.raises(ValueError, match="needs 16"):
         pack(clk, rst, Stream(8), Stream(8, signed=False), simd=2)
+    with pytest.raises(ValueError, match="SIMD=3 and the 2 channels"):
+        pack(clk, rst, Stream(16, signed=False), Stream(24, signed=False), simd=3, lanes=2)

@@ -47,7 +47,8 @@ def test_whole_accelerator_on_ice40(tmp_path):
     need_tools("yosys")
     proc = subprocess.run([sys.executable, "scripts/synth.py", "--model", "digits_cnn",
                            "--target", "ice40", "--config", "model/pretrained/digits_cnn.hw.json",
-                           "--par", "dense1=1x2", "--requant-dsp-bits", "0",
+                           "--par", "conv1=8x1", "--par", "dense1=1x2",
+                           "--requant-dsp-bits", "0",
                            "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     report = json.loads((tmp_path / "summary.json").read_text())

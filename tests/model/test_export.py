@@ -122,6 +122,27 @@ def test_packed_weights_layout(kind, pe, simd):
                 assert lane - 256 * (lane >> 7) == w[g * pe + p, t, cg * simd + s]
 
 
+@pytest.mark.parametrize("pe,simd", [(2, 3), (12, 1)])
+def test_packed_weights_all_taps_layout(pe, simd):
+    """All 9 taps a clock: word g*(C_in/S) + cg, lane (p*9 + t)*S + s = weight
+    [g*PE + p, t, cg*S + s]."""
+    from tests.hdl.layers import make_layer
+
+    layer = make_layer("conv3x3", 6, 12, h=4, w=4, rng=np.random.default_rng(2))
+    words = export.packed_weights(layer, pe, simd, 9)
+    w = layer.weights.reshape(12, 9, 6)
+    assert len(words) == 12 * 6 // (pe * simd)
+    for k, word in enumerate(words):
+        g, cg = divmod(k, 6 // simd)
+        for p in range(pe):
+            for t in range(9):
+                for s in range(simd):
+                    lane = (word >> (8 * ((p * 9 + t) * simd + s))) & 0xFF
+                    assert lane - 256 * (lane >> 7) == w[g * pe + p, t, cg * simd + s]
+    with pytest.raises(ValueError, match="taps=3 must be 1"):
+        export.packed_weights(layer, pe, simd, 3)
+
+
 def test_packed_weights_bad_parallelism():
     from tests.hdl.layers import make_layer
 
