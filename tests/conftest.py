@@ -16,6 +16,18 @@ if not os.environ.get("MNIST_DIR") and _SHARED.is_dir():
     os.environ["MNIST_DIR"] = str(_SHARED)
 
 
+@pytest.fixture(autouse=True)
+def _group_kept(request):
+    """Under ``--dist loadgroup`` a test with an ``xdist_group`` mark must carry its group in
+    its node id, or the groups are scattered and every worker builds the shared fixtures
+    (pytest 9.2 with pytest-xdist 3.8 does that silently: pyproject pins pytest below 9.2)."""
+    node = request.node
+    if (getattr(request.config.option, "loadgroup", False)
+            and node.get_closest_marker("xdist_group") and "@" not in node.nodeid):
+        pytest.fail("--dist loadgroup lost this test's xdist_group: this pytest/pytest-xdist "
+                    "pair cannot group tests (see the pin in pyproject.toml)")
+
+
 @pytest.fixture(scope="session")
 def mnist():
     from model import data
