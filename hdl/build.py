@@ -23,7 +23,7 @@ from model import export
 from model.export import staged_folder
 from model.qnet import Network
 
-from . import config as cfg
+from . import config as cfg, fresh_names
 from .argmax import index_bits
 from .network import network, write_mems
 from .stream import Stream
@@ -36,6 +36,7 @@ def top_name(net: Network) -> str:
 
 
 def elaborate(net: Network, config: dict, paths: dict, requant_dsp_bits: int = 0):
+    fresh_names()
     clk, rst = Signal(bool(0)), ResetSignal(0, active=1, isasync=False)
     s = Stream(8, signed=False)
     m = Stream(index_bits(net.logits_layer.c_out), signed=False)
@@ -117,6 +118,7 @@ def build_system(net: Network, config: dict, geo, out, input_max: float, *, clk_
     with staged_folder(out, replace_all=True) as stage:
         paths = write_mems(net, config, stage, input_max)
         b = lambda: Signal(bool(0))  # noqa: E731
+        fresh_names()
         inst = camera_system(b(), ResetSignal(0, active=1, isasync=False), b(), b(), b(),
                              Signal(intbv(0)[8:]), Signal(bool(1)), b(),
                              **port_signals(index_bits(net.logits_layer.c_out)), net=net,
@@ -138,6 +140,7 @@ def build_board(board, net: Network, config: dict, geo, out, input_max: float) -
     out = Path(out)
     with staged_folder(out, replace_all=True) as stage:
         paths = write_mems(net, config, stage, input_max)
+        fresh_names()
         inst = boards.TOPS[board.name](**boards.ports(board), net=net, config=config,
                                        paths=paths, geo=geo, clk_hz=board.sys_hz,
                                        baud=board.baud,
