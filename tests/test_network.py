@@ -13,7 +13,11 @@ from tests.conftest import ROOT
 from tests.hdl.helpers import need_tools
 
 
-@pytest.fixture(scope="module")
+# one worker builds the default digits folder and runs every test that uses it
+DIGITS_GROUP = pytest.mark.xdist_group("digits_verilog")
+
+
+@pytest.fixture(scope="session")
 def digits_verilog(tmp_path_factory, nets):
     net = nets["digits_cnn"]
     out = tmp_path_factory.mktemp("digits_verilog")
@@ -26,6 +30,7 @@ def expected(net, model, images):
     return golden.run_network(net, net.quantize_input(presets.get(model).to_float(images))).logits
 
 
+@DIGITS_GROUP
 def test_verilog_folder_is_self_contained(digits_verilog, tmp_path):
     need_tools("iverilog", "verilator")
     _, out = digits_verilog
@@ -40,6 +45,7 @@ def test_verilog_folder_is_self_contained(digits_verilog, tmp_path):
     assert proc.returncode == 0 and not proc.stderr.strip(), proc.stderr
 
 
+@DIGITS_GROUP
 def test_digits_cosimulation_gaps_and_stalls(digits_verilog, digits, tmp_path):
     """Icarus through myhdl.Cosimulation: every logit equal, nothing lost or left inside."""
     need_tools("iverilog", "vvp")
@@ -56,13 +62,13 @@ def test_digits_cosimulation_gaps_and_stalls(digits_verilog, digits, tmp_path):
     assert result.extra["ev_class_hash"] == ns.rolling_hash(want.argmax(1))
 
 
-# the default (all taps in one clock, the fastest any config gets) in the default suite; the
-# smaller ones, a folded one and one whose wide beats the dense layer splits in the slow one
+# from the smallest config to the default (all taps in one clock, the fastest any config
+# gets), with a folded one and one whose wide beats the dense layer splits
 @pytest.mark.parametrize("conf", [
-    pytest.param({"conv1": (1, 1), "dense1": (1, 1)}, marks=pytest.mark.slow),
-    pytest.param({"conv1": (2, 1), "dense1": (2, 4)}, marks=pytest.mark.slow),
-    pytest.param({"conv1": (8, 1), "dense1": (1, 4)}, marks=pytest.mark.slow),
-    pytest.param({"conv1": (4, 1, 9), "dense1": (5, 2)}, marks=pytest.mark.slow),
+    {"conv1": (1, 1), "dense1": (1, 1)},
+    {"conv1": (2, 1), "dense1": (2, 4)},
+    {"conv1": (8, 1), "dense1": (1, 4)},
+    {"conv1": (4, 1, 9), "dense1": (5, 2)},
     {"conv1": (8, 1, 9), "dense1": (2, 8)}],
     ids=["smallest", "small", "folded", "split", "default"])
 def test_digits_cycle_model(nets, digits, tmp_path, conf):
@@ -79,6 +85,7 @@ def test_digits_cycle_model(nets, digits, tmp_path, conf):
     assert result.interval == cfg.interval(net, conf)
 
 
+@DIGITS_GROUP
 def test_reset_in_the_middle_of_an_image(digits_verilog, digits, tmp_path):
     """Reset while image 1 streams in: images 2.. are classified exactly, image 1 is dropped."""
     need_tools("iverilog", "vvp")
@@ -98,7 +105,7 @@ def test_reset_in_the_middle_of_an_image(digits_verilog, digits, tmp_path):
 
 def test_mnist_image_in_icarus(nets, mnist, tmp_path):
     """The mnist_cnn default config (90 multipliers) in converted Verilog, bit for bit, and
-    the latency the cycle model predicts: one image (about 95 s in Icarus; the Verilator tests
+    the latency the cycle model predicts: one image (about 30 s in Icarus; the Verilator tests
     and the slow suite run many)."""
     need_tools("iverilog", "vvp")
     net = nets["mnist_cnn"]
@@ -113,8 +120,7 @@ def test_mnist_image_in_icarus(nets, mnist, tmp_path):
     assert result.latency == cfg.latency(net, conf)
 
 
-@pytest.mark.parametrize("par", [pytest.param({"conv2": (16, 8)}, marks=pytest.mark.slow),
-                                 {"conv1": (2, 1), "conv2": (4, 4)}],
+@pytest.mark.parametrize("par", [{"conv2": (16, 8)}, {"conv1": (2, 1), "conv2": (4, 4)}],
                          ids=["conv2-16x8", "small"])
 def test_mnist_cycle_model_verilator(nets, mnist, tmp_path, par):
     """Two more mnist configs in Verilator: 4 images bit for bit, the latency and interval
@@ -173,6 +179,7 @@ def test_cli_errors():
 
 
 @pytest.mark.slow
+@DIGITS_GROUP
 def test_digits_whole_test_split_verilator(digits_verilog, digits, tmp_path):
     need_tools("verilator")
     net, out = digits_verilog
@@ -204,6 +211,7 @@ def test_mnist_hundreds_of_images_verilator(nets, mnist, tmp_path):
     assert result.interval == cfg.interval(net, conf) <= 40_000
 
 
+@DIGITS_GROUP
 def test_vcd_of_one_image_and_gtkwave_save_file(digits_verilog, digits, tmp_path):
     """--vcd: the dump stops at the first class index, and every trace the GTKWave save file
     names exists in the VCD with its width."""

@@ -57,10 +57,10 @@ def test_constraints_declare_the_board_clock_and_pclk(name):
     assert declared == {BOARD_CLOCKS[name], "cam_pclk"}
 
 
-# A top's ports do not depend on the model: the default suite checks every board with the
-# small digits_cnn inside (converted once per worker, shared with tests/test_board_sim.py: the
-# xdist group keeps a board's tests on one worker); the slow suite builds each with its own model.
-@pytest.mark.parametrize("model", ["digits_cnn", pytest.param("own", marks=pytest.mark.slow)])
+# Every board with the small digits_cnn inside (converted once per worker, shared with
+# tests/test_board_sim.py: the xdist group keeps a board's tests on one worker) and with its
+# own model.
+@pytest.mark.parametrize("model", ["digits_cnn", "own"])
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xdist_group(f"board_{n}"))
                                   for n in sorted(boards.BOARDS)])
 def test_board_top_converts_lints_and_is_fully_constrained(tmp_path, digits_board, name, model):
