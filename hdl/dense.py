@@ -8,7 +8,9 @@ multipliers, zero points, clamp; ``requant`` "round" for TFLite's per-channel FU
 ROM files (``model.export.write_block_mems``). ``slots``: input vectors the block holds (one
 computing, the rest loading); the network top gives dense layers 3 so the layers before them
 can finish the next image while this one is busy (dataflow with a whole-image dependency). No ReLU on the logits layer: the clamp bounds
-come from the layer, [-128, 127] when it has no activation.
+come from the layer, [-128, 127] when it has no activation. When SIMD is smaller than the
+beats' ``lanes`` the packer splits them and queues up to one image's beats (N_in/lanes words
+of 8 x lanes bits), so an upstream pooling layer's bursts never wait.
 
 Cycle model (``cycles``): the engine takes ``N_out/PE`` groups of ``max(N_in/SIMD, PE)``
 clocks per image; the next image's N_in inputs load meanwhile (one per clock), so back-to-back
@@ -63,6 +65,10 @@ def dense(clk, rst, s, m, *, layer: Layer, pe: int = 1, simd: int = 1, paths: di
     check_lanes(lanes, simd, f"layer {layer.name}: ")
     check_stream("s", s, bits=8 * lanes, ready=True, signed=lanes == 1)
     packed = Stream(8 * simd, signed=False)
-    return (pack(clk, rst, s, packed, simd=simd, lanes=lanes),
+    # splitting wide beats: room for a whole image's beats, so the bursts a pooling layer
+    # sends never stall it (the cycle model takes every beat when it comes)
+    _, _, ins = export.mac_shape(layer)
+    hold = ins // lanes if lanes > simd else 1
+    return (pack(clk, rst, s, packed, simd=simd, lanes=lanes, hold=hold),
             mac_engine(clk, rst, packed, m, layer=layer, pe=pe, simd=simd, paths=paths,
                        slots=slots, requant_dsp_bits=requant_dsp_bits))

@@ -9,9 +9,9 @@ value per input beat (``lanes = 1``) the input is an int8 stream.
   being emptied (``not m.valid or m.ready``). With ``simd = lanes`` it is a one-register
   pipeline stage. An output word leaves one clock after its last input beat (``delay``).
 * ``lanes`` a multiple of ``simd`` (split): each input word leaves as ``lanes / simd`` words,
-  lowest lanes first, one per clock. It holds two input words (the one being cut and the
-  next), so two words back to back are taken without a stall. The first piece leaves two
-  clocks after its input word (``delay``).
+  lowest lanes first, one per clock. It holds the word being cut and ``hold`` more (1 by
+  default), so ``hold + 1`` words back to back are taken without a stall. The first piece
+  leaves two clocks after its input word when nothing is queued before it (``delay``).
 
 Throughput: one output word per clock, as long as the input keeps up.
 """
@@ -39,12 +39,12 @@ def delay(lanes: int, simd: int) -> int:
 
 
 @block
-def pack(clk, rst, s, m, *, simd: int, lanes: int = 1):
+def pack(clk, rst, s, m, *, simd: int, lanes: int = 1, hold: int = 1):
     check_lanes(lanes, simd)
     check_stream("s", s, bits=8 * lanes, ready=True, signed=lanes == 1)
     check_stream("m", m, bits=8 * simd, ready=True, signed=False)
     if simd % lanes:
-        return split(clk, rst, s, m, pieces=lanes // simd)
+        return split(clk, rst, s, m, pieces=lanes // simd, hold=hold)
     cw = 8 * lanes  # bits an input beat brings
     k = simd // lanes  # input beats a word
     take = Signal(bool(0))
@@ -103,15 +103,20 @@ def pack(clk, rst, s, m, *, simd: int, lanes: int = 1):
 
 
 @block
-def split(clk, rst, s, m, *, pieces: int):
-    """Each input word leaves as ``pieces`` output words, lowest bits first. Two input words
-    fit: the one being cut (``buf``) and the next (``nxt``), so a pair of words arriving back
-    to back (a wide layer's pixel) does not stall the sender."""
+def split(clk, rst, s, m, *, pieces: int, hold: int = 1):
+    """Each input word leaves as ``pieces`` output words, lowest bits first. Besides the word
+    being cut (``buf``) ``hold`` more wait in a queue, so ``hold`` words arriving faster than
+    they leave (a wide layer's pixel; the bursts a pooling layer sends on its odd rows) do not
+    stall the sender. A word that finds the queue empty and ``buf`` free goes straight in."""
+    if hold < 1:
+        raise ValueError(f"split: hold={hold} must be at least 1")
     ow = len(m.data)
     buf = Signal(intbv(0)[len(s.data):])
-    nxt = Signal(intbv(0)[len(s.data):])
+    queue = [Signal(intbv(0)[len(s.data):]) for _ in range(hold)]
+    head = Signal(intbv(0, min=0, max=max(2, hold)))
+    tail = Signal(intbv(0, min=0, max=max(2, hold)))
+    count = Signal(intbv(0, min=0, max=hold + 1))
     have = Signal(bool(0))
-    have_nxt = Signal(bool(0))
     n = Signal(intbv(0, min=0, max=pieces))
     adv = Signal(bool(0))
     take = Signal(bool(0))
@@ -119,8 +124,8 @@ def split(clk, rst, s, m, *, pieces: int):
     @always_comb
     def handshake():
         adv.next = not m.valid or m.ready
-        s.ready.next = not have_nxt
-        take.next = s.valid and not have_nxt
+        s.ready.next = count != hold
+        take.next = s.valid and count != hold
 
     @always_seq(clk.posedge, reset=rst)
     def shift_out():
@@ -135,22 +140,25 @@ def split(clk, rst, s, m, *, pieces: int):
                     finished = True
                 else:
                     n.next = n + 1
+        if take:
+            queue[tail].next = s.data
         if finished or not have:
             # the word being cut is done (or there is none): the next one moves in
-            if have_nxt:
-                buf.next = nxt
+            if count != 0:
+                buf.next = queue[head]
                 have.next = 1
+                head.next = 0 if head == hold - 1 else head + 1
                 if take:
-                    nxt.next = s.data
+                    tail.next = 0 if tail == hold - 1 else tail + 1
                 else:
-                    have_nxt.next = 0
+                    count.next = count - 1
             elif take:
                 buf.next = s.data
                 have.next = 1
             else:
                 have.next = 0
         elif take:
-            nxt.next = s.data
-            have_nxt.next = 1
+            tail.next = 0 if tail == hold - 1 else tail + 1
+            count.next = count + 1
 
     return handshake, shift_out
