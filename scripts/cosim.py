@@ -122,6 +122,9 @@ def main() -> int:
               f"{report['predicted_latency']:,} predicted (first pixel to class, empty pipe)")
         print(f"  interval           {result.interval:,.0f} cycles measured, "
               f"{report['predicted_interval']:,} predicted, {report['multipliers']} multipliers")
+        if args.gap or args.stall:
+            print(f"                     (measured with {args.gap} % input gaps and {args.stall} % "
+                  f"output stalls; the model predicts a stream without either)")
         print(f"  simulation         {result.cycles:,} cycles in {result.seconds:.1f} s "
               f"({report['cycles_per_second']:,} cycles/s)")
         if args.vcd:
