@@ -15,7 +15,9 @@ All taps in one clock (``taps = 9``): the engine multiplies the whole 3x3 window
 channels for PE outputs at once (``PE * 9 * SIMD`` multipliers), a group takes ``C_in/SIMD``
 clocks, and the PE results of a group leave together as one beat of PE int8 lanes (the next
 block takes ``lanes = PE``). Input ``s`` may bring ``lanes`` channels a beat the same way (a
-wide layer before); the packer regroups them into SIMD-channel words.
+wide layer before); the packer regroups them into SIMD-channel words. When it splits them
+(SIMD < lanes) it queues up to one input row's beats (W * C_in/lanes), so the bursts a
+pooling layer sends on its odd rows never wait and the cycle model stays exact.
 
 Run-ahead: a ``bram_fifo`` of ``run_ahead`` = (2W + 4) * C_in/SIMD words sits between the
 packer and the line buffer, so the layer before keeps delivering while this one computes, and
@@ -102,7 +104,10 @@ def conv3x3(clk, rst, s, m, *, layer: Layer, pe: int = 1, simd: int = 1, paths: 
     packed = Stream(8 * simd, signed=False)
     queued = Stream(8 * simd, signed=False)
     windows = Stream(72 * simd, signed=False)
-    return (pack(clk, rst, s, packed, simd=simd, lanes=lanes),
+    # splitting wide beats: room for one input row's beats, so the bursts a pooling layer
+    # sends on its odd rows never stall it (the cycle model takes every beat when it comes)
+    hold = w * c_in // lanes if lanes > simd else 1
+    return (pack(clk, rst, s, packed, simd=simd, lanes=lanes, hold=hold),
             bram_fifo(clk, rst, packed, queued, depth=run_ahead(layer, simd)),
             line_buffer(clk, rst, queued, windows, h=h, w=w, c=c_in, simd=simd),
             mac_engine(clk, rst, windows, m, layer=layer, pe=pe, simd=simd, paths=paths,

@@ -122,10 +122,12 @@ def test_mnist_image_in_icarus(nets, mnist, tmp_path):
     assert result.latency == cfg.latency(net, conf)
 
 
-@pytest.mark.parametrize("par", [{"conv2": (16, 8)}, {"conv1": (2, 1), "conv2": (4, 4)}],
-                         ids=["conv2-16x8", "small"])
+# "conv-split": conv1's 4-lane beats, pooled in bursts, split into conv2's 2-wide words
+@pytest.mark.parametrize("par", [{"conv2": (16, 8)}, {"conv1": (2, 1), "conv2": (4, 4)},
+                                 {"conv1": (4, 1, 9), "conv2": (4, 2, 9)}],
+                         ids=["conv2-16x8", "small", "conv-split"])
 def test_mnist_cycle_model_verilator(nets, mnist, tmp_path, par):
-    """Two more mnist configs in Verilator: 4 images bit for bit, the latency and interval
+    """Three more mnist configs in Verilator: 4 images bit for bit, the latency and interval
     the cycle model predicts (the default config is measured by the slow test)."""
     need_tools("verilator")
     net = nets["mnist_cnn"]
