@@ -16,7 +16,7 @@ export MNIST_DIR
 
 help:
 	@echo "make setup              install HDL tools (apt-get), .venv with the project, build/myhdl.vpi"
-	@echo "make test               the default test suite (pytest, 374 tests, 6 minutes on 2 cores)"
+	@echo "make test               the default test suite (pytest, 375 tests, 6 minutes on 2 cores)"
 	@echo "make test-slow          the long runs: full test sets, training"
 	@echo "make train MODEL=...    train a preset (mnist_cnn, digits_cnn) into build/MODEL/train"
 	@echo "make train MODEL=... FINETUNE=data/camera/  fine-tune the pretrained model on camera"
