@@ -104,10 +104,9 @@ def conv3x3(clk, rst, s, m, *, layer: Layer, pe: int = 1, simd: int = 1, paths: 
     packed = Stream(8 * simd, signed=False)
     queued = Stream(8 * simd, signed=False)
     windows = Stream(72 * simd, signed=False)
-    # splitting wide beats: room for one input row's beats, so the bursts a pooling layer
-    # sends on its odd rows never stall it (the cycle model takes every beat when it comes)
-    hold = w * c_in // lanes if lanes > simd else 1
-    return (pack(clk, rst, s, packed, simd=simd, lanes=lanes, hold=hold),
+    # if it splits wide beats: room for one input row's, so the bursts a pooling layer sends
+    # on its odd rows never stall it (the cycle model takes every beat when it comes)
+    return (pack(clk, rst, s, packed, simd=simd, lanes=lanes, hold=w * c_in // lanes),
             bram_fifo(clk, rst, packed, queued, depth=run_ahead(layer, simd)),
             line_buffer(clk, rst, queued, windows, h=h, w=w, c=c_in, simd=simd),
             mac_engine(clk, rst, windows, m, layer=layer, pe=pe, simd=simd, paths=paths,

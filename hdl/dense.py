@@ -65,10 +65,9 @@ def dense(clk, rst, s, m, *, layer: Layer, pe: int = 1, simd: int = 1, paths: di
     check_lanes(lanes, simd, f"layer {layer.name}: ")
     check_stream("s", s, bits=8 * lanes, ready=True, signed=lanes == 1)
     packed = Stream(8 * simd, signed=False)
-    # splitting wide beats: room for a whole image's beats, so the bursts a pooling layer
-    # sends never stall it (the cycle model takes every beat when it comes)
+    # if it splits wide beats: room for a whole image's, so the bursts a pooling layer sends
+    # never stall it (the cycle model takes every beat when it comes)
     _, _, ins = export.mac_shape(layer)
-    hold = ins // lanes if lanes > simd else 1
-    return (pack(clk, rst, s, packed, simd=simd, lanes=lanes, hold=hold),
+    return (pack(clk, rst, s, packed, simd=simd, lanes=lanes, hold=ins // lanes),
             mac_engine(clk, rst, packed, m, layer=layer, pe=pe, simd=simd, paths=paths,
                        slots=slots, requant_dsp_bits=requant_dsp_bits))

@@ -10,7 +10,8 @@ value per input beat (``lanes = 1``) the input is an int8 stream.
   pipeline stage. An output word leaves one clock after its last input beat (``delay``).
 * ``lanes`` a multiple of ``simd`` (split): each input word leaves as ``lanes / simd`` words,
   lowest lanes first, one per clock. It holds the word being cut and ``hold`` more (1 by
-  default), so ``hold + 1`` words back to back are taken without a stall. The first piece
+  default; gathering ignores ``hold``), so ``hold + 1`` words back to back are taken without
+  a stall. The first piece
   leaves two clocks after its input word when nothing is queued before it (``delay``).
 
 Throughput: one output word per clock, as long as the input keeps up.
