@@ -86,28 +86,49 @@ def _find_idx(folder: Path, stem: str) -> Path:
         if candidate.is_file():
             return candidate
     raise DataError(
-        f"MNIST file {stem}[.gz] not found in {folder}. That folder needs the four IDX files "
-        f"({', '.join(MNIST_FILES.values())}, gzipped or not); point MNIST_DIR or --mnist-dir "
-        f"at the folder that has them, or unset both to use the Keras download.")
+        f"IDX file {stem}[.gz] not found in {folder}. A dataset folder needs the four IDX "
+        f"files ({', '.join(MNIST_FILES.values())}, gzipped or not); for MNIST point MNIST_DIR "
+        f"or --mnist-dir at the folder that has them, or unset both to use the Keras download.")
+
+
+def load_idx_dir(folder: str | os.PathLike, name: str | None = None) -> Dataset:
+    """A dataset in MNIST's layout: the four IDX files of ``MNIST_FILES`` in ``folder``,
+    images of any size (N, H, W) or (N, H, W, C) as uint8, labels (N,)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"dataset folder {folder} does not exist")
+    arrays = {key: read_idx(_find_idx(folder, stem)) for key, stem in MNIST_FILES.items()}
+    for part in ("train", "test"):
+        images, labels = arrays[f"{part}_images"], arrays[f"{part}_labels"]
+        if images.ndim not in (3, 4) or labels.ndim != 1 or len(images) != len(labels):
+            raise DataError(f"{folder}: {part} images {images.shape} and labels "
+                            f"{labels.shape} do not match (images (N, H, W) or (N, H, W, C), "
+                            f"labels (N,))")
+        if images.dtype != np.uint8:
+            raise DataError(f"{folder}: {part} images are {images.dtype}; 8-bit pixels "
+                            f"(IDX type 0x08, unsigned byte) are required")
+    if arrays["train_images"].shape[1:] != arrays["test_images"].shape[1:]:
+        raise DataError(f"{folder}: train images {arrays['train_images'].shape[1:]} and test "
+                        f"images {arrays['test_images'].shape[1:]} differ in size")
+    return Dataset(
+        name or folder.name,
+        Split(arrays["train_images"], arrays["train_labels"].astype(np.uint8)),
+        Split(arrays["test_images"], arrays["test_labels"].astype(np.uint8)),
+        source=str(folder))
 
 
 def load_mnist_dir(folder: str | os.PathLike) -> Dataset:
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"MNIST folder {folder} does not exist (from MNIST_DIR or --mnist-dir)")
-    arrays = {key: read_idx(_find_idx(folder, stem)) for key, stem in MNIST_FILES.items()}
-    for part in ("train", "test"):
-        images, labels = arrays[f"{part}_images"], arrays[f"{part}_labels"]
-        if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-            raise DataError(f"{folder}: MNIST {part} images {images.shape} and labels "
-                            f"{labels.shape} do not match")
-        if labels.size and labels.max() > 9:
-            raise DataError(f"{folder}: MNIST {part} labels contain {labels.max()} (> 9)")
-    return Dataset(
-        "mnist",
-        Split(arrays["train_images"], arrays["train_labels"]),
-        Split(arrays["test_images"], arrays["test_labels"]),
-        source=str(folder))
+    ds = load_idx_dir(folder, "mnist")
+    for part, split in (("train", ds.train), ("test", ds.test)):
+        if split.x.ndim != 3:
+            raise DataError(f"{folder}: MNIST {part} images {split.x.shape}; (N, 28, 28) "
+                            f"expected")
+        if split.y.size and split.y.max() > 9:
+            raise DataError(f"{folder}: MNIST {part} labels contain {split.y.max()} (> 9)")
+    return ds
 
 
 def load_mnist(mnist_dir: str | os.PathLike | None = None) -> Dataset:

@@ -12,14 +12,22 @@ from pathlib import Path
 import numpy as np
 
 
-def interpreter(model: str | os.PathLike | bytes, reference: bool = True, preserve: bool = True):
+def interpreter(model: str | os.PathLike | bytes, reference: bool = True, preserve: bool = True,
+                threads: int | None = None):
+    """A LiteRT interpreter, allocated; its start-up line (the XNNPACK delegate's INFO) is
+    kept out of the terminal."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    from .convert import quiet
 
     kwargs = {"model_content": model} if isinstance(model, bytes) else {"model_path": str(Path(model))}
     if reference:
         kwargs["experimental_op_resolver_type"] = OpResolverType.BUILTIN_REF
-    interp = Interpreter(experimental_preserve_all_tensors=preserve, **kwargs)
-    interp.allocate_tensors()
+    if threads:
+        kwargs["num_threads"] = threads
+    with quiet():
+        interp = Interpreter(experimental_preserve_all_tensors=preserve, **kwargs)
+        interp.allocate_tensors()
     return interp
 
 

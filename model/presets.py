@@ -49,8 +49,10 @@ class Preset:
 
 
 def to_float(images: np.ndarray, input_max: float) -> np.ndarray:
-    """Raw pixels (N, H, W) -> the model's float input (N, H, W, 1): pixels / input_max."""
-    return (images.astype(np.float32) / np.float32(input_max))[..., None]
+    """Raw pixels (N, H, W) or (N, H, W, C) -> the model's float input (N, H, W, C):
+    pixels / input_max."""
+    x = images.astype(np.float32) / np.float32(input_max)
+    return x[..., None] if x.ndim == 3 else x
 
 
 def _mnist_cnn():

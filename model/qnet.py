@@ -251,12 +251,106 @@ def _quant(tensor):
     return np.asarray(q.scale, np.float32), np.asarray(q.zeroPoint, np.int64)
 
 
-def from_tflite(source: str | os.PathLike | bytes, name: str | None = None) -> Network:
+CONVERT_HINT = ("convert with full-integer quantization: converter.optimizations = "
+                "[tf.lite.Optimize.DEFAULT], converter.representative_dataset = <a generator of "
+                "training images>, converter.target_spec.supported_ops = "
+                "[tf.lite.OpsSet.TFLITE_BUILTINS_INT8], converter.inference_input_type = "
+                "converter.inference_output_type = tf.int8 (or give cnn2fpga the .keras file and "
+                "it converts it so)")
+# Operators that only compute a shape (a dynamic batch's Flatten: SHAPE -> STRIDED_SLICE ->
+# PACK -> RESHAPE); they are evaluated here, once, on the static shapes (see _fold).
+FOLDABLE = ("SHAPE", "STRIDED_SLICE", "PACK", "CONCATENATION", "REDUCE_PROD", "CAST", "GATHER")
+
+
+def _activation(opts, out_t, act, bad) -> tuple[bool, int, int, int]:
+    """(relu, zp_out, act_min, act_max) of a fused activation, as TFLite's
+    CalculateActivationRangeQuantized computes the clamp: quantize(f) = zp + round(f / scale)
+    with the division in float32."""
+    scale, zp = _quant(out_t)
+    zp = int(zp[0])
+
+    def q(f: float) -> int:
+        return zp + c_round(float(np.float32(f) / np.float32(scale[0])))
+
+    fn = opts.fusedActivationFunction
+    if fn == act.NONE:
+        return False, zp, -128, 127
+    if fn == act.RELU:
+        return True, zp, max(-128, q(0.0)), 127
+    if fn == act.RELU6:
+        return True, zp, max(-128, q(0.0)), min(127, q(6.0))
+    names = {v: k for k, v in vars(act).items() if not k.startswith("_")}
+    raise bad(f"fused activation {names.get(fn, fn)}; supported: none, RELU, RELU6 (in "
+              f"Keras: no activation, 'relu', 'relu6' or ReLU(max_value=6))")
+
+
+def _fold(opname: str, op, values: list, in_shapes: list, schema):
+    """The value of a shape-only operator, from constant inputs (SHAPE: its input's static
+    shape, batch 1: the hardware takes one image at a time). None when it cannot be folded."""
+    opts = op.builtinOptions
+    if opname == "SHAPE":
+        return np.array(in_shapes[0], np.int32)
+    if any(v is None for v in values):
+        return None
+    if opname == "STRIDED_SLICE":
+        x, begin, end, strides = values
+        if x.ndim != 1 or opts.ellipsisMask or opts.newAxisMask or getattr(opts, "offset", False):
+            return None
+        b, e, s = int(begin[0]), int(end[0]), int(strides[0])
+        sl = slice(None if opts.beginMask & 1 else b, None if opts.endMask & 1 else e, s)
+        if opts.shrinkAxisMask & 1:
+            return np.asarray(x[b], x.dtype)
+        return x[sl]
+    if opname == "PACK":
+        return np.stack([np.asarray(v) for v in values], axis=opts.axis)
+    if opname == "CONCATENATION":
+        return np.concatenate([np.atleast_1d(v) for v in values], axis=opts.axis)
+    if opname == "REDUCE_PROD":
+        axes = tuple(int(a) for a in np.atleast_1d(values[1]))
+        return np.prod(values[0], axis=axes, keepdims=bool(opts.keepDims)).astype(values[0].dtype)
+    if opname == "CAST":
+        return values[0].astype(np.int64 if values[0].dtype == np.int32 else np.int32)
+    if opname == "GATHER":
+        return np.take(values[0], values[1].astype(np.int64), axis=opts.axis)
+    return None
+
+
+def _diagnose_types(model, sub, schema, op_names, label: str) -> None:
+    """A model that is not int8 end to end: say which kind it is and the fix for that kind."""
+    tt = schema.TensorType
+    in_t, out_t = sub.tensors[sub.inputs[0]], sub.tensors[sub.outputs[0]]
+    types = {t.type for t in sub.tensors}
+    ops = [op_names.get(max(model.operatorCodes[op.opcodeIndex].builtinCode,
+                            model.operatorCodes[op.opcodeIndex].deprecatedBuiltinCode), "")
+           for op in sub.operators]
+    if in_t.type == tt.FLOAT32 and tt.INT8 not in types:
+        raise UnsupportedTFLiteError(
+            f"{label}: a float32 model (nothing is quantized); {CONVERT_HINT}")
+    if in_t.type == tt.FLOAT32 and "QUANTIZE" not in ops:
+        raise UnsupportedTFLiteError(
+            f"{label}: dynamic-range quantized (int8 weights, float32 activations); the "
+            f"activations need int8 too, which takes a representative dataset: {CONVERT_HINT}")
+    names = {v: k for k, v in vars(tt).items() if not k.startswith("_")}
+    for role, t, option in (("input", in_t, "inference_input_type"),
+                            ("output", out_t, "inference_output_type")):
+        if t.type != tt.INT8:
+            kind = names.get(t.type, str(t.type)).lower()
+            raise UnsupportedTFLiteError(
+                f"{label}: the model's {role} '{_name(t)}' is {kind} (the model is quantized "
+                f"inside, with a {'QUANTIZE' if role == 'input' else 'DEQUANTIZE or QUANTIZE'} "
+                f"at the {'start' if role == 'input' else 'end'}); convert with "
+                f"converter.{option} = tf.int8")
+
+
+def from_tflite(source: str | os.PathLike | bytes, name: str | None = None,
+                label: str | None = None) -> Network:
     """Read an int8 ``.tflite`` (path or bytes) into a ``Network``.
 
-    Raises UnsupportedTFLiteError naming the operator and the reason for anything the hardware
-    does not implement.
+    Raises UnsupportedTFLiteError naming the file (``label``, default its path), the operator
+    and the reason for anything the hardware does not implement.
     """
+    import struct
+
     schema = _schema()
     if isinstance(source, (bytes, bytearray)):
         buf = bytes(source)
@@ -268,26 +362,36 @@ def from_tflite(source: str | os.PathLike | bytes, name: str | None = None) -> N
         except OSError as exc:
             raise FileNotFoundError(f"{path}: cannot read model ({exc.strerror})") from None
         name = name or path.stem
+        label = label or str(path)
+    label = label or name
     if len(buf) < 8 or buf[4:8] != b"TFL3":
-        raise UnsupportedTFLiteError(f"{name}: not a TFLite flatbuffer (no TFL3 identifier)")
-    model = schema.ModelT.InitFromPackedBuf(buf, 0)
-    if len(model.subgraphs) != 1:
-        raise UnsupportedTFLiteError(f"{name}: {len(model.subgraphs)} subgraphs; one is supported")
-    sub = model.subgraphs[0]
+        raise UnsupportedTFLiteError(f"{label}: not a TFLite flatbuffer (no TFL3 identifier)")
+    try:
+        model = schema.ModelT.InitFromPackedBuf(buf, 0)
+        sub = model.subgraphs[0] if model.subgraphs else None
+        if sub is not None:  # touch every tensor now, so a truncated file fails here
+            for t in sub.tensors:
+                _ = (t.shape, t.type, t.buffer, t.quantization)
+    except (struct.error, IndexError, TypeError, ValueError, AttributeError) as exc:
+        raise UnsupportedTFLiteError(
+            f"{label}: truncated or corrupt TFLite file ({type(exc).__name__}: {exc}); "
+            f"convert the model again") from None
+    if sub is None or len(model.subgraphs) != 1:
+        raise UnsupportedTFLiteError(
+            f"{label}: {len(model.subgraphs)} subgraphs; one is supported")
     if len(sub.inputs) != 1 or len(sub.outputs) != 1:
         raise UnsupportedTFLiteError(
-            f"{name}: {len(sub.inputs)} inputs and {len(sub.outputs)} outputs; one each is supported")
+            f"{label}: {len(sub.inputs)} inputs and {len(sub.outputs)} outputs; one each is "
+            f"supported")
     op_names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
     act = schema.ActivationFunctionType
+    _diagnose_types(model, sub, schema, op_names, label)
 
     in_t = sub.tensors[sub.inputs[0]]
-    if in_t.type != schema.TensorType.INT8:
-        raise UnsupportedTFLiteError(
-            f"{name}: input tensor '{_name(in_t)}' is not int8; convert with "
-            f"inference_input_type=tf.int8")
     in_shape = tuple(int(d) for d in in_t.shape)
     if len(in_shape) != 4 or in_shape[0] != 1:
-        raise UnsupportedTFLiteError(f"{name}: input shape {in_shape}; (1, H, W, C) is required")
+        raise UnsupportedTFLiteError(
+            f"{label}: input shape {in_shape}; an image input (1, H, W, C) is required")
     in_scale, in_zp = _quant(in_t)
 
     layers: list[Layer] = []
@@ -298,6 +402,19 @@ def from_tflite(source: str | os.PathLike | bytes, name: str | None = None) -> N
         counts[kind] = counts.get(kind, 0) + 1
         return prefix[kind] if kind == "flatten" else f"{prefix[kind]}{counts[kind]}"
 
+    # constant tensors and the values of folded shape computations, by tensor index
+    folded: dict[int, np.ndarray] = {}
+    folded_by: dict[int, str] = {}
+
+    def constant(index: int):
+        if index in folded:
+            return folded[index]
+        t = sub.tensors[index]
+        raw = getattr(model.buffers[t.buffer], "data", None)
+        if raw is None or len(raw) == 0:
+            return None
+        return _tensor_array(model, sub, index, schema)
+
     current = sub.inputs[0]
     softmax = False
     for k, op in enumerate(sub.operators):
@@ -306,29 +423,43 @@ def from_tflite(source: str | os.PathLike | bytes, name: str | None = None) -> N
         opname = op_names.get(opcode, f"builtin {opcode}")
         out_index = op.outputs[0]
         out_t = sub.tensors[out_index]
-        where = f"{name}: operator {k} {opname} ('{_name(out_t)}')"
+        where = f"{label}: operator {k} {opname} ('{_name(out_t)}')"
 
         def bad(reason: str) -> UnsupportedTFLiteError:
             return UnsupportedTFLiteError(f"{where}: {reason}")
 
+        if opname in FOLDABLE and out_t.type in (schema.TensorType.INT32,
+                                                 schema.TensorType.INT64):
+            ins = [i for i in op.inputs if i >= 0]
+            shapes = [tuple([1] + [int(d) for d in sub.tensors[i].shape[1:]]) for i in ins]
+            value = _fold(opname, op, [constant(i) for i in ins], shapes, schema)
+            if value is None:
+                raise bad("a shape computation that cannot be evaluated ahead of time; only "
+                          "static shapes are supported")
+            folded[out_index] = value
+            folded_by[out_index] = opname
+            continue
         if softmax:
             raise bad("operators after SOFTMAX are not supported")
         if op.inputs[0] != current:
+            if op.inputs[0] in folded:
+                raise bad(f"uses a value computed by {folded_by[op.inputs[0]]}; shape "
+                          f"computations are supported only as the shape of a RESHAPE")
             raise bad("the network is not a single chain of layers")
         src_t = sub.tensors[current]
         src_shape = tuple(int(d) for d in src_t.shape[1:])
         dst_shape = tuple(int(d) for d in out_t.shape[1:])
         opts = op.builtinOptions
         if opcode != schema.BuiltinOperator.SOFTMAX and out_t.type != schema.TensorType.INT8:
-            raise bad("output is not int8; convert with full-integer quantization")
+            raise bad(f"output is not int8, so this operator is not quantized; {CONVERT_HINT}")
+        for extra in op.inputs[1:]:
+            if extra in folded and not (opcode == schema.BuiltinOperator.RESHAPE
+                                        and extra == op.inputs[1]):
+                raise bad(f"uses a value computed by {folded_by[extra]}; shape computations "
+                          f"are supported only as the shape of a RESHAPE")
 
         def fused() -> tuple[bool, int, int, int]:
-            zp = int(_quant(out_t)[1][0])
-            if opts.fusedActivationFunction == act.NONE:
-                return False, zp, -128, 127
-            if opts.fusedActivationFunction == act.RELU:
-                return True, zp, max(-128, zp), 127
-            raise bad(f"fused activation {opts.fusedActivationFunction} (only RELU or none)")
+            return _activation(opts, out_t, act, bad)
 
         if opcode in (schema.BuiltinOperator.CONV_2D, schema.BuiltinOperator.FULLY_CONNECTED):
             is_conv = opcode == schema.BuiltinOperator.CONV_2D
@@ -337,18 +468,23 @@ def from_tflite(source: str | os.PathLike | bytes, name: str | None = None) -> N
                 raise bad("weights are not int8")
             if is_conv:
                 if weights.shape[1:3] != (3, 3):
-                    raise bad(f"kernel {weights.shape[1]}x{weights.shape[2]}; only 3x3 is supported")
+                    raise bad(f"kernel {weights.shape[1]}x{weights.shape[2]}; only 3x3 is supported "
+                              f"(Keras: Conv2D(..., kernel_size=3))")
                 if (opts.strideH, opts.strideW) != (1, 1):
-                    raise bad(f"stride {opts.strideH}x{opts.strideW}; only 1 is supported")
+                    raise bad(f"stride {opts.strideH}x{opts.strideW}; only 1 is supported "
+                              f"(Keras: strides=1)")
                 if opts.padding != schema.Padding.VALID:
-                    raise bad("padding SAME; only VALID is supported")
+                    raise bad("padding SAME; only VALID is supported (Keras: padding='valid')")
                 if (opts.dilationHFactor, opts.dilationWFactor) != (1, 1):
-                    raise bad("dilation is not supported")
+                    raise bad("dilation is not supported (Keras: dilation_rate=1)")
                 if len(src_shape) != 3 or weights.shape[3] != src_shape[2]:
                     raise bad(f"input {src_shape} does not match weights {weights.shape}")
                 expected = (src_shape[0] - 2, src_shape[1] - 2, weights.shape[0])
             else:
-                if len(src_shape) != 1 or weights.shape[1] != src_shape[0]:
+                if len(src_shape) != 1:
+                    raise bad(f"a dense layer on a {len(src_shape)}-D tensor {src_shape}; put a "
+                              f"Flatten before the first Dense")
+                if weights.shape[1] != src_shape[0]:
                     raise bad(f"input {src_shape} does not match weights {weights.shape}")
                 expected = (weights.shape[0],)
             if dst_shape != expected:
@@ -388,9 +524,10 @@ def from_tflite(source: str | os.PathLike | bytes, name: str | None = None) -> N
         elif opcode == schema.BuiltinOperator.MAX_POOL_2D:
             if (opts.filterHeight, opts.filterWidth, opts.strideH, opts.strideW) != (2, 2, 2, 2):
                 raise bad(f"pool {opts.filterHeight}x{opts.filterWidth} stride "
-                          f"{opts.strideH}x{opts.strideW}; only 2x2 stride 2 is supported")
+                          f"{opts.strideH}x{opts.strideW}; only 2x2 stride 2 is supported "
+                          f"(Keras: MaxPooling2D(2))")
             if opts.padding != schema.Padding.VALID:
-                raise bad("padding SAME; only VALID is supported")
+                raise bad("padding SAME; only VALID is supported (Keras: padding='valid')")
             if opts.fusedActivationFunction != act.NONE:
                 raise bad("fused activation on MAX_POOL_2D is not supported")
             if _quant(src_t) != (None, None) and (
@@ -405,7 +542,19 @@ def from_tflite(source: str | os.PathLike | bytes, name: str | None = None) -> N
                           zp_in=zp, zp_out=zp)
         elif opcode == schema.BuiltinOperator.RESHAPE:
             if len(src_shape) != 3 or dst_shape != (int(np.prod(src_shape)),):
-                raise bad(f"reshape {src_shape} -> {dst_shape}; only Flatten is supported")
+                raise bad(f"reshape {src_shape} -> {tuple(int(d) for d in out_t.shape)}; only "
+                          f"a Flatten (H, W, C) -> (1, H*W*C) is supported (a Dense on an image "
+                          f"needs a Flatten before it)")
+            target = constant(op.inputs[1]) if len(op.inputs) > 1 and op.inputs[1] >= 0 \
+                else np.asarray(getattr(opts, "newShape", None) or [], np.int64)
+            if target is not None and target.size:
+                want = [int(d) for d in np.asarray(target).ravel()]
+                if -1 in want:  # the one free dimension takes what the others leave
+                    rest = int(np.prod([d for d in want if d != -1]))
+                    want[want.index(-1)] = int(np.prod(src_shape)) // max(rest, 1)
+                if int(np.prod(want)) != int(np.prod(src_shape)) or want[-1] != dst_shape[0]:
+                    raise bad(f"its shape operand {list(np.asarray(target).ravel())} does not "
+                              f"give the output shape {dst_shape}")
             zp = int(_quant(out_t)[1][0])
             layer = Layer("flatten", short("flatten"), src_shape, dst_shape, out_index,
                           zp_in=zp, zp_out=zp)
@@ -416,15 +565,16 @@ def from_tflite(source: str | os.PathLike | bytes, name: str | None = None) -> N
             current = out_index
             continue
         else:
-            raise bad("operator not supported (supported: CONV_2D 3x3, MAX_POOL_2D 2x2, "
-                      "RESHAPE as Flatten, FULLY_CONNECTED, final SOFTMAX)")
+            raise bad("operator not supported (supported: CONV_2D 3x3 stride 1 VALID, "
+                      "MAX_POOL_2D 2x2, RESHAPE as Flatten, FULLY_CONNECTED, a final SOFTMAX; "
+                      "fused activations none, RELU, RELU6)")
         layers.append(layer)
         current = out_index
 
     if current != sub.outputs[0]:
-        raise UnsupportedTFLiteError(f"{name}: the chain of operators does not reach the output")
+        raise UnsupportedTFLiteError(f"{label}: the chain of operators does not reach the output")
     if not layers or layers[-1].kind != "dense":
-        raise UnsupportedTFLiteError(f"{name}: the last layer must be a dense (FULLY_CONNECTED) "
+        raise UnsupportedTFLiteError(f"{label}: the last layer must be a dense (FULLY_CONNECTED) "
                                      f"layer giving the class logits")
     return Network(name=name, layers=tuple(layers), input_shape=in_shape[1:],
                    input_scale=float(in_scale[0]), input_zp=int(in_zp[0]),

@@ -1,13 +1,41 @@
-"""Resolve a model argument (preset name, ``.tflite`` or ``.keras`` path) to what the tools need."""
+"""Resolve a model argument (preset name, ``.tflite`` or ``.keras`` path) to what the tools need.
+
+Every command that takes ``--model`` resolves it here, so a file is treated the same way
+everywhere:
+
+* a preset (``mnist_cnn``, ``digits_cnn``) knows its ``.tflite``, its ``.keras``, its dataset
+  and its pixel scale;
+* a ``.tflite`` file is judged as it is (``qnet.from_tflite``);
+* a ``.keras`` file is first converted to full-integer int8 TFLite, with the dataset's
+  training images for calibration, into ``build/<stem>/<stem>.tflite``, and that file is
+  judged: one judge for both paths, so both accept and refuse the same models (what the
+  converter folds, BatchNormalization into the convolution and Rescaling into the input
+  quantization, is accepted on both).
+
+Input scaling (``pixel_max``): the model's float input is ``pixel / pixel_max`` for 8-bit
+pixels (255 for a model trained on pixel/255, 16 for the 8x8 digits, 1 for a model that takes
+raw pixels, e.g. one with ``Rescaling(1/255)`` in front). ``--pixel-max`` sets it; otherwise a
+preset knows its own, a ``.keras`` file starting with a Rescaling layer takes raw pixels, and a
+``.tflite`` file is read: its int8 input holds floats up to ``hi``, so pixels up to the
+dataset's largest value ``dmax`` (255 for 8-bit images) were scaled by dmax (hi about 1) or not
+at all (hi about dmax).
+
+Datasets (``dataset``): ``mnist``, ``digits`` or a folder of IDX files in MNIST's layout, of
+any image size; by default the built-in dataset whose images have the model's input shape.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import presets, qnet
+import numpy as np
 
-# Input shapes the known datasets produce, and the pixel value that maps to 1.0.
+from . import presets, qnet
+from .convert import UnsupportedModelError
+
+# Input shapes the built-in datasets produce, and their largest pixel value.
 DATASETS = {"mnist": ((28, 28, 1), 255.0), "digits": ((8, 8, 1), 16.0)}
+IDX_PIXEL_MAX = 255.0
 
 
 @dataclass(frozen=True)
@@ -15,21 +43,40 @@ class ModelSource:
     name: str
     tflite: Path
     keras: Path | None
-    dataset: str | None        # "mnist", "digits" or None when the input matches neither
-    input_max: float | None    # raw pixel value that maps to the float input 1.0
+    dataset: str | None        # "mnist", "digits", an IDX folder, or None when none is known
+    input_max: float | None    # raw pixel value that maps to the float input 1.0 (pixel_max)
+    label: str = ""            # the model as the user named it (a path or a preset), for messages
+    input_shape: tuple = ()    # (H, W, C) of one image
 
     def load_net(self) -> qnet.Network:
-        return qnet.from_tflite(self.tflite, name=self.name)
+        return qnet.from_tflite(self.tflite, name=self.name, label=self.label or None)
 
     def load_data(self, mnist_dir=None):
         from . import data
 
         if self.dataset is None:
-            raise ValueError(f"{self.name}: input shape matches no known dataset; "
-                             f"pass --dataset mnist|digits")
-        return data.load_mnist(mnist_dir) if self.dataset == "mnist" else data.load_digits()
+            shape = "x".join(str(d) for d in self.input_shape)
+            raise data.DataError(
+                f"{self.label or self.name}: its input {shape} matches no built-in dataset "
+                f"(mnist 28x28x1, digits 8x8x1); pass --dataset DIR, a folder with the IDX "
+                f"files {', '.join(data.MNIST_FILES.values())} of {shape} images")
+        if self.dataset == "mnist":
+            ds = data.load_mnist(mnist_dir)
+        elif self.dataset == "digits":
+            ds = data.load_digits()
+        else:
+            ds = data.load_idx_dir(self.dataset)
+        shape = tuple(self.input_shape)
+        got = ds.test.x.shape[1:] + ((1,) if ds.test.x.ndim == 3 else ())
+        if got != shape:
+            raise data.DataError(f"{self.label or self.name}: the model takes {shape} images, "
+                                 f"dataset {self.dataset} has {got}")
+        return ds
 
     def to_float(self, images):
+        if self.input_max is None:
+            raise ValueError(f"{self.label or self.name}: the pixel scale is unknown; pass "
+                             f"--pixel-max P (the model's float input is pixel / P)")
         return presets.to_float(images, self.input_max)
 
     def float_accuracy(self, split) -> float | None:
@@ -37,38 +84,121 @@ class ModelSource:
         if self.keras is None:
             return None
         import keras
-        import numpy as np
 
         model = keras.models.load_model(self.keras, compile=False)
         pred = np.argmax(model.predict(self.to_float(split.x), batch_size=500, verbose=0), axis=1)
         return float(np.mean(pred == split.y))
 
+    def float_tflite(self, build: Path = Path("build")) -> Path | None:
+        """The Keras model converted to TFLite without quantization (float32, as the seed
+        article reports it beside the int8 model), cached in build/<name>/; None without a
+        .keras."""
+        if self.keras is None:
+            return None
+        from . import atomic, convert
 
-def _dataset_for(shape: tuple, dataset: str | None) -> tuple[str | None, float | None]:
+        path = build / self.name / f"{self.name}.float.tflite"
+        if not path.is_file() or path.stat().st_mtime < self.keras.stat().st_mtime:
+            atomic.write_bytes(path, convert.to_float_tflite(load_keras(self.keras)))
+        return path
+
+
+def dataset_name(dataset: str | None) -> str | None:
+    """``mnist``, ``digits``, or an IDX folder (checked to exist)."""
+    if dataset is None or dataset in DATASETS:
+        return dataset
+    from .data import DataError
+
+    if not Path(dataset).is_dir():
+        raise DataError(f"--dataset {dataset}: not mnist or digits, and no such folder (a "
+                        f"folder of IDX files in MNIST's layout is expected)")
+    return str(dataset)
+
+
+def _default_dataset(shape: tuple, dataset: str | None) -> str | None:
     if dataset is not None:
-        if dataset not in DATASETS:
-            raise ValueError(f"--dataset {dataset!r}: choose one of {', '.join(DATASETS)}")
-        if DATASETS[dataset][0] != tuple(shape):
+        if dataset in DATASETS and DATASETS[dataset][0] != tuple(shape):
             raise ValueError(f"--dataset {dataset}: its images are {DATASETS[dataset][0]}, "
                              f"the model's input is {tuple(shape)}")
-        return dataset, DATASETS[dataset][1]
-    for name, (ds_shape, input_max) in DATASETS.items():
+        return dataset
+    for name, (ds_shape, _) in DATASETS.items():
         if ds_shape == tuple(shape):
-            return name, input_max
-    return None, None
+            return name
+    return None
+
+
+def _data_max(dataset: str | None) -> float:
+    return DATASETS[dataset][1] if dataset in DATASETS else IDX_PIXEL_MAX
+
+
+def pixel_max_from_input(net: qnet.Network, dmax: float, label: str) -> float:
+    """The pixel scale a .tflite's int8 input implies (see the module docstring)."""
+    hi = net.input_scale * (127 - net.input_zp)
+    lo = net.input_scale * (-128 - net.input_zp)
+    for pixel_max in (dmax, 1.0):
+        if abs(hi - dmax / pixel_max) <= 0.05 * dmax / pixel_max and lo <= 0.05 * hi:
+            return pixel_max
+    raise ValueError(
+        f"{label}: its int8 input holds floats {lo:.4g} .. {hi:.4g}, which is neither "
+        f"pixel/{dmax:g} (0 .. 1) nor raw pixels (0 .. {dmax:g}); pass --pixel-max P (the "
+        f"model's float input is pixel / P)")
+
+
+def _check_pixel_max(pixel_max: float | None) -> None:
+    if pixel_max is not None and not (pixel_max > 0 and np.isfinite(pixel_max)):
+        raise ValueError(f"--pixel-max {pixel_max}: must be a positive number (the model's "
+                         f"float input is pixel / P)")
+
+
+def load_keras(path: Path):
+    """A .keras file as a Keras model, or UnsupportedModelError saying why it cannot be read."""
+    from . import convert
+
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        raise UnsupportedModelError(
+            f"{path}: not a Keras model file (a .keras file is a zip archive; this one is not, "
+            f"or it is truncated); save the model again with model.save('name.keras')")
+    with convert.quiet():
+        import keras
+
+        try:
+            return keras.models.load_model(path, compile=False)
+        except Exception as exc:  # a zip that is not a Keras model, custom layers, ...
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise UnsupportedModelError(
+                f"{path}: Keras cannot load it ({type(exc).__name__}: {reason[:300]}); save "
+                f"the model again with model.save('name.keras'), without custom layers") \
+                from None
+
+
+def _keras_pixel_max(model) -> float | None:
+    """1.0 when the model starts with a Rescaling layer (it takes raw pixels), else None."""
+    import keras
+
+    first = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    if first and isinstance(first[0], keras.layers.Rescaling):
+        return 1.0
+    return None
 
 
 def resolve(spec: str, dataset: str | None = None, mnist_dir=None,
-            build: Path = Path("build")) -> ModelSource:
+            build: Path = Path("build"), pixel_max: float | None = None) -> ModelSource:
     """``spec`` is a preset name, a ``.tflite`` file, or a ``.keras`` file (converted to int8
     TFLite into ``build/<stem>/<stem>.tflite`` with the dataset's training images)."""
+    _check_pixel_max(pixel_max)
+    dataset = dataset_name(dataset)
     if spec in presets.PRESETS:
         p = presets.get(spec)
         if not p.tflite.is_file():
             raise FileNotFoundError(f"pretrained model {p.tflite} is missing; run "
                                     f"`make train MODEL={spec}` and promote it")
+        if dataset is not None and dataset in DATASETS and dataset != p.dataset:
+            raise ValueError(f"--dataset {dataset}: {spec} is trained on {p.dataset}")
         return ModelSource(spec, p.tflite, p.keras if p.keras.is_file() else None,
-                           p.dataset, p.input_max)
+                           dataset or p.dataset, pixel_max or p.input_max, spec,
+                           qnet.from_tflite(p.tflite).input_shape)
     path = Path(spec)
     if path.suffix not in (".tflite", ".keras"):
         raise ValueError(f"model {spec!r}: give a preset ({', '.join(presets.PRESETS)}), "
@@ -76,21 +206,44 @@ def resolve(spec: str, dataset: str | None = None, mnist_dir=None,
     if not path.is_file():
         raise FileNotFoundError(f"model file {path} does not exist")
     if path.suffix == ".tflite":
-        net = qnet.from_tflite(path)
-        ds, input_max = _dataset_for(net.input_shape, dataset)
+        net = qnet.from_tflite(path, label=str(path))
+        ds = _default_dataset(net.input_shape, dataset)
+        pmax = pixel_max or pixel_max_from_input(net, _data_max(ds), str(path))
         keras_path = path.with_suffix(".keras")
         return ModelSource(path.stem, path, keras_path if keras_path.is_file() else None,
-                           ds, input_max)
-    # .keras: check the layers first (cheap and gives the clearest error), then convert.
-    import keras
+                           ds, pmax, str(path), net.input_shape)
+    return _resolve_keras(path, dataset, mnist_dir, build, pixel_max)
 
+
+def _resolve_keras(path: Path, dataset, mnist_dir, build: Path, pixel_max) -> ModelSource:
     from . import atomic, convert
+    from .data import DataError
 
-    model = keras.models.load_model(path, compile=False)
-    convert.check_keras_model(model)
-    ds, input_max = _dataset_for(tuple(model.inputs[0].shape[1:]), dataset)
-    src = ModelSource(path.stem, build / path.stem / f"{path.stem}.tflite", path, ds, input_max)
-    if not src.tflite.is_file() or src.tflite.stat().st_mtime < path.stat().st_mtime:
-        train = src.load_data(mnist_dir).train
-        atomic.write_bytes(src.tflite, convert.to_int8_tflite(model, src.to_float(train.x)))
+    model = load_keras(path)
+    if len(model.inputs) != 1:
+        raise UnsupportedModelError(f"{path}: {len(model.inputs)} inputs; one image input "
+                                    f"(H, W, C) is supported")
+    shape = tuple(model.inputs[0].shape[1:])
+    if len(shape) != 3 or None in shape:
+        raise UnsupportedModelError(f"{path}: input shape {shape}; an image input (H, W, C) of "
+                                    f"fixed size is required")
+    ds = _default_dataset(shape, dataset)
+    pmax = pixel_max or _keras_pixel_max(model) or _data_max(ds)
+    src = ModelSource(path.stem, build / path.stem / f"{path.stem}.tflite", path, ds, pmax,
+                      str(path), shape)
+    if src.tflite.is_file() and src.tflite.stat().st_mtime >= path.stat().st_mtime:
+        src.load_net()
+        return src
+    if ds is None:
+        # no calibration images: judge the model's structure first (random calibration), so an
+        # unsupported model is refused as such before data is asked for
+        rng = np.random.default_rng(0)
+        probe = convert.to_int8_tflite(model, rng.random((8,) + shape, np.float32), label=path)
+        qnet.from_tflite(probe, name=path.stem, label=str(path))
+        src.load_data(mnist_dir)  # raises the DataError that says which data is needed
+        raise DataError(f"{path}: no dataset")  # not reached
+    train = src.load_data(mnist_dir).train
+    tfl = convert.to_int8_tflite(model, src.to_float(train.x), label=path)
+    qnet.from_tflite(tfl, name=path.stem, label=str(path))  # judged before anything is written
+    atomic.write_bytes(src.tflite, tfl)
     return src

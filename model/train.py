@@ -64,7 +64,6 @@ def train(name: str, out: Path, mnist_dir=None, epochs: int | None = None, seed:
     ds = preset.load_data(mnist_dir)
     keras.utils.set_random_seed(seed)
     model = preset.build()
-    convert.check_keras_model(model)
     model.compile(optimizer="adam",
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=preset.from_logits),
                   metrics=["accuracy"])
@@ -164,7 +163,6 @@ def finetune(name: str, out: Path, camera_dir, mnist_dir=None, epochs: int = 3,
 
     keras.utils.set_random_seed(seed)
     model = keras.models.load_model(preset.keras, compile=False)
-    convert.check_keras_model(model)
     model.compile(optimizer=keras.optimizers.Adam(1e-4),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=preset.from_logits),
                   metrics=["accuracy"])

@@ -1,4 +1,5 @@
-"""Shared command-line plumbing: clean errors instead of tracebacks for bad input."""
+"""Shared command-line plumbing: one way to name a model and its data, and clean errors
+instead of tracebacks for bad input."""
 from __future__ import annotations
 
 import os
@@ -6,6 +7,33 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+MODEL_HELP = ("preset (mnist_cnn, digits_cnn), an int8 .tflite file, or a .keras file "
+              "(converted to int8 with the dataset's training images)")
+
+
+def add_model_args(ap, required: bool = True, model_help: str = MODEL_HELP) -> None:
+    """--model, --dataset, --pixel-max and --mnist-dir, the same on every command."""
+    ap.add_argument("--model", required=required, help=model_help)
+    ap.add_argument("--dataset", metavar="mnist|digits|DIR",
+                    help="the images for a model file: mnist, digits, or a folder of IDX files "
+                         "in MNIST's layout (train-images-idx3-ubyte, ...) of any image size "
+                         "(default: the built-in dataset with the model's input shape)")
+    ap.add_argument("--pixel-max", type=float, metavar="P",
+                    help="the model's float input is pixel / P: 255 for pixel/255 training, 16 "
+                         "for the 8x8 digits, 1 for raw pixels (e.g. Rescaling(1/255) inside). "
+                         "Default: the preset's; for a file, read from its input quantization")
+    ap.add_argument("--mnist-dir", help="folder with the MNIST IDX files (default $MNIST_DIR, "
+                                        "else the Keras download)")
+
+
+def resolve_model(args, spec: str | None = None):
+    """The ``ModelSource`` the arguments name (``spec`` overrides ``args.model``)."""
+    from model import source
+
+    return source.resolve(spec or args.model, dataset=getattr(args, "dataset", None),
+                          mnist_dir=getattr(args, "mnist_dir", None),
+                          pixel_max=getattr(args, "pixel_max", None))
 
 
 def run(main) -> None:

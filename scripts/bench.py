@@ -2,14 +2,16 @@
 """Every performance figure in one run: `make bench` -> build/bench.json and build/bench.md.
 
 For each preset and hardware config:
-  * accuracy on the test set: the float Keras model, the int8 model (LiteRT interpreter), and
-    the converted Verilog run in Verilator (every logit compared with the golden model);
+  * accuracy on the test set: the float Keras model, the float32 TFLite model (the converter's
+    output without quantization), the int8 model (LiteRT interpreter), and the converted
+    Verilog run in Verilator (every logit compared with the golden model);
   * cycles measured in that run (latency, initiation interval) beside the cycle model's,
     MAC utilization, images/s at 50 MHz and at the synthesized fmax where there is one;
   * resources from Yosys (and nextpnr-ice40 for the UP5K: logic cells, fmax), unless
     --no-synth;
-  * beside them, on this machine in the same run: the LiteRT int8 interpreter's images/s on
-    the CPU, one image per invoke as the FPGA sees them, on 1 and on all cores.
+  * beside them, on this machine in the same run: the LiteRT interpreter on the CPU, one image
+    per invoke as the FPGA sees them: the int8 model's images/s on 1 and on all cores, and the
+    time per image of the float32 and the int8 .tflite on one core.
 
 It prints figures and never asserts on time. --readme rewrites the README's performance
 section (between the bench markers) from the table it just wrote.
@@ -39,10 +41,10 @@ def litert_speed(tflite: Path, x_int8, threads: int) -> tuple[float, "np.ndarray
     """Images/s of the LiteRT interpreter (its default, optimized kernels), one image per
     invoke; and its predictions."""
     import numpy as np
-    from ai_edge_litert.interpreter import Interpreter
 
-    interp = Interpreter(model_path=str(tflite), num_threads=threads)
-    interp.allocate_tensors()
+    from model import oracle
+
+    interp = oracle.interpreter(tflite, reference=False, preserve=False, threads=threads)
     inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
     preds = np.empty(len(x_int8), np.int64)
     for i in range(min(20, len(x_int8))):  # warm up
@@ -61,6 +63,7 @@ def model_figures(name: str, args) -> dict:
     import numpy as np
 
     from model import golden, source
+    from scripts.check_golden import litert_time
 
     src = source.resolve(name)
     net = src.load_net()
@@ -75,8 +78,15 @@ def model_figures(name: str, args) -> dict:
     for threads in sorted({1, os.cpu_count() or 1}):
         print(f"{name}: LiteRT int8 interpreter, {threads} thread(s) ...", flush=True)
         speeds[threads], preds = litert_speed(src.tflite, shaped, threads)
+    print(f"{name}: LiteRT float32 and int8 .tflite, time per image ...", flush=True)
+    x_float = src.to_float(images)
+    t_float, fout = litert_time(src.float_tflite(), x_float)
+    t_int8, _ = litert_time(src.tflite, shaped)
     return {"src": src, "net": net, "images": images, "labels": labels, "golden": gold,
-            "float_accuracy": fl, "int8_accuracy": float(np.mean(preds == labels)),
+            "float_accuracy": fl,
+            "float_tflite_accuracy": float(np.mean(np.argmax(fout, axis=1) == labels)),
+            "litert_ms_per_image": {"float32": t_float * 1e3, "int8": t_int8 * 1e3},
+            "int8_accuracy": float(np.mean(preds == labels)),
             "golden_accuracy": float(np.mean(gold.prediction == labels)),
             "litert_images_per_s": {str(k): v for k, v in speeds.items()}}
 
@@ -128,10 +138,11 @@ def markdown(doc: dict) -> str:
     """The README's performance tables, from bench.json."""
     lines = [f"Measured by `make bench` on {doc['machine']} ({doc['date']}; "
              f"{doc['tools']}).", "",
-             "| model | config | multipliers | float | int8 (LiteRT) | RTL (Verilator) "
+             "| model | config | multipliers | float (Keras) | float32 TFLite | int8 (LiteRT) "
+             "| RTL (Verilator) "
              "| bit-exact | latency (cycles) | interval (cycles) | MAC util. "
              "| images/s @ 50 MHz | fmax | images/s @ fmax |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in doc["rows"]:
         m = doc["models"][r["model"]]
         t = r["rtl"]
@@ -140,22 +151,25 @@ def markdown(doc: dict) -> str:
         at_fmax = f"{fmax * 1e6 / t['interval_cycles']:,.0f}" if fmax else "-"
         lines.append(
             f"| {r['model']} | {r['config']} | {t['multipliers']} | {m['float_accuracy']:.2%} "
-            f"| {m['int8_accuracy']:.2%} | {t['accuracy']:.2%} ({t['images']:,}) "
+            f"| {m['float_tflite_accuracy']:.2%} | {m['int8_accuracy']:.2%} | {t['accuracy']:.2%} ({t['images']:,}) "
             f"| {t['bit_exact']:,} / {t['images']:,} "
             f"| {t['latency_cycles']:,} (model {t['predicted_latency']:,}) "
             f"| {t['interval_cycles']:,.0f} (model {t['predicted_interval']:,}) "
             f"| {t['mac_utilization']:.1%} | {50e6 / t['interval_cycles']:,.0f} "
             f"| {f'{fmax:.1f} MHz' if fmax else '-'} "
             f"| {at_fmax} |")
-    lines += ["", "| model | config | target | resources (Yosys; nextpnr for iCE40) "
-                  "| LiteRT int8 on this CPU (images/s, 1 image per invoke) |",
-              "|---|---|---|---|---|"]
+    lines += ["", "| model | config | target | resources (Yosys; nextpnr for iCE40) |",
+              "|---|---|---|---|"]
     for r in doc["rows"]:
-        speeds = doc["models"][r["model"]]["litert_images_per_s"]
-        cpu = ", ".join(f"{float(v):,.0f} ({k} thread{'s' if k != '1' else ''})"
-                        for k, v in speeds.items())
         lines.append(f"| {r['model']} | {r['config']} | {r['synth_device'] or '-'} "
-                     f"| {fmt_resources(r.get('synth'))} | {cpu} |")
+                     f"| {fmt_resources(r.get('synth'))} |")
+    lines += ["", "| model | LiteRT int8 on this CPU (images/s, 1 image per invoke) "
+                  "| LiteRT ms per image, 1 thread: float32 / int8 |", "|---|---|---|"]
+    for name, m in doc["models"].items():
+        cpu = ", ".join(f"{float(v):,.0f} ({k} thread{'s' if k != '1' else ''})"
+                        for k, v in m["litert_images_per_s"].items())
+        ms = m["litert_ms_per_image"]
+        lines.append(f"| {name} | {cpu} | {ms['float32']:.3f} / {ms['int8']:.3f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -223,8 +237,9 @@ def main() -> int:
                       f"{platform.python_version()}",
            "tools": ", ".join(t for t in tools if t) or "synthesis skipped",
            "seconds": time.monotonic() - start,
-           "models": {k: {key: v[key] for key in ("float_accuracy", "int8_accuracy",
-                                                  "golden_accuracy", "litert_images_per_s")}
+           "models": {k: {key: v[key] for key in ("float_accuracy", "float_tflite_accuracy",
+                                                  "int8_accuracy", "golden_accuracy",
+                                                  "litert_images_per_s", "litert_ms_per_image")}
                       for k, v in models.items()},
            "rows": rows}
     args.out.mkdir(parents=True, exist_ok=True)

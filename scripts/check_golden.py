@@ -3,12 +3,16 @@
 
 Runs N test images through LiteRT (OpResolverType.BUILTIN_REF, all tensors preserved) and
 through the golden model, compares every layer's output tensor value by value, and reports
-float (Keras), int8 (LiteRT) and golden accuracy. Exit status 1 if any value differs.
+accuracy: the float Keras model, the float32 TFLite model (the converter's output without
+quantization), the int8 model (LiteRT) and the golden model; and the LiteRT CPU time per image
+(default optimized kernels, one image per invoke) of the float32 and the int8 .tflite.
+Exit status 1 if any value differs.
 
 Examples:
   python scripts/check_golden.py --model mnist_cnn --n 10000 --json
   python scripts/check_golden.py --model digits_cnn
   python scripts/check_golden.py --model build/mine/mine.tflite --dataset mnist
+  python scripts/check_golden.py --model mine.keras --dataset data/my_idx_folder
 """
 import argparse
 import json
@@ -17,7 +21,33 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from scripts._cli import run  # noqa: E402
+from scripts._cli import add_model_args, resolve_model, run  # noqa: E402
+
+
+def litert_time(tflite, x, progress=False) -> tuple[float, "np.ndarray"]:
+    """Mean seconds per image of the LiteRT interpreter (its default, optimized kernels; one
+    image per invoke, one thread) and its outputs."""
+    import numpy as np
+
+    from model import oracle
+
+    interp = oracle.interpreter(tflite, reference=False, preserve=False, threads=1)
+    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+    x = x.astype(inp["dtype"])
+    outputs = []
+    for i in range(min(10, len(x))):  # warm up
+        interp.set_tensor(inp["index"], x[i:i + 1])
+        interp.invoke()
+    items = range(len(x))
+    if progress:
+        from tqdm import tqdm
+        items = tqdm(items, desc=f"LiteRT {inp['dtype'].__name__}", unit="img", leave=False)
+    start = time.perf_counter()
+    for i in items:
+        interp.set_tensor(inp["index"], x[i:i + 1])
+        interp.invoke()
+        outputs.append(interp.get_tensor(out["index"])[0])
+    return (time.perf_counter() - start) / max(1, len(x)), np.asarray(outputs)
 
 
 def check(src, mnist_dir=None, n=None, float_model=True, progress=True) -> dict:
@@ -26,13 +56,16 @@ def check(src, mnist_dir=None, n=None, float_model=True, progress=True) -> dict:
     from model import golden, oracle
 
     net = src.load_net()
+    say = (lambda text: print(text, file=sys.stderr, flush=True)) if progress else (lambda _: 0)
     test = src.load_data(mnist_dir).test.head(n)
     x_float = src.to_float(test.x)
     x = net.quantize_input(x_float)
+    say(f"{src.name}: {len(test):,} images through LiteRT's reference kernels ...")
     t0 = time.time()
     out, inter = oracle.run(src.tflite, x, [layer.tensor for layer in net.layers],
                             progress=progress)
     t_oracle = time.time() - t0
+    say(f"{src.name}: the golden model ...")
     t0 = time.time()
     result = golden.run_network(net, x, progress=progress)
     t_golden = time.time() - t0
@@ -46,36 +79,37 @@ def check(src, mnist_dir=None, n=None, float_model=True, progress=True) -> dict:
     report = {
         "model": src.name, "tflite": str(src.tflite), "images": len(test),
         "layers": layers, "mismatches": sum(layer["mismatches"] for layer in layers),
-        "float_accuracy": None,
+        "float_accuracy": None, "float_tflite_accuracy": None,
         "int8_accuracy": float(np.mean(np.argmax(out, axis=1) == test.y)),
         "golden_accuracy": float(np.mean(result.prediction == test.y)),
         "seconds": {"oracle": round(t_oracle, 2), "golden": round(t_golden, 2)},
     }
-    if float_model:
+    times = {}
+    if float_model and src.keras is not None:
+        say(f"{src.name}: the float Keras model ...")
         report["float_accuracy"] = src.float_accuracy(test)
+        say(f"{src.name}: the float32 TFLite model ...")
+        times["float32"], fout = litert_time(src.float_tflite(), x_float, progress)
+        report["float_tflite_accuracy"] = float(np.mean(np.argmax(fout, axis=1) == test.y))
+    times["int8"], _ = litert_time(src.tflite, x, progress)
+    report["litert_ms_per_image"] = {k: round(v * 1e3, 4) for k, v in times.items()}
     return report
 
 
 def main() -> int:
-    from model import source
-
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", required=True,
-                    help="preset (mnist_cnn, digits_cnn) or a .tflite/.keras file")
+    add_model_args(ap)
     ap.add_argument("--n", type=int, help="number of test images (default: the whole test set)")
-    ap.add_argument("--dataset", choices=sorted(source.DATASETS),
-                    help="dataset for a model file (default: inferred from its input shape)")
-    ap.add_argument("--mnist-dir", help="folder with the MNIST IDX files (default $MNIST_DIR, "
-                                        "else the Keras download)")
-    ap.add_argument("--no-float", action="store_true", help="skip the Keras float accuracy")
+    ap.add_argument("--no-float", action="store_true",
+                    help="skip the float models (Keras and float32 TFLite)")
     ap.add_argument("--json", action="store_true", help="print the report as JSON only")
     args = ap.parse_args()
     if args.n is not None and args.n < 1:
         raise ValueError(f"--n {args.n} must be at least 1")
-    src = source.resolve(args.model, dataset=args.dataset, mnist_dir=args.mnist_dir)
+    src = resolve_model(args)
     report = check(src, args.mnist_dir, args.n, float_model=not args.no_float,
-                   progress=sys.stderr.isatty())
+                   progress=not args.json and sys.stderr.isatty())
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -84,8 +118,15 @@ def main() -> int:
             print(f"  {layer['name']:<8} {layer['kind']:<10} {str(layer['shape']):<14} "
                   f"{layer['mismatches']} of {layer['values']} values differ")
         pct = lambda v: "n/a" if v is None else f"{100 * v:.2f}%"  # noqa: E731
-        print(f"mismatches {report['mismatches']}  float {pct(report['float_accuracy'])}  "
-              f"int8 {pct(report['int8_accuracy'])}  golden {pct(report['golden_accuracy'])}")
+        print(f"mismatches {report['mismatches']}")
+        ms = report["litert_ms_per_image"]
+        print("  model                 accuracy  LiteRT CPU ms/image (1 thread)")
+        for label, acc, key in (("float (Keras)", report["float_accuracy"], None),
+                                ("float32 TFLite", report["float_tflite_accuracy"], "float32"),
+                                ("int8 TFLite (LiteRT)", report["int8_accuracy"], "int8"),
+                                ("int8 golden (numpy)", report["golden_accuracy"], None)):
+            t = f"{ms[key]:.3f}" if key in ms else "-"
+            print(f"  {label:<21} {pct(acc):>8}  {t}")
     return 1 if report["mismatches"] else 0
 
 

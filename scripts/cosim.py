@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from scripts._cli import run  # noqa: E402
+from scripts._cli import add_model_args, resolve_model, run  # noqa: E402
 
 
 def main() -> int:
@@ -33,12 +33,12 @@ def main() -> int:
 
     from cosim import network_sim as ns
     from hdl import build, config as cfg
-    from model import golden, source
+    from model import golden
     from scripts.make_verilog import add_config_args, resolve_config
 
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", required=True, help="preset or .tflite/.keras file")
+    add_model_args(ap)
     ap.add_argument("--n", type=int, default=200, help="test images (default 200)")
     ap.add_argument("--sim", choices=("cosim", "icarus", "verilator"), default="cosim")
     ap.add_argument("--verilog", type=Path, help="an existing `make verilog` folder")
@@ -48,7 +48,6 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--vcd", action="store_true",
                     help="dump the first image's waves to RUN/wave.vcd (+ wave.gtkw)")
-    ap.add_argument("--mnist-dir", help="MNIST IDX folder (default $MNIST_DIR or download)")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     add_config_args(ap)
     args = ap.parse_args()
@@ -57,7 +56,7 @@ def main() -> int:
     for name in ("gap", "stall"):
         if not 0 <= getattr(args, name) < 100:
             raise ValueError(f"--{name} {getattr(args, name)} must be a percentage below 100")
-    src = source.resolve(args.model)
+    src = resolve_model(args)
     net = src.load_net()
     ds = src.load_data(args.mnist_dir)
     images = np.asarray(ds.test.x[: args.n])

@@ -17,31 +17,26 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from scripts._cli import run  # noqa: E402
+from scripts._cli import add_model_args, resolve_model, run  # noqa: E402
 
 
 def main() -> int:
-    from model import export, source
+    from model import export
 
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", required=True,
-                    help="preset (mnist_cnn, digits_cnn) or a .tflite/.keras file")
+    add_model_args(ap)
     ap.add_argument("--out", type=Path, help="output folder (default build/<model>/export)")
-    ap.add_argument("--dataset", choices=sorted(source.DATASETS),
-                    help="dataset for a model file (default: inferred from its input shape)")
-    ap.add_argument("--mnist-dir", help="MNIST IDX folder (to convert a .keras file, and for "
-                                        "the sample images; default $MNIST_DIR or download)")
     ap.add_argument("--samples", type=int, default=4,
                     help="test images in <model>_samples.h (default 4; 0: no samples header)")
     args = ap.parse_args()
-    src = source.resolve(args.model, dataset=args.dataset, mnist_dir=args.mnist_dir)
+    if args.samples < 0:
+        raise ValueError(f"--samples {args.samples} must be 0 or more")
+    src = resolve_model(args)
     net = src.load_net()
     out = args.out or Path("build") / src.name / "export"
     samples = None
-    if args.samples < 0:
-        raise ValueError(f"--samples {args.samples} must be 0 or more")
-    if args.samples and src.input_max is not None:
+    if args.samples and src.dataset is not None:
         test = src.load_data(args.mnist_dir).test
         samples = (test.x[: args.samples], test.y[: args.samples])
     written = export.export(net, src.tflite.read_bytes(), out, input_max=src.input_max,

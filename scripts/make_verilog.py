@@ -23,13 +23,14 @@ Examples:
   python scripts/make_verilog.py --model mnist_cnn --par conv2=8x4 --out build/mnist_small
   python scripts/make_verilog.py --model digits_cnn --auto-budget 20
   python scripts/make_verilog.py --model path/to/model.keras --config my.hw.json
+  python scripts/make_verilog.py --model my_20x20.tflite --pixel-max 255
 """
 import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from scripts._cli import run  # noqa: E402
+from scripts._cli import add_model_args, resolve_model, run  # noqa: E402
 
 
 def resolve_config(net, src, args, variant: str | None = None):
@@ -38,10 +39,17 @@ def resolve_config(net, src, args, variant: str | None = None):
     from hdl import config as cfg
     from model import presets
 
+    if not args.clock_mhz > 0:
+        raise ValueError(f"--clock-mhz {args.clock_mhz:g}: must be a positive frequency")
     if args.auto_budget is not None:
+        if args.auto_budget < 1:
+            raise ValueError(f"--auto-budget {args.auto_budget}: must be at least 1 multiplier")
         conf = cfg.auto(net, budget=args.auto_budget)
     elif args.auto_ips is not None:
-        conf = cfg.auto(net, ii=int(args.clock_mhz * 1e6 / args.auto_ips))
+        if not args.auto_ips > 0:
+            raise ValueError(f"--auto-ips {args.auto_ips:g}: must be a positive rate in "
+                             f"images per second")
+        conf = cfg.auto(net, ii=max(1, int(args.clock_mhz * 1e6 / args.auto_ips)))
     elif args.config:
         conf = cfg.load(args.config)
     else:
@@ -78,13 +86,12 @@ def add_config_args(ap):
 
 def main() -> int:
     from hdl import build, config as cfg
-    from model import export, source
-    from model import source
+    from model import export
 
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", help="preset or .tflite/.keras file (with --board: the board's "
-                                    "model by default)")
+    add_model_args(ap, required=False, model_help="preset, an int8 .tflite or a .keras file "
+                                                  "(with --board: the board's model by default)")
     ap.add_argument("--board", help="de10lite, basys3 or icebreaker: a board top with the "
                                     "camera front-end")
     ap.add_argument("--out", type=Path, help="output folder (default build/<model>/verilog, "
@@ -95,11 +102,8 @@ def main() -> int:
         return board_main(args)
     if not args.model:
         ap.error("--model is required (or --board)")
-    src = source.resolve(args.model)
+    src = resolve_model(args)
     net = src.load_net()
-    if src.input_max is None:
-        raise ValueError(f"{src.name}: input {net.input_shape} matches no dataset; the pixel "
-                         f"scaling is unknown")
     conf = resolve_config(net, src, args)
     out = args.out or Path("build") / src.name / "verilog"
     print(f"{src.name}: converting {len(net.layers)} layers to Verilog ...", flush=True)
@@ -120,10 +124,10 @@ def main() -> int:
 
 def board_main(args) -> int:
     from hdl import boards, build, config as cfg
-    from model import preprocess, source
+    from model import preprocess
 
     board = boards.get(args.board)
-    src = source.resolve(args.model or board.model)
+    src = resolve_model(args, args.model or board.model)
     net = src.load_net()
     try:
         geo = preprocess.for_model(src.name)

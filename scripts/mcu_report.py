@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from scripts._cli import run  # noqa: E402
+from scripts._cli import add_model_args, resolve_model, run  # noqa: E402
 
 
 def callgrind_instructions(exe: Path, images_file: Path, work: Path) -> int:
@@ -42,13 +42,12 @@ def callgrind_instructions(exe: Path, images_file: Path, work: Path) -> int:
 def main() -> int:
     import numpy as np
 
-    from model import c_export, export, source
+    from model import c_export, export
 
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", required=True, help="preset or .tflite/.keras file")
+    add_model_args(ap)
     ap.add_argument("--images", type=int, default=10, help="K: images to count (default 10)")
-    ap.add_argument("--mnist-dir", help="MNIST IDX folder (default $MNIST_DIR or download)")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args()
     if args.images < 1:
@@ -56,7 +55,7 @@ def main() -> int:
     for tool in ("gcc", "size", "valgrind"):
         if shutil.which(tool) is None:
             raise FileNotFoundError(f"{tool} is not installed (make setup installs it)")
-    src = source.resolve(args.model)
+    src = resolve_model(args)
     net = src.load_net()
     if src.input_max is None:
         raise ValueError(f"{src.name}: the pixel scaling is unknown (no matching dataset)")

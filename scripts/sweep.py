@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from scripts._cli import run  # noqa: E402
+from scripts._cli import add_model_args, resolve_model, run  # noqa: E402
 
 
 def configs(net, src, budgets, max_mults: int | None = None):
@@ -96,11 +96,11 @@ def main() -> int:
 
     from cosim import network_sim as ns
     from hdl import config as cfg
-    from model import golden, source
+    from model import golden
 
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", required=True, help="preset or .tflite/.keras file")
+    add_model_args(ap)
     ap.add_argument("--budgets", type=int, nargs="*", default=[16, 32, 180],
                     help="multiplier budgets between the smallest and the fastest "
                          "(default 16 32 180)")
@@ -110,12 +110,11 @@ def main() -> int:
     ap.add_argument("--max-mults", type=int, default=1024,
                     help="the largest config to build (default 1024: the fastest mnist_cnn "
                          "config needs over 5,000 multipliers)")
-    ap.add_argument("--mnist-dir", help="MNIST IDX folder (default $MNIST_DIR or download)")
     ap.add_argument("--out", type=Path, help="folder (default build/<model>/sweep)")
     args = ap.parse_args()
     if args.n < 3:
         raise ValueError(f"--n {args.n}: an interval needs at least 3 images")
-    src = source.resolve(args.model)
+    src = resolve_model(args)
     net = src.load_net()
     images = np.asarray(src.load_data(args.mnist_dir).test.x[: args.n])
     want = golden.run_network(net, net.quantize_input(src.to_float(images))).logits

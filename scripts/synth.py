@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from scripts._cli import run  # noqa: E402
+from scripts._cli import add_model_args, resolve_model, run  # noqa: E402
 from scripts.make_verilog import add_config_args  # noqa: E402
 
 
@@ -92,7 +92,7 @@ def board_flow(args) -> int:
     .pcf (every top port placed) and, with --bitstream, icepack; the Basys3 through Yosys
     synth_xilinx for its resources (no open 7-series place and route)."""
     from hdl import boards, build, synth
-    from model import preprocess, source
+    from model import preprocess
     from scripts.make_verilog import resolve_config
 
     board = boards.get(args.board)
@@ -102,7 +102,7 @@ def board_flow(args) -> int:
     target = "ice40" if board.name == "icebreaker" else "xilinx"
     if args.bitstream and target != "ice40":
         raise ValueError(f"--bitstream: the open flow packs iCE40 only, not {board.name}")
-    src = source.resolve(args.model or board.model)
+    src = resolve_model(args, args.model or board.model)
     net = src.load_net()
     conf = resolve_config(net, src, args, board.variant)
     out = args.out or Path("build") / board.name / "synth"
@@ -131,11 +131,11 @@ def main() -> int:
     from hdl.conv3x3 import conv3x3
     from hdl.dense import dense
     from hdl.stream import Stream
-    from model import export, source
+    from model import export
 
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", help="preset or .tflite/.keras file")
+    add_model_args(ap, required=False)
     ap.add_argument("--board", help="a board top with the camera front-end: icebreaker "
                                     "(Yosys, nextpnr-ice40 with its .pcf) or basys3 (Yosys)")
     ap.add_argument("--layer", help="one layer's block (conv1, conv2, dense1, ...); default: "
@@ -162,7 +162,7 @@ def main() -> int:
     if args.bitstream and args.target != "ice40":
         raise ValueError("--bitstream needs --target ice40 (the open flow packs iCE40 only)")
     args.target = "xilinx" if args.target == "xc7" else args.target
-    src = source.resolve(args.model)
+    src = resolve_model(args)
     net = src.load_net()
     if args.layer is None:
         return whole(src, net, args)

@@ -25,6 +25,8 @@ def test_digits_bench_without_synthesis(tmp_path):
     model = doc["models"]["digits_cnn"]
     assert model["int8_accuracy"] == model["golden_accuracy"]  # LiteRT == golden on 360
     assert all(float(v) > 0 for v in model["litert_images_per_s"].values())
+    assert set(model["litert_ms_per_image"]) == {"float32", "int8"}
+    assert model["float_tflite_accuracy"] > 0.9  # the converter's float32 output, measured
     for row in doc["rows"]:
         rtl = row["rtl"]
         assert rtl["bit_exact"] == rtl["images"] == 12

@@ -91,11 +91,13 @@ def random_case(mode, n, channels, rng, acc_bits=32):
     return accs, chans, mults, shifts
 
 
-@pytest.mark.parametrize("mode,acc_bits", [("gemmlowp", 32), ("gemmlowp", 19), ("round", 24)])
-def test_random_myhdl(tmp_path, mode, acc_bits):
+# hi=127: a ReLU clamp with a nonzero zero point; hi=53: a ReLU6 clamp (zp + round(6 / scale))
+@pytest.mark.parametrize("mode,acc_bits,hi", [("gemmlowp", 32, 127), ("gemmlowp", 19, 53),
+                                              ("round", 24, 127), ("round", 24, 53)])
+def test_random_myhdl(tmp_path, mode, acc_bits, hi):
     rng = np.random.default_rng(acc_bits)
     accs, chans, mults, shifts = random_case(mode, 400, 5, rng, acc_bits)
-    zp, lo, hi = -7, -7, 127  # a ReLU clamp with a nonzero zero point
+    zp, lo = -7, -7
     got = simulate(tmp_path, mode, accs, chans, mults, shifts, acc_bits=acc_bits, zp=zp, lo=lo,
                    hi=hi)
     assert got == expected(mode, accs, chans, mults, shifts, zp, lo, hi)

@@ -74,6 +74,9 @@ def test_requant_edge_cases(tmp_path):
                                shift=np.array([-1, -2, -3, -4, 0, 1, 2, -5], np.int64),
                                zp_out=0, act_min=-128, act_max=127)
     cases.append((half, np.arange(-200, 201)))
+    # a ReLU6 clamp: act_max below 127 (zp + round(6 / scale))
+    relu6 = dataclasses.replace(cases[0][0], act_min=-5, act_max=40)
+    cases.append((relu6, cases[0][1]))
     src = ['#include <stdio.h>', '#include "cnn2fpga.h"', "int main(void) {"]
     for i, (layer, acc) in enumerate(cases):
         mult = ", ".join(f"{int(m)}LL" for m in layer.multiplier)

@@ -1,4 +1,5 @@
-"""Unsupported models fail with the layer and the reason; supported ones go through end to end."""
+"""Unsupported models fail with the operator and the reason; supported ones go through end to
+end (the bring-your-own-model cases are in test_byom.py)."""
 import subprocess
 import sys
 
@@ -10,51 +11,27 @@ from tests.conftest import ROOT
 keras = pytest.importorskip("keras")
 from keras import layers  # noqa: E402
 
-from model import convert, golden, oracle, qnet  # noqa: E402
+from model import convert, golden, oracle, qnet, source  # noqa: E402
 
 
 def seq(*body, shape=(12, 12, 1)):
     return keras.Sequential([keras.Input(shape), *body], name="m")
 
 
-BAD = {
-    "padding_same": (lambda: seq(layers.Conv2D(4, 3, padding="same", name="c"), layers.Flatten(),
-                                 layers.Dense(3)), "layer 'c'", "padding='same'"),
-    "strides": (lambda: seq(layers.Conv2D(4, 3, strides=2, name="c"), layers.Flatten(),
-                            layers.Dense(3)), "layer 'c'", "strides"),
-    "kernel_5x5": (lambda: seq(layers.Conv2D(4, 5, name="c"), layers.Flatten(), layers.Dense(3)),
-                   "layer 'c'", "kernel_size (5, 5)"),
-    "batchnorm": (lambda: seq(layers.Conv2D(4, 3), layers.BatchNormalization(name="bn"),
-                              layers.Flatten(), layers.Dense(3)), "layer 'bn'", "not supported"),
-    "tanh": (lambda: seq(layers.Conv2D(4, 3, activation="tanh", name="c"), layers.Flatten(),
-                         layers.Dense(3)), "layer 'c'", "activation 'tanh'"),
-    "softmax_inside": (lambda: seq(layers.Flatten(), layers.Dense(5, activation="softmax", name="d"),
-                                   layers.Dense(3)), "layer 'd'", "softmax"),
-    "avgpool": (lambda: seq(layers.AveragePooling2D(2, name="ap"), layers.Flatten(),
-                            layers.Dense(3)), "layer 'ap'", "not supported"),
-    "pool_3x3": (lambda: seq(layers.MaxPooling2D(3, name="p"), layers.Flatten(), layers.Dense(3)),
-                 "layer 'p'", "pool_size (3, 3)"),
-    "dense_on_image": (lambda: seq(layers.Dense(3, name="d")), "layer 'd'", "Flatten"),
-}
-
-
-@pytest.mark.parametrize("case", sorted(BAD))
-def test_unsupported_layer_is_named(case):
-    build, where, reason = BAD[case]
-    with pytest.raises(convert.UnsupportedModelError) as err:
-        convert.check_keras_model(build())
-    assert where in str(err.value) and reason in str(err.value)
-
-
-def test_multiple_inputs_rejected():
+def test_multiple_inputs_rejected(tmp_path):
     a, b = keras.Input((8, 8, 1)), keras.Input((8, 8, 1))
-    model = keras.Model([a, b], layers.Flatten()(layers.Add()([a, b])), name="two")
-    with pytest.raises(convert.UnsupportedModelError, match="2 inputs"):
-        convert.check_keras_model(model)
+    model = keras.Model([a, b], layers.Dense(3)(layers.Flatten()(layers.Add()([a, b]))),
+                        name="two")
+    path = tmp_path / "two.keras"
+    model.save(path)
+    with pytest.raises(convert.UnsupportedModelError, match=f"{path}: 2 inputs"):
+        source.resolve(str(path), build=tmp_path / "build")
 
 
 def test_cli_rejects_unsupported_keras_without_output(tmp_path):
-    model = BAD["padding_same"][0]()
+    """The real command line, as a user runs it: one line, exit status 2, nothing written."""
+    model = seq(layers.Conv2D(4, 3, padding="same", name="c"), layers.Flatten(), layers.Dense(3),
+                shape=(8, 8, 1))
     path = tmp_path / "bad.keras"
     model.save(path)
     out = tmp_path / "out"
@@ -62,8 +39,10 @@ def test_cli_rejects_unsupported_keras_without_output(tmp_path):
                            str(path), "--out", str(out), "--dataset", "digits"],
                           capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 2
-    assert "layer 'c'" in proc.stderr and "padding='same'" in proc.stderr
-    assert "Traceback" not in proc.stderr
+    assert proc.stderr.startswith(f"error: {path}: operator 0 CONV_2D (")
+    assert proc.stderr.endswith("): padding SAME; only VALID is supported (Keras: "
+                                "padding='valid')\n")
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
     assert not out.exists() and not (tmp_path / "build").exists()
 
 
