@@ -50,13 +50,15 @@ def litert_time(tflite, x, progress=False) -> tuple[float, "np.ndarray"]:
     return (time.perf_counter() - start) / max(1, len(x)), np.asarray(outputs)
 
 
-def check(src, mnist_dir=None, n=None, float_model=True, progress=True) -> dict:
+def check(src, mnist_dir=None, n=None, float_model=True, progress=True,
+          announce=False) -> dict:
+    """The report; ``progress`` draws bars (a terminal), ``announce`` says each step on stderr."""
     import numpy as np
 
     from model import golden, oracle
 
     net = src.load_net()
-    say = (lambda text: print(text, file=sys.stderr, flush=True)) if progress else (lambda _: 0)
+    say = (lambda text: print(text, file=sys.stderr, flush=True)) if announce else (lambda _: 0)
     test = src.load_data(mnist_dir).test.head(n)
     x_float = src.to_float(test.x)
     x = net.quantize_input(x_float)
@@ -109,7 +111,7 @@ def main() -> int:
         raise ValueError(f"--n {args.n} must be at least 1")
     src = resolve_model(args)
     report = check(src, args.mnist_dir, args.n, float_model=not args.no_float,
-                   progress=not args.json and sys.stderr.isatty())
+                   progress=not args.json and sys.stderr.isatty(), announce=not args.json)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
