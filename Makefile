@@ -12,27 +12,37 @@ VPI_SRC     = $(VENV)/share/myhdl/cosimulation/icarus
 # Tests and CI point MNIST_DIR at the shared IDX files; without it the Keras download is used.
 export MNIST_DIR
 
-.PHONY: help setup tools venv vpi test test-slow train export check verilog synth bitstream cosim bench clean
+.PHONY: help setup tools venv vpi test test-slow train export check verilog synth bitstream cosim bench sweep mcu-report clean
 
 help:
-	@echo "make setup              install HDL tools (apt-get), .venv with the project, build/myhdl.vpi"
-	@echo "make test               the default test suite (pytest, 375 tests, 6 minutes on 2 cores)"
-	@echo "make test-slow          the long runs: full test sets, training"
-	@echo "make train MODEL=...    train a preset (mnist_cnn, digits_cnn) into build/MODEL/train"
-	@echo "make train MODEL=... FINETUNE=data/camera/  fine-tune the pretrained model on camera"
-	@echo "                        recordings (scripts/capture_dataset.py) -> build/MODEL/finetune"
-	@echo "make check MODEL=... [N=...]  golden model vs TFLite reference kernels, every tensor"
-	@echo "make export MODEL=...   ROM .mem files, network.json, C header into build/MODEL/export"
-	@echo "make verilog MODEL=...  the whole accelerator as Verilog + .mem into build/MODEL/verilog"
-	@echo "make verilog BOARD=...  a board top (de10lite, basys3, icebreaker): OV7670 camera -> CNN ->"
+	@echo "Set up and test"
+	@echo "  make setup              HDL tools (apt-get, as root), .venv with the project, build/myhdl.vpi"
+	@echo "  make test               the default test suite (pytest, 2 workers)"
+	@echo "  make test-slow          the long runs: whole test sets, training, place and route"
+	@echo "  make clean              remove build/ (everything generated)"
+	@echo "Models (MODEL = mnist_cnn, digits_cnn, or a .tflite/.keras file; see docs/models.md)"
+	@echo "  make train MODEL=...    train a preset into build/MODEL/train"
+	@echo "  make train MODEL=... FINETUNE=data/camera/  fine-tune on camera recordings"
+	@echo "  make check MODEL=... [N=...]  golden model vs TFLite's reference kernels, every tensor;"
+	@echo "                        float, float32 TFLite and int8 accuracy, LiteRT time per image"
+	@echo "  make export MODEL=...   ROM .mem files, network.json, C headers into build/MODEL/export"
+	@echo "  make mcu-report MODEL=...  the C library's flash, RAM and instructions per inference"
+	@echo "Hardware"
+	@echo "  make verilog MODEL=...  the accelerator as Verilog + .mem into build/MODEL/verilog"
+	@echo "  make verilog BOARD=...  a board top (de10lite, basys3, icebreaker): OV7670 camera -> CNN ->"
 	@echo "                        7-segment/LEDs + UART, with its constraints, into build/BOARD/verilog"
-	@echo "make synth BOARD=icebreaker  the board top through Yosys and nextpnr-ice40 with its .pcf"
-	@echo "make synth MODEL=... [TARGET=xilinx|ice40]  Yosys on the whole accelerator, resources vs the device"
-	@echo "                        (ice40: also nextpnr-ice40 place and route and the fmax)"
-	@echo "make bitstream [MODEL=digits_cnn]  iCE40 UP5K: Yosys, nextpnr-ice40, icepack -> .bin"
-	@echo "make bitstream BOARD=icebreaker  the iCEBreaker camera top -> build/icebreaker/synth/*.bin"
-	@echo "make bench              every figure (accuracy, cycles, resources, fmax, CPU) -> build/bench.json"
-	@echo "make cosim MODEL=... [N=...] [SIM=cosim|icarus|verilator]  real images through the Verilog"
+	@echo "  make cosim MODEL=... [N=...] [SIM=verilator|cosim|icarus]  test images through the Verilog,"
+	@echo "                        every logit against golden (Verilator by default; Icarus is slow)"
+	@echo "  make sweep MODEL=...    parallelism configs from smallest to fastest, each run in Verilator"
+	@echo "  make synth MODEL=... [TARGET=xilinx|ice40]  Yosys (and nextpnr for ice40): resources, fmax"
+	@echo "  make synth BOARD=icebreaker  the board top through Yosys and nextpnr-ice40 with its .pcf"
+	@echo "  make bitstream [MODEL=digits_cnn]  iCE40 UP5K: Yosys, nextpnr-ice40, icepack -> .bin"
+	@echo "  make bitstream BOARD=icebreaker  the iCEBreaker camera top -> build/icebreaker/synth/*.bin"
+	@echo "  make bench              every performance figure -> build/bench.json, build/bench.md"
+	@echo "Camera data"
+	@echo "  $(PY) scripts/capture_dataset.py --port /dev/ttyUSB1 --label 7"
+	@echo "                        record a board's capture packets into data/camera/ (see its --help)"
+	@echo "Every script in scripts/ has --help."
 
 setup: tools venv vpi
 
@@ -41,11 +51,14 @@ tools:
 
 venv: $(VENV)/.installed
 
+# pip's output (setuptools' build chatter included) goes to build/setup.log, shown on failure
 $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON_SYS) >/dev/null || { echo "setup: $(PYTHON_SYS) not found" >&2; exit 1; }
+	@mkdir -p $(BUILD)
 	@test -x $(PY) || $(PYTHON_SYS) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	@echo "setup: installing the project and its Python dependencies into $(VENV) (log: $(BUILD)/setup.log)"
+	@{ $(PY) -m pip install --upgrade pip && $(PY) -m pip install -e '.[dev]'; } > $(BUILD)/setup.log 2>&1 \
+	  || { tail -30 $(BUILD)/setup.log >&2; echo "setup: pip failed (whole log: $(BUILD)/setup.log)" >&2; exit 1; }
 	@touch $@
 
 vpi: $(BUILD)/myhdl.vpi
@@ -53,9 +66,11 @@ vpi: $(BUILD)/myhdl.vpi
 # MyHDL ships the Icarus VPI module as source; build it out of tree so .venv stays pristine.
 $(BUILD)/myhdl.vpi: $(VENV)/.installed
 	@rm -rf $(BUILD)/vpi-src && mkdir -p $(BUILD)/vpi-src
-	cp $(VPI_SRC)/*.c $(VPI_SRC)/Makefile $(BUILD)/vpi-src/
-	$(MAKE) -s -C $(BUILD)/vpi-src >/dev/null
-	cp $(BUILD)/vpi-src/myhdl.vpi $@
+	@cp $(VPI_SRC)/*.c $(VPI_SRC)/Makefile $(BUILD)/vpi-src/
+	@$(MAKE) -s -C $(BUILD)/vpi-src >$(BUILD)/vpi-src/build.log 2>&1 \
+	  || { cat $(BUILD)/vpi-src/build.log >&2; echo "setup: building myhdl.vpi failed" >&2; exit 1; }
+	@cp $(BUILD)/vpi-src/myhdl.vpi $@
+	@echo "setup: built $@ (MyHDL's Icarus VPI module)"
 
 test: venv
 	$(PY) -m pytest -n 2 --dist loadgroup -q
@@ -88,9 +103,15 @@ bitstream: venv
 bench: venv
 	$(PY) scripts/bench.py $(BENCH_ARGS)
 
-SIM ?= cosim
+SIM ?= verilator
 cosim: venv
 	$(PY) scripts/cosim.py --model $(MODEL) --sim $(SIM) $(if $(N),--n $(N))
+
+sweep: venv
+	$(PY) scripts/sweep.py --model $(MODEL)
+
+mcu-report: venv
+	$(PY) scripts/mcu_report.py --model $(MODEL)
 
 clean:
 	rm -rf $(BUILD)

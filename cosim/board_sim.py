@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hdl import boards
-from hdl.seven_seg import DASH, PATTERNS
+from hdl.board import boards
+from hdl.board.seven_seg import DASH, PATTERNS
 
 from . import camera_sim, network_sim
 
@@ -119,7 +119,7 @@ endmodule
 
 
 def harness(board: str, pclk_ns: float) -> str:
-    """The harness text for ``board``'s top (ports from ``hdl.boards.ports``)."""
+    """The harness text for ``board``'s top (ports from ``hdl.board.boards.ports``)."""
     pins = PINS[board]
     ports = boards.ports(boards.get(board))
     driven = {pins.clock, pins.button, pins.rx, pins.capture, "cam_pclk", "cam_vsync",

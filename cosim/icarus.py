@@ -35,11 +35,11 @@ def tool(name: str) -> str:
 
 
 def convert(inst, folder: Path, name: str, testbench: bool = True) -> Path:
-    """Convert a MyHDL block instance to ``folder/name.v`` (and ``tb_name.v``)."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    inst.convert(hdl="Verilog", path=str(folder), name=name, testbench=testbench)
-    return folder / f"{name}.v"
+    """Convert a MyHDL block instance to ``folder/name.v`` (and ``tb_name.v``), with MyHDL's
+    warnings handled as ``hdl.flow.build.to_verilog`` does."""
+    from hdl.flow.build import to_verilog
+
+    return to_verilog(inst, folder, name, testbench=testbench)
 
 
 def iverilog(sources, out: Path) -> None:

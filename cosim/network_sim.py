@@ -255,11 +255,12 @@ def parse(run_dir: Path, n_classes: int, seconds: float) -> Result:
 
 
 def _bar(total: int | None):
-    """A progress bar over class indices (stderr), or None when no total is given."""
+    """A progress bar over class indices on a terminal's stderr, or None when no total is given."""
     if not total:
         return None
     from tqdm import tqdm
-    return tqdm(total=total, unit="img", file=sys.stderr, dynamic_ncols=True, leave=False)
+    return tqdm(total=total, unit="img", file=sys.stderr, dynamic_ncols=True, leave=False,
+                disable=not sys.stderr.isatty())  # no bar (and no blank line) in a log
 
 
 def _advance(bar, done: int) -> None:
@@ -311,7 +312,15 @@ def rolling_hash(values) -> int:
 def run_cosim(run_dir: Path, top: str, n_classes: int, total: int | None = None) -> Result:
     """The same harness under ``myhdl.Cosimulation``: Python steps it every ``TICK`` and reads
     the event counts and hashes through MyHDL's VPI (``Result.extra``)."""
-    from myhdl import Cosimulation, Signal, Simulation, StopSimulation, delay, instance, intbv
+    from myhdl import (
+        Cosimulation,
+        Signal,
+        Simulation,
+        StopSimulation,
+        delay,
+        instance,
+        intbv,
+    )
 
     run_dir = Path(run_dir)
     vvp = run_dir / "tb_myhdl.vvp"
@@ -383,7 +392,8 @@ def measure(net, config: dict, images: np.ndarray, want: np.ndarray, folder: Pat
     (folder/run), and return what the sweep and the bench report: bit-exact images (every
     logit equal to ``want``), the classes, latency and interval measured beside the cycle
     model's, MAC utilization, and the simulation speed."""
-    from hdl import build, config as cfg
+    from hdl.cnn import config as cfg
+    from hdl.flow import build
 
     folder = Path(folder)
     top = build.build(net, config, folder / "verilog", input_max, requant_dsp_bits).stem

@@ -58,6 +58,15 @@ def memory(net: Network) -> dict:
             "buffer_bytes": buffer_values(net)}
 
 
+def _pixel_range(net: Network, input_max: float) -> str:
+    """What the pixel table makes of 0..255: where it stops changing."""
+    table = net.pixel_table(input_max)
+    top = int(np.argmax(table == table[-1]))
+    if top < 255:
+        return f"0..{top}; larger values read as {top}"
+    return "0..255"
+
+
 def weights_header(net: Network, input_max: float) -> str:
     ident = c_identifier(net.name)
     up = ident.upper()
@@ -68,7 +77,8 @@ def weights_header(net: Network, input_max: float) -> str:
  *   static int8_t buf_a[{up}_BUFFER_BYTES], buf_b[{up}_BUFFER_BYTES];
  *   int cls = c2f_run(&{ident}_net, pixels, buf_a, buf_b, logits);
  *
- * pixels: {h}x{w}x{c} bytes, 0..255, NHWC. {net.macs} MACs per image. */
+ * pixels: {h}x{w}x{c} bytes, NHWC, each the raw pixel the model saw as pixel / {input_max:g}
+ * ({_pixel_range(net, input_max)}). {net.macs} MACs per image. */
 #ifndef {up}_WEIGHTS_H
 #define {up}_WEIGHTS_H
 

@@ -1,25 +1,22 @@
 """ROM init files (``$readmemh``), ``network.json`` and a C header, all read from a qnet.
 
-Word layout of the ``.mem`` files (one word per line, hexadecimal, two's complement, no
-address markers, the first line is address 0):
+Word layout of the ``.mem`` files (one word per line, hexadecimal, no address markers, the
+first line is address 0; signed values as two's complement of the word's width):
 
-    <layer>_weights.mem     8-bit words. conv3x3: index ((o*3 + ky)*3 + kx)*C_in + c (TFLite's
-                            OHWI order); dense: o*N_in + i (the input index i is the NHWC
-                            flatten order (h*W + w)*C + c, the order a raster stream delivers).
-    <layer>_bias.mem        32-bit words, one per output channel.
-    <layer>_multiplier.mem  ``mult_bits``-bit words (network.json), one per output channel:
-                            M0 (31 bits) for requant "gemmlowp"; up to 63 bits for "round".
-    <layer>_shift.mem       8-bit words, one per output channel: TFLite's shift (positive =
-                            left) for "gemmlowp", the right shift for "round".
-    <layer>_weights_pe<P>_simd<S>.mem
-                            the same weights packed for a hardware MAC array of P output
-                            channels x S input channels (``packed_weights``): word
-                            k = (g*T + t)*(C_in/S) + cg (T = 9 taps for conv3x3, 1 for dense),
-                            lane p*S + s in bits [8*lane+7 : 8*lane] holds the weight of output
-                            g*P + p, tap t, input cg*S + s.
-    <layer>_weights_pe<P>_simd<S>_taps9.mem
-                            the conv3x3 weights for an array that takes all 9 taps in one
-                            clock: word k = g*(C_in/S) + cg, lane (p*9 + t)*S + s.
+    <layer>_weights.mem     8-bit signed words. conv3x3: index ((o*3 + ky)*3 + kx)*C_in + c
+                            (TFLite's OHWI order); dense: o*N_in + i (the input index i is the
+                            NHWC flatten order (h*W + w)*C + c, the order a raster stream
+                            delivers).
+    <layer>_bias.mem        32-bit signed words, one per output channel.
+    <layer>_multiplier.mem  ``mult_bits``-bit *unsigned* words (network.json), one per output
+                            channel: M0 (31 bits) for requant "gemmlowp"; up to 63 bits for
+                            "round" (the word is exactly as wide as the largest multiplier, so
+                            its top bit is often set: read it unsigned).
+    <layer>_shift.mem       8-bit signed words, one per output channel: TFLite's shift
+                            (positive = left) for "gemmlowp", the right shift for "round".
+
+The hardware's weight ROMs pack the same weights for a MAC array's parallelism
+(``hdl.cnn.parallel``: ``<layer>_weights_pe<P>_simd<S>[_taps9].mem``).
 
 ``network.json`` lists the layers with shapes, zero points, clamp bounds, requant mode,
 accumulator width and the files; ``<model>_model.h`` holds the ``.tflite`` as an aligned
@@ -68,69 +65,6 @@ def read_mem(path: Path, bits: int, signed: bool = True) -> np.ndarray:
 
 def mult_bits(layer: Layer) -> int:
     return max(1, int(max(int(m) for m in layer.multiplier)).bit_length())
-
-
-def mac_shape(layer: Layer) -> tuple[int, int, int]:
-    """(outputs, taps, inputs per tap) of a conv3x3 (C_out, 9, C_in) or dense (N_out, 1, N_in)."""
-    if layer.kind == "conv3x3":
-        return layer.c_out, 9, int(layer.weights.shape[-1])
-    if layer.kind == "dense":
-        return layer.c_out, 1, int(layer.weights.shape[-1])
-    raise ValueError(f"layer {layer.name}: {layer.kind} has no weights")
-
-
-def parallel(par) -> tuple[int, int, int]:
-    """A config entry -> (PE, SIMD, taps per clock); ``[pe, simd]`` means taps folded (1)."""
-    values = tuple(int(v) for v in par)
-    if len(values) == 2:
-        return values + (1,)
-    if len(values) != 3:
-        raise ValueError(f"parallelism {list(par)}: give [PE, SIMD] or [PE, SIMD, taps]")
-    return values
-
-
-def check_parallel(layer: Layer, pe: int, simd: int, taps: int = 1) -> None:
-    """Raise ValueError naming the parameter when PE/SIMD/taps cannot fold ``layer``."""
-    outs, all_taps, ins = mac_shape(layer)
-    if pe < 1 or outs % pe:
-        raise ValueError(f"layer {layer.name}: PE={pe} must divide its {outs} output channels")
-    if simd < 1 or ins % simd:
-        raise ValueError(f"layer {layer.name}: SIMD={simd} must divide its {ins} input channels")
-    if taps not in (1, all_taps):
-        raise ValueError(f"layer {layer.name}: taps={taps} must be 1 (taps folded in time) or "
-                         f"{all_taps} (all taps in one clock)")
-
-
-def packed_name(layer: Layer, pe: int, simd: int, taps: int = 1) -> str:
-    return f"{layer.name}_weights_pe{pe}_simd{simd}{f'_taps{taps}' if taps > 1 else ''}.mem"
-
-
-def packed_weights(layer: Layer, pe: int, simd: int, taps: int = 1) -> list[int]:
-    """Weight ROM words for a PE x SIMD (x taps) MAC array (layout in the module docstring)."""
-    check_parallel(layer, pe, simd, taps)
-    outs, n_taps, ins = mac_shape(layer)
-    w = (layer.weights.astype(np.int64).reshape(outs, n_taps, ins) & 0xFF)
-    w = w.reshape(outs // pe, pe, n_taps, ins // simd, simd)
-    if taps == 1:  # (g, p, t, cg, s) -> (g, t, cg, p, s): one row per word, lanes p*S + s
-        w = w.transpose(0, 2, 3, 1, 4)
-    else:  # (g, p, t, cg, s) -> (g, cg, p, t, s): lanes (p*T + t)*S + s
-        w = w.transpose(0, 3, 1, 2, 4)
-    lanes = w.reshape(-1, pe * taps * simd)
-    return [sum(int(v) << (8 * i) for i, v in enumerate(row)) for row in lanes]
-
-
-def write_block_mems(layer: Layer, folder, pe: int, simd: int, taps: int = 1) -> dict[str, Path]:
-    """Every ROM file one conv3x3/dense block reads, into ``folder``; returns their paths."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    files = layer_files(layer)
-    paths = {"weights": folder / packed_name(layer, pe, simd, taps)}
-    write_mem(paths["weights"], packed_weights(layer, pe, simd, taps), 8 * pe * simd * taps)
-    for key, values in (("bias", layer.bias), ("multiplier", layer.multiplier),
-                        ("shift", layer.shift)):
-        paths[key] = folder / files[key]["file"]
-        write_mem(paths[key], values, files[key]["bits"])
-    return paths
 
 
 def layer_files(layer: Layer) -> dict[str, dict]:
@@ -220,11 +154,13 @@ def staged_folder(out, *, replace_all: bool = False):
 
 
 def export(net: Network, tflite: bytes, out: str | os.PathLike,
-           input_max: float | None = None, samples=None) -> list[Path]:
+           input_max: float | None = None, samples=None, raw=None) -> list[Path]:
     """Write every ROM file, ``network.json`` and the C headers into ``out``: the .tflite as
     an array (``<model>_model.h``) and, with ``input_max``, the network for ``mcu/cnn2fpga.c``
     (``<model>_weights.h``, ``model.c_export``); ``samples`` = (raw images, labels) adds
-    ``<model>_samples.h`` for the example sketch.
+    ``<model>_samples.h`` for the example sketch; ``raw`` = (raw images, labels) writes them
+    as ``images.u8`` (N x H*W*C bytes) and ``labels.u8``, the host runner's input
+    (``mcu/host/c2f_host.c``).
 
     All files are generated into a staging folder first; only when every one is written are
     they moved into ``out`` (a failure leaves ``out`` as it was). Returns the written paths.
@@ -248,5 +184,8 @@ def export(net: Network, tflite: bytes, out: str | os.PathLike,
             (stage / f"{ident}_weights.h").write_text(c_export.weights_header(net, input_max))
             if samples is not None:
                 (stage / f"{ident}_samples.h").write_text(c_export.samples_header(net, *samples))
+        if raw is not None:
+            (stage / "images.u8").write_bytes(np.ascontiguousarray(raw[0], np.uint8).tobytes())
+            (stage / "labels.u8").write_bytes(np.ascontiguousarray(raw[1], np.uint8).tobytes())
         written = [out / f.name for f in sorted(stage.iterdir())]
     return written

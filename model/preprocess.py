@@ -1,4 +1,4 @@
-"""Camera frame -> CNN input: the integer arithmetic ``hdl/preprocess.py`` computes, in numpy.
+"""Camera frame -> CNN input: the integer arithmetic ``hdl/camera/preprocess.py`` computes, in numpy.
 
 A frame is an (H, W) array of RGB565 words (the OV7670's output). Each step is integer and
 exact, so the RTL's CNN input stream must equal ``preprocess(frame, geometry)`` bit for bit:

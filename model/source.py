@@ -152,9 +152,9 @@ def _check_pixel_max(pixel_max: float | None) -> None:
 
 def load_keras(path: Path):
     """A .keras file as a Keras model, or UnsupportedModelError saying why it cannot be read."""
-    from . import convert
-
     import zipfile
+
+    from . import convert
 
     if not zipfile.is_zipfile(path):
         raise UnsupportedModelError(

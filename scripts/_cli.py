@@ -25,12 +25,21 @@ def add_model_args(ap, required: bool = True, model_help: str = MODEL_HELP) -> N
                          "Default: the preset's; for a file, read from its input quantization")
     ap.add_argument("--mnist-dir", help="folder with the MNIST IDX files (default $MNIST_DIR, "
                                         "else the Keras download)")
+    add_verbose(ap)
+
+
+def add_verbose(ap) -> None:
+    ap.add_argument("-v", "--verbose", action="store_true",
+                    help="show the tools' whole output (TensorFlow's converter, MyHDL's "
+                         "warnings, Yosys, nextpnr); their logs are in the build folder anyway")
 
 
 def resolve_model(args, spec: str | None = None):
     """The ``ModelSource`` the arguments name (``spec`` overrides ``args.model``)."""
     from model import source
 
+    if getattr(args, "verbose", False):
+        os.environ["CNN2FPGA_VERBOSE"] = "1"
     return source.resolve(spec or args.model, dataset=getattr(args, "dataset", None),
                           mnist_dir=getattr(args, "mnist_dir", None),
                           pixel_max=getattr(args, "pixel_max", None))
@@ -45,8 +54,8 @@ def run(main) -> None:
     errors = (DataError, UnsupportedModelError, UnsupportedTFLiteError, FileNotFoundError,
               ValueError)
     try:
-        from hdl.synth import SynthError
         from cosim.icarus import ToolMissing
+        from hdl.flow.synth import SynthError
         errors += (SynthError, ToolMissing)
     except ImportError:  # the HDL side is optional for the model-only commands
         pass

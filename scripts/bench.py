@@ -13,8 +13,8 @@ For each preset and hardware config:
     per invoke as the FPGA sees them: the int8 model's images/s on 1 and on all cores, and the
     time per image of the float32 and the int8 .tflite on one core.
 
-It prints figures and never asserts on time. --readme rewrites the README's performance
-section (between the bench markers) from the table it just wrote.
+It prints figures and never asserts on time. --readme rewrites the bench block of
+docs/performance.md (between the bench markers) from the table it just wrote.
 
 Examples:
   python scripts/bench.py                       # everything, about 10 minutes on 2 cores
@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from scripts._cli import run  # noqa: E402
+from scripts._cli import add_verbose, run  # noqa: E402
 
 # (model, config name, synthesis target): the config name picks
 # model/pretrained/<model>.hw.json ("default") or <model>.<name>.hw.json (presets.hw_config)
@@ -106,7 +106,7 @@ def rtl_figures(fig: dict, conf: dict, dsp_bits: int, folder: Path, n: int | Non
 
 def synth_figures(fig: dict, conf: dict, dsp_bits: int, target: str, folder: Path,
                   freq: float) -> dict:
-    from hdl import build, synth
+    from hdl.flow import build, synth
 
     print(f"  Yosys ({target}{', nextpnr-ice40' if target == 'ice40' else ''}) ...",
           flush=True)
@@ -135,7 +135,7 @@ def fmt_resources(s: dict | None) -> str:
 
 
 def markdown(doc: dict) -> str:
-    """The README's performance tables, from bench.json."""
+    """The performance tables of docs/performance.md, from bench.json."""
     lines = [f"Measured by `make bench` on {doc['machine']} ({doc['date']}; "
              f"{doc['tools']}).", "",
              "| model | config | multipliers | float (Keras) | float32 TFLite | int8 (LiteRT) "
@@ -185,7 +185,8 @@ def update_readme(readme: Path, table: str) -> None:
 def main() -> int:
     import platform
 
-    from hdl import config as cfg, synth
+    from hdl.cnn import config as cfg
+    from hdl.flow import synth
     from model import presets
 
     ap = argparse.ArgumentParser(description=__doc__,
@@ -200,9 +201,12 @@ def main() -> int:
     ap.add_argument("--mnist-dir", help="MNIST IDX folder (default $MNIST_DIR or download)")
     ap.add_argument("--out", type=Path, default=Path("build"), help="folder for bench.json, "
                                                                     "bench.md (default build)")
-    ap.add_argument("--readme", type=Path, nargs="?", const=Path("README.md"),
-                    help="rewrite this README's bench block (default README.md)")
+    ap.add_argument("--readme", type=Path, nargs="?", const=Path("docs/performance.md"),
+                    help="rewrite the bench block of this page (default docs/performance.md)")
+    add_verbose(ap)
     args = ap.parse_args()
+    if args.verbose:
+        os.environ["CNN2FPGA_VERBOSE"] = "1"
     if args.rtl_n is not None and args.rtl_n < 3:
         raise ValueError(f"--rtl-n {args.rtl_n}: an interval needs at least 3 images")
     if args.readme and args.model and set(args.model) != {r[0] for r in ROWS}:
@@ -223,7 +227,7 @@ def main() -> int:
         folder = args.out / "bench" / f"{model}_{name}"
         print(f"{model} {name}: " + cfg.describe(conf),
               flush=True)
-        row = {"model": model, "config": name, "layers": {k: list(v) for k, v in conf.items()},
+        row = {"model": model, "config": name, "layers": cfg.to_json(conf),
                "requant_dsp_bits": dsp_bits, "synth_device": None,
                "rtl": rtl_figures(fig, conf, dsp_bits, folder, args.rtl_n)}
         if not args.no_synth:

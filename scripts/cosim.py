@@ -4,10 +4,13 @@
 Builds the Verilog (as `make verilog` does) into build/<model>/verilog unless --verilog names a
 folder, lays out a run folder with a generated harness (clock and streams on the Verilog side)
 and runs it with:
-  --sim cosim      Icarus under myhdl.Cosimulation (the default; counts and hashes of every
-                   logit and class cross to Python, the harness file carries the values)
+  --sim verilator  verilator --binary, for volume (the default; all 10,000 MNIST test images
+                   in minutes)
+  --sim cosim      Icarus under myhdl.Cosimulation (counts and hashes of every logit and class
+                   cross to Python, the harness file carries the values)
   --sim icarus     plain vvp, the same harness, no Python in the loop
-  --sim verilator  verilator --binary, for volume (all 10,000 MNIST test images)
+Icarus simulates a few thousand clocks a second: before an Icarus run the command says how long
+it will take from the cycle model.
 Every logit of every image is compared with golden; prints bit-exact images, accuracy,
 latency and initiation interval in cycles (measured, and the cycle model's prediction), simulated cycles per second. --json for machines.
 --gap/--stall add random input gaps and output stalls (percent of cycles); --vcd dumps the
@@ -15,8 +18,8 @@ waves of the first image (up to its class index) into RUN/wave.vcd, with a GTKWa
 showing the top's streams: gtkwave RUN/wave.gtkw
 
 Examples:
-  python scripts/cosim.py --model digits_cnn --n 50
-  python scripts/cosim.py --model mnist_cnn --n 10000 --sim verilator
+  python scripts/cosim.py --model digits_cnn --n 50 --sim cosim
+  python scripts/cosim.py --model mnist_cnn --n 10000
 """
 import argparse
 import json
@@ -27,12 +30,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scripts._cli import add_model_args, resolve_model, run  # noqa: E402
 
+# Icarus' speed on the seed networks here (myhdl.Cosimulation and plain vvp alike), for the
+# warning before a long run; Verilator runs about a thousand times faster
+ICARUS_CLOCKS_PER_S = 2_600
+
 
 def main() -> int:
     import numpy as np
 
     from cosim import network_sim as ns
-    from hdl import build, config as cfg
+    from hdl.cnn import config as cfg
+    from hdl.cnn.parallel import Parallel
+    from hdl.flow import build
     from model import golden
     from scripts.make_verilog import add_config_args, resolve_config
 
@@ -40,7 +49,8 @@ def main() -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     add_model_args(ap)
     ap.add_argument("--n", type=int, default=200, help="test images (default 200)")
-    ap.add_argument("--sim", choices=("cosim", "icarus", "verilator"), default="cosim")
+    ap.add_argument("--sim", choices=("verilator", "cosim", "icarus"), default="verilator",
+                    help="simulator (default verilator; cosim and icarus are Icarus, slow)")
     ap.add_argument("--verilog", type=Path, help="an existing `make verilog` folder")
     ap.add_argument("--run-dir", type=Path, help="work folder (default build/<model>/run_<sim>)")
     ap.add_argument("--gap", type=int, default=0, help="percent of cycles with no input")
@@ -65,7 +75,7 @@ def main() -> int:
     if args.verilog:
         vdir = args.verilog
         top = json.loads((vdir / "config.json").read_text())["top"]
-        conf = {k: cfg.entry(v["pe"], v["simd"], v.get("taps", 1)) for k, v in
+        conf = {k: Parallel(v["pe"], v["simd"], v.get("taps", 1)) for k, v in
                 json.loads((vdir / "config.json").read_text())["layers"].items()}
     else:
         conf = resolve_config(net, src, args)
@@ -78,6 +88,13 @@ def main() -> int:
     ns.prepare(run_dir, vdir, top, images, n_classes, gap=args.gap, stall=args.stall,
                seed=args.seed, vcd=args.vcd)
     print(f"{args.sim}: {len(images)} images through {top} ...", file=log, flush=True)
+    if args.sim != "verilator":
+        clocks = cfg.latency(net, conf) + (len(images) - 1) * cfg.interval(net, conf)
+        minutes = clocks / ICARUS_CLOCKS_PER_S / 60
+        if minutes > 1:
+            print(f"  warning: about {clocks:,} clocks; Icarus runs about "
+                  f"{ICARUS_CLOCKS_PER_S:,} a second here, so this takes about {minutes:,.0f} "
+                  f"minutes (--sim verilator: seconds)", file=sys.stderr, flush=True)
     start = time.monotonic()
     if args.sim == "icarus":
         result = ns.run_icarus(run_dir, top, n_classes, total=len(images))
@@ -103,7 +120,7 @@ def main() -> int:
         "accuracy_hw": float(np.mean(result.classes == labels)) if len(result.classes) == len(labels) else None,
         "accuracy_golden": float(np.mean(np.argmax(want, axis=1) == labels)),
         "latency_cycles": result.latency, "predicted_latency": cfg.latency(net, conf),
-        "interval_cycles": result.interval,
+        "interval_cycles": None if result.interval != result.interval else result.interval,
         "predicted_interval": cfg.interval(net, conf), "multipliers": cfg.multipliers(conf),
         "cycles": result.cycles, "sim_seconds": round(result.seconds, 2),
         "wall_seconds": round(wall, 2),
@@ -119,7 +136,9 @@ def main() -> int:
               f", golden {report['accuracy_golden']:.4f}")
         print(f"  latency            {result.latency:,} cycles measured, "
               f"{report['predicted_latency']:,} predicted (first pixel to class, empty pipe)")
-        print(f"  interval           {result.interval:,.0f} cycles measured, "
+        measured = ("n/a (needs 3 images)" if result.interval != result.interval
+                    else f"{result.interval:,.0f} cycles measured")
+        print(f"  interval           {measured}, "
               f"{report['predicted_interval']:,} predicted, {report['multipliers']} multipliers")
         if args.gap or args.stall:
             print(f"                     (measured with {args.gap} % input gaps and {args.stall} % "

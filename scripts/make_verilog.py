@@ -36,7 +36,7 @@ from scripts._cli import add_model_args, resolve_model, run  # noqa: E402
 def resolve_config(net, src, args, variant: str | None = None):
     """The config the arguments ask for; ``variant`` (e.g. "up5k") prefers the preset's
     model/pretrained/<model>.<variant>.hw.json as the default when it exists."""
-    from hdl import config as cfg
+    from hdl.cnn import config as cfg
     from model import presets
 
     if not args.clock_mhz > 0:
@@ -85,8 +85,8 @@ def add_config_args(ap):
 
 
 def main() -> int:
-    from hdl import build, config as cfg
-    from model import export
+    from hdl.cnn import config as cfg
+    from hdl.flow import build
 
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -113,8 +113,8 @@ def main() -> int:
     lanes = cfg.lanes(net, conf)
     for layer in net.layers:
         if layer.has_weights:
-            pe, simd, taps = export.parallel(conf[layer.name])
-            print(f"  {layer.name:8s} {pe:3d} x {simd:<4d} x {taps}  {pe * simd * taps:8d}  "
+            pe, simd, taps = par = conf[layer.name]
+            print(f"  {layer.name:8s} {pe:3d} x {simd:<4d} x {taps}  {par.multipliers:8d}  "
                   f"{cfg.layer_cycles(layer, conf[layer.name], lanes[layer.name]):12,d}")
     print(f"  total multipliers {cfg.multipliers(conf)}, predicted interval {ii:,} clocks "
           f"({args.clock_mhz * 1e6 / ii:,.0f} images/s at {args.clock_mhz:g} MHz)")
@@ -123,7 +123,9 @@ def main() -> int:
 
 
 def board_main(args) -> int:
-    from hdl import boards, build, config as cfg
+    from hdl.board import boards
+    from hdl.cnn import config as cfg
+    from hdl.flow import build
     from model import preprocess
 
     board = boards.get(args.board)

@@ -9,7 +9,7 @@ config with the cycle model's predictions beside the measurements, MAC utilizati
 sweep.png (images/s against multipliers, with the compute bound) into build/<model>/sweep/.
 
 The configs: every layer at 1 x 1 (the smallest), --budgets (the fastest config within that
-many multipliers, hdl.config.auto), the model's default config, and the cheapest config that
+many multipliers, hdl.cnn.config.auto), the model's default config, and the cheapest config that
 reaches the fastest interval any config can (input, pooling or argmax bound), or the fastest
 within --max-mults when that one is larger.
 
@@ -29,7 +29,7 @@ from scripts._cli import add_model_args, resolve_model, run  # noqa: E402
 def configs(net, src, budgets, max_mults: int | None = None):
     """(name, config) pairs from the smallest to the fastest, duplicates dropped; with
     ``max_mults`` the fastest is the fastest within that many multipliers."""
-    from hdl import config as cfg
+    from hdl.cnn import config as cfg
     from model import presets
 
     weighted = [layer for layer in net.layers if layer.has_weights]
@@ -95,7 +95,7 @@ def main() -> int:
     import numpy as np
 
     from cosim import network_sim as ns
-    from hdl import config as cfg
+    from hdl.cnn import config as cfg
     from model import golden
 
     ap = argparse.ArgumentParser(description=__doc__,
@@ -129,7 +129,7 @@ def main() -> int:
         print(f"[{i}/{len(todo)}] {name}: " + cfg.describe(conf), flush=True)
         got = ns.measure(net, conf, images, want, out / name, src.input_max)
         del got["classes"], got["sim_cycles_per_s"]
-        rows.append({"name": name, "config": {k: list(v) for k, v in conf.items()}, **got,
+        rows.append({"name": name, "config": cfg.to_json(conf), **got,
                      "images_per_second": args.clock_mhz * 1e6 / got["interval_cycles"]})
     print(head)
     for r in rows:

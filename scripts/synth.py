@@ -59,7 +59,8 @@ def finish(title: str, flow: dict, doc: dict, out: Path, ice40: bool, freq_mhz: 
 
 
 def whole(src, net, args) -> int:
-    from hdl import build, config as cfg, synth
+    from hdl.cnn import config as cfg
+    from hdl.flow import build, synth
     from model import presets
     from scripts.make_verilog import resolve_config
 
@@ -75,12 +76,12 @@ def whole(src, net, args) -> int:
     print(f"{src.name}: converting the accelerator ({cfg.multipliers(conf)} MAC multipliers, "
           f"requantizer products: {dsp_bits} low bits in DSPs) ...", flush=True)
     top = build.build(net, conf, out, src.input_max, dsp_bits)
-    print(f"yosys {synth.TARGETS[args.target].format(top=top.stem)}"
+    print(f"Yosys (script: {synth.script_path(top, args.target)})"
           + (f", then nextpnr-ice40 --up5k --package sg48 --freq {args.freq_mhz:g} if it fits"
              if ice40 else "") + " ...", flush=True)
     flow = synth.run_flow(top, args.target, out, freq_mhz=args.freq_mhz, seed=args.seed,
                           bitstream=args.bitstream)
-    doc = {"model": src.name, "config": {k: list(v) for k, v in conf.items()},
+    doc = {"model": src.name, "config": cfg.to_json(conf),
            "multipliers": cfg.multipliers(conf), "requant_dsp_bits": dsp_bits, **flow}
     finish(f"{src.name} on {flow['device']}, {flow['yosys']}:", flow, doc, out, ice40,
            args.freq_mhz, args.seed)
@@ -91,7 +92,8 @@ def board_flow(args) -> int:
     """A board top through the open flow: the iCEBreaker through Yosys, nextpnr-ice40 with its
     .pcf (every top port placed) and, with --bitstream, icepack; the Basys3 through Yosys
     synth_xilinx for its resources (no open 7-series place and route)."""
-    from hdl import boards, build, synth
+    from hdl.board import boards
+    from hdl.flow import build, synth
     from model import preprocess
     from scripts.make_verilog import resolve_config
 
@@ -108,7 +110,7 @@ def board_flow(args) -> int:
     out = args.out or Path("build") / board.name / "synth"
     freq = board.sys_hz / 1e6
     print(f"{board.title}: {src.name} with the camera front-end -> Yosys "
-          f"{synth.TARGETS[target].format(top=board.top)}"
+          f"(script: {synth.script_path(out / (board.top + '.v'), target)})"
           + (f", nextpnr-ice40 with {board.constraints[0]} at {freq:g} MHz" if target == "ice40"
              else "") + " ...", flush=True)
     top = build.build_board(board, net, conf, preprocess.for_model(src.name), out, src.input_max)
@@ -127,11 +129,11 @@ def main() -> int:
     from myhdl import ResetSignal, Signal
 
     from cosim import icarus
-    from hdl import synth
-    from hdl.conv3x3 import conv3x3
-    from hdl.dense import dense
-    from hdl.stream import Stream
-    from model import export
+    from hdl.cnn.conv3x3 import conv3x3
+    from hdl.cnn.dense import dense
+    from hdl.flow import synth
+    from hdl.lib.stream import Stream
+    from hdl.cnn.parallel import Parallel, write_block_mems
 
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -170,11 +172,11 @@ def main() -> int:
     if args.layer not in layers:
         raise ValueError(f"--layer {args.layer}: {src.name} has {', '.join(layers)}")
     layer = layers[args.layer]
-    export.check_parallel(layer, args.pe, args.simd, args.taps)
+    par = Parallel(args.pe, args.simd, args.taps).check(layer)
     taps = f"_taps{args.taps}" if args.taps > 1 else ""
     out = args.out or (Path("build") / "synth" /
                        f"{src.name}_{layer.name}_pe{args.pe}_simd{args.simd}{taps}")
-    paths = export.write_block_mems(layer, out, args.pe, args.simd, args.taps)
+    paths = write_block_mems(layer, out, par)
     clk, rst = Signal(bool(0)), ResetSignal(0, active=1, isasync=False)
     top = f"{layer.name}_{layer.kind}"
     if layer.kind == "conv3x3":

@@ -41,7 +41,7 @@ def mnist():
 def digits_board(tmp_path_factory):
     """name -> the folder of that board's top converted with digits_cnn inside, once per
     worker (tests that share it are in the board's xdist group)."""
-    from hdl import boards
+    from hdl.board import boards
     from tests.hdl.helpers import build_top
 
     built = {}

@@ -45,7 +45,7 @@ def test_digits_bench_without_synthesis(tmp_path):
 def test_readme_has_the_bench_block():
     from scripts.bench import MARK_END, MARK_START
 
-    text = (ROOT / "README.md").read_text()
+    text = (ROOT / "docs" / "performance.md").read_text()
     assert text.count(MARK_START) == 1 and text.count(MARK_END) == 1
     block = text.split(MARK_START)[1].split(MARK_END)[0]
     assert "Measured by `make bench`" in block and "| mnist_cnn | default |" in block

@@ -9,10 +9,12 @@ so a board simulates in seconds; the slow suite's board checks build each with i
 import numpy as np
 import pytest
 
-from cosim import board_sim, camera_sim, ov7670_model as cam
+from cosim import board_sim, camera_sim
+from cosim import ov7670_model as cam
 from cosim.scene import paper_frame
-from hdl import boards, uart_report
-from hdl.uart_tx import divisor
+from hdl.board import boards
+from hdl.camera import uart_report
+from hdl.lib.uart_tx import divisor
 from model import capture, golden, presets, qnet
 from model.preprocess import for_model, preprocess
 from tests.hdl.helpers import need_tools

@@ -8,11 +8,14 @@ every logit the golden model's, every result and text line the frame it came fro
 import numpy as np
 import pytest
 
-from cosim import camera_sim, ov7670_model as cam
+from cosim import camera_sim
+from cosim import ov7670_model as cam
 from cosim.ov7670_model import Faults
 from cosim.scene import paper_frame
-from hdl import build, config as cfg, uart_report
-from hdl.uart_tx import divisor
+from hdl.camera import uart_report
+from hdl.cnn import config as cfg
+from hdl.flow import build
+from hdl.lib.uart_tx import divisor
 from model import golden, presets, qnet
 from model.preprocess import for_model, preprocess
 from tests.hdl.helpers import need_tools

@@ -19,7 +19,7 @@ import pytest
 from cosim.scene import paper_frame
 from model import capture
 from model.preprocess import for_model, preprocess
-from tests.hdl.test_capture_packet import simulate
+from tests.hdl.camera.test_capture_packet import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "capture_dataset.py"

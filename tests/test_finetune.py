@@ -18,8 +18,8 @@ import pytest
 from cosim.scene import paper_frame
 from model import capture, presets
 from model.preprocess import for_model, preprocess
+from tests.hdl.camera.test_capture_packet import simulate
 from tests.hdl.helpers import need_tools
-from tests.hdl.test_capture_packet import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 

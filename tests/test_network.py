@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 
 from cosim import network_sim as ns
-from hdl import build, config as cfg
+from hdl.cnn import config as cfg
+from hdl.cnn.parallel import Parallel
+from hdl.flow import build
 from model import golden, presets
 from tests.conftest import ROOT
 from tests.hdl.helpers import need_tools
-
 
 # one worker builds the default digits folder and runs every test that uses it
 DIGITS_GROUP = pytest.mark.xdist_group("digits_verilog")
@@ -151,7 +152,7 @@ def test_config_errors(nets):
         cfg.validate(net, {**cfg.load(presets.PRETRAINED / "mnist_cnn.hw.json"), "conv1": (3, 1)})
     with pytest.raises(ValueError, match="LAYER=PExSIMD"):
         cfg.parse_override("conv2:8")
-    assert cfg.parse_override("conv1=8x1x9") == ("conv1", (8, 1, 9))
+    assert cfg.parse_override("conv1=8x1x9") == ("conv1", Parallel(8, 1, 9))
     digits = nets["digits_cnn"]
     with pytest.raises(ValueError, match="layer dense1: SIMD=3 and the 8 channels"):
         cfg.validate(digits, {"conv1": (8, 1, 9), "dense1": (1, 3)})
@@ -171,7 +172,7 @@ def test_auto_config_meets_its_target(nets):
     # digits: the fastest interval is the 64-pixel input, reached with all taps in one clock
     digits = nets["digits_cnn"]
     fastest = cfg.auto(digits, ii=64)
-    assert cfg.interval(digits, fastest) == 64 and fastest["conv1"][2:] == (9,)
+    assert cfg.interval(digits, fastest) == 64 and fastest["conv1"].taps == 9
 
 
 def test_cli_errors():

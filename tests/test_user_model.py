@@ -11,7 +11,7 @@ keras = pytest.importorskip("keras")
 from keras import layers  # noqa: E402
 
 from cosim import network_sim as ns  # noqa: E402
-from hdl import config as cfg  # noqa: E402
+from hdl.cnn import config as cfg  # noqa: E402
 from model import golden, qnet  # noqa: E402
 from tests.hdl.helpers import need_tools  # noqa: E402
 from tests.usermodels import cli, user_tflite  # noqa: E402

@@ -2,7 +2,15 @@
 from __future__ import annotations
 
 import pytest
-from myhdl import ResetSignal, Signal, Simulation, StopSimulation, always, delay, instance
+from myhdl import (
+    ResetSignal,
+    Signal,
+    Simulation,
+    StopSimulation,
+    always,
+    delay,
+    instance,
+)
 
 from cosim import icarus
 
@@ -83,7 +91,7 @@ def stream_run(tmp_path, make, name, s, m, values, n_out, *, gap=0.0, stall=0.0,
     files must already be in ``tmp_path``). Returns (outputs, the clock of each output); with
     ``in_cycles`` (a list) also collects the clock each input value was taken.
     """
-    from hdl.stream import sink, source
+    from hdl.lib.stream import sink, source
 
     clk, rst = make_clk_rst()
     dut = make(clk, rst)
@@ -117,7 +125,7 @@ def taken(clk, s, cycles: list):
 
 
 def pack_words(values, simd):
-    """int8 values (..., simd) -> packed words, lane i in bits [8i+7:8i] (hdl.pack's layout)."""
+    """int8 values (..., simd) -> packed words, lane i in bits [8i+7:8i] (hdl.cnn.pack's layout)."""
     import numpy as np
 
     lanes = np.asarray(values).astype(np.int64).reshape(-1, simd) & 0xFF
@@ -130,10 +138,10 @@ def mac_block_run(tmp_path, block, want, layer, x, pe, simd, cycles, *, taps=1, 
     values a beat; with ``taps`` > 1 (conv3x3) a beat brings PE output values."""
     import numpy as np
 
-    from hdl.stream import Stream
-    from model import export
+    from hdl.lib.stream import Stream
+    from hdl.cnn.parallel import Parallel, write_block_mems
 
-    paths = export.write_block_mems(layer, tmp_path, pe, simd, taps)
+    paths = write_block_mems(layer, tmp_path, Parallel(pe, simd, taps))
     s = Stream(8) if lanes == 1 else Stream(8 * lanes, signed=False)
     out_lanes = pe if taps > 1 else 1
     m = Stream(8) if out_lanes == 1 else Stream(8 * out_lanes, signed=False)
@@ -165,7 +173,8 @@ def unpack_words(words, lanes):
 def build_top(folder, board, model):
     """Convert ``board``'s top with ``model`` inside (its hardware config for the board's
     variant when there is one) into ``folder``; returns the top's .v."""
-    from hdl import build, config as cfg
+    from hdl.cnn import config as cfg
+    from hdl.flow import build
     from model import preprocess, presets, qnet
 
     p = presets.get(model)

@@ -5,9 +5,9 @@ import inspect
 from myhdl import _block, _instance
 
 import hdl
-from hdl import boards
-from hdl.fifo import fifo
-from hdl.stream import Stream
+from hdl.board import boards
+from hdl.lib.fifo import fifo
+from hdl.lib.stream import Stream
 from tests.hdl.helpers import build_top, make_clk_rst
 
 

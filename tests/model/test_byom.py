@@ -13,7 +13,6 @@ from model import golden, oracle, qnet, source  # noqa: E402
 from model.convert import quiet  # noqa: E402
 from tests.usermodels import cli, refused, seq, small, user_tflite, write_idx  # noqa: E402
 
-
 # --- the tutorial int8 model: dynamic batch, SHAPE/STRIDED_SLICE/PACK before RESHAPE --------
 
 def test_dynamic_batch_flatten_is_folded(tmp_path):

@@ -88,6 +88,29 @@ def test_export_cli(tmp_path):
         for kind in ("weights", "bias", "multiplier", "shift")])
 
 
+def test_host_runner_input_and_run(tmp_path, digits):
+    """--images N writes the C host runner's input; the runner, built as docs/mcu.md says,
+    classifies it as the golden model does."""
+    from model import c_export, golden, presets, qnet
+
+    out = tmp_path / "export"
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts/export_weights.py"), "--model",
+                           "digits_cnn", "--out", str(out), "--images", "40"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    images = np.frombuffer((out / "images.u8").read_bytes(), np.uint8).reshape(40, 8, 8)
+    np.testing.assert_array_equal(images, digits.test.x[:40])
+    np.testing.assert_array_equal(np.frombuffer((out / "labels.u8").read_bytes(), np.uint8),
+                                  digits.test.y[:40])
+    exe = c_export.compile_host(out, "digits_cnn", tmp_path / "c2f_host")
+    subprocess.run([str(exe), str(out / "images.u8"), str(tmp_path / "logits.i8")], check=True)
+    got = np.fromfile(tmp_path / "logits.i8", np.int8).reshape(-1, 10)
+    p = presets.get("digits_cnn")
+    net = qnet.from_tflite(p.tflite)
+    np.testing.assert_array_equal(got, golden.run_network(
+        net, net.quantize_input(p.to_float(images))).logits)
+
+
 def test_export_cli_unknown_model(tmp_path):
     proc = subprocess.run([sys.executable, str(ROOT / "scripts/export_weights.py"), "--model",
                            "resnet50", "--out", str(tmp_path / "o")], capture_output=True, text=True)
@@ -99,55 +122,3 @@ def test_wide_words_stay_exact(tmp_path):
     words = [(1 << 64) - 1, (1 << 63) + 1, 0xC1DC15ED6C679801, 5, (1 << 200) + 3]
     export.write_mem(tmp_path / "w.mem", words, 208)
     assert [int(v) for v in export.read_mem(tmp_path / "w.mem", 208, signed=False)] == words
-
-
-@pytest.mark.parametrize("kind,pe,simd", [("conv3x3", 2, 3), ("conv3x3", 4, 1), ("dense", 3, 4),
-                                          ("dense", 1, 12)])
-def test_packed_weights_layout(kind, pe, simd):
-    """Word (g*T + t)*(C_in/S) + cg, lane p*S + s = weight [g*PE + p, t, cg*S + s]."""
-    from tests.hdl.layers import make_layer
-
-    rng = np.random.default_rng(1)
-    layer = make_layer(kind, 6 if kind == "conv3x3" else 12, 12, h=4, w=4, rng=rng)
-    words = export.packed_weights(layer, pe, simd)
-    outs, taps, ins = export.mac_shape(layer)
-    w = layer.weights.reshape(outs, taps, ins)
-    assert len(words) == outs * taps * ins // (pe * simd)
-    for k, word in enumerate(words):
-        g, rest = divmod(k, taps * (ins // simd))
-        t, cg = divmod(rest, ins // simd)
-        for p in range(pe):
-            for s in range(simd):
-                lane = (word >> (8 * (p * simd + s))) & 0xFF
-                assert lane - 256 * (lane >> 7) == w[g * pe + p, t, cg * simd + s]
-
-
-@pytest.mark.parametrize("pe,simd", [(2, 3), (12, 1)])
-def test_packed_weights_all_taps_layout(pe, simd):
-    """All 9 taps a clock: word g*(C_in/S) + cg, lane (p*9 + t)*S + s = weight
-    [g*PE + p, t, cg*S + s]."""
-    from tests.hdl.layers import make_layer
-
-    layer = make_layer("conv3x3", 6, 12, h=4, w=4, rng=np.random.default_rng(2))
-    words = export.packed_weights(layer, pe, simd, 9)
-    w = layer.weights.reshape(12, 9, 6)
-    assert len(words) == 12 * 6 // (pe * simd)
-    for k, word in enumerate(words):
-        g, cg = divmod(k, 6 // simd)
-        for p in range(pe):
-            for t in range(9):
-                for s in range(simd):
-                    lane = (word >> (8 * ((p * 9 + t) * simd + s))) & 0xFF
-                    assert lane - 256 * (lane >> 7) == w[g * pe + p, t, cg * simd + s]
-    with pytest.raises(ValueError, match="taps=3 must be 1"):
-        export.packed_weights(layer, pe, simd, 3)
-
-
-def test_packed_weights_bad_parallelism():
-    from tests.hdl.layers import make_layer
-
-    layer = make_layer("dense", 12, 10, rng=np.random.default_rng(0), name="dense2")
-    with pytest.raises(ValueError, match="layer dense2: PE=4 must divide its 10 output"):
-        export.packed_weights(layer, 4, 1)
-    with pytest.raises(ValueError, match="layer dense2: SIMD=5 must divide its 12 input"):
-        export.packed_weights(layer, 1, 5)

@@ -1,0 +1,256 @@
+"""Board tops: ``camera_system`` wired to a real board's pins (``make verilog BOARD=...``).
+
+Every board top has the same camera port names (the OV7670 module's pins): ``cam_pclk``,
+``cam_vsync``, ``cam_href``, ``cam_d[7:0]`` in; ``cam_xclk`` (the sensor's input clock),
+``cam_sioc``, ``cam_siod`` (bidirectional, released when not driven: the constraints turn on
+the pin's pull-up), ``cam_reset_n`` (held high) and ``cam_pwdn`` (held low) out. Each board
+adds its clock, a reset button, the UART pin and its display; ``constraints/<board>.*`` names
+exactly these ports.
+
+=============  =====================  =========  ======  ==========================================
+board          FPGA                   model      clock   display
+=============  =====================  =========  ======  ==========================================
+de10lite       MAX10 10M50DAF484C7G   mnist_cnn  50 MHz  HEX0 digit, LEDR bad-frame count, status
+basys3         Artix-7 xc7a35t        mnist_cnn  50 MHz  rightmost digit, LEDs status
+                                                 (100/2)
+icebreaker     iCE40 UP5K (SG48)      digits_cnn 12 MHz  break-off PMOD LEDs: digit in binary
+=============  =====================  =========  ======  ==========================================
+
+Capture mode (``camera_system``: each frame's CNN input as a binary packet instead of the text
+line) is on while the board's capture switch is on (SW0 on the DE10-Lite and the Basys3; on
+the iCEBreaker the break-off PMOD's BTN1 toggles it, debounced by ``hdl.lib.debounce``) or after
+the UART command ``c`` (``t`` ends it). The display shows it: the decimal point on the
+7-segment boards, the red LED on the iCEBreaker.
+
+UART: 8N1 at ``Board.baud``. A capture packet of a 28x28 image is 794 bytes = 7,940 bits; at
+460,800 baud (50 MHz / 108 = 462,963, 0.5 % off) it takes 17.2 ms, inside one frame time at
+30 frames/s (33.3 ms), so every frame is recorded. The iCEBreaker's 8x8 packet is 74 bytes:
+6.4 ms at 115,200 baud (12 MHz / 104, 0.2 % off) against 66.7 ms a frame at 15 frames/s.
+
+The system clock of the Basys3 top is the 100 MHz board clock divided by two in a flip-flop
+(the .xdc declares it with ``create_generated_clock``). XCLK is 25 MHz on the first two boards
+(the system clock / 2) and the 12 MHz board clock itself on the iCEBreaker (the OV7670 takes
+10-48 MHz; at 12 MHz it delivers 15 frames/s instead of 30).
+
+Reset: the button or power-up (``hdl.lib.power_on_reset``: reset for the first ``POR_CLOCKS``
+clocks after configuration).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from myhdl import (
+    ResetSignal,
+    Signal,
+    TristateSignal,
+    always,
+    always_comb,
+    always_seq,
+    block,
+    intbv,
+)
+
+from ..camera.camera_system import camera_system, port_signals
+from ..lib.debounce import debounce
+from ..lib.power_on_reset import power_on_reset
+from .seven_seg import seven_seg
+
+CONSTRAINTS = Path(__file__).resolve().parents[2] / "constraints"
+POR_CLOCKS = 255
+DEBOUNCE_S = 0.005   # a button must be stable this long to count
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    title: str
+    model: str
+    variant: str | None      # the model's hardware config variant (model/pretrained)
+    sys_hz: float
+    constraints: tuple       # files in constraints/
+    baud: int                # the UART, both ways
+    requant_dsp_bits: int = 0
+
+    @property
+    def top(self) -> str:
+        return f"board_{self.name}"
+
+    @property
+    def constraint_paths(self) -> list[Path]:
+        return [CONSTRAINTS / name for name in self.constraints]
+
+
+BOARDS = {
+    "de10lite": Board("de10lite", "Terasic DE10-Lite (MAX10)", "mnist_cnn", None, 50e6,
+                      ("de10lite.sdc", "de10lite.qsf"), 460800),
+    "basys3": Board("basys3", "Digilent Basys3 (Artix-7 35T)", "mnist_cnn", None, 50e6,
+                    ("basys3.xdc",), 460800),
+    "icebreaker": Board("icebreaker", "1BitSquared iCEBreaker (iCE40 UP5K)", "digits_cnn",
+                        "up5k", 12e6, ("icebreaker.pcf",), 115200, requant_dsp_bits=16),
+}
+
+
+def get(name: str) -> Board:
+    try:
+        return BOARDS[name]
+    except KeyError:
+        raise ValueError(f"unknown board {name!r}; boards: {', '.join(BOARDS)}") from None
+
+
+@block
+def board_core(clk, button, rx, capture_in, cam_pclk, cam_vsync, cam_href, cam_d, cam_sioc,
+               cam_siod, cam_reset_n, cam_pwdn, sig: dict, rst=None, **system):
+    """Reset (button through two flops, and power-up), camera_system, the camera's control
+    pins. ``button`` is active high here; ``sig`` holds camera_system's output signals;
+    ``rst``: the reset it makes (a new one when None)."""
+    rst = rst if rst is not None else ResetSignal(1, active=1, isasync=False)
+    por = power_on_reset(clk, button, rst, clocks=POR_CLOCKS)
+    siod = cam_siod.driver()
+    sio_c, sio_d_out, sio_d_oe = sig["sio_c"], sig["sio_d_out"], sig["sio_d_oe"]
+
+    @always_comb
+    def camera_pins():
+        cam_sioc.next = sio_c
+        cam_reset_n.next = 1
+        cam_pwdn.next = 0
+        if sio_d_oe:
+            siod.next = sio_d_out
+        else:
+            siod.next = None
+
+    sys_inst = camera_system(clk, rst, cam_pclk, cam_vsync, cam_href, cam_d, rx, capture_in,
+                             **sig, **system)
+    return por, camera_pins, sys_inst
+
+
+def _camera_ports() -> dict:
+    b = lambda: Signal(bool(0))  # noqa: E731
+    return dict(cam_pclk=b(), cam_vsync=b(), cam_href=b(), cam_d=Signal(intbv(0)[8:]),
+                cam_xclk=b(), cam_sioc=b(), cam_siod=TristateSignal(bool(0)),
+                cam_reset_n=b(), cam_pwdn=b())
+
+
+@block
+def board_de10lite(max10_clk1_50, key0, sw0, hex0, ledr, uart_tx, uart_rx, cam_pclk, cam_vsync,
+                   cam_href, cam_d, cam_xclk, cam_sioc, cam_siod, cam_reset_n, cam_pwdn,
+                   **system):
+    """KEY0 (active low) resets; SW0 up: capture mode; HEX0 (active low, bit 7 = DP) shows
+    the digit, the DP capture mode; LEDR[7:0] the bad-frame count, LEDR[8] a digit shown,
+    LEDR[9] the camera configured; uart_tx and uart_rx on GPIO[17] and GPIO[16] for a 3.3 V
+    USB-serial adapter."""
+    sig = port_signals(4)
+    digit, have_digit, bad, ready, line = (sig[k] for k in ("digit", "have_digit", "bad_frames",
+                                                            "cam_ready", "tx"))
+    button, xclk = Signal(bool(0)), Signal(bool(0))
+    seg = Signal(intbv(0)[7:])
+    core = board_core(max10_clk1_50, button, uart_rx, sw0, cam_pclk, cam_vsync, cam_href, cam_d,
+                      cam_sioc, cam_siod, cam_reset_n, cam_pwdn, sig, **system)
+    display = seven_seg(digit, have_digit, seg)
+    capture_on = sig["capture_on"]
+
+    @always(max10_clk1_50.posedge)
+    def xclk_div():
+        xclk.next = not xclk
+
+    @always_comb
+    def outputs():
+        button.next = not key0
+        cam_xclk.next = xclk
+        hex0.next = (~seg & 0x7F) | ((not capture_on) << 7)  # active low: DP lit = capture
+        ledr.next = (ready << 9) | (have_digit << 8) | bad
+        uart_tx.next = line
+
+    return core, display, xclk_div, outputs
+
+
+@block
+def board_basys3(clk, btnc, sw0, seg, dp, an, led, rstx, rsrx, cam_pclk, cam_vsync, cam_href,
+                 cam_d, cam_xclk, cam_sioc, cam_siod, cam_reset_n, cam_pwdn, **system):
+    """btnC resets; SW0 up: capture mode; the rightmost digit of the display shows the result
+    (active low), its decimal point capture mode; led[7:0] the bad-frame count, led[8] camera
+    configured, led[9] a digit shown, led[10] CDC overrun, led[11] CNN busy, led[15:12]
+    dropped frames (low bits); RsTx/RsRx the USB-UART."""
+    sig = port_signals(4)
+    digit, have_digit, bad, ready, line = (sig[k] for k in ("digit", "have_digit", "bad_frames",
+                                                            "cam_ready", "tx"))
+    dropped, busy, overrun = sig["dropped"], sig["cnn_busy"], sig["overrun"]
+    clk_sys, xclk = Signal(bool(0)), Signal(bool(0))
+    segs = Signal(intbv(0)[7:])
+    core = board_core(clk_sys, btnc, rsrx, sw0, cam_pclk, cam_vsync, cam_href, cam_d, cam_sioc,
+                      cam_siod, cam_reset_n, cam_pwdn, sig, **system)
+    display = seven_seg(digit, have_digit, segs)
+    capture_on = sig["capture_on"]
+
+    @always(clk.posedge)
+    def divide():
+        clk_sys.next = not clk_sys
+
+    @always(clk_sys.posedge)
+    def xclk_div():
+        xclk.next = not xclk
+
+    @always_comb
+    def outputs():
+        cam_xclk.next = xclk
+        seg.next = ~segs & 0x7F
+        dp.next = not capture_on
+        an.next = 0b1110
+        led.next = ((dropped[4:0] << 12) | (busy << 11) | (overrun << 10) | (have_digit << 9)
+                    | (ready << 8) | bad)
+        rstx.next = line
+
+    return core, display, divide, xclk_div, outputs
+
+
+@block
+def board_icebreaker(clk_12mhz, btn_n, btn1, ledr_n, ledg_n, led, tx, rx, cam_pclk, cam_vsync,
+                     cam_href, cam_d, cam_xclk, cam_sioc, cam_siod, cam_reset_n, cam_pwdn,
+                     **system):
+    """BTN_N resets; the break-off PMOD's BTN1 toggles capture mode (debounced); its LED1-4
+    show the digit in binary (LED1 = bit 0), LED5 a digit shown; the green LED the camera
+    configured, the red one capture mode; tx and rx go to the FTDI's second channel (the
+    board's USB serial port)."""
+    sig = port_signals(4)
+    digit, have_digit, ready, line = (sig[k] for k in ("digit", "have_digit", "cam_ready", "tx"))
+    capture_on = sig["capture_on"]
+    button, pressed, toggled, pressed_q = (Signal(bool(0)) for _ in range(4))
+    rst = ResetSignal(1, active=1, isasync=False)
+    core = board_core(clk_12mhz, button, rx, toggled, cam_pclk, cam_vsync, cam_href, cam_d,
+                      cam_sioc, cam_siod, cam_reset_n, cam_pwdn, sig, rst=rst, **system)
+    clean = debounce(clk_12mhz, rst, btn1, pressed, clocks=int(system["clk_hz"] * DEBOUNCE_S))
+
+    @always_seq(clk_12mhz.posedge, reset=rst)
+    def toggle():
+        pressed_q.next = pressed
+        if pressed and not pressed_q:
+            toggled.next = not toggled
+
+    @always_comb
+    def outputs():
+        button.next = not btn_n
+        cam_xclk.next = clk_12mhz
+        led.next = (have_digit << 4) | digit
+        ledg_n.next = not ready
+        ledr_n.next = not capture_on
+        tx.next = line
+
+    return core, clean, toggle, outputs
+
+
+def ports(board: Board) -> dict:
+    """The board top's ports as signals (names as in the Verilog and the constraints)."""
+    b = lambda: Signal(bool(0))  # noqa: E731
+    cam = _camera_ports()
+    if board.name == "de10lite":
+        return dict(max10_clk1_50=b(), key0=b(), sw0=b(), hex0=Signal(intbv(0)[8:]),
+                    ledr=Signal(intbv(0)[10:]), uart_tx=b(), uart_rx=b(), **cam)
+    if board.name == "basys3":
+        return dict(clk=b(), btnc=b(), sw0=b(), seg=Signal(intbv(0)[7:]), dp=b(),
+                    an=Signal(intbv(0)[4:]), led=Signal(intbv(0)[16:]), rstx=b(), rsrx=b(),
+                    **cam)
+    return dict(clk_12mhz=b(), btn_n=b(), btn1=b(), ledr_n=b(), ledg_n=b(),
+                led=Signal(intbv(0)[5:]), tx=b(), rx=b(), **cam)
+
+
+TOPS = {"de10lite": board_de10lite, "basys3": board_basys3, "icebreaker": board_icebreaker}

@@ -1,0 +1,225 @@
+"""Per-layer parallelism: which ``Parallel`` (PE, SIMD, taps; ``hdl.cnn.parallel``) each
+conv3x3/dense layer gets, and the cycle model of the whole network.
+
+A config is ``{layer name: Parallel}``; on disk a JSON object ``{"conv1": [8, 1], "conv2": [8,
+8], ...}`` (a conv3x3 may add a third number, 9, for all taps in one clock: ``[8, 1, 9]``, PE x
+9 x SIMD multipliers, and its results leave PE channels a beat, ``lanes``). Each preset has a
+default beside its model (``model/pretrained/<model>.hw.json``); ``--par conv2=8x4`` (or
+``conv1=8x1x9``) overrides one layer; ``auto(net, budget=...)`` or ``auto(net, ii=...)`` picks
+one from the cycle model.
+
+The network cycle model: every block streams concurrently, so the initiation interval is the
+slowest block's cycles per image (``layer_cycles``); the pixel ROM and argmax take one beat per
+value. The latency of an image entering an empty pipe (``latency``) chains the blocks' timing
+models (``trace``: the clock each value leaves, given the clock each input value came), from
+the first pixel to the class index.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from model.qnet import Layer, Network
+
+from . import argmax as argmax_block
+from . import conv3x3 as conv_block
+from . import dense as dense_block
+from . import maxpool2x2 as pool_block
+from . import pack
+from .parallel import Parallel, options, widest
+
+
+def load(path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"config {path} does not exist")
+    try:
+        raw = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"config {path}: not JSON ({exc})") from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"config {path}: a JSON object {{layer: [PE, SIMD]}} is expected")
+    out = {}
+    for name, value in raw.items():
+        try:
+            out[name] = Parallel.of(value)
+        except ValueError as exc:
+            raise ValueError(f"config {path}: layer {name}: {exc}") from None
+    return out
+
+
+def to_json(config: dict) -> dict:
+    """The config as a .hw.json file holds it."""
+    return {name: Parallel.of(par).entry for name, par in config.items()}
+
+
+def parse_override(text: str) -> tuple[str, Parallel]:
+    """``conv2=8x4`` -> ("conv2", Parallel(8, 4)); ``conv1=8x1x9`` -> ("conv1", Parallel(8, 1, 9))."""
+    try:
+        name, value = text.split("=")
+        return name, Parallel.parse(value)
+    except ValueError:
+        raise ValueError(f"--par {text!r}: write LAYER=PExSIMD or LAYER=PExSIMDx9 (all taps "
+                         f"in one clock), e.g. conv2=8x4") from None
+
+
+def describe(config: dict) -> str:
+    """``conv1=8x1x9, dense1=2x8``: the config as --par writes it."""
+    return ", ".join(f"{name}={Parallel.of(par)}" for name, par in config.items())
+
+
+def out_lanes(layer: Layer, par, lanes_in: int) -> int:
+    """Channels a beat of the layer's output brings."""
+    if layer.kind == "conv3x3":
+        par = Parallel.of(par)
+        return par.pe if par.taps > 1 else 1
+    if layer.kind == "dense":
+        return 1
+    return lanes_in  # maxpool and flatten keep the beat
+
+
+def lanes(net: Network, config: dict) -> dict:
+    """{layer name: channels a beat of its input brings}."""
+    out, n = {}, 1
+    for layer in net.layers:
+        out[layer.name] = n
+        n = out_lanes(layer, config.get(layer.name), n)
+    return out
+
+
+def validate(net: Network, config: dict) -> dict:
+    """Every weighted layer has a (PE, SIMD[, taps]) that folds it and takes the beats the layer
+    before delivers; no unknown layer names."""
+    weighted = [layer.name for layer in net.layers if layer.has_weights]
+    unknown = sorted(set(config) - set(weighted))
+    if unknown:
+        raise ValueError(f"config names {', '.join(unknown)}, not layers of {net.name} "
+                         f"({', '.join(weighted)})")
+    out = {}
+    n = 1
+    for layer in net.layers:
+        if layer.has_weights:
+            if layer.name not in config:
+                raise ValueError(f"config has no entry for layer {layer.name}")
+            try:
+                par = Parallel.of(config[layer.name])
+            except ValueError as exc:
+                raise ValueError(f"layer {layer.name}: {exc}") from None
+            par.check(layer)
+            pack.check_lanes(n, par.simd, f"layer {layer.name}: ")
+            out[layer.name] = par
+        n = out_lanes(layer, out.get(layer.name), n)
+    if n != 1:
+        raise ValueError(f"{net.name}: argmax takes one logit a beat; the last layer delivers {n}")
+    return out
+
+
+def layer_cycles(layer: Layer, par=None, lanes_in: int = 1) -> int:
+    if layer.kind == "conv3x3":
+        pe, simd, taps = Parallel.of(par)
+        return conv_block.cycles(layer, pe, simd, taps, lanes_in)
+    if layer.kind == "dense":
+        pe, simd, _ = Parallel.of(par)
+        return dense_block.cycles(layer, pe, simd, lanes_in)
+    if layer.kind == "maxpool2x2":
+        return pool_block.cycles(*layer.in_shape, lanes_in)
+    return 0
+
+
+def interval(net: Network, config: dict) -> int:
+    """Predicted initiation interval (clocks per image, back to back)."""
+    h, w, c = net.input_shape
+    n = lanes(net, config)
+    return max([h * w * c, argmax_block.cycles(net.logits_layer.c_out)] +
+               [layer_cycles(layer, config.get(layer.name), n[layer.name])
+                for layer in net.layers])
+
+
+def latency(net: Network, config: dict) -> int:
+    """Predicted clocks from an image's first pixel to its class index, pipe empty, pixels one
+    per clock, output always ready (dense layers with the top's ``DENSE_SLOTS`` job slots)."""
+    from .network import DENSE_SLOTS
+
+    t = [i + 1 for i in range(int(np.prod(net.input_shape)))]  # the pixel ROM's register
+    n = lanes(net, config)
+    for layer in net.layers:
+        par = config.get(layer.name)
+        if layer.kind == "conv3x3":
+            pe, simd, taps = Parallel.of(par)
+            t = conv_block.trace(layer, pe, simd, t, taps=taps, lanes=n[layer.name])
+        elif layer.kind == "maxpool2x2":
+            t = pool_block.trace(*layer.in_shape, t)
+        elif layer.kind == "dense":
+            pe, simd, _ = Parallel.of(par)
+            t = dense_block.trace(layer, pe, simd, t, slots=DENSE_SLOTS, lanes=n[layer.name])
+    return max(t) + 1  # argmax: the class leaves one clock after the last logit
+
+
+def multipliers(config: dict) -> int:
+    return sum(Parallel.of(par).multipliers for par in config.values())
+
+
+def fastest(net: Network) -> dict:
+    """Every layer fully parallel (all outputs, inputs and taps at once)."""
+    return {layer.name: widest(layer) for layer in net.layers if layer.has_weights}
+
+
+def auto(net: Network, budget: int | None = None, ii: int | None = None) -> dict:
+    """The config with the fewest multipliers that meets interval ``ii``; or, with ``budget``,
+    the fastest config within that many multipliers (fewest multipliers among equals). Layers
+    are picked in order, each the cheapest option that keeps it, and the pooling or flatten
+    after it, within the interval and takes the beats the layer before delivers."""
+    if (budget is None) == (ii is None):
+        raise ValueError("give exactly one of a multiplier budget or a target interval")
+    layers = [layer for layer in net.layers if layer.kind != "flatten"]
+    weighted = [layer for layer in layers if layer.has_weights]
+    rows = {layer.name: sorted(options(layer), key=lambda o: (o.multipliers,
+                                                              layer_cycles(layer, o)))
+            for layer in weighted}
+    fixed = interval(net, fastest(net))
+
+    def cheapest(limit: int) -> dict | None:
+        picked, n = {}, 1
+        for i, layer in enumerate(layers):
+            if not layer.has_weights:
+                if layer_cycles(layer, None, n) > limit:
+                    return None
+                continue
+            after = [nxt for nxt in layers[i + 1:i + 2] if not nxt.has_weights]
+            for o in rows[layer.name]:
+                if o.simd % n and n % o.simd:
+                    continue
+                out = out_lanes(layer, o, n)
+                if (layer_cycles(layer, o, n) <= limit and
+                        all(layer_cycles(nxt, None, out) <= limit for nxt in after)):
+                    picked[layer.name], n = o, out
+                    break
+            else:
+                return None
+        return picked
+
+    if ii is not None:
+        if ii < fixed:
+            raise ValueError(f"interval {ii} is below what any config reaches ({fixed} clocks: "
+                             f"input, pooling or argmax)")
+        return cheapest(ii)
+    candidates = {fixed}
+    for layer in layers:
+        c_in = layer.in_shape[-1]
+        for n in (d for d in range(1, c_in + 1) if c_in % d == 0):
+            for o in rows.get(layer.name, [None]):
+                candidates.add(layer_cycles(layer, o, n))
+    best = None
+    for limit in sorted(candidates):
+        if limit < fixed:
+            continue
+        picked = cheapest(limit)
+        if picked is not None and multipliers(picked) <= budget:
+            best = picked
+            break
+    if best is None:
+        raise ValueError(f"budget {budget}: even one multiplier per layer needs "
+                         f"{len(weighted)}")
+    return best

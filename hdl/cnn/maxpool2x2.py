@@ -1,0 +1,173 @@
+"""2x2 max-pool, stride 2, streaming, on int8 values in NHWC raster order.
+
+Input ``s``: one int8 value per beat, channel fastest, then column, then row (H x W x C).
+Output ``m``: the pooled (H//2) x (W//2) x C tensor in the same order. An odd last row or
+column is read and dropped, as TFLite's VALID pooling does (26 -> 13, 11 -> 5).
+
+With ``lanes`` > 1 (after a convolution whose drain is as wide as its PE array) every beat
+carries that many consecutive channels of one pixel, lane i in bits [8i+7 : 8i], in and out;
+the maxima are taken lane by lane and an image takes ``H * W * C / lanes`` beats.
+
+Memories: ``hbuf`` (C values: the even column's value per channel until its odd partner
+arrives) and one row buffer of (W//2) x C values (the horizontal maxima of an even row until
+the odd row below arrives). Both are plain arrays, written and read once per beat.
+
+Handshake (hdl/lib/stream.py): ``s.ready = not m.valid or m.ready`` -- a beat is taken whenever
+the output register is free or being emptied on the same edge.
+
+Throughput and latency: one input beat per clock with no gaps or stalls, so an image takes
+``cycles(H, W, C, lanes) = H * W * C / lanes`` clocks; each output leaves one clock after the
+input that completes it.
+"""
+from __future__ import annotations
+
+from myhdl import Signal, always, always_comb, always_seq, block, intbv
+
+from ..lib.stream import Stream, check_stream, concat_lanes
+
+
+def cycles(h: int, w: int, c: int, lanes: int = 1) -> int:
+    """Clocks per image with no input gaps or output stalls (one beat per clock)."""
+    return h * w * c // lanes
+
+
+def trace(h: int, w: int, c: int, t_in) -> list[int]:
+    """Timing model of one image: ``t_in[i]`` is the clock input value i is taken (the values
+    of one beat share it); each output leaves one clock after the input value that completes
+    its 2x2 window."""
+    return [t_in[((2 * py + 1) * w + 2 * px + 1) * c + ch] + 1
+            for py in range(h // 2) for px in range(w // 2) for ch in range(c)]
+
+
+def check_params(h: int, w: int, c: int, lanes: int = 1) -> None:
+    if h < 2:
+        raise ValueError(f"H={h} must be at least 2")
+    if w < 2:
+        raise ValueError(f"W={w} must be at least 2")
+    if c < 1:
+        raise ValueError(f"C={c} must be at least 1")
+    if lanes < 1 or c % lanes:
+        raise ValueError(f"lanes={lanes} must divide C={c}")
+
+
+@block
+def lane_of(word, lane, *, i: int):
+    """lane = the signed int8 in bits [8i+7 : 8i] of ``word``."""
+    @always_comb
+    def pick():
+        lane.next = word[8 * i + 8:8 * i].signed()
+
+    return pick
+
+
+@block
+def max3(data, hold, above, hmax, vmax):
+    """hmax = max(hold, data), vmax = max(above, hold, data), all int8."""
+    @always_comb
+    def maxima():
+        # max(above, max(hold, data)) from three comparisons side by side, not two in a row
+        # (the slowest path of the iCE40 build when they were chained)
+        if hold > data:
+            hmax.next = hold
+        else:
+            hmax.next = data
+        if above > hold and above > data:
+            vmax.next = above
+        elif hold > data:
+            vmax.next = hold
+        else:
+            vmax.next = data
+
+    return maxima
+
+
+@block
+def lane_maxima(data, hold, above, hmax, vmax, *, lanes: int):
+    """``max3`` lane by lane on words of ``lanes`` int8 values."""
+    if lanes == 1:
+        return max3(data, hold, above, hmax, vmax)
+
+    def int8():
+        return Signal(intbv(0, min=-128, max=128))
+
+    insts, hs, vs = [], [], []
+    for i in range(lanes):
+        d, ho, ab, hm, vm = int8(), int8(), int8(), int8(), int8()
+        insts += [lane_of(data, d, i=i), lane_of(hold, ho, i=i), lane_of(above, ab, i=i),
+                  max3(d, ho, ab, hm, vm)]
+        hs.append(hm)
+        vs.append(vm)
+    insts += [concat_lanes(hs, hmax), concat_lanes(vs, vmax)]
+    return insts
+
+
+@block
+def maxpool2x2(clk, rst, s, m, *, h: int, w: int, c: int, lanes: int = 1):
+    check_params(h, w, c, lanes)
+    one = lanes == 1
+    check_stream("s", s, bits=8 * lanes, ready=True, signed=one)
+    check_stream("m", m, bits=8 * lanes, ready=True, signed=one)
+    wo = w // 2
+    c = c // lanes  # channel words a pixel
+
+    def word():
+        return Signal(intbv(0, min=-128, max=128)) if one else Signal(intbv(0)[8 * lanes:])
+
+    hbuf = [word() for _ in range(c)]
+    rowbuf = [word() for _ in range(wo * c)]
+
+    x = Signal(intbv(0, min=0, max=w))
+    y = Signal(intbv(0, min=0, max=h))
+    ch = Signal(intbv(0, min=0, max=c))
+    col = Signal(intbv(0, min=0, max=max(2, wo * c)))      # (x // 2) * C + ch, a counter
+    take = Signal(bool(0))
+    hmax, vmax, hold, above = word(), word(), word(), word()
+    maxima = lane_maxima(s.data, hold, above, hmax, vmax, lanes=lanes)
+
+    @always_comb
+    def handshake():
+        s.ready.next = (not m.valid) or m.ready
+        take.next = s.valid and ((not m.valid) or m.ready)
+
+    @always_comb
+    def read():
+        hold.next = hbuf[ch]
+        above.next = rowbuf[col]
+
+    @always(clk.posedge)
+    def memories():
+        if take and x < 2 * wo and y < 2 * (h // 2):
+            if x % 2 == 0:
+                hbuf[ch].next = s.data
+            elif y % 2 == 0:
+                rowbuf[col].next = hmax
+
+    @always_seq(clk.posedge, reset=rst)
+    def control():
+        if m.valid and m.ready:
+            m.valid.next = 0
+        if take:
+            if x % 2 == 1 and y % 2 == 1 and x < 2 * wo and y < 2 * (h // 2):
+                m.valid.next = 1
+                m.data.next = vmax
+            # counters: channel fastest, then column, then row
+            if ch == c - 1:
+                ch.next = 0
+                if x == w - 1:
+                    x.next = 0
+                    col.next = 0
+                    if y == h - 1:
+                        y.next = 0
+                    else:
+                        y.next = y + 1
+                else:
+                    x.next = x + 1
+                    if x % 2 == 1 and x + 1 < 2 * wo:
+                        col.next = col + 1  # the next output column's first channel
+                    else:
+                        col.next = col - (c - 1)  # this output column again
+            else:
+                ch.next = ch + 1
+                col.next = col + 1
+
+    return handshake, read, maxima, memories, control

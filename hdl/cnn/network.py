@@ -1,0 +1,147 @@
+"""The whole accelerator, elaborated from a qnet layer list: a dataflow chain of blocks.
+
+    s (pixel 0..255) -> pixel ROM (the model's input quantization) -> conv3x3 / maxpool2x2 /
+    dense ... (flatten is free on a raster stream) -> logits -> argmax -> m (class index)
+
+Every layer is its own block working concurrently on streams with valid/ready, so image k+1
+enters while image k is still in the later layers; the slowest layer sets the initiation
+interval. Per-layer parallelism (PE, SIMD, taps) comes from a config (``hdl.cnn.config``); after a
+convolution with all taps in one clock the streams carry PE channels a beat up to the next
+weighted layer.
+
+Ports (MyHDL flattens the streams):
+
+``clk``, ``rst``            one clock, synchronous active-high reset
+``s_valid/s_data/s_ready``  input pixels, 8-bit unsigned, raster order (NHWC), one per beat
+``m_valid/m_data/m_ready``  the class index of each image
+``logit_valid/logit_data``  the final int8 logits as they pass into argmax (a monitor: no ready)
+``busy``                    high while any pixel or image is in_flight
+``done``                    one-clock pulse when a class index is taken
+
+ROM files (``write_mems``): ``pixel_to_int8.mem`` (256 words) and each weighted layer's
+``write_block_mems`` set, all named without a folder.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from myhdl import Signal, always_comb, always_seq, block, intbv
+
+from model import export
+from model.qnet import Network
+
+from ..lib.rom import rom
+from ..lib.stream import Stream, check_stream
+from .argmax import argmax, index_bits
+from .conv3x3 import conv3x3
+from .dense import dense
+from .maxpool2x2 import maxpool2x2
+from .parallel import Parallel, write_block_mems
+
+PIXEL_ROM = "pixel_to_int8.mem"
+# A dense layer needs its whole input vector: with three slots (computing image k, holding k+1,
+# loading k+2) the convolutions ahead of it keep working while it is busy.
+DENSE_SLOTS = 3
+
+
+def write_mems(net: Network, config: dict, folder, input_max: float) -> dict:
+    """Every ROM file the top reads, into ``folder``; returns {layer name: paths}."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    export.write_mem(folder / PIXEL_ROM, net.pixel_table(input_max), 8)
+    paths = {"pixel": folder / PIXEL_ROM}
+    for layer in net.layers:
+        if layer.has_weights:
+            paths[layer.name] = write_block_mems(layer, folder, Parallel.of(config[layer.name]))
+    return paths
+
+
+@block
+def pixel_map(clk, rst, s, x, *, path):
+    """x = pixel_to_int8[s]: a registered ROM read in_flight one handshake stage."""
+    adv = Signal(bool(0))
+    table = rom(clk, s.data, x.data, path=path, signed=True, en=adv)
+
+    @always_comb
+    def handshake():
+        adv.next = not x.valid or x.ready
+        s.ready.next = not x.valid or x.ready
+
+    @always_seq(clk.posedge, reset=rst)
+    def valid():
+        if adv:
+            x.valid.next = s.valid
+
+    return table, handshake, valid
+
+
+@block
+def network(clk, rst, s, m, logit_valid, logit_data, busy, done, *, net: Network, config: dict,
+            paths: dict, requant_dsp_bits: int = 0):
+    check_stream("s", s, bits=8, ready=True, signed=False)
+    n_classes = net.logits_layer.c_out
+    check_stream("m", m, bits=index_bits(n_classes), ready=True, signed=False)
+    h, w, c = net.input_shape
+    pixels = h * w * c
+
+    from .config import lanes as beat_lanes
+    from .config import out_lanes
+
+    insts = []
+    x = Stream(8)
+    insts.append(pixel_map(clk, rst, s, x, path=paths["pixel"]))
+    n_in = beat_lanes(net, config)
+    for layer in net.layers:
+        if layer.kind == "flatten":
+            continue
+        n = n_in[layer.name]
+        n_out = out_lanes(layer, config.get(layer.name), n)
+        y = Stream(8) if n_out == 1 else Stream(8 * n_out, signed=False)
+        if layer.kind == "conv3x3":
+            pe, simd, taps = Parallel.of(config[layer.name])
+            insts.append(conv3x3(clk, rst, x, y, layer=layer, pe=pe, simd=simd,
+                                 paths=paths[layer.name], requant_dsp_bits=requant_dsp_bits,
+                                 taps=taps, lanes=n))
+        elif layer.kind == "maxpool2x2":
+            lh, lw, lc = layer.in_shape
+            insts.append(maxpool2x2(clk, rst, x, y, h=lh, w=lw, c=lc, lanes=n))
+        elif layer.kind == "dense":
+            pe, simd, _ = Parallel.of(config[layer.name])
+            insts.append(dense(clk, rst, x, y, layer=layer, pe=pe, simd=simd,
+                               paths=paths[layer.name], slots=DENSE_SLOTS,
+                               requant_dsp_bits=requant_dsp_bits, lanes=n))
+        else:
+            raise ValueError(f"layer {layer.name}: no hardware block for {layer.kind}")
+        x = y
+    insts.append(argmax(clk, rst, x, m, n=n_classes))
+    logits = x
+
+    count = Signal(intbv(0, min=0, max=pixels))
+    in_flight = Signal(intbv(0, min=0, max=1 << 16))  # images started and not yet classified
+    pixel_in = Signal(bool(0))
+    last_pixel = Signal(bool(0))
+    class_out = Signal(bool(0))
+
+    @always_comb
+    def monitor():
+        logit_valid.next = logits.valid and logits.ready
+        logit_data.next = logits.data
+        pixel_in.next = s.valid and s.ready
+        last_pixel.next = s.valid and s.ready and count == pixels - 1
+        class_out.next = m.valid and m.ready
+        done.next = m.valid and m.ready
+        busy.next = count != 0 or in_flight != 0
+
+    @always_seq(clk.posedge, reset=rst)
+    def counters():
+        if pixel_in:
+            if count == pixels - 1:
+                count.next = 0
+            else:
+                count.next = count + 1
+        if last_pixel and not class_out:
+            in_flight.next = in_flight + 1
+        elif class_out and not last_pixel:
+            in_flight.next = in_flight - 1
+
+    return insts, monitor, counters

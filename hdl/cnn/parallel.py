@@ -1,0 +1,154 @@
+"""A weighted layer's parallelism, ``Parallel(pe, simd, taps)``, and the weight ROM layout it
+implies. This module owns the type: every config, command line and block takes it from here.
+
+    pe     output channels computed side by side (divides C_out)
+    simd   input channels taken per clock (divides C_in; a dense layer's N_in)
+    taps   conv3x3 kernel taps per clock: 1 (the nine taps folded in time) or 9 (all at once);
+           a dense layer has one tap
+
+Text form ``8x4`` (taps 1) or ``8x1x9``; JSON form ``[8, 4]`` or ``[8, 1, 9]`` (a config file,
+``model/pretrained/<model>.hw.json``). PE x SIMD x taps multipliers.
+
+Weight ROM words for a PE x SIMD (x taps) MAC array (``packed_weights``, file
+``<layer>_weights_pe<P>_simd<S>[_taps9].mem``, ``8 * P * S * taps`` bits a word):
+
+    taps 1   word k = (g*T + t)*(C_in/S) + cg (T = 9 taps for conv3x3, 1 for dense); lane
+             p*S + s, bits [8*lane+7 : 8*lane], holds the weight of output g*P + p, tap t,
+             input cg*S + s.
+    taps 9   word k = g*(C_in/S) + cg; lane (p*9 + t)*S + s.
+
+Each byte is the int8 weight's two's complement bit pattern (the MAC lanes multiply it as a
+signed number).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from model import export
+from model.qnet import Layer
+
+
+def mac_shape(layer: Layer) -> tuple[int, int, int]:
+    """(outputs, taps, inputs per tap) of a conv3x3 (C_out, 9, C_in) or dense (N_out, 1, N_in)."""
+    if layer.kind == "conv3x3":
+        return layer.c_out, 9, int(layer.weights.shape[-1])
+    if layer.kind == "dense":
+        return layer.c_out, 1, int(layer.weights.shape[-1])
+    raise ValueError(f"layer {layer.name}: {layer.kind} has no weights")
+
+
+@dataclass(frozen=True)
+class Parallel:
+    pe: int = 1
+    simd: int = 1
+    taps: int = 1
+
+    def __post_init__(self):
+        for name in ("pe", "simd", "taps"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"parallelism {name.upper()}={value!r} must be a whole number "
+                                 f"of at least 1")
+            object.__setattr__(self, name, int(value))
+
+    @classmethod
+    def of(cls, value) -> "Parallel":
+        """A Parallel from itself, ``[pe, simd]`` or ``[pe, simd, taps]`` (a config entry)."""
+        if isinstance(value, Parallel):
+            return value
+        try:
+            values = [int(v) for v in value]
+        except (TypeError, ValueError):
+            values = []
+        if len(values) not in (2, 3):
+            raise ValueError(f"parallelism {value!r}: give [PE, SIMD] or [PE, SIMD, taps]")
+        return cls(*values)
+
+    @classmethod
+    def parse(cls, text: str) -> "Parallel":
+        """``8x4`` or ``8x1x9``."""
+        try:
+            return cls.of(int(v) for v in text.lower().split("x"))
+        except ValueError:
+            raise ValueError(f"parallelism {text!r}: write PExSIMD or PExSIMDx9 (all taps in one "
+                             f"clock), e.g. 8x4") from None
+
+    @property
+    def multipliers(self) -> int:
+        return self.pe * self.simd * self.taps
+
+    @property
+    def entry(self) -> list[int]:
+        """The JSON form: [pe, simd], or [pe, simd, taps] when the taps are not folded."""
+        return [self.pe, self.simd] if self.taps == 1 else [self.pe, self.simd, self.taps]
+
+    def __str__(self) -> str:
+        return "x".join(str(v) for v in self.entry)
+
+    def __iter__(self):
+        return iter((self.pe, self.simd, self.taps))
+
+    def check(self, layer: Layer) -> "Parallel":
+        """Raise ValueError naming the parameter when this cannot fold ``layer``."""
+        outs, all_taps, ins = mac_shape(layer)
+        if outs % self.pe:
+            raise ValueError(f"layer {layer.name}: PE={self.pe} must divide its {outs} output "
+                             f"channels")
+        if ins % self.simd:
+            raise ValueError(f"layer {layer.name}: SIMD={self.simd} must divide its {ins} input "
+                             f"channels")
+        if self.taps not in (1, all_taps):
+            raise ValueError(f"layer {layer.name}: taps={self.taps} must be 1 (taps folded in "
+                             f"time) or {all_taps} (all taps in one clock)")
+        return self
+
+
+def options(layer: Layer) -> list[Parallel]:
+    """Every Parallel that folds ``layer``: each (PE, SIMD) pair, and for a conv3x3 each with
+    all 9 taps too."""
+    outs, taps, ins = mac_shape(layer)
+    return [Parallel(pe, simd, t) for t in sorted({1, taps})
+            for pe in range(1, outs + 1) if outs % pe == 0
+            for simd in range(1, ins + 1) if ins % simd == 0]
+
+
+def widest(layer: Layer) -> Parallel:
+    """All outputs, inputs and taps at once."""
+    outs, taps, ins = mac_shape(layer)
+    return Parallel(outs, ins, taps)
+
+
+def packed_name(layer: Layer, par: Parallel) -> str:
+    return (f"{layer.name}_weights_pe{par.pe}_simd{par.simd}"
+            f"{f'_taps{par.taps}' if par.taps > 1 else ''}.mem")
+
+
+def packed_weights(layer: Layer, par: Parallel) -> list[int]:
+    """Weight ROM words for ``par``'s MAC array (layout in the module docstring)."""
+    pe, simd, taps = par.check(layer)
+    outs, n_taps, ins = mac_shape(layer)
+    w = (layer.weights.astype(np.int64).reshape(outs, n_taps, ins) & 0xFF)
+    w = w.reshape(outs // pe, pe, n_taps, ins // simd, simd)
+    if taps == 1:  # (g, p, t, cg, s) -> (g, t, cg, p, s): one row per word, lanes p*S + s
+        w = w.transpose(0, 2, 3, 1, 4)
+    else:  # (g, p, t, cg, s) -> (g, cg, p, t, s): lanes (p*T + t)*S + s
+        w = w.transpose(0, 3, 1, 2, 4)
+    lanes = w.reshape(-1, pe * taps * simd)
+    return [sum(int(v) << (8 * i) for i, v in enumerate(row)) for row in lanes]
+
+
+def write_block_mems(layer: Layer, folder, par: Parallel) -> dict[str, Path]:
+    """Every ROM file one conv3x3/dense block reads, into ``folder``; returns their paths."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    files = export.layer_files(layer)
+    paths = {"weights": folder / packed_name(layer, par)}
+    export.write_mem(paths["weights"], packed_weights(layer, par), 8 * par.multipliers)
+    for key, values in (("bias", layer.bias), ("multiplier", layer.multiplier),
+                        ("shift", layer.shift)):
+        paths[key] = folder / files[key]["file"]
+        export.write_mem(paths[key], values, files[key]["bits"])
+    return paths

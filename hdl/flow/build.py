@@ -1,0 +1,179 @@
+"""Elaborate a model's accelerator into a self-contained Verilog folder (``make verilog``).
+
+``build(net, config, out, input_max)`` writes into ``out``:
+
+    <top>.v                 the converted network top (MyHDL flattens the hierarchy)
+    *.mem                   every ROM it reads ($readmemh, names without a folder)
+    files.f                 the file list: ``iverilog -f files.f``
+    verilator_waivers.vlt   the project's documented lint waivers:
+                            ``verilator --lint-only -Wall verilator_waivers.vlt <top>.v``
+    config.json             the (PE, SIMD) per layer, multipliers, predicted interval
+
+Files are generated in a staging folder and moved into ``out`` only when all are written.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import warnings
+from pathlib import Path
+
+from myhdl import ResetSignal, Signal, intbv
+
+from model.export import staged_folder
+from model.qnet import Network
+
+from .. import fresh_names
+from ..cnn import config as cfg
+from ..cnn.argmax import index_bits
+from ..cnn.network import network, write_mems
+from ..cnn.parallel import Parallel
+from ..lib.stream import Stream
+
+WAIVERS = Path(__file__).resolve().parents[2] / "cosim" / "verilator_waivers.vlt"
+
+
+def top_name(net: Network) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in net.name) + "_top"
+
+
+def elaborate(net: Network, config: dict, paths: dict, requant_dsp_bits: int = 0):
+    fresh_names()
+    clk, rst = Signal(bool(0)), ResetSignal(0, active=1, isasync=False)
+    s = Stream(8, signed=False)
+    m = Stream(index_bits(net.logits_layer.c_out), signed=False)
+    logit_valid, logit_data = Signal(bool(0)), Signal(intbv(0, min=-128, max=128))
+    busy, done = Signal(bool(0)), Signal(bool(0))
+    return network(clk, rst, s, m, logit_valid, logit_data, busy, done, net=net, config=config,
+                   paths=paths, requant_dsp_bits=requant_dsp_bits)
+
+
+def check_dsp_bits(requant_dsp_bits: int) -> None:
+    if requant_dsp_bits not in (0, 16):
+        raise ValueError(f"requant_dsp_bits={requant_dsp_bits}: choose 0 (the requantizers' "
+                         f"products in LUTs) or 16 (their low 16 bits in DSPs)")
+
+
+def to_verilog(inst, folder, name: str, testbench: bool = False) -> Path:
+    """Convert a MyHDL block instance to ``folder/name.v`` (and ``tb_name.v``).
+
+    MyHDL's warnings go to ``folder/name.convert.log``. "Signal is driven but not read" is
+    expected (the monitor outputs a board top leaves unconnected, which synthesis prunes) and
+    stays in the log; any other warning is shown. ``CNN2FPGA_VERBOSE=1`` shows them all."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        inst.convert(hdl="Verilog", path=str(folder), name=name, testbench=testbench)
+    lines = [f"{w.category.__name__}: {w.message}" for w in caught]
+    if lines:
+        (folder / f"{name}.convert.log").write_text("\n".join(lines) + "\n")
+    verbose = bool(os.environ.get("CNN2FPGA_VERBOSE"))
+    for w in caught:
+        if verbose or "driven but not read" not in str(w.message):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return folder / f"{name}.v"
+
+
+def convert(inst, stage: Path, top: str) -> Path:
+    """Convert ``inst`` to ``stage/<top>.v`` with the waivers and the file list beside it."""
+    vfile = to_verilog(inst, stage, top)
+    # MyHDL's header names the file with the folder it was written in: keep only the name
+    lines = vfile.read_text().split("\n")
+    lines = [f"// File: {top}.v" if ln.startswith("// File:") else ln for ln in lines]
+    vfile.write_text("\n".join(lines))
+    shutil.copy(WAIVERS, stage / WAIVERS.name)
+    (stage / "files.f").write_text(f"{top}.v\n")
+    return vfile
+
+
+def layers_doc(config: dict) -> dict:
+    """{layer: {"pe", "simd", "taps"}} for config.json."""
+    return {name: dict(zip(("pe", "simd", "taps"), Parallel.of(par)))
+            for name, par in config.items()}
+
+
+def build(net: Network, config: dict, out, input_max: float, requant_dsp_bits: int = 0) -> Path:
+    """``requant_dsp_bits``: how many low bits of each requantizer's product go to DSPs
+    (``hdl.lib.softmul``; 0 = all LUTs, the default; 16 for the iCE40 UP5K)."""
+    config = cfg.validate(net, config)
+    check_dsp_bits(requant_dsp_bits)
+    out = Path(out)
+    top = top_name(net)
+    # the folder is regenerated whole: no stale ROM files from another config
+    with staged_folder(out, replace_all=True) as stage:
+        paths = write_mems(net, config, stage, input_max)
+        convert(elaborate(net, config, paths, requant_dsp_bits), stage, top)
+        doc = {"model": net.name, "top": top,
+               "layers": layers_doc(config),
+               "multipliers": cfg.multipliers(config),
+               "requant_dsp_bits": requant_dsp_bits,
+               "predicted_interval": cfg.interval(net, config),
+               "input_max": input_max}
+        (stage / "config.json").write_text(json.dumps(doc, indent=2) + "\n")
+    return out / f"{top}.v"
+
+
+def _system_doc(net: Network, config: dict, geo, input_max: float, **head) -> dict:
+    """config.json of a camera system or board top: ``head`` first, then what both share."""
+    from ..camera.preprocess import normalise_cycles
+
+    return {**head, "model": net.name, "frame": [geo.width, geo.height], "cnn_input": geo.n,
+            "crop": geo.side, "factor": geo.factor, "radius": geo.radius,
+            "threshold": geo.threshold,
+            "layers": layers_doc(config),
+            "multipliers": cfg.multipliers(config), "normalise_cycles": normalise_cycles(geo),
+            "cnn_latency": cfg.latency(net, config), "cnn_interval": cfg.interval(net, config),
+            "input_max": input_max}
+
+
+def build_system(net: Network, config: dict, geo, out, input_max: float, *, clk_hz: float,
+                 baud: float = 115200, requant_dsp_bits: int = 0) -> Path:
+    """The camera-to-digit system (``hdl.camera.camera_system``) into ``out``: camera_system.v, the
+    CNN's ROM files, the file list, waivers and config.json."""
+    from ..camera.camera_system import camera_system, port_signals
+
+    config = cfg.validate(net, config)
+    check_dsp_bits(requant_dsp_bits)
+    out = Path(out)
+    top = "camera_system"
+    with staged_folder(out, replace_all=True) as stage:
+        paths = write_mems(net, config, stage, input_max)
+        b = lambda: Signal(bool(0))  # noqa: E731
+        fresh_names()
+        inst = camera_system(b(), ResetSignal(0, active=1, isasync=False), b(), b(), b(),
+                             Signal(intbv(0)[8:]), Signal(bool(1)), b(),
+                             **port_signals(index_bits(net.logits_layer.c_out)), net=net,
+                             config=config, paths=paths, geo=geo, clk_hz=clk_hz, baud=baud,
+                             requant_dsp_bits=requant_dsp_bits)
+        convert(inst, stage, top)
+        doc = _system_doc(net, config, geo, input_max, top=top, clk_hz=clk_hz, baud=baud,
+                          requant_dsp_bits=requant_dsp_bits)
+        (stage / "config.json").write_text(json.dumps(doc, indent=2) + "\n")
+    return out / f"{top}.v"
+
+
+def build_board(board, net: Network, config: dict, geo, out, input_max: float) -> Path:
+    """A board top (``hdl.board.boards``) into ``out``: board_<name>.v, the ROM files, the board's
+    constraints files, files.f, waivers and config.json."""
+    from ..board import boards
+
+    config = cfg.validate(net, config)
+    out = Path(out)
+    with staged_folder(out, replace_all=True) as stage:
+        paths = write_mems(net, config, stage, input_max)
+        fresh_names()
+        inst = boards.TOPS[board.name](**boards.ports(board), net=net, config=config,
+                                       paths=paths, geo=geo, clk_hz=board.sys_hz,
+                                       baud=board.baud,
+                                       requant_dsp_bits=board.requant_dsp_bits)
+        convert(inst, stage, board.top)
+        for path in board.constraint_paths:
+            shutil.copy(path, stage / path.name)
+        doc = _system_doc(net, config, geo, input_max, board=board.name, title=board.title,
+                          top=board.top, constraints=list(board.constraints),
+                          clk_hz=board.sys_hz, baud=board.baud,
+                          requant_dsp_bits=board.requant_dsp_bits)
+        (stage / "config.json").write_text(json.dumps(doc, indent=2) + "\n")
+    return out / f"{board.top}.v"

@@ -1,0 +1,257 @@
+"""Yosys synthesis of converted blocks and designs: cell counts per target.
+
+``synthesize(verilog, top, target)`` runs Yosys in the Verilog's folder (``$readmemh`` names
+files without a folder) and returns the cell counts of the mapped netlist, grouped into the
+resources people compare parts by (``summary``). Targets:
+
+``xilinx``  ``synth_xilinx -family xc7``: LUT6-based 7-series (Artix-7), DSP48E1, RAMB18E1/36E1
+``ice40``   ``synth_ice40 -dsp -abc9``: iCE40 UltraPlus, SB_LUT4, SB_MAC16, SB_RAM40_4K (ABC9
+            maps about 8 % fewer LUT4s than the default ABC on these designs); flip-flop
+            enables and resets only where 8 or more share one (``ICE40_FFS``)
+
+The iCE40 has no LUT RAM: a memory Yosys leaves in logic costs a flip-flop per bit and a read
+multiplexer, and Yosys leaves memories of a few words there. For ice40, every ``hdl.lib.ram``
+memory (registered read, so block RAM can hold it) of at least ``BLOCK_MIN_BITS`` bits is
+marked ``ram_style "block"`` before synthesis (``block_rams``); smaller ones stay in
+flip-flops, where an EBR each would run out of EBRs.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+# iCE40: a logic tile's 8 cells share one clock enable and one set/reset net. Yosys turns any
+# logic it can into an enable or a synchronous reset, and on the camera top that made ~200
+# enable/reset pairs, half of them used by one to seven flip-flops: about 780 cells of
+# tiles could hold nothing else, and nextpnr's placer found no legal placement at 89 % of the
+# cells. Between synth_ice40's steps, ``dfflegalize -mince 8 -minsrst 8`` keeps an enable or
+# a reset only where at least 8 flip-flops share it (the rest go back into the LUTs): 95 pairs,
+# ~240 cells lost to them, a few cells more in all, and it places.
+ICE40_FFS = ("dfflegalize -cell $_DFF_?_ 0 -cell $_DFFE_?P_ 0 -cell $_DFF_?P?_ 0 "
+             "-cell $_DFFE_?P?P_ 0 -cell $_SDFF_?P?_ 0 -cell $_SDFFCE_?P?P_ 0 "
+             "-cell $_DLATCH_?_ x -mince 8 -minsrst 8")
+TARGETS = {
+    "xilinx": "synth_xilinx -family xc7 -top {top}",
+    "ice40": ("synth_ice40 -dsp -abc9 -top {top} -run begin:map_ffs; " + ICE40_FFS
+              + "; synth_ice40 -dsp -abc9 -top {top} -run map_ffs:"),
+}
+
+# cell name prefix -> resource group
+GROUPS = {
+    "xilinx": [("LUT", "LUT"), ("FD", "FF"), ("DSP48E1", "DSP"), ("RAMB36E1", "RAMB36"),
+               ("RAMB18E1", "RAMB18"), ("RAM", "LUTRAM"), ("SRL", "SRL"), ("CARRY4", "CARRY4"),
+               ("MUXF", "MUXF")],
+    "ice40": [("SB_LUT4", "LUT4"), ("SB_DFF", "FF"), ("SB_MAC16", "DSP"),
+              ("SB_RAM40_4K", "EBR"), ("SB_SPRAM256KA", "SPRAM"), ("SB_CARRY", "CARRY")],
+}
+
+
+# the parts the targets are for, and what they hold (vendor data sheets)
+DEVICES = {
+    "xilinx": ("Artix-7 XC7A35T (Basys3, Arty A7-35)",
+               {"LUT": 20_800, "FF": 41_600, "DSP": 90, "RAMB36": 50}),
+    "ice40": ("iCE40 UP5K (iCEBreaker)",
+              {"LUT4": 5_280, "FF": 5_280, "DSP": 8, "EBR": 30, "SPRAM": 4}),
+}
+
+
+BLOCK_MIN_BITS = 64
+# hdl.lib.ram's memory as MyHDL declares it: <instance path>_ram<k>_mem
+RAM_DECL = re.compile(r"^reg (?:signed )?\[(\d+):0\] (\w*ram\d+_mem) \[0:(\d+)-1\];", re.M)
+
+
+def block_rams(text: str, min_bits: int = BLOCK_MIN_BITS) -> list[str]:
+    """The ``hdl.lib.ram`` memories of converted Verilog ``text`` with at least ``min_bits`` bits."""
+    return [name for width, name, depth in RAM_DECL.findall(text)
+            if (int(width) + 1) * int(depth) >= min_bits]
+
+
+def fit(groups: dict, target: str) -> list[tuple[str, int, int]]:
+    """(resource, used, capacity) for the target's device; two RAMB18 count as one RAMB36."""
+    _, caps = DEVICES[target]
+    used = dict(groups)
+    if "RAMB36" in caps:
+        used["RAMB36"] = used.get("RAMB36", 0) + (used.get("RAMB18", 0) + 1) // 2
+    return [(name, used.get(name, 0), cap) for name, cap in caps.items()]
+
+
+class SynthError(RuntimeError):
+    pass
+
+
+def yosys() -> str:
+    found = shutil.which("yosys")
+    if not found:
+        raise SynthError("yosys not found: run `make setup` (it installs the HDL tools)")
+    return found
+
+
+def version() -> str:
+    proc = subprocess.run([yosys(), "-V"], capture_output=True, text=True)
+    return proc.stdout.strip().split(" (")[0]
+
+
+def echo(text: str) -> None:
+    """A tool's whole output on stderr, with -v (``CNN2FPGA_VERBOSE=1``); it is always in the
+    build folder's log."""
+    if os.environ.get("CNN2FPGA_VERBOSE") and text.strip():
+        sys.stderr.write(text if text.endswith("\n") else text + "\n")
+        sys.stderr.flush()
+
+
+def script_path(verilog: Path, target: str) -> Path:
+    """The Yosys script ``synthesize`` writes beside the Verilog, one command a line."""
+    return Path(verilog).resolve().with_suffix(f".{target}.ys")
+
+
+def synthesize(verilog: Path, top: str, target: str = "xilinx", log: Path | None = None,
+               netlist: Path | None = None) -> dict:
+    """Synthesize ``verilog`` (module ``top``) for ``target``; return {"cells": {...},
+    "seconds": ...}; with ``netlist``, also write the mapped design as JSON there (what
+    nextpnr reads). Raises SynthError with Yosys' last lines if it fails."""
+    if target not in TARGETS:
+        raise ValueError(f"target {target!r}: choose one of {', '.join(TARGETS)}")
+    verilog = Path(verilog).resolve()
+    stat = verilog.with_suffix(f".{target}.stat.json")
+    commands = [f"read_verilog {verilog.name}"]
+    blocks = block_rams(verilog.read_text()) if target == "ice40" else []
+    if blocks:
+        commands.append("setattr -set ram_style \"block\" " + " ".join(f"m:{b}" for b in blocks))
+    commands += [c.strip() for c in TARGETS[target].format(top=top).split(";")]
+    commands.append(f"tee -q -o {stat.name} stat -json")
+    if netlist is not None:
+        commands.append(f"write_json {Path(netlist).resolve()}")
+    script = script_path(verilog, target)
+    script.write_text("\n".join(commands) + "\n")
+    start = time.monotonic()
+    proc = subprocess.run([yosys(), "-q", "-s", script.name], cwd=verilog.parent,
+                          capture_output=True, text=True)
+    if log is not None:
+        Path(log).write_text(proc.stdout + proc.stderr)
+    echo(proc.stdout + proc.stderr)
+    if proc.returncode:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-8:])
+        raise SynthError(f"yosys failed on {verilog.name} ({target}):\n{tail}")
+    data = json.loads(stat.read_text())
+    cells = data["design"]["num_cells_by_type"]
+    return {"cells": dict(sorted(cells.items())), "seconds": time.monotonic() - start}
+
+
+def summary(cells: dict, target: str) -> dict:
+    """Cell counts grouped into resources (LUT, FF, DSP, block RAM, ...)."""
+    out = {group: 0 for _, group in GROUPS[target]}
+    out["other"] = 0
+    for name, count in cells.items():
+        for prefix, group in GROUPS[target]:
+            if name.startswith(prefix):
+                out[group] += count
+                break
+        else:
+            out["other"] += count  # I/O buffers, clock buffer, inverters
+    return {group: count for group, count in out.items() if count}
+
+
+def nextpnr() -> str:
+    found = shutil.which("nextpnr-ice40")
+    if not found:
+        raise SynthError("nextpnr-ice40 not found: run `make setup` (it installs the HDL tools)")
+    return found
+
+
+LEGALISE_FAILED = "Unable to find legal placement"
+PLACE_TRIES = 3
+
+
+def place_and_route(netlist: Path, asc: Path, *, pcf: Path | None = None, freq_mhz: float = 24,
+                    seed: int = 1, log: Path | None = None, tries: int = PLACE_TRIES) -> dict:
+    """nextpnr-ice40 --up5k (SG48, the iCEBreaker's package) on a Yosys JSON netlist.
+
+    Returns {"fmax_mhz", "target_mhz", "met", "clocks", "lc": (used, total), "seed",
+    "seconds"}: each clock's fmax after routing (nextpnr's own timing analysis) and the
+    slowest against ``freq_mhz``. A design that routes but misses the target still returns
+    (``met`` False); a design that does not fit or route raises SynthError with nextpnr's
+    reason. Near the UP5K's capacity (the camera top, ~89 % of its logic cells) the analytic
+    placer's legaliser may find no legal spot for the last cells from one start; then
+    the next seeds are tried, up to ``tries`` in all, and ``seed`` reports the one that placed."""
+    start = time.monotonic()
+    for attempt in range(tries):
+        Path(asc).unlink(missing_ok=True)
+        cmd = [nextpnr(), "--up5k", "--package", "sg48", "--json", str(netlist), "--asc",
+               str(asc), "--freq", str(freq_mhz), "--seed", str(seed + attempt),
+               "--timing-allow-fail"]
+        cmd += ["--pcf", str(pcf)] if pcf else []
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        text = proc.stdout + proc.stderr
+        if log is not None:
+            Path(log).write_text(text)
+        echo(text)
+        if LEGALISE_FAILED not in text:
+            break
+    clocks = {name: float(mhz) for name, mhz in
+              re.findall(r"Max frequency for clock\s+'([^']*)': ([0-9.]+) MHz", text)}
+    fmax = list(clocks.values())
+    lc = re.search(r"ICESTORM_LC:\s+(\d+)/\s*(\d+)", text)
+    if not fmax or not Path(asc).is_file() or lc is None or proc.returncode:
+        tail = "\n".join(line for line in text.strip().splitlines() if "ERROR" in line)
+        tried = f" (seeds {seed}-{seed + attempt})" if attempt else ""
+        raise SynthError(f"nextpnr-ice40 failed on {Path(netlist).name}{tried}:\n"
+                         f"{tail or text.strip().splitlines()[-1]}")
+    # nextpnr prints each clock's figure after placement and again after routing: the last
+    # one per clock (the dict keeps it) is the routed design's
+    return {"fmax_mhz": min(fmax), "target_mhz": freq_mhz, "met": min(fmax) >= freq_mhz,
+            "clocks": clocks, "lc": (int(lc.group(1)), int(lc.group(2))),
+            "seed": seed + attempt, "seconds": time.monotonic() - start}
+
+
+def icepack(asc: Path, out: Path) -> Path:
+    """Pack nextpnr's ASCII bitstream into the binary an iCE40 loads (``iceprog out.bin``)."""
+    found = shutil.which("icepack")
+    if not found:
+        raise SynthError("icepack not found: run `make setup` (it installs fpga-icestorm)")
+    proc = subprocess.run([found, str(asc), str(out)], capture_output=True, text=True)
+    if proc.returncode:
+        raise SynthError(f"icepack failed on {Path(asc).name}: {proc.stderr.strip()}")
+    return Path(out)
+
+
+def nextpnr_version() -> str:
+    proc = subprocess.run([nextpnr(), "--version"], capture_output=True, text=True)
+    text = (proc.stdout + proc.stderr).strip()
+    found = re.search(r"\(Version ([^)]*)\)", text)
+    return f"nextpnr-ice40 {found.group(1)}" if found else text.splitlines()[0]
+
+
+def run_flow(top: Path, target: str, out: Path, *, freq_mhz: float = 24.0, seed: int = 1,
+             bitstream: bool = False, pcf: Path | None = None) -> dict:
+    """The open flow on a converted top (``hdl.flow.build``'s ``.v``), everything into ``out``:
+    Yosys; for ice40, when the design fits the UP5K, nextpnr-ice40 and (``bitstream``)
+    icepack. Returns what ``make synth`` and the bench report: device, tool versions, the
+    resource groups, ``fit`` ({resource: {"used", "capacity"}}), the cells, ``over`` (the
+    resources beyond the device), ``pnr`` (None unless placed) and ``bitstream`` (a file
+    name or None). ``pcf``: the pin constraints (a board top; nextpnr then refuses any top
+    port the file does not place)."""
+    top, out = Path(top), Path(out)
+    ice40 = target == "ice40"
+    netlist = out / f"{top.stem}.json" if ice40 else None
+    result = synthesize(top, top.stem, target, log=out / f"{target}.log", netlist=netlist)
+    groups = summary(result["cells"], target)
+    device, _ = DEVICES[target]
+    rows = fit(groups, target)
+    doc = {"target": target, "device": device, "yosys": version(), "resources": groups,
+           "fit": {name: {"used": used, "capacity": cap} for name, used, cap in rows},
+           "over": [name for name, used, cap in rows if used > cap], "cells": result["cells"],
+           "yosys_seconds": result["seconds"], "pnr": None, "bitstream": None}
+    if ice40 and not doc["over"]:
+        asc = out / f"{top.stem}.asc"
+        pnr = place_and_route(netlist, asc, freq_mhz=freq_mhz, seed=seed, pcf=pcf,
+                              log=out / "nextpnr.log")
+        doc["pnr"] = {**pnr, "nextpnr": nextpnr_version()}
+        if bitstream:
+            doc["bitstream"] = icepack(asc, out / f"{top.stem}.bin").name
+    return doc

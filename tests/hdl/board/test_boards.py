@@ -1,0 +1,136 @@
+"""Board tops: they convert, compile and lint clean, and each constraints file places exactly
+the top's ports (no port left unconstrained, no name that is not a port)."""
+import re
+
+import pytest
+from myhdl import ResetSignal, Signal
+
+from cosim import icarus
+from hdl.board import boards
+from hdl.board.seven_seg import PATTERNS, segments
+from hdl.lib.power_on_reset import power_on_reset
+from tests.hdl.helpers import build_top, clock, need_tools, run
+
+
+def top_ports(vfile, top):
+    """Every bit of every port of module ``top``: ``name`` or ``name[i]``."""
+    text = vfile.read_text()
+    header = text[text.index(f"module {top} ("):]
+    names = re.findall(r"\b(\w+)\b", header[:header.index(");")].split("(", 1)[1])
+    widths = {name: int(top_bit) if top_bit else None for top_bit, name in re.findall(
+        r"^(?:input|output|inout)\s+(?:\[(\d+):0\]\s+)?(\w+);", text, re.M)}
+    ports = set()
+    for name in names:
+        bits = widths[name]
+        ports |= {name} if bits is None else {f"{name}[{i}]" for i in range(bits + 1)}
+    return ports
+
+
+def constrained(path):
+    text = path.read_text()
+    if path.suffix == ".pcf":
+        return set(re.findall(r"^set_io\s+(?:-\S+\s+(?:yes\s+)?)*([\w\[\]]+)\s+\d+", text, re.M))
+    if path.suffix == ".xdc":
+        return {a or b for a, b in re.findall(
+            r"PACKAGE_PIN [^\n]*?\[get_ports (?:\{([^}]+)\}|(\w+))\]", text)}
+    return set(re.findall(r"^set_location_assignment PIN_\w+ -to ([\w\[\]]+)", text, re.M))
+
+
+def clocks(path):
+    """The ports a constraints file declares a clock on (create_clock; set_frequency in .pcf)."""
+    text = path.read_text()
+    if path.suffix == ".pcf":
+        return set(re.findall(r"^set_frequency\s+(\w+)\s+[0-9.]+", text, re.M))
+    return set(re.findall(r"^create_clock\b[^\n]*\[get_ports (\w+)\]", text, re.M))
+
+
+BOARD_CLOCKS = {"de10lite": "max10_clk1_50", "basys3": "clk", "icebreaker": "clk_12mhz"}
+
+
+@pytest.mark.parametrize("name", sorted(boards.BOARDS))
+def test_constraints_declare_the_board_clock_and_pclk(name):
+    """Every board's timing constraints name its clock pin and the camera's PCLK (.sdc/.xdc:
+    create_clock; .pcf: set_frequency, nextpnr-ice40's form)."""
+    board = boards.get(name)
+    declared = set().union(*(clocks(p) for p in board.constraint_paths
+                             if p.suffix in (".sdc", ".xdc", ".pcf")))
+    assert declared == {BOARD_CLOCKS[name], "cam_pclk"}
+
+
+# Every board with the small digits_cnn inside (converted once per worker, shared with
+# tests/test_board_sim.py: the xdist group keeps a board's tests on one worker) and with its
+# own model.
+@pytest.mark.parametrize("model", ["digits_cnn", "own"])
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xdist_group(f"board_{n}"))
+                                  for n in sorted(boards.BOARDS)])
+def test_board_top_converts_lints_and_is_fully_constrained(tmp_path, digits_board, name, model):
+    need_tools("iverilog", "verilator")
+    board = boards.get(name)
+    if model == "own":
+        folder, top = tmp_path, build_top(tmp_path, board, board.model)
+    else:
+        folder = digits_board(name)
+        top = folder / f"{board.top}.v"
+    icarus.iverilog([top], tmp_path / "top.vvp")
+    icarus.verilator_lint(top, board.top)
+    pins = next(path for path in board.constraint_paths if path.suffix in (".pcf", ".xdc", ".qsf"))
+    assert constrained(folder / pins.name) == top_ports(top, board.top)
+
+
+def test_unknown_board_is_named():
+    with pytest.raises(ValueError, match="unknown board 'arty'.*icebreaker"):
+        boards.get("arty")
+
+
+def test_power_on_reset_holds_then_follows_the_button():
+    clk, button = Signal(bool(0)), Signal(bool(0))
+    rst = ResetSignal(1, active=1, isasync=False)
+    seen = []
+
+    def done():
+        seen.append(int(rst))
+        if len(seen) == 12:
+            button.next = 1
+        if len(seen) == 16:
+            button.next = 0
+        return len(seen) >= 22
+
+    run([power_on_reset(clk, button, rst, clocks=8), clock(clk)], done, clk, 100)
+    assert seen[:9] == [1] * 9 and seen[9:15] == [0] * 6    # released after 8 (+1) clocks
+    assert seen[15:19] == [1] * 4 and seen[19:22] == [0] * 3  # the button, three flops late
+
+
+def test_seven_segment_patterns():
+    assert [segments(d) for d in range(10)] == list(PATTERNS)
+    assert segments(None) == 0x40 and segments(12) == 0x40
+    assert PATTERNS[8] == 0x7F and PATTERNS[1] == 0b0000110   # all segments; b and c
+
+
+@pytest.mark.slow
+def test_icebreaker_places_routes_and_packs(tmp_path):
+    """`make bitstream BOARD=icebreaker`: the whole camera top with digits_cnn fits the UP5K,
+    nextpnr-ice40 places it with icebreaker.pcf (which it refuses if a top port is not in the
+    file), both clocks meet the .pcf's frequencies after routing (board clock 12 MHz, PCLK 24), and
+    icepack packs a .bin. Slow: about a minute (placement at ~89 % of the logic cells may
+    need a second seed)."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    need_tools("yosys", "nextpnr-ice40", "icepack")
+    proc = subprocess.run([sys.executable, "scripts/synth.py", "--board", "icebreaker",
+                           "--bitstream", "--out", str(tmp_path)], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads((tmp_path / "summary.json").read_text())
+    assert report["board"] == "icebreaker" and report["model"] == "digits_cnn"
+    pnr = report["pnr"]
+    assert 0 < pnr["lc"][0] <= pnr["lc"][1] == 5280
+    fmax = {name.split("$")[0]: mhz for name, mhz in pnr["clocks"].items()}
+    assert fmax.keys() == {"clk_12mhz", "cam_pclk"}
+    assert fmax["clk_12mhz"] >= 12 and fmax["cam_pclk"] >= 24   # the .pcf's set_frequency
+    assert report["fit"]["DSP"]["used"] <= 8 and report["fit"]["EBR"]["used"] <= 30
+    assert (tmp_path / report["bitstream"]).stat().st_size > 100_000
+    assert "every port placed by icebreaker.pcf" in proc.stdout

@@ -1,0 +1,82 @@
+"""line_buffer: every 3x3 window of the image, in raster order, packed as the MAC engine reads it."""
+import numpy as np
+import pytest
+
+from cosim import icarus
+from hdl.cnn.line_buffer import cycles, line_buffer
+from hdl.lib.stream import Stream
+from tests.hdl.helpers import make_clk_rst, need_tools, pack_words, stream_run
+
+
+def windows(images, simd):
+    """Expected beats: per (image, y, x, channel group) the 9 taps (ky, kx) of SIMD lanes."""
+    n, h, w, c = images.shape
+    win = np.lib.stride_tricks.sliding_window_view(images, (3, 3), axis=(1, 2))  # n,h-2,w-2,c,3,3
+    win = win.reshape(n, h - 2, w - 2, c // simd, simd, 9).transpose(0, 1, 2, 3, 5, 4)
+    beats = []
+    for taps in win.reshape(-1, 9, simd):
+        words = pack_words(taps, simd)
+        beats.append(sum(word << (8 * simd * t) for t, word in enumerate(words)))
+    return beats
+
+
+def simulate(tmp_path, images, simd, **kw):
+    n, h, w, c = images.shape
+    s, m = Stream(8 * simd, signed=False), Stream(72 * simd, signed=False)
+    want = windows(images, simd)
+    out, when = stream_run(tmp_path, lambda clk, rst: line_buffer(clk, rst, s, m, h=h, w=w, c=c,
+                                                                  simd=simd),
+                           "line_buffer_dut", s, m, pack_words(images, simd), len(want), **kw)
+    return out, want, when
+
+
+@pytest.mark.parametrize("h,w,c,simd", [(3, 3, 1, 1), (4, 5, 1, 1), (5, 4, 3, 1), (6, 5, 4, 2),
+                                        (5, 6, 8, 4), (4, 4, 2, 2), (7, 3, 6, 3)])
+@pytest.mark.parametrize("gap,stall", [(0.0, 0.0), (0.3, 0.4)])
+def test_random(tmp_path, h, w, c, simd, gap, stall):
+    rng = np.random.default_rng(h * 100 + w * 10 + c)
+    images = rng.integers(-128, 128, (2, h, w, c)).astype(np.int8)
+    out, want, _ = simulate(tmp_path, images, simd, gap=gap, stall=stall, seed=c)
+    assert out == want
+
+
+def test_real_image(tmp_path, digits):
+    """The digits_cnn input: 8x8x1 scikit-learn digits, quantized as the model does."""
+    from model import presets, qnet
+
+    net = qnet.from_tflite(presets.get("digits_cnn").tflite)
+    images = net.quantize_input(presets.get("digits_cnn").to_float(digits.test.x[:2]))
+    out, want, _ = simulate(tmp_path, images, 1, gap=0.2, stall=0.3)
+    assert out == want
+
+
+@pytest.mark.parametrize("h,w,c,simd", [(5, 6, 4, 2), (4, 4, 1, 1)])
+def test_cycle_model(tmp_path, h, w, c, simd):
+    images = np.zeros((3, h, w, c), np.int8)
+    _, want, when = simulate(tmp_path, images, simd)
+    per = len(want) // 3
+    last = [when[(i + 1) * per - 1] for i in range(3)]
+    assert [last[1] - last[0], last[2] - last[1]] == [cycles(h, w, c, simd)] * 2
+
+
+# c = 2: column memories with forwarding; c = 1: the two column registers
+@pytest.mark.parametrize("c", [2, 1])
+def test_converted_verilog_in_icarus(tmp_path, c):
+    need_tools("iverilog", "vvp", "verilator")
+    rng = np.random.default_rng(3)
+    images = rng.integers(-128, 128, (2, 5, 4, c)).astype(np.int8)
+    out, want, _ = simulate(tmp_path, images, 1, gap=0.3, stall=0.3, hdl="icarus")
+    assert out == want
+    icarus.verilator_lint(tmp_path / "line_buffer_dut.v", "line_buffer_dut")
+
+
+def test_bad_parameters():
+    clk, rst = make_clk_rst()
+    for kw, match in [(dict(h=2, w=5, c=1), "H=2"), (dict(h=5, w=2, c=1), "W=2"),
+                      (dict(h=5, w=5, c=3, simd=2), "SIMD=2")]:
+        simd = kw.get("simd", 1)
+        with pytest.raises(ValueError, match=match):
+            line_buffer(clk, rst, Stream(8 * simd, signed=False), Stream(72 * simd, signed=False),
+                        **kw)
+    with pytest.raises(ValueError, match="needs 72"):
+        line_buffer(clk, rst, Stream(8, signed=False), Stream(64, signed=False), h=4, w=4, c=1)

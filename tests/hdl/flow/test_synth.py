@@ -1,0 +1,137 @@
+"""Yosys: every int8 MAC lane is one DSP48E1; the synthesis command's errors are clean."""
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.hdl.helpers import need_tools
+
+
+def synth(tmp_path, layer, pe, simd):
+    from hdl.flow import synth as ys
+
+    out = tmp_path / f"{layer}_{pe}_{simd}"
+    proc = subprocess.run([sys.executable, "scripts/synth.py", "--model", "digits_cnn", "--layer",
+                           layer, "--pe", str(pe), "--simd", str(simd), "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    import json
+
+    cells = json.loads((out / "xilinx.cells.json").read_text())
+    return ys.summary(cells, "xilinx")
+
+
+@pytest.mark.parametrize("layer,small,large", [("conv1", (1, 1), (4, 1)), ("dense1", (1, 2), (2, 4))])
+def test_one_dsp_per_mac_lane(tmp_path, layer, small, large):
+    need_tools("yosys")
+    a, b = synth(tmp_path, layer, *small), synth(tmp_path, layer, *large)
+    lanes = large[0] * large[1] - small[0] * small[1]
+    assert b["DSP"] - a["DSP"] == lanes
+
+
+def test_bad_arguments():
+    for args, msg in [(["--layer", "conv7"], "digits_cnn has conv1, dense1"),
+                      (["--layer", "conv1", "--pe", "3"], "PE=3 must divide its 8 output")]:
+        proc = subprocess.run([sys.executable, "scripts/synth.py", "--model", "digits_cnn", *args],
+                              cwd=ROOT, capture_output=True, text=True)
+        assert proc.returncode == 2 and msg in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_whole_accelerator_on_ice40(tmp_path):
+    """`make synth MODEL=digits_cnn TARGET=ice40` with the default config and the requantizer
+    products in LUTs: the report names the device, the DSP count is exactly the config's MAC
+    lanes, and a design with more lanes than the part has DSPs is reported OVER, not placed."""
+    import json
+
+    need_tools("yosys")
+    proc = subprocess.run([sys.executable, "scripts/synth.py", "--model", "digits_cnn",
+                           "--target", "ice40", "--config", "model/pretrained/digits_cnn.hw.json",
+                           "--par", "conv1=8x1", "--par", "dense1=1x2",
+                           "--requant-dsp-bits", "0",
+                           "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "summary.json").read_text())
+    assert report["device"].startswith("iCE40 UP5K") and report["yosys"].startswith("Yosys")
+    assert report["multipliers"] == 8 + 2
+    assert report["fit"]["DSP"] == {"used": 10, "capacity": 8}
+    assert report["fit"]["EBR"]["used"] > 0  # ROMs and row buffers in block RAM
+    assert "OVER" in proc.stdout and "not placed: over on DSP" in proc.stdout
+    assert report["pnr"] is None
+
+
+def test_up5k_build_places_routes_and_packs(tmp_path):
+    """`make bitstream`: the up5k config with 16 requantizer bits per layer in DSPs fits the
+    UP5K (4 lanes + 2 x 2 DSPs), nextpnr-ice40 routes it and reports an fmax, icepack packs
+    a .bin."""
+    import json
+
+    need_tools("yosys", "nextpnr-ice40", "icepack")
+    proc = subprocess.run([sys.executable, "scripts/synth.py", "--model", "digits_cnn",
+                           "--target", "ice40", "--bitstream", "--out", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "summary.json").read_text())
+    assert report["config"] == {"conv1": [2, 1], "dense1": [1, 2]}
+    assert report["requant_dsp_bits"] == 16
+    assert report["fit"]["DSP"] == {"used": 4 + 2 * 2, "capacity": 8}
+    pnr = report["pnr"]
+    assert 0 < pnr["lc"][0] <= pnr["lc"][1] == 5280
+    assert pnr["fmax_mhz"] > 10 and pnr["nextpnr"].startswith("nextpnr-ice40")
+    binary = tmp_path / report["bitstream"]
+    assert binary.stat().st_size > 100_000  # a whole UP5K image
+    assert "fmax" in proc.stdout and "OVER" not in proc.stdout
+
+
+def test_bitstream_needs_ice40(tmp_path):
+    proc = subprocess.run([sys.executable, "scripts/synth.py", "--model", "digits_cnn",
+                           "--bitstream", "--out", str(tmp_path)], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "--bitstream needs --target ice40" in proc.stderr
+
+
+def test_block_rams_are_the_registered_read_memories_of_64_bits_or_more():
+    """iCE40 has no LUT RAM: hdl.lib.ram memories of >= 64 bits get ram_style "block"; the
+    async FIFO's memory (read without a clock) and 2-word buffers do not."""
+    from hdl.flow.synth import BLOCK_MIN_BITS, block_rams
+
+    text = "\n".join(["reg [7:0] top_line_buffer0_ram3_mem [0:8-1];",        # 64 bits
+                      "reg signed [15:0] ram0_mem [0:108-1];",                 # top-level, signed
+                      "reg [7:0] top_mac_engine0_ram10_mem [0:2-1];",          # 16 bits
+                      "reg [17:0] top_async_fifo0_mem [0:4-1];",               # not hdl.lib.ram
+                      "reg [15:0] rom_conv1_weights [0:35];"])                 # a ROM
+    assert BLOCK_MIN_BITS == 64
+    assert block_rams(text) == ["top_line_buffer0_ram3_mem", "ram0_mem"]
+    assert block_rams(text, min_bits=16) == ["top_line_buffer0_ram3_mem", "ram0_mem",
+                                             "top_mac_engine0_ram10_mem"]
+
+
+def test_place_and_route_tries_the_next_seed_when_legalising_fails(tmp_path, monkeypatch):
+    """A stand-in nextpnr-ice40 that cannot legalise from seed 1 but places from seed 2: the
+    result names seed 2 and both clocks; one that never places raises, naming the seeds."""
+    from hdl.flow import synth as ys
+
+    fake = tmp_path / "nextpnr-ice40"
+    fake.write_text("""#!/bin/sh
+seed=""; asc=""
+while [ $# -gt 0 ]; do
+  case "$1" in --seed) seed=$2; shift;; --asc) asc=$2; shift;; esac; shift
+done
+echo "Info: 	         ICESTORM_LC:  4608/ 5280    87%"
+if [ "$seed" != "$GOOD_SEED" ]; then
+  echo "ERROR: Unable to find legal placement for all cells, design is probably at utilisation limit."
+  exit 1
+fi
+echo "Info: Max frequency for clock 'clk': 27.11 MHz (PASS at 12.00 MHz)"
+echo "Info: Max frequency for clock  'pclk': 65.76 MHz (PASS at 12.00 MHz)"
+echo placed > "$asc"
+""")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{__import__('os').environ['PATH']}")
+    monkeypatch.setenv("GOOD_SEED", "2")
+    pnr = ys.place_and_route(tmp_path / "d.json", tmp_path / "d.asc", freq_mhz=12)
+    assert pnr["seed"] == 2 and pnr["clocks"] == {"clk": 27.11, "pclk": 65.76}
+    assert pnr["fmax_mhz"] == 27.11 and pnr["lc"] == (4608, 5280) and pnr["met"]
+    monkeypatch.setenv("GOOD_SEED", "9")
+    with pytest.raises(ys.SynthError, match=r"seeds 1-3.*\n.*legal placement"):
+        ys.place_and_route(tmp_path / "d.json", tmp_path / "d.asc", freq_mhz=12)
