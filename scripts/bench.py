@@ -7,8 +7,9 @@ For each preset and hardware config:
     Verilog run in Verilator (every logit compared with the golden model);
   * cycles measured in that run (latency, initiation interval) beside the cycle model's,
     MAC utilization, images/s at 50 MHz and at the synthesized fmax where there is one;
-  * resources from Yosys (and nextpnr-ice40 for the UP5K: logic cells, fmax), unless
-    --no-synth;
+  * resources from Yosys for each of the config's targets, and for the ECP5-85F and the
+    iCE40 UP5K also nextpnr's place and route: logic cells, fmax and the critical path;
+    unless --no-synth;
   * beside them, on this machine in the same run: the LiteRT interpreter on the CPU, one image
     per invoke as the FPGA sees them: the int8 model's images/s on 1 and on all cores, and the
     time per image of the float32 and the int8 .tflite on one core.
@@ -32,8 +33,12 @@ from scripts._cli import add_verbose, run  # noqa: E402
 
 # (model, config name, synthesis target): the config name picks
 # model/pretrained/<model>.hw.json ("default") or <model>.<name>.hw.json (presets.hw_config)
-ROWS = [("mnist_cnn", "default", "xilinx"), ("digits_cnn", "default", "xilinx"),
-        ("digits_cnn", "up5k", "ice40")]
+# (model, config, synthesis targets): each config is simulated once and synthesized for each
+# target; ecp5 and ice40 are placed and routed (fmax), xilinx has resource counts only
+ROWS = [("mnist_cnn", "default", ("ecp5", "xilinx")), ("digits_cnn", "default", ("ecp5", "xilinx")),
+        ("digits_cnn", "up5k", ("ice40",))]
+# the clock nextpnr aims for, per target
+FREQ_MHZ = {"ice40": 24.0, "ecp5": 50.0, "xilinx": 50.0}
 MARK_START, MARK_END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
@@ -108,14 +113,17 @@ def synth_figures(fig: dict, conf: dict, dsp_bits: int, target: str, folder: Pat
                   freq: float) -> dict:
     from hdl.flow import build, synth
 
-    print(f"  Yosys ({target}{', nextpnr-ice40' if target == 'ice40' else ''}) ...",
-          flush=True)
-    top = build.build(fig["net"], conf, folder / "synth", fig["src"].input_max, dsp_bits)
-    flow = synth.run_flow(top, target, folder / "synth", freq_mhz=freq)
-    out = {"device": flow["device"], "yosys": flow["yosys"], "fit": flow["fit"]}
+    pnr = f", {synth.PNR[target][0]}" if target in synth.PNR else ""
+    print(f"  Yosys ({target}{pnr}) ...", flush=True)
+    work = folder / f"synth_{target}"
+    top = build.build(fig["net"], conf, work, fig["src"].input_max, dsp_bits)
+    flow = synth.run_flow(top, target, work, freq_mhz=freq)
+    out = {"target": target, "device": flow["device"], "yosys": flow["yosys"],
+           "fit": flow["fit"]}
     if flow["pnr"]:
         out.update(fmax_mhz=flow["pnr"]["fmax_mhz"], logic_cells=list(flow["pnr"]["lc"]),
-                   nextpnr=flow["pnr"]["nextpnr"])
+                   nextpnr=flow["pnr"]["nextpnr"],
+                   critical_path=flow["pnr"]["critical_path"])
     return out
 
 
@@ -123,7 +131,13 @@ def fmt_resources(s: dict | None) -> str:
     if not s:
         return "not synthesized"
     fit = {name: (row["used"], row["capacity"]) for name, row in s["fit"].items()}
-    if "LUT4" in fit:
+    if "MULT18X18D" in fit:
+        cells = s.get("logic_cells")
+        parts = ([f"{cells[0]:,} / {cells[1]:,} LUT4 slots (nextpnr)"] if cells else []) + [
+            f"{fit['LUT4'][0]:,} LUT4 (Yosys)", f"{fit['FF'][0]:,} FF",
+            f"{fit['MULT18X18D'][0]} / {fit['MULT18X18D'][1]} MULT18X18D",
+            f"{fit['DP16KD'][0]} / {fit['DP16KD'][1]} DP16KD"]
+    elif "LUT4" in fit:
         cells = s.get("logic_cells")
         parts = [f"{cells[0]:,} / {cells[1]:,} LC" if cells else f"{fit['LUT4'][0]:,} LUT4",
                  f"{fit['DSP'][0]} / {fit['DSP'][1]} DSP", f"{fit['EBR'][0]} / {fit['EBR'][1]} EBR"]
@@ -146,8 +160,9 @@ def markdown(doc: dict) -> str:
     for r in doc["rows"]:
         m = doc["models"][r["model"]]
         t = r["rtl"]
-        s = r.get("synth") or {}
-        fmax = s.get("fmax_mhz")
+        routed = [s for s in (r.get("synth") or {}).values() if s.get("fmax_mhz")]
+        fmax = routed[0]["fmax_mhz"] if routed else None
+        where = f" ({routed[0]['target']})" if routed else ""
         at_fmax = f"{fmax * 1e6 / t['interval_cycles']:,.0f}" if fmax else "-"
         lines.append(
             f"| {r['model']} | {r['config']} | {t['multipliers']} | {m['float_accuracy']:.2%} "
@@ -156,13 +171,22 @@ def markdown(doc: dict) -> str:
             f"| {t['latency_cycles']:,} (model {t['predicted_latency']:,}) "
             f"| {t['interval_cycles']:,.0f} (model {t['predicted_interval']:,}) "
             f"| {t['mac_utilization']:.1%} | {50e6 / t['interval_cycles']:,.0f} "
-            f"| {f'{fmax:.1f} MHz' if fmax else '-'} "
+            f"| {f'{fmax:.1f} MHz{where}' if fmax else '-'} "
             f"| {at_fmax} |")
-    lines += ["", "| model | config | target | resources (Yosys; nextpnr for iCE40) |",
-              "|---|---|---|---|"]
+    lines += ["", "| model | config | device | resources (Yosys; nextpnr for iCE40 and ECP5) "
+                  "| fmax after routing |", "|---|---|---|---|---|"]
     for r in doc["rows"]:
-        lines.append(f"| {r['model']} | {r['config']} | {r['synth_device'] or '-'} "
-                     f"| {fmt_resources(r.get('synth'))} |")
+        for s in (r.get("synth") or {}).values():
+            fmax = f"{s['fmax_mhz']:.1f} MHz" if s.get("fmax_mhz") else "(no open place and route)"
+            lines.append(f"| {r['model']} | {r['config']} | {s['device']} "
+                         f"| {fmt_resources(s)} | {fmax} |")
+    paths = [(r, s) for r in doc["rows"] for s in (r.get("synth") or {}).values()
+             if s.get("critical_path")]
+    for r, s in paths:
+        steps = s["critical_path"]
+        source = next((line for line in steps if "Source" in line), steps[0])
+        lines += ["", f"Critical path of {r['model']} {r['config']} on the {s['device']}: "
+                      f"`{source}` ... `{steps[-1]}`"]
     lines += ["", "| model | LiteRT int8 on this CPU (images/s, 1 image per invoke) "
                   "| LiteRT ms per image, 1 thread: float32 / int8 |", "|---|---|---|"]
     for name, m in doc["models"].items():
@@ -196,8 +220,8 @@ def main() -> int:
     ap.add_argument("--no-synth", action="store_true", help="skip Yosys and nextpnr")
     ap.add_argument("--model", action="append", choices=sorted({r[0] for r in ROWS}),
                     help="only this preset's rows (repeatable; default all)")
-    ap.add_argument("--freq-mhz", type=float, default=24.0,
-                    help="the clock nextpnr-ice40 aims for (default 24)")
+    ap.add_argument("--targets", nargs="+", choices=("ecp5", "ice40", "xilinx"),
+                    help="only these synthesis targets (default: each row's)")
     ap.add_argument("--mnist-dir", help="MNIST IDX folder (default $MNIST_DIR or download)")
     ap.add_argument("--out", type=Path, default=Path("build"), help="folder for bench.json, "
                                                                     "bench.md (default build)")
@@ -215,27 +239,29 @@ def main() -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Keras for the float accuracy
     start = time.monotonic()
     models, rows = {}, []
-    for model, name, target in ROWS:
+    for model, name, targets in ROWS:
         if args.model and model not in args.model:
             continue
+        targets = [t for t in targets if not args.targets or t in args.targets]
         if model not in models:
             models[model] = model_figures(model, args)
         fig = models[model]
         conf = cfg.validate(fig["net"], cfg.load(
             presets.hw_config(model, None if name == "default" else name)))
-        dsp_bits = 16 if target == "ice40" else 0
+        dsp_bits = 16 if "ice40" in targets else 0
         folder = args.out / "bench" / f"{model}_{name}"
         print(f"{model} {name}: " + cfg.describe(conf),
               flush=True)
         row = {"model": model, "config": name, "layers": cfg.to_json(conf),
-               "requant_dsp_bits": dsp_bits, "synth_device": None,
-               "rtl": rtl_figures(fig, conf, dsp_bits, folder, args.rtl_n)}
+               "requant_dsp_bits": dsp_bits,
+               "rtl": rtl_figures(fig, conf, dsp_bits, folder, args.rtl_n), "synth": {}}
         if not args.no_synth:
-            row["synth"] = synth_figures(fig, conf, dsp_bits, target, folder, args.freq_mhz)
-            row["synth_device"] = row["synth"]["device"]
+            for target in targets:
+                row["synth"][target] = synth_figures(fig, conf, dsp_bits, target, folder,
+                                                     FREQ_MHZ[target])
         rows.append(row)
-    tools = [synth.version() if not args.no_synth else None,
-             synth.nextpnr_version() if not args.no_synth else None]
+    tools = [] if args.no_synth else [synth.version()] + [
+        synth.nextpnr_version(t) for t in ("ecp5", "ice40")]
     doc = {"date": time.strftime("%Y-%m-%d"),
            "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
                       f"{platform.python_version()}",

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Install the open-source HDL tools the project runs (Debian packages), when any is missing.
-# As root this calls apt-get; otherwise it says what to install and fails.
+# Install the simulators and compilers the project runs (Debian packages), when any is missing.
+# As root this calls apt-get; otherwise it says what to install and fails. The FPGA flow
+# (Yosys, nextpnr, icepack, ecppack) comes from PyPI, pinned in pyproject.toml.
 set -euo pipefail
 need=()
-for pair in iverilog:iverilog verilator:verilator yosys:yosys nextpnr-ice40:nextpnr-ice40 \
-            icepack:fpga-icestorm; do
+for pair in iverilog:iverilog verilator:verilator; do
   cmd=${pair%%:*} pkg=${pair##*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done
@@ -17,8 +17,8 @@ command -v gcc >/dev/null 2>&1 || need+=(gcc)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v valgrind >/dev/null 2>&1 || need+=(valgrind)
 if [ ${#need[@]} -eq 0 ]; then
-  echo "setup: HDL tools present: $(iverilog -V 2>/dev/null | head -1 | cut -d' ' -f1-4);" \
-       "$(verilator --version); $(yosys -V | cut -d' ' -f1-2)"
+  echo "setup: simulators present: $(iverilog -V 2>/dev/null | head -1 | cut -d' ' -f1-4);" \
+       "$(verilator --version | cut -d' ' -f1-2)"
   exit 0
 fi
 mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)

@@ -3,14 +3,17 @@
 
 Without --layer: the whole top as `make verilog` builds it (the model's config, --par
 overrides), into OUT (default build/<model>/synth/<target>/), with the device's capacity
-beside each resource in report.txt and summary.json; for ice40 also nextpnr-ice40's logic
-cells and fmax, and with --bitstream the .bin. With --layer: that layer's block (conv3x3 or dense)
+beside each resource in report.txt and summary.json; for ice40 and ecp5 also nextpnr's logic
+cells, fmax and critical path, and with --bitstream the .bin (icepack) or .bit (ecppack).
+The tools are the pinned YoWASP builds `make setup` installs; summary.json names their
+versions. With --layer: that layer's block (conv3x3 or dense)
 at --pe/--simd. Either way the mapped cells are grouped as LUT / FF / DSP / block RAM; the
 full cell list and the Yosys log stay in OUT.
 
 Examples:
   python scripts/synth.py --model mnist_cnn                    # Artix-7 (synth_xilinx)
   python scripts/synth.py --model digits_cnn --target ice40    # iCE40 UP5K (synth_ice40 -dsp -abc9)
+  python scripts/synth.py --model mnist_cnn --target ecp5 --bitstream   # ECP5-85F: .bit, fmax
   python scripts/synth.py --model mnist_cnn --layer conv2 --pe 8 --simd 4
   python scripts/synth.py --model mnist_cnn --layer dense1 --pe 4 --simd 4 --target ice40
 """
@@ -24,7 +27,11 @@ from scripts._cli import add_model_args, resolve_model, run  # noqa: E402
 from scripts.make_verilog import add_config_args  # noqa: E402
 
 
-def finish(title: str, flow: dict, doc: dict, out: Path, ice40: bool, freq_mhz: float,
+# a resource this full is worth a warning (the iCEBreaker camera top sits at 89 % of the cells)
+NEAR_FULL = 0.9
+
+
+def finish(title: str, flow: dict, doc: dict, out: Path, routed: bool, freq_mhz: float,
            seed: int, pcf: Path | None = None) -> None:
     """Print the resource/fmax report, and write it (report.txt) and ``doc`` (summary.json)."""
     report = [title]
@@ -36,7 +43,7 @@ def finish(title: str, flow: dict, doc: dict, out: Path, ice40: bool, freq_mhz: 
     if extra:
         report.append("  also: " + ", ".join(f"{k} {v:,}" for k, v in extra.items()))
     pnr = flow["pnr"]
-    if ice40 and pnr is None:
+    if routed and pnr is None:
         report.append(f"  not placed: over on {', '.join(flow['over'])}")
     elif pnr is not None:
         used, total = pnr["lc"]
@@ -48,14 +55,30 @@ def finish(title: str, flow: dict, doc: dict, out: Path, ice40: bool, freq_mhz: 
         report.append(f"  fmax {pnr['fmax_mhz']:.2f} MHz after routing "
                       f"({'meets' if pnr['met'] else 'MISSES'} {freq_mhz:g} MHz; "
                       f"seed {pnr['seed']}; {pnr['nextpnr']})")
+        if pnr.get("critical_path"):
+            path = pnr["critical_path"]
+            report.append(f"  critical path ({len(path)} steps; whole report in nextpnr.log):")
+            report += [f"    {line}" for line in path[:3] + (["..."] if len(path) > 6 else [])
+                       + path[-3:]]
     if flow["bitstream"]:
         binary = out / flow["bitstream"]
+        loader = "iceprog" if binary.suffix == ".bin" else "openFPGALoader -b ulx3s"
         report.append(f"  bitstream {binary} ({binary.stat().st_size:,} bytes): "
-                      f"iceprog {binary}")
+                      f"{loader} {binary}")
+    warn = [f"{name} at {row['used'] / row['capacity']:.0%} of the device: placement may fail "
+            f"and timing suffer" for name, row in flow["fit"].items()
+            if NEAR_FULL <= row["used"] / max(row["capacity"], 1) <= 1]
+    if pnr is not None and not pnr["met"]:
+        warn.append(f"fmax {pnr['fmax_mhz']:.2f} MHz misses the {freq_mhz:g} MHz target")
+    report += [f"  warning: {w}" for w in warn]
     print("\n".join(report))
     (out / "report.txt").write_text("\n".join(report) + "\n")
     (out / "summary.json").write_text(json.dumps(doc, indent=1) + "\n")
     print(f"  {out}/report.txt, {out}/summary.json")
+
+
+# the clock nextpnr aims for when --freq-mhz is not given
+FREQ_MHZ = {"ice40": 24.0, "ecp5": 50.0, "xilinx": 50.0}
 
 
 def whole(src, net, args) -> int:
@@ -65,6 +88,9 @@ def whole(src, net, args) -> int:
     from scripts.make_verilog import resolve_config
 
     ice40 = args.target == "ice40"
+    routed = args.target in synth.PNR
+    if args.freq_mhz is None:
+        args.freq_mhz = FREQ_MHZ[args.target]
     variant = "up5k" if ice40 else None
     conf = resolve_config(net, src, args, variant=variant)
     dsp_bits = args.requant_dsp_bits if args.requant_dsp_bits is not None else 16 * ice40
@@ -76,16 +102,31 @@ def whole(src, net, args) -> int:
     print(f"{src.name}: converting the accelerator ({cfg.multipliers(conf)} MAC multipliers, "
           f"requantizer products: {dsp_bits} low bits in DSPs) ...", flush=True)
     top = build.build(net, conf, out, src.input_max, dsp_bits)
-    print(f"Yosys (script: {synth.script_path(top, args.target)})"
-          + (f", then nextpnr-ice40 --up5k --package sg48 --freq {args.freq_mhz:g} if it fits"
-             if ice40 else "") + " ...", flush=True)
+    if routed:
+        exe, part, packer, _, _ = synth.PNR[args.target]
+        then = (f", then {exe} {' '.join(part)} --freq {args.freq_mhz:g} if it fits"
+                + (f" and {packer}" if args.bitstream else ""))
+    print(f"Yosys (script: {synth.script_path(top, args.target)}){then if routed else ''} ...",
+          flush=True)
     flow = synth.run_flow(top, args.target, out, freq_mhz=args.freq_mhz, seed=args.seed,
                           bitstream=args.bitstream)
     doc = {"model": src.name, "config": cfg.to_json(conf),
            "multipliers": cfg.multipliers(conf), "requant_dsp_bits": dsp_bits, **flow}
-    finish(f"{src.name} on {flow['device']}, {flow['yosys']}:", flow, doc, out, ice40,
+    finish(f"{src.name} on {flow['device']}, {flow['yosys']}:", flow, doc, out, routed,
            args.freq_mhz, args.seed)
+    refuse_if_over(src.name, flow)
     return 1 if args.bitstream and not flow["bitstream"] else 0
+
+
+def refuse_if_over(name: str, flow: dict) -> None:
+    """A design beyond the device is refused (after its report), naming each resource."""
+    from hdl.flow.synth import SynthError
+
+    over = [f"{res} {flow['fit'][res]['used']:,} (the device has {flow['fit'][res]['capacity']:,})"
+            for res in flow["over"]]
+    if over:
+        raise SynthError(f"{name} does not fit the {flow['device']}: {'; '.join(over)}; choose "
+                         f"a smaller config (--par, --auto-budget) or another target")
 
 
 def board_flow(args) -> int:
@@ -147,22 +188,27 @@ def main() -> int:
     ap.add_argument("--taps", type=int, default=1, choices=(1, 9),
                     help="conv3x3 taps per clock: 1 (folded in time, default) or 9")
     ap.add_argument("--target", default="xilinx", choices=sorted(synth.TARGETS) + ["xc7"],
-                    help="xilinx (= xc7: Artix-7) or ice40 (UP5K); default xilinx")
+                    help="xilinx (= xc7: Artix-7 resources), ice40 (UP5K: resources, place and "
+                         "route, fmax) or ecp5 (LFE5U-85F, the ULX3S part: the same); default "
+                         "xilinx")
     ap.add_argument("--out", type=Path, help="work folder (default build/<model>/synth/<target> "
                                              "or build/synth/<model>_<layer>_pe<P>_simd<S>)")
-    ap.add_argument("--freq-mhz", type=float, default=24.0,
-                    help="ice40: the clock nextpnr-ice40 aims for (default 24)")
-    ap.add_argument("--seed", type=int, default=1, help="ice40: nextpnr's placer seed (1)")
+    ap.add_argument("--freq-mhz", type=float,
+                    help="ice40/ecp5: the clock nextpnr aims for (default 24 for ice40, 50 for "
+                         "ecp5)")
+    ap.add_argument("--seed", type=int, default=1, help="ice40/ecp5: nextpnr's placer seed (1)")
     ap.add_argument("--bitstream", action="store_true",
-                    help="ice40: also pack the routed design into <top>.bin with icepack")
+                    help="ice40/ecp5: also pack the routed design: <top>.bin with icepack, "
+                         "<top>.bit with ecppack")
     add_config_args(ap)
     args = ap.parse_args()
     if args.board:
         return board_flow(args)
     if not args.model:
         ap.error("--model is required (or --board)")
-    if args.bitstream and args.target != "ice40":
-        raise ValueError("--bitstream needs --target ice40 (the open flow packs iCE40 only)")
+    if args.bitstream and args.target not in synth.PNR:
+        raise ValueError(f"--bitstream needs --target ice40 or ecp5 (the open flow has no "
+                         f"{args.target} bitstream)")
     args.target = "xilinx" if args.target == "xc7" else args.target
     src = resolve_model(args)
     net = src.load_net()

@@ -4,7 +4,7 @@ import subprocess
 
 from tests.conftest import ROOT
 
-INTERNAL = {"tools", "venv", "vpi", "help"}
+INTERNAL = {"tools", "venv", "vpi", "fpga-tools", "help"}
 # scripts reached through a make target of another name
 SCRIPT_TARGET = {"check_golden": "check", "export_weights": "export", "make_verilog": "verilog",
                  "mcu_report": "mcu-report"}

@@ -1,4 +1,11 @@
-"""Yosys synthesis of converted blocks and designs: cell counts per target.
+"""Yosys synthesis, nextpnr place and route and bitstream packing of converted designs.
+
+The tools are the YoWASP builds from PyPI, pinned in pyproject.toml and installed into the
+project's .venv by ``make setup`` (one Yosys for every target, and the nextpnr built against
+it: a Debian nextpnr-ice40 0.4 cannot read Yosys 0.70 netlists). ``tool(name)`` finds them.
+Their first run compiles the WebAssembly once (cached in ~/.cache/YoWASP; ``make setup`` does
+it), then they run about half as fast as native builds.
+
 
 ``synthesize(verilog, top, target)`` runs Yosys in the Verilog's folder (``$readmemh`` names
 files without a folder) and returns the cell counts of the mapped netlist, grouped into the
@@ -7,7 +14,10 @@ resources people compare parts by (``summary``). Targets:
 ``xilinx``  ``synth_xilinx -family xc7``: LUT6-based 7-series (Artix-7), DSP48E1, RAMB18E1/36E1
 ``ice40``   ``synth_ice40 -dsp -abc9``: iCE40 UltraPlus, SB_LUT4, SB_MAC16, SB_RAM40_4K (ABC9
             maps about 8 % fewer LUT4s than the default ABC on these designs); flip-flop
-            enables and resets only where 8 or more share one (``ICE40_FFS``)
+            enables and resets only where 8 or more share one (``ICE40_FFS``); then
+            nextpnr-ice40 (UP5K, SG48) and icepack
+``ecp5``    ``synth_ecp5 -abc9``: ECP5 LUT4, TRELLIS_FF, MULT18X18D, DP16KD; then nextpnr-ecp5
+            (LFE5U-85F, CABGA381: the ULX3S part) and ecppack
 
 The iCE40 has no LUT RAM: a memory Yosys leaves in logic costs a flip-flop per bit and a read
 multiplexer, and Yosys leaves memories of a few words there. For ice40, every ``hdl.lib.ram``
@@ -40,6 +50,12 @@ TARGETS = {
     "xilinx": "synth_xilinx -family xc7 -top {top}",
     "ice40": ("synth_ice40 -dsp -abc9 -top {top} -run begin:map_ffs; " + ICE40_FFS
               + "; synth_ice40 -dsp -abc9 -top {top} -run map_ffs:"),
+    "ecp5": "synth_ecp5 -abc9 -top {top}",
+}
+# targets with an open place and route: nextpnr's architecture, its part options, the packer
+PNR = {
+    "ice40": ("nextpnr-ice40", ["--up5k", "--package", "sg48"], "icepack", ".asc", ".bin"),
+    "ecp5": ("nextpnr-ecp5", ["--85k", "--package", "CABGA381"], "ecppack", ".config", ".bit"),
 }
 
 # cell name prefix -> resource group
@@ -49,6 +65,9 @@ GROUPS = {
                ("MUXF", "MUXF")],
     "ice40": [("SB_LUT4", "LUT4"), ("SB_DFF", "FF"), ("SB_MAC16", "DSP"),
               ("SB_RAM40_4K", "EBR"), ("SB_SPRAM256KA", "SPRAM"), ("SB_CARRY", "CARRY")],
+    "ecp5": [("LUT4", "LUT4"), ("TRELLIS_FF", "FF"), ("MULT18X18D", "MULT18X18D"),
+             ("ALU54B", "ALU54B"), ("DP16KD", "DP16KD"), ("TRELLIS_DPR16X4", "LUTRAM"),
+             ("CCU2C", "CCU2C"), ("PFUMX", "MUX"), ("L6MUX21", "MUX")],
 }
 
 
@@ -58,6 +77,8 @@ DEVICES = {
                {"LUT": 20_800, "FF": 41_600, "DSP": 90, "RAMB36": 50}),
     "ice40": ("iCE40 UP5K (iCEBreaker)",
               {"LUT4": 5_280, "FF": 5_280, "DSP": 8, "EBR": 30, "SPRAM": 4}),
+    "ecp5": ("ECP5 LFE5U-85F (ULX3S)",
+             {"LUT4": 83_640, "FF": 83_640, "MULT18X18D": 156, "DP16KD": 208}),
 }
 
 
@@ -85,16 +106,31 @@ class SynthError(RuntimeError):
     pass
 
 
-def yosys() -> str:
-    found = shutil.which("yosys")
+def tool(name: str) -> str:
+    """The YoWASP build of ``name`` (yosys, nextpnr-ice40, nextpnr-ecp5, icepack, ecppack):
+    beside this Python (the project's .venv), else on PATH."""
+    exe = f"yowasp-{name}"
+    here = Path(sys.executable).parent / exe
+    found = str(here) if here.is_file() else shutil.which(exe)
     if not found:
-        raise SynthError("yosys not found: run `make setup` (it installs the HDL tools)")
+        raise SynthError(f"{exe} not found: run `make setup` (it installs the pinned FPGA tools "
+                         f"from PyPI into .venv)")
     return found
+
+
+def yosys() -> str:
+    return tool("yosys")
 
 
 def version() -> str:
     proc = subprocess.run([yosys(), "-V"], capture_output=True, text=True)
     return proc.stdout.strip().split(" (")[0]
+
+
+def rel(path, cwd) -> str:
+    """``path`` relative to ``cwd``: the YoWASP tools mount a temporary folder of their own at
+    /tmp, so an absolute host path under /tmp is invisible to them; a relative one is not."""
+    return os.path.relpath(Path(path).resolve(), Path(cwd).resolve())
 
 
 def echo(text: str) -> None:
@@ -126,7 +162,7 @@ def synthesize(verilog: Path, top: str, target: str = "xilinx", log: Path | None
     commands += [c.strip() for c in TARGETS[target].format(top=top).split(";")]
     commands.append(f"tee -q -o {stat.name} stat -json")
     if netlist is not None:
-        commands.append(f"write_json {Path(netlist).resolve()}")
+        commands.append(f"write_json {rel(netlist, verilog.parent)}")
     script = script_path(verilog, target)
     script.write_text("\n".join(commands) + "\n")
     start = time.monotonic()
@@ -157,11 +193,8 @@ def summary(cells: dict, target: str) -> dict:
     return {group: count for group, count in out.items() if count}
 
 
-def nextpnr() -> str:
-    found = shutil.which("nextpnr-ice40")
-    if not found:
-        raise SynthError("nextpnr-ice40 not found: run `make setup` (it installs the HDL tools)")
-    return found
+def nextpnr(target: str = "ice40") -> str:
+    return tool(PNR[target][0])
 
 
 LEGALISE_FAILED = "Unable to find legal placement"
@@ -169,8 +202,11 @@ PLACE_TRIES = 3
 
 
 def place_and_route(netlist: Path, asc: Path, *, pcf: Path | None = None, freq_mhz: float = 24,
-                    seed: int = 1, log: Path | None = None, tries: int = PLACE_TRIES) -> dict:
-    """nextpnr-ice40 --up5k (SG48, the iCEBreaker's package) on a Yosys JSON netlist.
+                    seed: int = 1, log: Path | None = None, tries: int = PLACE_TRIES,
+                    target: str = "ice40") -> dict:
+    """nextpnr on a Yosys JSON netlist: ice40 --up5k (SG48, the iCEBreaker's package), or
+    ecp5 --85k (CABGA381, the ULX3S part). ``asc``: the routed design (.asc, or the ECP5's
+    textual .config); ``pcf``: the pin constraints (.pcf, or the ECP5's .lpf).
 
     Returns {"fmax_mhz", "target_mhz", "met", "clocks", "lc": (used, total), "seed",
     "seconds"}: each clock's fmax after routing (nextpnr's own timing analysis) and the
@@ -182,11 +218,14 @@ def place_and_route(netlist: Path, asc: Path, *, pcf: Path | None = None, freq_m
     start = time.monotonic()
     for attempt in range(tries):
         Path(asc).unlink(missing_ok=True)
-        cmd = [nextpnr(), "--up5k", "--package", "sg48", "--json", str(netlist), "--asc",
-               str(asc), "--freq", str(freq_mhz), "--seed", str(seed + attempt),
-               "--timing-allow-fail"]
-        cmd += ["--pcf", str(pcf)] if pcf else []
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        exe, part, _, _, _ = PNR[target]
+        here = Path(netlist).resolve().parent
+        cmd = [nextpnr(target), *part, "--json", rel(netlist, here),
+               "--asc" if target == "ice40" else "--textcfg", rel(asc, here),
+               "--freq", str(freq_mhz), "--seed", str(seed + attempt), "--timing-allow-fail"]
+        if pcf:
+            cmd += ["--pcf" if target == "ice40" else "--lpf", rel(pcf, here)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=here)
         text = proc.stdout + proc.stderr
         if log is not None:
             Path(log).write_text(text)
@@ -196,35 +235,68 @@ def place_and_route(netlist: Path, asc: Path, *, pcf: Path | None = None, freq_m
     clocks = {name: float(mhz) for name, mhz in
               re.findall(r"Max frequency for clock\s+'([^']*)': ([0-9.]+) MHz", text)}
     fmax = list(clocks.values())
-    lc = re.search(r"ICESTORM_LC:\s+(\d+)/\s*(\d+)", text)
+    used = utilisation(text)
+    lc = used.get("ICESTORM_LC") or used.get("TRELLIS_COMB")
     if not fmax or not Path(asc).is_file() or lc is None or proc.returncode:
         tail = "\n".join(line for line in text.strip().splitlines() if "ERROR" in line)
         tried = f" (seeds {seed}-{seed + attempt})" if attempt else ""
-        raise SynthError(f"nextpnr-ice40 failed on {Path(netlist).name}{tried}:\n"
+        raise SynthError(f"{exe} failed on {Path(netlist).name}{tried}:\n"
                          f"{tail or text.strip().splitlines()[-1]}")
     # nextpnr prints each clock's figure after placement and again after routing: the last
     # one per clock (the dict keeps it) is the routed design's
     return {"fmax_mhz": min(fmax), "target_mhz": freq_mhz, "met": min(fmax) >= freq_mhz,
-            "clocks": clocks, "lc": (int(lc.group(1)), int(lc.group(2))),
-            "seed": seed + attempt, "seconds": time.monotonic() - start}
+            "clocks": clocks, "lc": lc, "utilisation": used, "critical_path":
+            critical_path(text), "seed": seed + attempt, "seconds": time.monotonic() - start}
 
 
-def icepack(asc: Path, out: Path) -> Path:
-    """Pack nextpnr's ASCII bitstream into the binary an iCE40 loads (``iceprog out.bin``)."""
-    found = shutil.which("icepack")
-    if not found:
-        raise SynthError("icepack not found: run `make setup` (it installs fpga-icestorm)")
-    proc = subprocess.run([found, str(asc), str(out)], capture_output=True, text=True)
+def utilisation(text: str) -> dict:
+    """nextpnr's device utilisation (the last report, after routing): {bel type: (used,
+    available)}."""
+    found = {}
+    for name, used, total in re.findall(r"Info:\s+(\w+):\s+(\d+)/\s*(\d+)", text):
+        found[name] = (int(used), int(total))
+    return found
+
+
+def critical_path(text: str) -> list[str]:
+    """The routed design's slowest path as nextpnr reports it (its last critical path
+    report): one line a step, "<ns> <ns total> <what> <where>"."""
+    blocks = re.split(r"Info: Critical path report for clock '[^']*' \(posedge -> posedge\):",
+                      text)
+    if len(blocks) < 2:
+        return []
+    lines = []
+    for line in blocks[-1].splitlines()[1:]:
+        line = line.removeprefix("Info:").strip()
+        if not line or line.startswith(("Critical path", "Max frequency", "Slack histogram")):
+            break
+        if not line.startswith("type "):  # the column header
+            lines.append(line)
+    return lines
+
+
+def pack(routed: Path, out: Path, target: str = "ice40") -> Path:
+    """The bitstream: icepack (an iCE40 .bin, ``iceprog`` it) or ecppack (an ECP5 .bit,
+    ``openFPGALoader -b ulx3s`` it)."""
+    packer = PNR[target][2]
+    here = Path(routed).resolve().parent
+    proc = subprocess.run([tool(packer), rel(routed, here), rel(out, here)], capture_output=True,
+                          text=True, cwd=here)
+    echo(proc.stdout + proc.stderr)
     if proc.returncode:
-        raise SynthError(f"icepack failed on {Path(asc).name}: {proc.stderr.strip()}")
+        raise SynthError(f"{packer} failed on {Path(routed).name}: {proc.stderr.strip()}")
     return Path(out)
 
 
-def nextpnr_version() -> str:
-    proc = subprocess.run([nextpnr(), "--version"], capture_output=True, text=True)
+def icepack(asc: Path, out: Path) -> Path:
+    return pack(asc, out, "ice40")
+
+
+def nextpnr_version(target: str = "ice40") -> str:
+    proc = subprocess.run([nextpnr(target), "--version"], capture_output=True, text=True)
     text = (proc.stdout + proc.stderr).strip()
     found = re.search(r"\(Version ([^)]*)\)", text)
-    return f"nextpnr-ice40 {found.group(1)}" if found else text.splitlines()[0]
+    return f"{PNR[target][0]} {found.group(1)}" if found else text.splitlines()[0]
 
 
 def run_flow(top: Path, target: str, out: Path, *, freq_mhz: float = 24.0, seed: int = 1,
@@ -237,8 +309,8 @@ def run_flow(top: Path, target: str, out: Path, *, freq_mhz: float = 24.0, seed:
     name or None). ``pcf``: the pin constraints (a board top; nextpnr then refuses any top
     port the file does not place)."""
     top, out = Path(top), Path(out)
-    ice40 = target == "ice40"
-    netlist = out / f"{top.stem}.json" if ice40 else None
+    routed = target in PNR
+    netlist = out / f"{top.stem}.json" if routed else None
     result = synthesize(top, top.stem, target, log=out / f"{target}.log", netlist=netlist)
     groups = summary(result["cells"], target)
     device, _ = DEVICES[target]
@@ -247,11 +319,12 @@ def run_flow(top: Path, target: str, out: Path, *, freq_mhz: float = 24.0, seed:
            "fit": {name: {"used": used, "capacity": cap} for name, used, cap in rows},
            "over": [name for name, used, cap in rows if used > cap], "cells": result["cells"],
            "yosys_seconds": result["seconds"], "pnr": None, "bitstream": None}
-    if ice40 and not doc["over"]:
-        asc = out / f"{top.stem}.asc"
+    if routed and not doc["over"]:
+        _, _, _, routed_ext, bit_ext = PNR[target]
+        asc = out / f"{top.stem}{routed_ext}"
         pnr = place_and_route(netlist, asc, freq_mhz=freq_mhz, seed=seed, pcf=pcf,
-                              log=out / "nextpnr.log")
-        doc["pnr"] = {**pnr, "nextpnr": nextpnr_version()}
+                              log=out / "nextpnr.log", target=target)
+        doc["pnr"] = {**pnr, "nextpnr": nextpnr_version(target)}
         if bitstream:
-            doc["bitstream"] = icepack(asc, out / f"{top.stem}.bin").name
+            doc["bitstream"] = pack(asc, out / f"{top.stem}{bit_ext}", target).name
     return doc

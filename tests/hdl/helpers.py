@@ -37,6 +37,18 @@ def need_tools(*names):
         pytest.skip(str(exc))
 
 
+def need_fpga(*names):
+    """Skip only when a pinned FPGA tool (yosys, nextpnr-ice40, nextpnr-ecp5, icepack,
+    ecppack) is truly absent (`make setup` installs them all from PyPI)."""
+    from hdl.flow import synth as ys
+
+    try:
+        for name in names:
+            ys.tool(name)
+    except ys.SynthError as exc:
+        pytest.skip(str(exc))
+
+
 def reset(clk, rst, cycles=3):
     """Hold ``rst`` for ``cycles`` clocks from time 0 (converted Verilog starts with x)."""
     @instance

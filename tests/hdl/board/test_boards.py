@@ -9,7 +9,7 @@ from cosim import icarus
 from hdl.board import boards
 from hdl.board.seven_seg import PATTERNS, segments
 from hdl.lib.power_on_reset import power_on_reset
-from tests.hdl.helpers import build_top, clock, need_tools, run
+from tests.hdl.helpers import need_fpga, build_top, clock, need_tools, run
 
 
 def top_ports(vfile, top):
@@ -119,7 +119,7 @@ def test_icebreaker_places_routes_and_packs(tmp_path):
 
     from tests.conftest import ROOT
 
-    need_tools("yosys", "nextpnr-ice40", "icepack")
+    need_fpga("yosys", "nextpnr-ice40", "icepack")
     proc = subprocess.run([sys.executable, "scripts/synth.py", "--board", "icebreaker",
                            "--bitstream", "--out", str(tmp_path)], cwd=ROOT,
                           capture_output=True, text=True)

@@ -1,11 +1,12 @@
-"""Yosys: every int8 MAC lane is one DSP48E1; the synthesis command's errors are clean."""
+"""The open flow (the pinned YoWASP Yosys and nextpnr): every int8 MAC lane is one DSP48E1;
+the iCE40 and ECP5 builds place, route and pack; the synthesis command's errors are clean."""
 import subprocess
 import sys
 
 import pytest
 
 from tests.conftest import ROOT
-from tests.hdl.helpers import need_tools
+from tests.hdl.helpers import need_fpga
 
 
 def synth(tmp_path, layer, pe, simd):
@@ -24,7 +25,7 @@ def synth(tmp_path, layer, pe, simd):
 
 @pytest.mark.parametrize("layer,small,large", [("conv1", (1, 1), (4, 1)), ("dense1", (1, 2), (2, 4))])
 def test_one_dsp_per_mac_lane(tmp_path, layer, small, large):
-    need_tools("yosys")
+    need_fpga("yosys")
     a, b = synth(tmp_path, layer, *small), synth(tmp_path, layer, *large)
     lanes = large[0] * large[1] - small[0] * small[1]
     assert b["DSP"] - a["DSP"] == lanes
@@ -41,16 +42,20 @@ def test_bad_arguments():
 def test_whole_accelerator_on_ice40(tmp_path):
     """`make synth MODEL=digits_cnn TARGET=ice40` with the default config and the requantizer
     products in LUTs: the report names the device, the DSP count is exactly the config's MAC
-    lanes, and a design with more lanes than the part has DSPs is reported OVER, not placed."""
+    lanes, and a design with more lanes than the part has DSPs is reported OVER, not placed,
+    and refused naming the resource and both counts."""
     import json
 
-    need_tools("yosys")
+    need_fpga("yosys")
     proc = subprocess.run([sys.executable, "scripts/synth.py", "--model", "digits_cnn",
                            "--target", "ice40", "--config", "model/pretrained/digits_cnn.hw.json",
                            "--par", "conv1=8x1", "--par", "dense1=1x2",
                            "--requant-dsp-bits", "0",
                            "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr == ("error: digits_cnn does not fit the iCE40 UP5K (iCEBreaker): DSP 10 "
+                           "(the device has 8); choose a smaller config (--par, --auto-budget) "
+                           "or another target\n")
     report = json.loads((tmp_path / "summary.json").read_text())
     assert report["device"].startswith("iCE40 UP5K") and report["yosys"].startswith("Yosys")
     assert report["multipliers"] == 8 + 2
@@ -66,7 +71,7 @@ def test_up5k_build_places_routes_and_packs(tmp_path):
     a .bin."""
     import json
 
-    need_tools("yosys", "nextpnr-ice40", "icepack")
+    need_fpga("yosys", "nextpnr-ice40", "icepack")
     proc = subprocess.run([sys.executable, "scripts/synth.py", "--model", "digits_cnn",
                            "--target", "ice40", "--bitstream", "--out", str(tmp_path)],
                           cwd=ROOT, capture_output=True, text=True)
@@ -83,11 +88,42 @@ def test_up5k_build_places_routes_and_packs(tmp_path):
     assert "fmax" in proc.stdout and "OVER" not in proc.stdout
 
 
-def test_bitstream_needs_ice40(tmp_path):
+def test_ecp5_flow_end_to_end(tmp_path):
+    """`make bitstream MODEL=digits_cnn TARGET=ecp5` on a small config: synth_ecp5,
+    nextpnr-ecp5 (85k, CABGA381), ecppack; the report has the ECP5's resources against the
+    device, one MULT18X18D per MAC lane at least, the routed fmax with its critical path, the
+    tool versions, and a .bit of the 85F's size. Written under /tmp (pytest's tmp_path), which
+    the YoWASP tools only see through relative paths."""
+    import json
+
+    need_fpga("yosys", "nextpnr-ecp5", "ecppack")
+    proc = subprocess.run([sys.executable, "scripts/synth.py", "--model", "digits_cnn",
+                           "--target", "ecp5", "--par", "conv1=2x1", "--par", "dense1=1x2",
+                           "--bitstream", "--out", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "summary.json").read_text())
+    assert report["device"] == "ECP5 LFE5U-85F (ULX3S)"
+    assert report["yosys"].startswith("Yosys 0.70")
+    assert report["pnr"]["nextpnr"] == "nextpnr-ecp5 nextpnr-0.11.1"
+    fit = report["fit"]
+    assert set(fit) == {"LUT4", "FF", "MULT18X18D", "DP16KD"}
+    assert fit["MULT18X18D"]["capacity"] == 156 and fit["MULT18X18D"]["used"] >= 4
+    assert fit["DP16KD"]["capacity"] == 208 and fit["LUT4"]["capacity"] == 83_640
+    pnr = report["pnr"]
+    assert 0 < pnr["lc"][0] < pnr["lc"][1] == 83_640 and pnr["fmax_mhz"] > 20
+    assert pnr["critical_path"] and any("Source" in line for line in pnr["critical_path"])
+    bit = tmp_path / report["bitstream"]
+    assert bit.suffix == ".bit" and bit.stat().st_size > 1_000_000
+    assert "critical path" in proc.stdout and "openFPGALoader" in proc.stdout
+
+
+def test_bitstream_needs_a_routed_target(tmp_path):
     proc = subprocess.run([sys.executable, "scripts/synth.py", "--model", "digits_cnn",
                            "--bitstream", "--out", str(tmp_path)], cwd=ROOT,
                           capture_output=True, text=True)
-    assert proc.returncode == 2 and "--bitstream needs --target ice40" in proc.stderr
+    assert proc.returncode == 2
+    assert "--bitstream needs --target ice40 or ecp5" in proc.stderr
 
 
 def test_block_rams_are_the_registered_read_memories_of_64_bits_or_more():
@@ -127,7 +163,7 @@ echo "Info: Max frequency for clock  'pclk': 65.76 MHz (PASS at 12.00 MHz)"
 echo placed > "$asc"
 """)
     fake.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{tmp_path}:{__import__('os').environ['PATH']}")
+    monkeypatch.setattr(ys, "tool", lambda name: str(fake))
     monkeypatch.setenv("GOOD_SEED", "2")
     pnr = ys.place_and_route(tmp_path / "d.json", tmp_path / "d.asc", freq_mhz=12)
     assert pnr["seed"] == 2 and pnr["clocks"] == {"clk": 27.11, "pclk": 65.76}
