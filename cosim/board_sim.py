@@ -43,8 +43,10 @@ PINS = {
     "de10lite": Pins("max10_clk1_50", "key0", 1, "uart_tx", ("hex0",), "uart_rx", "sw0"),
     "basys3": Pins("clk", "btnc", 0, "rstx", ("an", "dp", "seg"), "rsrx", "sw0"),
     "icebreaker": Pins("clk_12mhz", "btn_n", 1, "tx", ("led",), "rx", "btn1", toggle=True),
+    "ulx3s": Pins("clk_25mhz", "btn_fire2", 0, "ftdi_rxd", ("led",), "ftdi_txd", "btn_fire1",
+                  toggle=True),
 }
-BOARD_HZ = {"de10lite": 50e6, "basys3": 100e6, "icebreaker": 12e6}
+BOARD_HZ = {"de10lite": 50e6, "basys3": 100e6, "icebreaker": 12e6, "ulx3s": 25e6}
 
 
 def decode_display(board: str, value: int, capture: bool = False):
@@ -55,6 +57,10 @@ def decode_display(board: str, value: int, capture: bool = False):
     lookup[DASH] = "-"
     if board == "icebreaker":   # LED5 = a digit shown, LED1-4 = the digit in binary
         return value & 0xF if value >> 4 & 1 else "-" if value == 0 else _bad(board, value)
+    if board == "ulx3s":        # led[4] a digit shown, led[3:0] the digit, led[6] capture mode
+        if bool(value >> 6 & 1) != capture:
+            _bad(board, value, "capture LED")
+        return value & 0xF if value >> 4 & 1 else "-" if value & 0x1F == 0 else _bad(board, value)
     dp_lit = not value >> 7 & 1
     if board == "de10lite":     # HEX0, active low, bit 7 the decimal point
         if dp_lit != capture:
@@ -164,7 +170,8 @@ def prepare(run_dir: Path, verilog_dir: Path, board: str, *, pclk_ns: float) -> 
 
 
 def build(run_dir: Path, board: str, jobs: int = 2) -> Path:
-    return network_sim.verilator_build(run_dir, boards.get(board).top, jobs)
+    b = boards.get(board)
+    return network_sim.verilator_build(run_dir, b.top, jobs, extra=b.sim_models)
 
 
 def uart_lines(received: list) -> list:

@@ -250,7 +250,7 @@ def stage(run_dir: Path, verilog_dir: Path) -> Path:
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     for f in Path(verilog_dir).iterdir():
-        if f.suffix in (".v", ".mem"):
+        if f.suffix in (".v", ".mem"):  # the top, its ROMs, primitive models
             shutil.copy(f, run_dir / f.name)
     return run_dir
 

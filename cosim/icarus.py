@@ -51,10 +51,13 @@ def iverilog(sources, out: Path) -> None:
         raise AssertionError(f"iverilog -Wall:\n{text}")
 
 
-def verilator_lint(source: Path, top: str) -> None:
-    """``verilator --lint-only -Wall`` with the project's waiver file; raise on any warning."""
+def verilator_lint(source: Path, top: str, models=()) -> None:
+    """``verilator --lint-only -Wall`` with the project's waiver file; raise on any warning.
+    ``models``: behavioural models of vendor primitives the top instantiates (read as
+    libraries: only what the top uses of them is elaborated)."""
+    libs = [arg for m in models for arg in ("-v", str(m))] + (["--timing"] if models else [])
     proc = subprocess.run([tool("verilator"), "--lint-only", "-Wall", str(WAIVERS), str(source),
-                           "--top-module", top], capture_output=True, text=True,
+                           *libs, "--top-module", top], capture_output=True, text=True,
                           cwd=Path(source).parent)
     text = (proc.stdout + proc.stderr).strip()
     if proc.returncode or text:

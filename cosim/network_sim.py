@@ -360,13 +360,14 @@ def run_cosim(run_dir: Path, top: str, n_classes: int, total: int | None = None)
     return result
 
 
-def verilator_build(run_dir: Path, top: str, jobs: int = 2) -> Path:
-    """Build the harness + top with ``verilator --binary`` into run_dir/obj_dir."""
+def verilator_build(run_dir: Path, top: str, jobs: int = 2, extra=()) -> Path:
+    """Build the harness + top (+ ``extra`` sources in run_dir, e.g. primitive models) with
+    ``verilator --binary`` into run_dir/obj_dir."""
     run_dir = Path(run_dir).resolve()
     exe = run_dir / "obj_dir" / "Vtb"
     cmd = [icarus.tool("verilator"), "--binary", "-O3", "-Wno-fatal", "-Wno-lint",
            "-Wno-style", "-Wno-TIMESCALEMOD", "--top-module", "tb", "-j", str(jobs),
-           "--x-assign", "fast", "--x-initial", "fast", "tb.v", f"{top}.v"]
+           "--x-assign", "fast", "--x-initial", "fast", "tb.v", f"{top}.v", *extra]
     proc = subprocess.run(cmd, cwd=run_dir, capture_output=True, text=True,
                           env={**os.environ, "MAKEFLAGS": f"-j{jobs}"})
     if proc.returncode or not exe.exists():

@@ -12,7 +12,7 @@ one layer, or --auto-budget N (the
 fastest config within N multipliers) / --auto-ips R (the fewest multipliers for R images/s at
 --clock-mhz).
 
---board NAME (de10lite, basys3, icebreaker) writes a board top instead (build/<board>/verilog/):
+--board NAME (de10lite, basys3, icebreaker, ulx3s) writes a board top instead (build/<board>/verilog/):
 the camera system (OV7670 -> preprocess -> CNN -> 7-segment/LEDs and a UART line per frame)
 with the board's constraints beside it; the model defaults to the board's (mnist_cnn for the
 DE10-Lite and the Basys3, digits_cnn for the iCEBreaker).
@@ -92,7 +92,7 @@ def main() -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     add_model_args(ap, required=False, model_help="preset, an int8 .tflite or a .keras file "
                                                   "(with --board: the board's model by default)")
-    ap.add_argument("--board", help="de10lite, basys3 or icebreaker: a board top with the "
+    ap.add_argument("--board", help="de10lite, basys3, icebreaker or ulx3s: a board top with the "
                                     "camera front-end")
     ap.add_argument("--out", type=Path, help="output folder (default build/<model>/verilog, "
                                              "build/<board>/verilog with --board)")

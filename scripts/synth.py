@@ -51,7 +51,9 @@ def finish(title: str, flow: dict, doc: dict, out: Path, routed: bool, freq_mhz:
                       + (f", every port placed by {pcf.name}" if pcf else ""))
         if len(pnr["clocks"]) > 1:
             for clock, mhz in pnr["clocks"].items():
-                report.append(f"  clock {clock}: fmax {mhz:.2f} MHz after routing")
+                want = pnr.get("clock_targets", {}).get(clock)
+                report.append(f"  clock {clock}: fmax {mhz:.2f} MHz after routing"
+                              + (f" (needs {want:g})" if want else ""))
         report.append(f"  fmax {pnr['fmax_mhz']:.2f} MHz after routing "
                       f"({'meets' if pnr['met'] else 'MISSES'} {freq_mhz:g} MHz; "
                       f"seed {pnr['seed']}; {pnr['nextpnr']})")
@@ -69,7 +71,8 @@ def finish(title: str, flow: dict, doc: dict, out: Path, routed: bool, freq_mhz:
             f"and timing suffer" for name, row in flow["fit"].items()
             if NEAR_FULL <= row["used"] / max(row["capacity"], 1) <= 1]
     if pnr is not None and not pnr["met"]:
-        warn.append(f"fmax {pnr['fmax_mhz']:.2f} MHz misses the {freq_mhz:g} MHz target")
+        warn += [f"clock {clock}: fmax {got:.2f} MHz misses its {want:g} MHz target"
+                 for clock, (got, want) in pnr.get("missed", {}).items()]
     report += [f"  warning: {w}" for w in warn]
     print("\n".join(report))
     (out / "report.txt").write_text("\n".join(report) + "\n")
@@ -129,10 +132,16 @@ def refuse_if_over(name: str, flow: dict) -> None:
                          f"a smaller config (--par, --auto-budget) or another target")
 
 
+BOARD_TARGET = {"icebreaker": "ice40", "ulx3s": "ecp5", "basys3": "xilinx"}
+TIMING_SEEDS = 3   # placer seeds a board build tries before it reports a missed clock
+
+
 def board_flow(args) -> int:
     """A board top through the open flow: the iCEBreaker through Yosys, nextpnr-ice40 with its
-    .pcf (every top port placed) and, with --bitstream, icepack; the Basys3 through Yosys
-    synth_xilinx for its resources (no open 7-series place and route)."""
+    .pcf and, with --bitstream, icepack; the ULX3S through Yosys, nextpnr-ecp5 with its .lpf
+    and ecppack (both: every top port placed, every clock checked against its constraint,
+    up to TIMING_SEEDS placer seeds); the Basys3 through Yosys synth_xilinx for its resources
+    (no open 7-series place and route)."""
     from hdl.board import boards
     from hdl.flow import build, synth
     from model import preprocess
@@ -142,28 +151,35 @@ def board_flow(args) -> int:
     if board.name == "de10lite":
         raise ValueError("--board de10lite: Yosys' synth_intel cannot map the initialised ROMs "
                          "to M9K blocks; build it in Quartus with constraints/de10lite.qsf")
-    target = "ice40" if board.name == "icebreaker" else "xilinx"
-    if args.bitstream and target != "ice40":
-        raise ValueError(f"--bitstream: the open flow packs iCE40 only, not {board.name}")
+    target = BOARD_TARGET[board.name]
+    routed = target in synth.PNR
+    if args.bitstream and not routed:
+        raise ValueError(f"--bitstream: the open flow has no {board.name} bitstream (it packs "
+                         f"the iCEBreaker's iCE40 and the ULX3S's ECP5)")
     src = resolve_model(args, args.model or board.model)
     net = src.load_net()
     conf = resolve_config(net, src, args, board.variant)
     out = args.out or Path("build") / board.name / "synth"
     freq = board.sys_hz / 1e6
+    exe = synth.PNR[target][0] if routed else None
     print(f"{board.title}: {src.name} with the camera front-end -> Yosys "
           f"(script: {synth.script_path(out / (board.top + '.v'), target)})"
-          + (f", nextpnr-ice40 with {board.constraints[0]} at {freq:g} MHz" if target == "ice40"
-             else "") + " ...", flush=True)
+          + (f", {exe} with {board.constraints[0]}" if routed else "") + " ...", flush=True)
     top = build.build_board(board, net, conf, preprocess.for_model(src.name), out, src.input_max)
-    pcf = out / board.constraints[0] if target == "ice40" else None
+    pcf = out / board.constraints[0] if routed else None
     flow = synth.run_flow(top, target, out, freq_mhz=freq, seed=args.seed,
-                          bitstream=args.bitstream, pcf=pcf)
+                          bitstream=args.bitstream, pcf=pcf, timing_seeds=TIMING_SEEDS)
     doc = {"board": board.name, "model": src.name, **flow}
     finish(f"{board.top} ({src.name}) on {flow['device']}, {flow['yosys']}:", flow, doc, out,
-           target == "ice40", freq, args.seed, pcf=pcf)
+           routed, freq, args.seed, pcf=pcf)
+    refuse_if_over(board.top, flow)
     pnr = flow["pnr"]
-    return 1 if (args.bitstream and not flow["bitstream"]) or (target == "ice40" and not pnr) \
-        else 0
+    if routed and pnr["missed"]:
+        missed = "; ".join(f"{clock} reaches {got:.2f} MHz, {want - got:.2f} MHz short of its "
+                           f"{want:g} MHz" for clock, (got, want) in pnr["missed"].items())
+        raise synth.SynthError(f"{board.top} misses timing after {TIMING_SEEDS} placer seeds "
+                               f"(from {args.seed}): {missed}")
+    return 1 if args.bitstream and not flow["bitstream"] else 0
 
 
 def main() -> int:
@@ -180,7 +196,8 @@ def main() -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     add_model_args(ap, required=False)
     ap.add_argument("--board", help="a board top with the camera front-end: icebreaker "
-                                    "(Yosys, nextpnr-ice40 with its .pcf) or basys3 (Yosys)")
+                                    "(Yosys, nextpnr-ice40 with its .pcf), ulx3s (Yosys, "
+                                    "nextpnr-ecp5 with its .lpf) or basys3 (Yosys)")
     ap.add_argument("--layer", help="one layer's block (conv1, conv2, dense1, ...); default: "
                                     "the whole accelerator")
     ap.add_argument("--pe", type=int, default=1, help="output channels in parallel (default 1)")

@@ -20,7 +20,7 @@ from model.preprocess import for_model, preprocess
 from tests.hdl.helpers import need_tools
 
 # the camera at the board's XCLK: 25 MHz (40 ns) gives 30 frames/s, 12 MHz (83 ns) 15
-CAMERA = {"de10lite": (40, 30), "basys3": (40, 30), "icebreaker": (83, 15)}
+CAMERA = {"de10lite": (40, 30), "basys3": (40, 30), "icebreaker": (83, 15), "ulx3s": (40, 30)}
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xdist_group(f"board_{n}"))
@@ -43,7 +43,7 @@ def test_board_from_its_pins(tmp_path, digits, digits_board, name):
     frames = [paper_frame(digits.test.x[i], geo, rng, digit_max=16) for i in (3, 4, 5)]
     pins = cam.trace(frames, cam.Timing.at_fps(160, 120, fps, period), close=True)
     hz = board_sim.BOARD_HZ[name]
-    bit = divisor(board.sys_hz, board.baud) * round(hz / board.sys_hz)  # in board clocks
+    bit = divisor(board.sys_hz, board.baud) * hz / board.sys_hz  # in board clocks (may be x.5)
     run = board_sim.run(run_dir, name, pins, divisor=bit, tail=int(hz * 0.01), exe=exe)
 
     q = net.pixel_table(preset.input_max)[np.stack([preprocess(f, geo) for f in frames])]

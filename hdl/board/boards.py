@@ -14,23 +14,28 @@ de10lite       MAX10 10M50DAF484C7G   mnist_cnn  50 MHz  HEX0 digit, LEDR bad-fr
 basys3         Artix-7 xc7a35t        mnist_cnn  50 MHz  rightmost digit, LEDs status
                                                  (100/2)
 icebreaker     iCE40 UP5K (SG48)      digits_cnn 12 MHz  break-off PMOD LEDs: digit in binary
+ulx3s          ECP5 LFE5U-85F         mnist_cnn  50 MHz  8 LEDs: digit in binary, status
+               (CABGA381)                        (PLL)
 =============  =====================  =========  ======  ==========================================
 
 Capture mode (``camera_system``: each frame's CNN input as a binary packet instead of the text
 line) is on while the board's capture switch is on (SW0 on the DE10-Lite and the Basys3; on
 the iCEBreaker the break-off PMOD's BTN1 toggles it, debounced by ``hdl.lib.debounce``) or after
 the UART command ``c`` (``t`` ends it). The display shows it: the decimal point on the
-7-segment boards, the red LED on the iCEBreaker.
+7-segment boards, the red LED on the iCEBreaker, LED 6 on the ULX3S (whose FIRE1 button toggles
+it like the iCEBreaker's BTN1).
 
 UART: 8N1 at ``Board.baud``. A capture packet of a 28x28 image is 794 bytes = 7,940 bits; at
-460,800 baud (50 MHz / 108 = 462,963, 0.5 % off) it takes 17.2 ms, inside one frame time at
+460,800 baud (50 MHz / 109 = 458,716, 0.45 % off) it takes 17.3 ms, inside one frame time at
 30 frames/s (33.3 ms), so every frame is recorded. The iCEBreaker's 8x8 packet is 74 bytes:
 6.4 ms at 115,200 baud (12 MHz / 104, 0.2 % off) against 66.7 ms a frame at 15 frames/s.
 
 The system clock of the Basys3 top is the 100 MHz board clock divided by two in a flip-flop
-(the .xdc declares it with ``create_generated_clock``). XCLK is 25 MHz on the first two boards
-(the system clock / 2) and the 12 MHz board clock itself on the iCEBreaker (the OV7670 takes
-10-48 MHz; at 12 MHz it delivers 15 frames/s instead of 30).
+(the .xdc declares it with ``create_generated_clock``). The ULX3S's system clock comes from its
+25 MHz oscillator through the ECP5's PLL (``hdl.board.ecp5_pll``: 50 MHz), and the logic stays
+in reset until the PLL locks. XCLK is 25 MHz on the first two boards (the system clock / 2) and
+on the ULX3S (its oscillator), and the 12 MHz board clock itself on the iCEBreaker (the OV7670
+takes 10-48 MHz; at 12 MHz it delivers 15 frames/s instead of 30).
 
 Reset: the button or power-up (``hdl.lib.power_on_reset``: reset for the first ``POR_CLOCKS``
 clocks after configuration).
@@ -54,6 +59,7 @@ from myhdl import (
 from ..camera.camera_system import camera_system, port_signals
 from ..lib.debounce import debounce
 from ..lib.power_on_reset import power_on_reset
+from .ecp5_pll import ecp5_pll
 from .seven_seg import seven_seg
 
 CONSTRAINTS = Path(__file__).resolve().parents[2] / "constraints"
@@ -71,6 +77,7 @@ class Board:
     constraints: tuple       # files in constraints/
     baud: int                # the UART, both ways
     requant_dsp_bits: int = 0
+    sim_models: tuple = ()   # simulation models of vendor primitives (cosim/), not for synthesis
 
     @property
     def top(self) -> str:
@@ -88,7 +95,10 @@ BOARDS = {
                     ("basys3.xdc",), 460800),
     "icebreaker": Board("icebreaker", "1BitSquared iCEBreaker (iCE40 UP5K)", "digits_cnn",
                         "up5k", 12e6, ("icebreaker.pcf",), 115200, requant_dsp_bits=16),
+    "ulx3s": Board("ulx3s", "Radiona ULX3S (ECP5 LFE5U-85F)", "mnist_cnn", None, 50e6,
+                   ("ulx3s.lpf",), 460800, sim_models=("ecp5_sim.v",)),
 }
+ULX3S_OSC_HZ = 25e6
 
 
 def get(name: str) -> Board:
@@ -238,6 +248,41 @@ def board_icebreaker(clk_12mhz, btn_n, btn1, ledr_n, ledg_n, led, tx, rx, cam_pc
     return core, clean, toggle, outputs
 
 
+@block
+def board_ulx3s(clk_25mhz, btn_fire1, btn_fire2, led, ftdi_rxd, ftdi_txd, cam_pclk, cam_vsync,
+                cam_href, cam_d, cam_xclk, cam_sioc, cam_siod, cam_reset_n, cam_pwdn, **system):
+    """FIRE2 resets (and the logic waits for the PLL to lock); FIRE1 toggles capture mode
+    (debounced); led[3:0] the digit in binary, led[4] a digit shown, led[5] the camera
+    configured, led[6] capture mode, led[7] the PLL locked; ftdi_rxd/ftdi_txd the FTDI's UART
+    (the board's USB port). The 25 MHz oscillator drives the PLL (50 MHz system clock) and
+    XCLK."""
+    sig = port_signals(4)
+    digit, have_digit, ready, line = (sig[k] for k in ("digit", "have_digit", "cam_ready", "tx"))
+    capture_on = sig["capture_on"]
+    clk_sys, locked = Signal(bool(0)), Signal(bool(0))
+    button, pressed, toggled, pressed_q = (Signal(bool(0)) for _ in range(4))
+    rst = ResetSignal(1, active=1, isasync=False)
+    pll = ecp5_pll(clk_25mhz, clk_sys, locked, fin_hz=ULX3S_OSC_HZ, fout_hz=system["clk_hz"])
+    core = board_core(clk_sys, button, ftdi_txd, toggled, cam_pclk, cam_vsync, cam_href, cam_d,
+                      cam_sioc, cam_siod, cam_reset_n, cam_pwdn, sig, rst=rst, **system)
+    clean = debounce(clk_sys, rst, btn_fire1, pressed, clocks=int(system["clk_hz"] * DEBOUNCE_S))
+
+    @always_seq(clk_sys.posedge, reset=rst)
+    def toggle():
+        pressed_q.next = pressed
+        if pressed and not pressed_q:
+            toggled.next = not toggled
+
+    @always_comb
+    def outputs():
+        button.next = btn_fire2 or not locked
+        cam_xclk.next = clk_25mhz
+        led.next = (locked << 7) | (capture_on << 6) | (ready << 5) | (have_digit << 4) | digit
+        ftdi_rxd.next = line
+
+    return pll, core, clean, toggle, outputs
+
+
 def ports(board: Board) -> dict:
     """The board top's ports as signals (names as in the Verilog and the constraints)."""
     b = lambda: Signal(bool(0))  # noqa: E731
@@ -249,8 +294,12 @@ def ports(board: Board) -> dict:
         return dict(clk=b(), btnc=b(), sw0=b(), seg=Signal(intbv(0)[7:]), dp=b(),
                     an=Signal(intbv(0)[4:]), led=Signal(intbv(0)[16:]), rstx=b(), rsrx=b(),
                     **cam)
+    if board.name == "ulx3s":
+        return dict(clk_25mhz=b(), btn_fire1=b(), btn_fire2=b(), led=Signal(intbv(0)[8:]),
+                    ftdi_rxd=b(), ftdi_txd=b(), **cam)
     return dict(clk_12mhz=b(), btn_n=b(), btn1=b(), ledr_n=b(), ledg_n=b(),
                 led=Signal(intbv(0)[5:]), tx=b(), rx=b(), **cam)
 
 
-TOPS = {"de10lite": board_de10lite, "basys3": board_basys3, "icebreaker": board_icebreaker}
+TOPS = {"de10lite": board_de10lite, "basys3": board_basys3, "icebreaker": board_icebreaker,
+        "ulx3s": board_ulx3s}

@@ -30,12 +30,11 @@ meanwhile. Between images the line buffer has to take the ``(2W + 4) * C_in/SIMD
 words that lead to the next first window, one per clock; the last two jobs of the image hide
 ``2 J`` of that. An image never takes less than its ``H * W * C_in`` input clocks.
 
-Resources (``python scripts/synth.py --model mnist_cnn --layer conv2 --pe 8 --simd 4``, Yosys
-0.23 ``synth_xilinx -family xc7``): 32 DSP48E1 = 32 MAC lanes (one DSP per int8 product; the
-requantizer's product is LUTs, ``hdl.lib.softmul``); 18 RAMB18 (the 576 x 256-bit weight ROM, both
-row buffers and the run-ahead FIFO); 88 RAM32M LUT RAM (the 8-word job-buffer banks and window
-columns); 2,164 LUTs, 3,434 FFs. Cycle model 69,696 per 13x13x32 image (= MACs / 32
-multipliers).
+Resources: one DSP48E1 (one MULT18X18D on the ECP5) per MAC lane; the requantizer's product is
+LUTs (``hdl.lib.softmul``); the weight ROM, both row buffers and the run-ahead FIFO go to block
+RAM once they are big enough, the job-buffer banks and window columns to LUT RAM. Measured per
+layer by ``python scripts/synth.py --model mnist_cnn --layer conv2 --pe 8 --simd 4``
+(docs/hardware.md has the table).
 """
 from __future__ import annotations
 

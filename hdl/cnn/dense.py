@@ -16,10 +16,9 @@ Cycle model (``cycles``): the engine takes ``N_out/PE`` groups of ``max(N_in/SIM
 clocks per image; the next image's N_in inputs load meanwhile (one per clock), so back-to-back
 images leave every ``max(engine, N_in)`` clocks.
 
-Resources (``python scripts/synth.py --model mnist_cnn --layer dense1 --pe 4 --simd 4``, Yosys
-0.23 ``synth_xilinx -family xc7``): 16 DSP48E1 = 16 MAC lanes (one DSP per int8 product; the
-requantizer's "round" product is LUTs, ``hdl.lib.softmul``); 9 RAMB36 + 1 RAMB18 (the 2,304 x
-128-bit weight ROM); 1,952 LUTs, 2,290 FFs. Cycle model 2,304 per image (= MACs / 16 multipliers).
+Resources: one DSP48E1 (one MULT18X18D on the ECP5) per MAC lane; the requantizer's "round"
+product is LUTs (``hdl.lib.softmul``); the weight ROM goes to block RAM. Measured per layer by
+``python scripts/synth.py --model mnist_cnn --layer dense1 --pe 4 --simd 4`` (docs/hardware.md).
 """
 from __future__ import annotations
 

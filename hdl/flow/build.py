@@ -32,6 +32,7 @@ from ..cnn.parallel import Parallel
 from ..lib.stream import Stream
 
 WAIVERS = Path(__file__).resolve().parents[2] / "cosim" / "verilator_waivers.vlt"
+SIM_MODELS = WAIVERS.parent  # behavioural models of vendor primitives (cosim/ecp5_sim.v)
 
 
 def top_name(net: Network) -> str:
@@ -171,6 +172,8 @@ def build_board(board, net: Network, config: dict, geo, out, input_max: float) -
         convert(inst, stage, board.top)
         for path in board.constraint_paths:
             shutil.copy(path, stage / path.name)
+        for name in board.sim_models:  # for simulating the folder (not listed in files.f)
+            shutil.copy(SIM_MODELS / name, stage / name)
         doc = _system_doc(net, config, geo, input_max, board=board.name, title=board.title,
                           top=board.top, constraints=list(board.constraints),
                           clk_hz=board.sys_hz, baud=board.baud,

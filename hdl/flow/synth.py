@@ -208,10 +208,11 @@ def place_and_route(netlist: Path, asc: Path, *, pcf: Path | None = None, freq_m
     ecp5 --85k (CABGA381, the ULX3S part). ``asc``: the routed design (.asc, or the ECP5's
     textual .config); ``pcf``: the pin constraints (.pcf, or the ECP5's .lpf).
 
-    Returns {"fmax_mhz", "target_mhz", "met", "clocks", "lc": (used, total), "seed",
-    "seconds"}: each clock's fmax after routing (nextpnr's own timing analysis) and the
-    slowest against ``freq_mhz``. A design that routes but misses the target still returns
-    (``met`` False); a design that does not fit or route raises SynthError with nextpnr's
+    Returns {"fmax_mhz", "target_mhz", "met", "clocks", "clock_targets", "missed", "lc":
+    (used, total), "utilisation", "critical_path", "seed", "seconds"}: each clock's fmax after
+    routing (nextpnr's own timing analysis) against its own constraint (the .pcf/.lpf
+    frequency, a PLL output's derived one, else ``freq_mhz``). A design that routes but misses
+    a clock still returns (``met`` False, ``missed`` {clock: (fmax, needed)}); a design that does not fit or route raises SynthError with nextpnr's
     reason. Near the UP5K's capacity (the camera top, ~89 % of its logic cells) the analytic
     placer's legaliser may find no legal spot for the last cells from one start; then
     the next seeds are tried, up to ``tries`` in all, and ``seed`` reports the one that placed."""
@@ -232,8 +233,10 @@ def place_and_route(netlist: Path, asc: Path, *, pcf: Path | None = None, freq_m
         echo(text)
         if LEGALISE_FAILED not in text:
             break
-    clocks = {name: float(mhz) for name, mhz in
-              re.findall(r"Max frequency for clock\s+'([^']*)': ([0-9.]+) MHz", text)}
+    found = re.findall(r"Max frequency for clock\s+'([^']*)': ([0-9.]+) MHz"
+                       r"(?: \((?:PASS|FAIL) at ([0-9.]+) MHz\))?", text)
+    clocks = {name: float(mhz) for name, mhz, _ in found}
+    targets = {name: float(at) if at else freq_mhz for name, _, at in found}
     fmax = list(clocks.values())
     used = utilisation(text)
     lc = used.get("ICESTORM_LC") or used.get("TRELLIS_COMB")
@@ -244,9 +247,12 @@ def place_and_route(netlist: Path, asc: Path, *, pcf: Path | None = None, freq_m
                          f"{tail or text.strip().splitlines()[-1]}")
     # nextpnr prints each clock's figure after placement and again after routing: the last
     # one per clock (the dict keeps it) is the routed design's
-    return {"fmax_mhz": min(fmax), "target_mhz": freq_mhz, "met": min(fmax) >= freq_mhz,
-            "clocks": clocks, "lc": lc, "utilisation": used, "critical_path":
-            critical_path(text), "seed": seed + attempt, "seconds": time.monotonic() - start}
+    missed = {name: (clocks[name], targets[name]) for name in clocks
+              if clocks[name] < targets[name]}
+    return {"fmax_mhz": min(fmax), "target_mhz": freq_mhz, "met": not missed,
+            "clocks": clocks, "clock_targets": targets, "missed": missed, "lc": lc,
+            "utilisation": used, "critical_path": critical_path(text), "seed": seed + attempt,
+            "seconds": time.monotonic() - start}
 
 
 def utilisation(text: str) -> dict:
@@ -300,14 +306,15 @@ def nextpnr_version(target: str = "ice40") -> str:
 
 
 def run_flow(top: Path, target: str, out: Path, *, freq_mhz: float = 24.0, seed: int = 1,
-             bitstream: bool = False, pcf: Path | None = None) -> dict:
+             bitstream: bool = False, pcf: Path | None = None, timing_seeds: int = 1) -> dict:
     """The open flow on a converted top (``hdl.flow.build``'s ``.v``), everything into ``out``:
-    Yosys; for ice40, when the design fits the UP5K, nextpnr-ice40 and (``bitstream``)
-    icepack. Returns what ``make synth`` and the bench report: device, tool versions, the
+    Yosys; for ice40 and ecp5, when the design fits the device, nextpnr and (``bitstream``)
+    the packer. Returns what ``make synth`` and the bench report: device, tool versions, the
     resource groups, ``fit`` ({resource: {"used", "capacity"}}), the cells, ``over`` (the
     resources beyond the device), ``pnr`` (None unless placed) and ``bitstream`` (a file
     name or None). ``pcf``: the pin constraints (a board top; nextpnr then refuses any top
-    port the file does not place)."""
+    port the file does not place). ``timing_seeds``: placer seeds to try, one after another,
+    until every clock meets its constraint (the last result is kept when none does)."""
     top, out = Path(top), Path(out)
     routed = target in PNR
     netlist = out / f"{top.stem}.json" if routed else None
@@ -322,8 +329,12 @@ def run_flow(top: Path, target: str, out: Path, *, freq_mhz: float = 24.0, seed:
     if routed and not doc["over"]:
         _, _, _, routed_ext, bit_ext = PNR[target]
         asc = out / f"{top.stem}{routed_ext}"
-        pnr = place_and_route(netlist, asc, freq_mhz=freq_mhz, seed=seed, pcf=pcf,
-                              log=out / "nextpnr.log", target=target)
+        for attempt in range(max(1, timing_seeds)):
+            pnr = place_and_route(netlist, asc, freq_mhz=freq_mhz, seed=seed, pcf=pcf,
+                                  log=out / "nextpnr.log", target=target)
+            if pnr["met"]:
+                break
+            seed = pnr["seed"] + 1
         doc["pnr"] = {**pnr, "nextpnr": nextpnr_version(target)}
         if bitstream:
             doc["bitstream"] = pack(asc, out / f"{top.stem}{bit_ext}", target).name

@@ -30,6 +30,8 @@ def constrained(path):
     text = path.read_text()
     if path.suffix == ".pcf":
         return set(re.findall(r"^set_io\s+(?:-\S+\s+(?:yes\s+)?)*([\w\[\]]+)\s+\d+", text, re.M))
+    if path.suffix == ".lpf":
+        return set(re.findall(r'^LOCATE COMP "([\w\[\]]+)" SITE', text, re.M))
     if path.suffix == ".xdc":
         return {a or b for a, b in re.findall(
             r"PACKAGE_PIN [^\n]*?\[get_ports (?:\{([^}]+)\}|(\w+))\]", text)}
@@ -41,10 +43,13 @@ def clocks(path):
     text = path.read_text()
     if path.suffix == ".pcf":
         return set(re.findall(r"^set_frequency\s+(\w+)\s+[0-9.]+", text, re.M))
+    if path.suffix == ".lpf":
+        return set(re.findall(r'^FREQUENCY PORT "(\w+)" [0-9.]+ MHZ;', text, re.M))
     return set(re.findall(r"^create_clock\b[^\n]*\[get_ports (\w+)\]", text, re.M))
 
 
-BOARD_CLOCKS = {"de10lite": "max10_clk1_50", "basys3": "clk", "icebreaker": "clk_12mhz"}
+BOARD_CLOCKS = {"de10lite": "max10_clk1_50", "basys3": "clk", "icebreaker": "clk_12mhz",
+                "ulx3s": "clk_25mhz"}
 
 
 @pytest.mark.parametrize("name", sorted(boards.BOARDS))
@@ -53,7 +58,7 @@ def test_constraints_declare_the_board_clock_and_pclk(name):
     create_clock; .pcf: set_frequency, nextpnr-ice40's form)."""
     board = boards.get(name)
     declared = set().union(*(clocks(p) for p in board.constraint_paths
-                             if p.suffix in (".sdc", ".xdc", ".pcf")))
+                             if p.suffix in (".sdc", ".xdc", ".pcf", ".lpf")))
     assert declared == {BOARD_CLOCKS[name], "cam_pclk"}
 
 
@@ -71,9 +76,11 @@ def test_board_top_converts_lints_and_is_fully_constrained(tmp_path, digits_boar
     else:
         folder = digits_board(name)
         top = folder / f"{board.top}.v"
-    icarus.iverilog([top], tmp_path / "top.vvp")
-    icarus.verilator_lint(top, board.top)
-    pins = next(path for path in board.constraint_paths if path.suffix in (".pcf", ".xdc", ".qsf"))
+    models = [folder / m for m in board.sim_models]
+    icarus.iverilog([top, *models], tmp_path / "top.vvp")
+    icarus.verilator_lint(top, board.top, models)
+    pins = next(path for path in board.constraint_paths
+                if path.suffix in (".pcf", ".xdc", ".qsf", ".lpf"))
     assert constrained(folder / pins.name) == top_ports(top, board.top)
 
 
@@ -134,3 +141,29 @@ def test_icebreaker_places_routes_and_packs(tmp_path):
     assert report["fit"]["DSP"]["used"] <= 8 and report["fit"]["EBR"]["used"] <= 30
     assert (tmp_path / report["bitstream"]).stat().st_size > 100_000
     assert "every port placed by icebreaker.pcf" in proc.stdout
+
+
+@pytest.mark.slow
+def test_ulx3s_places_routes_meets_50_mhz_and_packs(tmp_path):
+    """`make bitstream BOARD=ulx3s`: the camera top with mnist_cnn (default config) on the
+    LFE5U-85F: nextpnr-ecp5 places it with ulx3s.lpf (every top port placed), the PLL's 50 MHz
+    system clock, the 25 MHz oscillator and PCLK (24 MHz) meet their constraints after routing,
+    and ecppack packs a .bit. Slow: synthesis and place and route take several minutes."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    need_fpga("yosys", "nextpnr-ecp5", "ecppack")
+    proc = subprocess.run([sys.executable, "scripts/synth.py", "--board", "ulx3s",
+                           "--bitstream", "--out", str(tmp_path)], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads((tmp_path / "summary.json").read_text())
+    assert report["board"] == "ulx3s" and report["model"] == "mnist_cnn"
+    pnr = report["pnr"]
+    assert pnr["met"] and not pnr["missed"]
+    assert all(pnr["clocks"][c] >= pnr["clock_targets"][c] for c in pnr["clocks"])
+    assert max(pnr["clock_targets"].values()) == 50   # the PLL's output is constrained
+    assert (tmp_path / report["bitstream"]).stat().st_size > 1_000_000
