@@ -12,7 +12,7 @@ VPI_SRC     = $(VENV)/share/myhdl/cosimulation/icarus
 # Tests and CI point MNIST_DIR at the shared IDX files; without it the Keras download is used.
 export MNIST_DIR
 
-.PHONY: help setup tools venv vpi fpga-tools test test-slow train export check verilog synth bitstream cosim bench sweep mcu-report clean
+.PHONY: help setup tools venv vpi fpga-tools test test-slow train export check verilog synth bitstream cosim bench sweep mcu-report prog clean
 
 help:
 	@echo "Set up and test"
@@ -40,6 +40,8 @@ help:
 	@echo "  make bitstream [MODEL=digits_cnn] [TARGET=ice40|ecp5]  iCE40 UP5K (.bin, icepack) or"
 	@echo "                        ECP5-85F, the ULX3S part (.bit, ecppack)"
 	@echo "  make bitstream BOARD=icebreaker|ulx3s  the camera top -> build/BOARD/synth/*.bin or .bit"
+	@echo "  make prog BOARD=...     write the built image into the board (openFPGALoader; the"
+	@echo "                        vendor boards: prints the Quartus/Vivado command)"
 	@echo "  make bench              every performance figure -> build/bench.json, build/bench.md"
 	@echo "Camera data"
 	@echo "  $(PY) scripts/capture_dataset.py --port /dev/ttyUSB1 --label 7"
@@ -121,6 +123,10 @@ bench: venv
 SIM ?= verilator
 cosim: venv
 	$(PY) scripts/cosim.py --model $(MODEL) --sim $(SIM) $(if $(N),--n $(N))
+
+prog: venv
+	$(if $(BOARD),,$(error make prog needs BOARD=icebreaker|ulx3s|de10lite|basys3))
+	$(PY) scripts/prog.py --board $(BOARD)
 
 sweep: venv
 	$(PY) scripts/sweep.py --model $(MODEL)

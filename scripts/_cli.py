@@ -45,6 +45,11 @@ def resolve_model(args, spec: str | None = None):
                           pixel_max=getattr(args, "pixel_max", None))
 
 
+class CommandError(RuntimeError):
+    """An expected failure of a command (a missing file, tool or board): ``run`` prints its
+    message as one line and exits with status 2."""
+
+
 def run(main) -> None:
     """Call ``main()``; turn expected failures into one line on stderr and exit status 2."""
     from model.convert import UnsupportedModelError
@@ -52,7 +57,7 @@ def run(main) -> None:
     from model.qnet import UnsupportedTFLiteError
 
     errors = (DataError, UnsupportedModelError, UnsupportedTFLiteError, FileNotFoundError,
-              ValueError)
+              ValueError, CommandError)
     try:
         from cosim.icarus import ToolMissing
         from hdl.flow.synth import SynthError

@@ -4,7 +4,7 @@
 # (Yosys, nextpnr, icepack, ecppack) comes from PyPI, pinned in pyproject.toml.
 set -euo pipefail
 need=()
-for pair in iverilog:iverilog verilator:verilator; do
+for pair in iverilog:iverilog verilator:verilator openFPGALoader:openfpgaloader; do
   cmd=${pair%%:*} pkg=${pair##*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done
