@@ -276,7 +276,9 @@ def critical_path(text: str) -> list[str]:
         line = line.removeprefix("Info:").strip()
         if not line or line.startswith(("Critical path", "Max frequency", "Slack histogram")):
             break
-        if not line.startswith("type "):  # the column header
+        # the steps (clk-to-q, routing, logic, setup) with their sinks, and the summary; not
+        # the column header or the HDL source locations nextpnr adds
+        if re.match(r"(clk-to-q|routing|logic|setup|Sink)\b", line) or "ns logic" in line:
             lines.append(line)
     return lines
 
