@@ -1,6 +1,8 @@
 `timescale 1ns/1ps
 // cnn2fpga: behavioural models of the ECP5 primitives a board top instantiates, for simulation
 // only (Icarus, Verilator --timing); synthesis uses the real primitives.
+// Hand-written, not converted output: it stands in for a vendor primitive that no MyHDL
+// block describes, so it is a committed source like the generated harnesses' templates.
 //
 // EHXPLLL with CLKOP fed back (FEEDBK_PATH "CLKOP"): CLKOP = CLKI * CLKFB_DIV / CLKI_DIV. The
 // model measures CLKI's period between its rising edges and, after LOCK_CYCLES of them, raises

@@ -60,3 +60,28 @@ def run(model, x_int8: np.ndarray, tensors: list[int] | None = None, reference: 
                 inter[t] = np.empty((len(x_int8),) + value.shape, value.dtype)
             inter[t][i] = value
     return outputs, inter
+
+
+def timed(model, x: np.ndarray, threads: int = 1, progress: bool = False):
+    """LiteRT with its default, optimized kernels, one image per invoke as the FPGA sees them:
+    (mean seconds per image, outputs (N, ...)). ``x`` is cast to the model's input type;
+    a few images are run first to warm up."""
+    import time
+
+    interp = interpreter(model, reference=False, preserve=False, threads=threads)
+    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+    x = np.asarray(x).astype(inp["dtype"])
+    for i in range(min(10, len(x))):
+        interp.set_tensor(inp["index"], x[i:i + 1])
+        interp.invoke()
+    items = range(len(x))
+    if progress:
+        from tqdm import tqdm
+        items = tqdm(items, desc=f"LiteRT {inp['dtype'].__name__}", unit="img", leave=False)
+    outputs = np.empty((len(x),) + tuple(out["shape"][1:]), out["dtype"])
+    start = time.perf_counter()
+    for i in items:
+        interp.set_tensor(inp["index"], x[i:i + 1])
+        interp.invoke()
+        outputs[i] = interp.get_tensor(out["index"])[0]
+    return (time.perf_counter() - start) / max(1, len(x)), outputs

@@ -37,38 +37,14 @@ from scripts._cli import add_verbose, run  # noqa: E402
 # target; ecp5 and ice40 are placed and routed (fmax), xilinx has resource counts only
 ROWS = [("mnist_cnn", "default", ("ecp5", "xilinx")), ("digits_cnn", "default", ("ecp5", "xilinx")),
         ("digits_cnn", "up5k", ("ice40",))]
-# the clock nextpnr aims for, per target
-FREQ_MHZ = {"ice40": 24.0, "ecp5": 50.0, "xilinx": 50.0}
 MARK_START, MARK_END = "<!-- bench:start -->", "<!-- bench:end -->"
-
-
-def litert_speed(tflite: Path, x_int8, threads: int) -> tuple[float, "np.ndarray"]:
-    """Images/s of the LiteRT interpreter (its default, optimized kernels), one image per
-    invoke; and its predictions."""
-    import numpy as np
-
-    from model import oracle
-
-    interp = oracle.interpreter(tflite, reference=False, preserve=False, threads=threads)
-    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
-    preds = np.empty(len(x_int8), np.int64)
-    for i in range(min(20, len(x_int8))):  # warm up
-        interp.set_tensor(inp["index"], x_int8[i: i + 1])
-        interp.invoke()
-    start = time.perf_counter()
-    for i in range(len(x_int8)):
-        interp.set_tensor(inp["index"], x_int8[i: i + 1])
-        interp.invoke()
-        preds[i] = int(np.argmax(interp.get_tensor(out["index"])[0]))
-    return len(x_int8) / (time.perf_counter() - start), preds
 
 
 def model_figures(name: str, args) -> dict:
     """Accuracy of the float and int8 models, golden logits, LiteRT CPU speed."""
     import numpy as np
 
-    from model import golden, source
-    from scripts.check_golden import litert_time
+    from model import golden, oracle, source
 
     src = source.resolve(name)
     net = src.load_net()
@@ -82,11 +58,12 @@ def model_figures(name: str, args) -> dict:
     speeds = {}
     for threads in sorted({1, os.cpu_count() or 1}):
         print(f"{name}: LiteRT int8 interpreter, {threads} thread(s) ...", flush=True)
-        speeds[threads], preds = litert_speed(src.tflite, shaped, threads)
+        per_image, logits = oracle.timed(src.tflite, shaped, threads)
+        speeds[threads], preds = 1 / per_image, np.argmax(logits, axis=1)
     print(f"{name}: LiteRT float32 and int8 .tflite, time per image ...", flush=True)
     x_float = src.to_float(images)
-    t_float, fout = litert_time(src.float_tflite(), x_float)
-    t_int8, _ = litert_time(src.tflite, shaped)
+    t_float, fout = oracle.timed(src.float_tflite(), x_float)
+    t_int8, _ = oracle.timed(src.tflite, shaped)
     return {"src": src, "net": net, "images": images, "labels": labels, "golden": gold,
             "float_accuracy": fl,
             "float_tflite_accuracy": float(np.mean(np.argmax(fout, axis=1) == labels)),
@@ -257,7 +234,7 @@ def main() -> int:
         if not args.no_synth:
             for target in targets:
                 row["synth"][target] = synth_figures(fig, conf, dsp_bits, target, folder,
-                                                     FREQ_MHZ[target])
+                                                     synth.FREQ_MHZ[target])
         rows.append(row)
     tools = [] if args.no_synth else [synth.version()] + [
         synth.nextpnr_version(t) for t in ("ecp5", "ice40")]

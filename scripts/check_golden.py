@@ -24,32 +24,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scripts._cli import add_model_args, resolve_model, run  # noqa: E402
 
 
-def litert_time(tflite, x, progress=False) -> tuple[float, "np.ndarray"]:
-    """Mean seconds per image of the LiteRT interpreter (its default, optimized kernels; one
-    image per invoke, one thread) and its outputs."""
-    import numpy as np
-
-    from model import oracle
-
-    interp = oracle.interpreter(tflite, reference=False, preserve=False, threads=1)
-    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
-    x = x.astype(inp["dtype"])
-    outputs = []
-    for i in range(min(10, len(x))):  # warm up
-        interp.set_tensor(inp["index"], x[i:i + 1])
-        interp.invoke()
-    items = range(len(x))
-    if progress:
-        from tqdm import tqdm
-        items = tqdm(items, desc=f"LiteRT {inp['dtype'].__name__}", unit="img", leave=False)
-    start = time.perf_counter()
-    for i in items:
-        interp.set_tensor(inp["index"], x[i:i + 1])
-        interp.invoke()
-        outputs.append(interp.get_tensor(out["index"])[0])
-    return (time.perf_counter() - start) / max(1, len(x)), np.asarray(outputs)
-
-
 def check(src, mnist_dir=None, n=None, float_model=True, progress=True,
           announce=False) -> dict:
     """The report; ``progress`` draws bars (a terminal), ``announce`` says each step on stderr."""
@@ -91,9 +65,9 @@ def check(src, mnist_dir=None, n=None, float_model=True, progress=True,
         say(f"{src.name}: the float Keras model ...")
         report["float_accuracy"] = src.float_accuracy(test)
         say(f"{src.name}: the float32 TFLite model ...")
-        times["float32"], fout = litert_time(src.float_tflite(), x_float, progress)
+        times["float32"], fout = oracle.timed(src.float_tflite(), x_float, progress=progress)
         report["float_tflite_accuracy"] = float(np.mean(np.argmax(fout, axis=1) == test.y))
-    times["int8"], _ = litert_time(src.tflite, x, progress)
+    times["int8"], _ = oracle.timed(src.tflite, x, progress=progress)
     report["litert_ms_per_image"] = {k: round(v * 1e3, 4) for k, v in times.items()}
     return report
 

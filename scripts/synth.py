@@ -80,10 +80,6 @@ def finish(title: str, flow: dict, doc: dict, out: Path, routed: bool, freq_mhz:
     print(f"  {out}/report.txt, {out}/summary.json")
 
 
-# the clock nextpnr aims for when --freq-mhz is not given
-FREQ_MHZ = {"ice40": 24.0, "ecp5": 50.0, "xilinx": 50.0}
-
-
 def whole(src, net, args) -> int:
     from hdl.cnn import config as cfg
     from hdl.flow import build, synth
@@ -93,7 +89,7 @@ def whole(src, net, args) -> int:
     ice40 = args.target == "ice40"
     routed = args.target in synth.PNR
     if args.freq_mhz is None:
-        args.freq_mhz = FREQ_MHZ[args.target]
+        args.freq_mhz = synth.FREQ_MHZ[args.target]
     variant = "up5k" if ice40 else None
     conf = resolve_config(net, src, args, variant=variant)
     dsp_bits = args.requant_dsp_bits if args.requant_dsp_bits is not None else 16 * ice40

@@ -134,6 +134,22 @@ def board_core(clk, button, rx, capture_in, cam_pclk, cam_vsync, cam_href, cam_d
     return por, camera_pins, sys_inst
 
 
+@block
+def press_toggle(clk, rst, button, toggled, *, clk_hz: float):
+    """``toggled`` flips on each press of ``button`` (active high, bouncing): the capture
+    switch of the boards that have only a push button (iCEBreaker BTN1, ULX3S FIRE1)."""
+    pressed, pressed_q = Signal(bool(0)), Signal(bool(0))
+    clean = debounce(clk, rst, button, pressed, clocks=int(clk_hz * DEBOUNCE_S))
+
+    @always_seq(clk.posedge, reset=rst)
+    def flip():
+        pressed_q.next = pressed
+        if pressed and not pressed_q:
+            toggled.next = not toggled
+
+    return clean, flip
+
+
 def _camera_ports() -> dict:
     b = lambda: Signal(bool(0))  # noqa: E731
     return dict(cam_pclk=b(), cam_vsync=b(), cam_href=b(), cam_d=Signal(intbv(0)[8:]),
@@ -224,17 +240,11 @@ def board_icebreaker(clk_12mhz, btn_n, btn1, ledr_n, ledg_n, led, tx, rx, cam_pc
     sig = port_signals(4)
     digit, have_digit, ready, line = (sig[k] for k in ("digit", "have_digit", "cam_ready", "tx"))
     capture_on = sig["capture_on"]
-    button, pressed, toggled, pressed_q = (Signal(bool(0)) for _ in range(4))
+    button, toggled = Signal(bool(0)), Signal(bool(0))
     rst = ResetSignal(1, active=1, isasync=False)
     core = board_core(clk_12mhz, button, rx, toggled, cam_pclk, cam_vsync, cam_href, cam_d,
                       cam_sioc, cam_siod, cam_reset_n, cam_pwdn, sig, rst=rst, **system)
-    clean = debounce(clk_12mhz, rst, btn1, pressed, clocks=int(system["clk_hz"] * DEBOUNCE_S))
-
-    @always_seq(clk_12mhz.posedge, reset=rst)
-    def toggle():
-        pressed_q.next = pressed
-        if pressed and not pressed_q:
-            toggled.next = not toggled
+    toggle = press_toggle(clk_12mhz, rst, btn1, toggled, clk_hz=system["clk_hz"])
 
     @always_comb
     def outputs():
@@ -245,7 +255,7 @@ def board_icebreaker(clk_12mhz, btn_n, btn1, ledr_n, ledg_n, led, tx, rx, cam_pc
         ledr_n.next = not capture_on
         tx.next = line
 
-    return core, clean, toggle, outputs
+    return core, toggle, outputs
 
 
 @block
@@ -260,18 +270,12 @@ def board_ulx3s(clk_25mhz, btn_fire1, btn_fire2, led, ftdi_rxd, ftdi_txd, cam_pc
     digit, have_digit, ready, line = (sig[k] for k in ("digit", "have_digit", "cam_ready", "tx"))
     capture_on = sig["capture_on"]
     clk_sys, locked = Signal(bool(0)), Signal(bool(0))
-    button, pressed, toggled, pressed_q = (Signal(bool(0)) for _ in range(4))
+    button, toggled = Signal(bool(0)), Signal(bool(0))
     rst = ResetSignal(1, active=1, isasync=False)
     pll = ecp5_pll(clk_25mhz, clk_sys, locked, fin_hz=ULX3S_OSC_HZ, fout_hz=system["clk_hz"])
     core = board_core(clk_sys, button, ftdi_txd, toggled, cam_pclk, cam_vsync, cam_href, cam_d,
                       cam_sioc, cam_siod, cam_reset_n, cam_pwdn, sig, rst=rst, **system)
-    clean = debounce(clk_sys, rst, btn_fire1, pressed, clocks=int(system["clk_hz"] * DEBOUNCE_S))
-
-    @always_seq(clk_sys.posedge, reset=rst)
-    def toggle():
-        pressed_q.next = pressed
-        if pressed and not pressed_q:
-            toggled.next = not toggled
+    toggle = press_toggle(clk_sys, rst, btn_fire1, toggled, clk_hz=system["clk_hz"])
 
     @always_comb
     def outputs():
@@ -280,7 +284,7 @@ def board_ulx3s(clk_25mhz, btn_fire1, btn_fire2, led, ftdi_rxd, ftdi_txd, cam_pc
         led.next = (locked << 7) | (capture_on << 6) | (ready << 5) | (have_digit << 4) | digit
         ftdi_rxd.next = line
 
-    return pll, core, clean, toggle, outputs
+    return pll, core, toggle, outputs
 
 
 def ports(board: Board) -> dict:

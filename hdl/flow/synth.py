@@ -52,6 +52,8 @@ TARGETS = {
               + "; synth_ice40 -dsp -abc9 -top {top} -run map_ffs:"),
     "ecp5": "synth_ecp5 -abc9 -top {top}",
 }
+# the clock nextpnr aims for unless told otherwise (a board's constraints name its own)
+FREQ_MHZ = {"ice40": 24.0, "ecp5": 50.0, "xilinx": 50.0}
 # targets with an open place and route: nextpnr's architecture, its part options, the packer
 PNR = {
     "ice40": ("nextpnr-ice40", ["--up5k", "--package", "sg48"], "icepack", ".asc", ".bin"),
