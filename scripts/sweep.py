@@ -13,13 +13,21 @@ many multipliers, hdl.cnn.config.auto), the model's default config, and the chea
 reaches the fastest interval any config can (input, pooling or argmax bound), or the fastest
 within --max-mults when that one is larger.
 
+With --target ecp5 (or ice40) each config's accelerator also goes through Yosys and nextpnr
+(placer seed --seed, aiming at --freq-mhz): the table adds the routed fmax and the images/s at
+that fmax, the plot adds those points, and a config beyond the device says which resource.
+The configs run --jobs at a time (default: one per core), each in its own folder.
+
 Examples:
   python scripts/sweep.py --model mnist_cnn
   python scripts/sweep.py --model digits_cnn --budgets 4 8 --n 8
+  python scripts/sweep.py --model digits_cnn --target ecp5     # + fmax, images/s at fmax
 """
 import argparse
 import json
+import os
 import sys
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -53,10 +61,15 @@ def configs(net, src, budgets, max_mults: int | None = None):
     return sorted(unique, key=lambda nc: (cfg.multipliers(nc[1]), -cfg.interval(net, nc[1])))
 
 
+# the device resource a MAC multiplier takes, per target
+MULTS = {"ecp5": "MULT18X18D", "ice40": "DSP"}
+
+
 def plot(rows, path, model, clock_mhz, macs, floor):
     """Images/s against multipliers (log-log), with the compute bound: every multiplier busy
     every clock, images/s = clock x multipliers / MACs; and the ceiling no config passes
-    (``floor`` clocks per image: input, pooling or argmax)."""
+    (``floor`` clocks per image: input, pooling or argmax). Rows with a routed ``fmax_mhz``
+    add their images/s at that fmax."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -67,10 +80,16 @@ def plot(rows, path, model, clock_mhz, macs, floor):
     span = [min(x) / 1.5, max(x) * 1.5]
     ax.loglog(span, [hz * m / macs for m in span], "-", color="0.6",
               label=f"compute bound: {clock_mhz:g} MHz x multipliers / {macs:,} MACs")
-    ax.axhline(hz / floor, color="0.6", ls=":", label=f"ceiling: {floor:,} clocks per image")
+    ax.axhline(hz / floor, color="0.6", ls=":", label=f"ceiling at {clock_mhz:g} MHz: "
+                                                         f"{floor:,} clocks per image")
     ax.loglog(x, [hz / r["interval_cycles"] for r in rows], "o-",
-              label="measured (Verilator)")
+              label=f"measured (Verilator) at {clock_mhz:g} MHz")
     ax.loglog(x, [hz / r["predicted_interval"] for r in rows], "x--", label="cycle model")
+    routed = [r for r in rows if r.get("fmax_mhz")]
+    if routed:
+        ax.loglog([r["multipliers"] for r in routed],
+                  [r["images_per_second_at_fmax"] for r in routed], "s-",
+                  label=f"at each config's fmax ({routed[0]['device']})")
     for i, r in enumerate(rows):  # labels alternate below and above the points
         ax.annotate(f"{r['name']} ({r['mac_utilization']:.0%})",
                     (r["multipliers"], hz / r["interval_cycles"]), fontsize=8,
@@ -81,7 +100,7 @@ def plot(rows, path, model, clock_mhz, macs, floor):
     ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
     ax.yaxis.set_major_formatter(plain)
     ax.set_xlabel("int8 multipliers")
-    ax.set_ylabel(f"images/s at {clock_mhz:g} MHz")
+    ax.set_ylabel("images/s")
     ax.set_title(f"{model}: throughput against multipliers (MAC utilization in brackets)",
                  fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
@@ -91,11 +110,45 @@ def plot(rows, path, model, clock_mhz, macs, floor):
     plt.close(fig)
 
 
+def one_config(job: dict) -> dict:
+    """One config: Verilator (cycles, bit-exactness) and, with a target, Yosys and nextpnr
+    (resources, fmax). Runs in a worker process."""
+    from cosim import network_sim as ns
+    from hdl.flow import build, synth
+
+    name, conf, net, folder = job["name"], job["config"], job["net"], job["folder"]
+    got = ns.measure(net, conf, job["images"], job["want"], folder, job["input_max"])
+    del got["classes"], got["sim_cycles_per_s"]
+    row = {"name": name, **got,
+           "images_per_second": job["clock_mhz"] * 1e6 / got["interval_cycles"]}
+    target = job["target"]
+    if target:
+        top = folder / "verilog" / f"{build.top_name(net)}.v"
+        (folder / target).mkdir(parents=True, exist_ok=True)
+        flow = synth.run_flow(top, target, folder / target, freq_mhz=job["freq_mhz"],
+                              seed=job["seed"])
+        pnr = flow["pnr"]
+        row.update(device=flow["device"], resources=flow["resources"], over=flow["over"],
+                   fmax_mhz=pnr["fmax_mhz"] if pnr else None,
+                   critical_path=pnr["critical_path"] if pnr else [],
+                   images_per_second_at_fmax=(pnr["fmax_mhz"] * 1e6 / got["interval_cycles"]
+                                              if pnr else None))
+    return row
+
+
+def fmax_text(r: dict) -> str:
+    if "fmax_mhz" not in r:
+        return ""
+    if r["fmax_mhz"] is None:
+        return "  over: " + ", ".join(r["over"])
+    return f" {r['fmax_mhz']:8.1f} {r['images_per_second_at_fmax']:11,.0f}"
+
+
 def main() -> int:
     import numpy as np
 
-    from cosim import network_sim as ns
     from hdl.cnn import config as cfg
+    from hdl.flow import synth
     from model import golden
 
     ap = argparse.ArgumentParser(description=__doc__,
@@ -106,41 +159,70 @@ def main() -> int:
                          "(default 16 32 180)")
     ap.add_argument("--n", type=int, default=4, help="test images per config (default 4, "
                                                      "at least 3 to measure an interval)")
-    ap.add_argument("--clock-mhz", type=float, default=50.0)
-    ap.add_argument("--max-mults", type=int, default=1024,
+    ap.add_argument("--clock-mhz", type=float, default=50.0,
+                    help="the clock the images/s column assumes (default 50, the seed's)")
+    ap.add_argument("--max-mults", type=int,
                     help="the largest config to build (default 1024: the fastest mnist_cnn "
-                         "config needs over 5,000 multipliers)")
-    ap.add_argument("--out", type=Path, help="folder (default build/<model>/sweep)")
+                         "config needs over 5,000 multipliers; with --target, the device's "
+                         "multipliers: 156 on the ECP5-85F)")
+    ap.add_argument("--target", choices=sorted(synth.PNR),
+                    help="also place and route each config's accelerator: ecp5 (LFE5U-85F) or "
+                         "ice40 (UP5K); adds fmax and images/s at fmax")
+    ap.add_argument("--freq-mhz", type=float, default=100.0,
+                    help="the clock nextpnr aims for (default 100)")
+    ap.add_argument("--seed", type=int, default=1, help="nextpnr's placer seed (default 1)")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                    help="configs run at once (default: one per core)")
+    ap.add_argument("--out", type=Path, help="folder (default build/<model>/sweep, "
+                                             "build/<model>/sweep-<target> with --target)")
     args = ap.parse_args()
     if args.n < 3:
         raise ValueError(f"--n {args.n}: an interval needs at least 3 images")
+    if args.jobs < 1:
+        raise ValueError(f"--jobs {args.jobs}: at least 1")
+    if args.max_mults is None:
+        args.max_mults = synth.DEVICES[args.target][1][MULTS[args.target]] if args.target else 1024
+    budgets = [b for b in args.budgets if b < args.max_mults]
     src = resolve_model(args)
     net = src.load_net()
     images = np.asarray(src.load_data(args.mnist_dir).test.x[: args.n])
     want = golden.run_network(net, net.quantize_input(src.to_float(images))).logits
-    out = args.out or Path("build") / src.name / "sweep"
-    todo = configs(net, src, args.budgets, args.max_mults)
-    rows = []
-    print(f"{src.name}: {len(todo)} configs, {len(images)} images each, Verilator "
-          f"({net.macs:,} MACs per image)", flush=True)
+    out = args.out or Path("build") / src.name / (f"sweep-{args.target}" if args.target
+                                                  else "sweep")
+    todo = configs(net, src, budgets, args.max_mults)
+    then = (f", then Yosys and {synth.PNR[args.target][0]} (aiming at {args.freq_mhz:g} MHz)"
+            if args.target else "")
+    print(f"{src.name}: {len(todo)} configs, {len(images)} images each, Verilator{then}; "
+          f"{args.jobs} at a time ({net.macs:,} MACs per image)", flush=True)
+    jobs = [{"name": name, "config": conf, "net": net, "folder": out / name,
+             "images": images, "want": want, "input_max": src.input_max,
+             "clock_mhz": args.clock_mhz, "target": args.target,
+             "freq_mhz": args.freq_mhz, "seed": args.seed} for name, conf in todo]
+    done = {}
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        futures = {pool.submit(one_config, job): job for job in jobs}
+        for k, future in enumerate(as_completed(futures), 1):
+            job = futures[future]
+            row = future.result()
+            done[job["name"]] = {"name": job["name"], "config": cfg.to_json(job["config"]),
+                                 **{k2: v for k2, v in row.items() if k2 != "name"}}
+            print(f"[{k}/{len(jobs)}] {job['name']} ({cfg.describe(job['config'])}): interval "
+                  f"{row['interval_cycles']:,.0f}{fmax_text(row)}", flush=True)
+    rows = [done[name] for name, _ in todo]
     head = (f"  {'config':10s} {'mults':>5s} {'interval':>10s} {'predicted':>10s} "
-            f"{'latency':>10s} {'predicted':>10s} {'MAC util':>8s} {'images/s':>9s} exact")
-    for i, (name, conf) in enumerate(todo, 1):
-        print(f"[{i}/{len(todo)}] {name}: " + cfg.describe(conf), flush=True)
-        got = ns.measure(net, conf, images, want, out / name, src.input_max)
-        del got["classes"], got["sim_cycles_per_s"]
-        rows.append({"name": name, "config": cfg.to_json(conf), **got,
-                     "images_per_second": args.clock_mhz * 1e6 / got["interval_cycles"]})
+            f"{'latency':>10s} {'predicted':>10s} {'MAC util':>8s} {'images/s':>9s} exact"
+            + (f" {'fmax MHz':>8s} {'at fmax/s':>11s}" if args.target else ""))
     print(head)
     for r in rows:
         print(f"  {r['name']:10s} {r['multipliers']:5d} {r['interval_cycles']:10,.0f} "
               f"{r['predicted_interval']:10,d} {r['latency_cycles']:10,d} "
               f"{r['predicted_latency']:10,d} {r['mac_utilization']:8.1%} "
               f"{r['images_per_second']:9,.0f} "
-              f"{'yes' if r['bit_exact'] == r['images'] else 'NO'}")
+              f"{'yes' if r['bit_exact'] == r['images'] else 'NO ':5s}" + fmax_text(r))
     out.mkdir(parents=True, exist_ok=True)
     (out / "sweep.json").write_text(json.dumps({"model": src.name, "images": len(images),
-                                                "clock_mhz": args.clock_mhz, "rows": rows},
+                                                "clock_mhz": args.clock_mhz,
+                                                "target": args.target, "rows": rows},
                                                indent=1))
     plot(rows, out / "sweep.png", src.name, args.clock_mhz, net.macs,
          cfg.interval(net, cfg.fastest(net)))

@@ -15,6 +15,7 @@ Examples:
   python scripts/synth.py --model digits_cnn --target ice40    # iCE40 UP5K (synth_ice40 -dsp -abc9)
   python scripts/synth.py --model mnist_cnn --target ecp5 --bitstream   # ECP5-85F: .bit, fmax
   python scripts/synth.py --model mnist_cnn --layer conv2 --pe 8 --simd 4
+  python scripts/synth.py --model mnist_cnn --layer all        # every layer at the config
   python scripts/synth.py --model mnist_cnn --layer dense1 --pe 4 --simd 4 --target ice40
 """
 import argparse
@@ -178,15 +179,60 @@ def board_flow(args) -> int:
     return 1 if args.bitstream and not flow["bitstream"] else 0
 
 
-def main() -> int:
+def one_layer(src, layer, par, target: str, out: Path | None) -> dict:
+    """One layer's block (conv3x3 or dense) at ``par`` through Yosys; returns the resource
+    groups (and, on xc7, the DSP cascades) and writes the cells beside the Verilog."""
     from myhdl import ResetSignal, Signal
 
     from cosim import icarus
     from hdl.cnn.conv3x3 import conv3x3
     from hdl.cnn.dense import dense
+    from hdl.cnn.parallel import write_block_mems
     from hdl.flow import synth
     from hdl.lib.stream import Stream
-    from hdl.cnn.parallel import Parallel, write_block_mems
+
+    par.check(layer)
+    taps = f"_taps{par.taps}" if par.taps > 1 else ""
+    out = out or (Path("build") / "synth" /
+                  f"{src.name}_{layer.name}_pe{par.pe}_simd{par.simd}{taps}")
+    paths = write_block_mems(layer, out, par)
+    clk, rst = Signal(bool(0)), ResetSignal(0, active=1, isasync=False)
+    top = f"{layer.name}_{layer.kind}"
+    if layer.kind == "conv3x3":
+        wide = par.pe if par.taps > 1 else 1
+        dut = conv3x3(clk, rst, Stream(8), Stream(8) if wide == 1 else Stream(8 * wide, False),
+                      layer=layer, pe=par.pe, simd=par.simd, paths=paths, taps=par.taps)
+    else:
+        dut = dense(clk, rst, Stream(8), Stream(8), layer=layer, pe=par.pe, simd=par.simd,
+                    paths=paths)
+    icarus.convert(dut, out, top, testbench=False)
+    print(f"{src.name} {layer.name} ({layer.kind}, {par}): yosys {target} ...", flush=True)
+    netlist = out / f"{target}.netlist.json" if target == "xilinx" else None
+    result = synth.synthesize(out / f"{top}.v", top, target, log=out / f"{target}.log",
+                              netlist=netlist)
+    groups = synth.summary(result["cells"], target)
+    if netlist is not None:
+        groups["PCIN"] = synth.cascades(netlist)
+    (out / f"{target}.cells.json").write_text(json.dumps(result["cells"], indent=2) + "\n")
+    return {"layer": layer.name, "par": str(par), "multipliers": par.multipliers,
+            "resources": groups, "seconds": result["seconds"], "out": str(out)}
+
+
+def layer_table(rows: list[dict], target: str) -> str:
+    """One line per layer: the MAC multipliers and every resource group any layer uses."""
+    names = [n for n in dict.fromkeys(k for r in rows for k in r["resources"])]
+    head = f"  {'layer':8s} {'PExSIMD':9s} {'mults':>5s} " + " ".join(f"{n:>7s}" for n in names)
+    lines = [head]
+    for r in rows:
+        lines.append(f"  {r['layer']:8s} {r['par']:9s} {r['multipliers']:5d} "
+                     + " ".join(f"{r['resources'].get(n, 0):7,d}" for n in names))
+    return "\n".join(lines)
+
+
+def main() -> int:
+    from hdl.cnn.parallel import Parallel
+    from hdl.flow import synth
+    from scripts.make_verilog import resolve_config
 
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -194,16 +240,17 @@ def main() -> int:
     ap.add_argument("--board", help="a board top with the camera front-end: icebreaker "
                                     "(Yosys, nextpnr-ice40 with its .pcf), ulx3s (Yosys, "
                                     "nextpnr-ecp5 with its .lpf) or basys3 (Yosys)")
-    ap.add_argument("--layer", help="one layer's block (conv1, conv2, dense1, ...); default: "
-                                    "the whole accelerator")
+    ap.add_argument("--layer", help="one layer's block (conv1, conv2, dense1, ...) at --pe/--simd/"
+                                    "--taps, or `all`: every layer's block at the model's config "
+                                    "(--config, --par), one table; default: the whole accelerator")
     ap.add_argument("--pe", type=int, default=1, help="output channels in parallel (default 1)")
     ap.add_argument("--simd", type=int, default=1, help="input channels per clock (default 1)")
     ap.add_argument("--taps", type=int, default=1, choices=(1, 9),
                     help="conv3x3 taps per clock: 1 (folded in time, default) or 9")
     ap.add_argument("--target", default="xilinx", choices=sorted(synth.TARGETS) + ["xc7"],
-                    help="xilinx (= xc7: Artix-7 resources), ice40 (UP5K: resources, place and "
-                         "route, fmax) or ecp5 (LFE5U-85F, the ULX3S part: the same); default "
-                         "xilinx")
+                    help="xilinx (= xc7: Artix-7 resources, with the DSP cascades (PCIN) of "
+                         "--layer), ice40 (UP5K: resources, place and route, fmax) or ecp5 "
+                         "(LFE5U-85F, the ULX3S part: the same); default xilinx")
     ap.add_argument("--out", type=Path, help="work folder (default build/<model>/synth/<target> "
                                              "or build/synth/<model>_<layer>_pe<P>_simd<S>)")
     ap.add_argument("--freq-mhz", type=float,
@@ -228,33 +275,23 @@ def main() -> int:
     if args.layer is None:
         return whole(src, net, args)
     layers = {layer.name: layer for layer in net.layers if layer.has_weights}
+    if args.layer == "all":
+        conf = resolve_config(net, src, args)
+        rows = []
+        for name, layer in layers.items():
+            sub = args.out / name if args.out else None
+            rows.append(one_layer(src, layer, Parallel.of(conf[name]), args.target, sub))
+        print(f"{src.name}, every layer's block on its own ({synth.version()}, {args.target}):")
+        print(layer_table(rows, args.target))
+        return 0
     if args.layer not in layers:
-        raise ValueError(f"--layer {args.layer}: {src.name} has {', '.join(layers)}")
-    layer = layers[args.layer]
-    par = Parallel(args.pe, args.simd, args.taps).check(layer)
-    taps = f"_taps{args.taps}" if args.taps > 1 else ""
-    out = args.out or (Path("build") / "synth" /
-                       f"{src.name}_{layer.name}_pe{args.pe}_simd{args.simd}{taps}")
-    paths = write_block_mems(layer, out, par)
-    clk, rst = Signal(bool(0)), ResetSignal(0, active=1, isasync=False)
-    top = f"{layer.name}_{layer.kind}"
-    if layer.kind == "conv3x3":
-        wide = args.pe if args.taps > 1 else 1
-        dut = conv3x3(clk, rst, Stream(8), Stream(8) if wide == 1 else Stream(8 * wide, False),
-                      layer=layer, pe=args.pe, simd=args.simd, paths=paths, taps=args.taps)
-    else:
-        dut = dense(clk, rst, Stream(8), Stream(8), layer=layer, pe=args.pe, simd=args.simd,
-                    paths=paths)
-    icarus.convert(dut, out, top, testbench=False)
-    print(f"{src.name} {layer.name} ({layer.kind}, PE={args.pe}, SIMD={args.simd}, "
-          f"taps={args.taps}): yosys {args.target} ...", flush=True)
-    result = synth.synthesize(out / f"{top}.v", top, args.target, log=out / f"{args.target}.log")
-    groups = synth.summary(result["cells"], args.target)
-    (out / f"{args.target}.cells.json").write_text(json.dumps(result["cells"], indent=2) + "\n")
-    print(f"  MAC multipliers {args.pe * args.simd * args.taps} (+ the requantizers')")
-    for name, count in groups.items():
+        raise ValueError(f"--layer {args.layer}: {src.name} has {', '.join(layers)} (or all)")
+    row = one_layer(src, layers[args.layer], Parallel(args.pe, args.simd, args.taps),
+                    args.target, args.out)
+    print(f"  MAC multipliers {row['multipliers']} (+ the requantizers')")
+    for name, count in row["resources"].items():
         print(f"  {name:8s} {count}")
-    print(f"  ({result['seconds']:.0f} s; cells in {out}/{args.target}.cells.json)")
+    print(f"  ({row['seconds']:.0f} s; cells in {row['out']}/{args.target}.cells.json)")
     return 0
 
 

@@ -181,6 +181,16 @@ def synthesize(verilog: Path, top: str, target: str = "xilinx", log: Path | None
     return {"cells": dict(sorted(cells.items())), "seconds": time.monotonic() - start}
 
 
+def cascades(netlist: Path) -> int:
+    """DSP48E1 cells whose PCIN is driven by another DSP's PCOUT in a Yosys JSON netlist (the
+    multiply-add chains ``xilinx_dsp`` packs into cascades; constant bits are strings, nets
+    are numbers)."""
+    modules = json.loads(Path(netlist).read_text())["modules"].values()
+    return sum(1 for module in modules for cell in module["cells"].values()
+               if cell["type"] == "DSP48E1"
+               and any(isinstance(bit, int) for bit in cell["connections"].get("PCIN", [])))
+
+
 def summary(cells: dict, target: str) -> dict:
     """Cell counts grouped into resources (LUT, FF, DSP, block RAM, ...)."""
     out = {group: 0 for _, group in GROUPS[target]}
