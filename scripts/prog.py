@@ -27,11 +27,12 @@ from scripts._cli import CommandError, run  # noqa: E402
 
 LOADER = {"icebreaker": ("ice40_generic", ".bin"), "ulx3s": ("ulx3s", ".bit")}
 VENDOR = {
-    "de10lite": "quartus_pgm -c USB-Blaster -m JTAG -o \"p;output_files/board_de10lite.sof\""
-                "   (in the Quartus project folder, after compiling it)",
-    "basys3": "vivado -mode batch -source program.tcl   (program.tcl: open_hw_manager; "
-              "connect_hw_server; open_hw_target; set_property PROGRAM.FILE board_basys3.bit "
-              "[current_hw_device]; program_hw_devices [current_hw_device])",
+    "de10lite": "cd build/de10lite/verilog && quartus_sh -t quartus_build.tcl && quartus_pgm -c "
+                "USB-Blaster -m JTAG -o \"p;output_files/de10lite.sof\"",
+    "basys3": "cd build/basys3/verilog && vivado -mode batch -source vivado_build.tcl, then in "
+              "Vivado's Tcl console: open_hw_manager; connect_hw_server; open_hw_target; "
+              "set_property PROGRAM.FILE board_basys3.bit [current_hw_device]; "
+              "program_hw_devices [current_hw_device]",
 }
 NO_BOARD = ("unable to open ftdi device", "device not found", "Failed to claim cable",
             "No cable", "cable not found")

@@ -147,7 +147,8 @@ def board_flow(args) -> int:
     board = boards.get(args.board)
     if board.name == "de10lite":
         raise ValueError("--board de10lite: Yosys' synth_intel cannot map the initialised ROMs "
-                         "to M9K blocks; build it in Quartus with constraints/de10lite.qsf")
+                         "to M9K blocks; `make verilog BOARD=de10lite` writes a Quartus "
+                         "project (build/de10lite/verilog/de10lite.qpf, quartus_build.tcl)")
     target = BOARD_TARGET[board.name]
     routed = target in synth.PNR
     if args.bitstream and not routed:

@@ -107,7 +107,7 @@ def test_reset_in_the_middle_of_an_image(digits_verilog, digits, tmp_path):
 
 
 def test_mnist_image_in_icarus(nets, mnist, tmp_path):
-    """The mnist_cnn default config (90 multipliers) in converted Verilog, bit for bit, and
+    """The mnist_cnn default config (83 multipliers) in converted Verilog, bit for bit, and
     the latency the cycle model predicts: one image (about 30 s in Icarus; the Verilator tests
     and the slow suite run many)."""
     need_tools("iverilog", "vvp")

@@ -1,7 +1,8 @@
 """3x3 convolution, stride 1, valid padding, bit-exact with ``golden.conv3x3``.
 
     s (int8, NHWC raster) -> pack (SIMD channels per word) -> line_buffer (3x3 windows)
-      -> mac_engine (T = 9 taps folded in time, PE x SIMD multipliers, bias, requant, ReLU)
+      -> mac_engine (T = 9 taps folded in time; a systolic array of PE rows of SIMD
+         multiply-add stages; bias, requant, ReLU)
       -> m (int8, (H-2) x (W-2) x C_out in raster order)
 
 Parameters: the ``Layer`` (weights OHWI, bias, per-channel multiplier/shift, zero points and
@@ -25,10 +26,12 @@ the next image's first window (two rows and three pixels away from the last one)
 queued when the engine needs it.
 
 Cycle model (``cycles``): every output pixel is one job of ``C_out/PE`` groups of
-``max(9 * C_in/SIMD, PE)`` clocks (J per job); the line buffer fills the other job slot
+``max(9 * C_in/SIMD, PE)`` clocks (J per job); the line buffer fills the other job slots
 meanwhile. Between images the line buffer has to take the ``(2W + 4) * C_in/SIMD`` queued
-words that lead to the next first window, one per clock; the last two jobs of the image hide
-``2 J`` of that. An image never takes less than its ``H * W * C_in`` input clocks.
+words that lead to the next first window, one per clock; the jobs queued in the engine's
+slots hide ``slots x J`` of that, less the clocks a slot stays busy after its job while the
+systolic array's last lane reads it (``mac_engine.job_slots``). An image never takes less
+than its ``H * W * C_in`` input clocks.
 
 Resources: one DSP48E1 (one MULT18X18D on the ECP5) per MAC lane; the requantizer's product is
 LUTs (``hdl.lib.softmul``); the weight ROM, both row buffers and the run-ahead FIFO go to block
@@ -45,7 +48,7 @@ from model.qnet import Layer
 from ..lib.bram_fifo import bram_fifo
 from ..lib.stream import Stream, check_stream
 from .line_buffer import check_params, line_buffer
-from .mac_engine import Timing, group_cycles, mac_engine
+from .mac_engine import Timing, group_cycles, job_slots, mac_engine
 from .pack import check_lanes, pack
 from .pack import delay as pack_delay
 from .parallel import Parallel, mac_shape
@@ -63,9 +66,16 @@ def cycles(layer: Layer, pe: int, simd: int, taps: int = 1, lanes: int = 1) -> i
     channels a beat of the input brings)."""
     outs, n_taps, ins = mac_shape(layer)
     h, w = layer.in_shape[0], layer.in_shape[1]
-    job = outs // pe * group_cycles(n_taps, ins // simd, pe, taps)
+    cg = ins // simd
+    group = group_cycles(n_taps, cg, pe, taps)
+    words = n_taps // taps * cg
+    job = outs // pe * group
     jobs = (h - 2) * (w - 2)
-    gap = run_ahead(layer, simd) - 2 * job
+    slots = job_slots(2, words, outs // pe, group, taps * simd, cg)
+    # the image's last window waits for the slot of the job `slots` before it, which frees
+    # when that job's last word has passed every lane: the jobs in the slots hide that much
+    hidden = slots * job - (taps * simd - 1) + (group - words)
+    gap = run_ahead(layer, simd) - hidden
     return max(jobs * job + max(0, gap), h * w * ins // min(lanes, simd))
 
 
@@ -77,7 +87,8 @@ def trace(layer: Layer, pe: int, simd: int, t_in, taps: int = 1, lanes: int = 1)
     h, w, c_in = layer.in_shape
     outs, n_taps, ins = mac_shape(layer)
     cg_n = ins // simd
-    engine = Timing(n_taps // taps * cg_n, outs // pe, pe, 2, wide=taps > 1)
+    engine = Timing(n_taps // taps * cg_n, outs // pe, pe, 2, wide=taps > 1,
+                    lanes=taps * simd, cg=cg_n)
     ahead = 4 + pack_delay(lanes, simd)
     prev = -1
     for k in range(h * w * cg_n):

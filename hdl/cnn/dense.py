@@ -1,4 +1,5 @@
-"""Fully connected layer: packer + ``mac_engine`` (T = 1), bit-exact with ``golden.dense``.
+"""Fully connected layer: packer + ``mac_engine`` (T = 1: a systolic array of PE rows of SIMD
+multiply-add stages), bit-exact with ``golden.dense``.
 
 Input ``s``: the N_in int8 inputs of one image (NHWC flatten order, one per beat, or
 ``lanes`` per beat after a wide convolution). Output ``m``:
@@ -46,7 +47,7 @@ def trace(layer: Layer, pe: int, simd: int, t_in, slots: int = 2, lanes: int = 1
     wide beats), then the engine as in ``mac_engine.Timing``."""
     outs, taps, ins = mac_shape(layer)
     cg_n = ins // simd
-    engine = Timing(taps * cg_n, outs // pe, pe, slots)
+    engine = Timing(taps * cg_n, outs // pe, pe, slots, lanes=simd, cg=cg_n)
     ahead = pack_delay(lanes, simd)
     prev = -1
     for k in range(cg_n):

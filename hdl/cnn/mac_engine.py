@@ -1,4 +1,5 @@
-"""MAC engine shared by ``conv3x3`` and ``dense``: a PE x SIMD multiplier array over jobs.
+"""MAC engine shared by ``conv3x3`` and ``dense``: a job buffer feeding a systolic array of PE
+rows over jobs (``hdl.cnn.systolic_array``).
 
 A *job* is one output position's input: ``Cg = C_in / SIMD`` packed words of ``T`` taps each
 (conv3x3: the 3x3 window from ``line_buffer``, T = 9; dense: the input vector, T = 1). Input
@@ -7,38 +8,56 @@ Output ``m``: the job's C_out int8 results, channel order, one per beat.
 
 Dataflow, all in one clock domain::
 
-    s -> job buffer (T RAM banks, 2 slots) -> tap select -> PE x SIMD multipliers
-      -> PE accumulators -> drain (PE -> 1, + bias) -> requant -> FIFO -> m
+    s -> job buffer (one RAM per lane, ``slots`` jobs) -> tap select -> systolic array
+      (PE rows of L multiply-add stages) -> PE accumulators -> drain (PE -> 1, + bias)
+      -> requant -> FIFO -> m
 
-* Job buffer: two slots (ping-pong), so the next job loads while this one computes. ``s.ready``
-  is high while the slot being filled is free.
 * Schedule (taps folded in time): for each output group g (PE channels), for each tap t, for
-  each channel group cg, one clock: lane (p, s) multiplies weight [g*PE+p, t, cg*SIMD+s] by
-  input (t, cg*SIMD+s) - zp_in. The weight ROM word of that clock holds all PE x SIMD weights
-  (``hdl.cnn.parallel.packed_weights``: address = the clock's index in the job). Multipliers:
-  ``PE * SIMD``, each int8 x (int8 - zp), i.e. 8 x 9 bits signed: one DSP or one LUT multiplier.
+  each channel group cg, one word issues: lane s (L = SIMD lanes) of row p multiplies weight
+  [g*PE+p, t, cg*SIMD+s] by input (t, cg*SIMD+s) - zp_in. All taps in one clock (``taps`` =
+  T > 1, conv3x3): a word is (g, cg) and its L = T x SIMD lanes are every tap of SIMD channels
+  (lane t*SIMD + s).
+* The systolic array (``systolic_array``): lane k's operands of a word arrive k clocks after
+  lane 0's, and row p's partial sum walks through the L stages, one multiply and one add a
+  stage, so no clock holds more than one block-RAM read, one multiply or one add, whatever
+  PE x L is. The skew costs no data registers: lane k has its own job-buffer RAM (8 bits wide)
+  and its own weight ROM (``hdl.cnn.parallel.stage_weights``: the PE weights of lane k, one
+  word per issued word), both read with the word's address delayed k clocks::
+
+        issue: address a ->[a]->[a]-> ... ->[a]      (one register a lane)
+                   |        |    |           |
+                lane 0   lane 1 lane 2 ... lane L-1  RAM and ROM reads
+                   v        v    v           v
+        row p:  [s0] --> [s1] --> [s2] ... --> [s(L-1)] -> accumulator (one add)
+
 * Accumulators: ``Layer.acc_bits`` wide (the proven worst case, bias included), not 32.
-* Drain: after a group's last clock its PE sums move into a shift register and leave one per
+* Drain: after a group's last word its PE sums move into a shift register and leave one per
   clock, the channel's int32 bias is added, and ``requant`` (per-channel ROMs, zero point,
   ReLU clamp) turns them into int8. The FIFO after the requantizer has a slot reserved (a
   credit) for every value before it enters the drain, so output stalls never lose a value.
   It is as deep as the drain can keep values in flight with the output always ready
   (``fifo_depth``: 4 for 2 values every 9 clocks, 18 for one every clock).
-  If a group finishes while the previous one is still draining, the array waits.
+* Pacing: when a group has fewer words than the drain has values (PE > T*Cg), a group's first
+  word issues ``group_cycles`` clocks after the previous group's, so its sums reach the drain
+  just as it frees up; if the output stalls and a group finishes while the previous one is
+  still draining, the whole array waits (``en``).
+* Job buffer: ``slots`` jobs (``job_slots``: at least two, computing one while loading the
+  next, and more when the last lane still reads a finished job for L-1 clocks longer than a
+  job lasts). ``s.ready`` is high while the slot being filled is free; a slot frees when the
+  last lane has read the job's last word.
 
-Pipeline from the issue of a word: bank read (1), tap select + weight ROM read (2), products
-(3), accumulate (4), drain (5..), bias (+2), requant (+14, ``requant.LATENCY``), FIFO (+1).
+Pipeline from the issue of a word (lane 0): RAM and ROM read (1), operand registers: tap
+select - zp, the ROM output register (2), product (3), partial sums (4 .. L+3), accumulate
+(L+4), drain (L+5..), bias (+2), requant (+14, ``requant.LATENCY``), FIFO (+1).
 
 Cycle model: a group takes ``max(T * Cg, PE)`` clocks (``group_cycles``), a job ``C_out/PE``
-groups, back to back while jobs are waiting; see ``conv3x3.cycles`` and ``dense.cycles``.
+groups, back to back while jobs are waiting; see ``Timing``, ``conv3x3.cycles`` and
+``dense.cycles``.
 
-All taps in one clock (``taps`` = T > 1, conv3x3): the issue skips the tap loop; the word of
-every bank feeds PE x T x SIMD multipliers (weight ROM word: ``parallel.packed_weights`` with
-taps, lane (p*T + t)*SIMD + s), each PE's adder tree sums T x SIMD products, and a group takes
-``Cg`` clocks. The drain is as wide as the array: a group's PE sums go in one clock to PE bias
-ROMs and PE requantizers side by side, and leave as one beat of PE int8 lanes (``m`` is
+All taps in one clock: the drain is as wide as the array: a group's PE sums go in one clock to
+PE bias ROMs and PE requantizers side by side, and leave as one beat of PE int8 lanes (``m`` is
 8 x PE bits, lane p = output channel g*PE + p in bits [8p+7 : 8p]), one clock sooner than
-through the shift register. Multipliers: ``PE * T * SIMD``.
+through the shift register. Multipliers: ``PE * L`` (L = T x SIMD).
 """
 from __future__ import annotations
 
@@ -52,6 +71,7 @@ from ..lib.ram import ram
 from ..lib.rom import rom
 from ..lib.stream import Stream, check_stream, concat_lanes
 from . import requant as rq
+from . import systolic_array as sa
 from .parallel import Parallel, mac_shape
 
 # clocks a credit is away: from the drain's shift through bias (2), requant, the FIFO write
@@ -69,7 +89,6 @@ def fifo_depth(pe: int, group: int) -> int:
                    for k in range((a + r) // group + 1))
                for a in range(group))
     return max(2, most)
-PROD_BITS = 17  # int8 x (int8 - zp): |product| <= 128 * 255 < 2^15, 17 bits with margin
 
 
 def group_cycles(taps: int, cg: int, pe: int, per_clock: int = 1) -> int:
@@ -80,37 +99,53 @@ def group_cycles(taps: int, cg: int, pe: int, per_clock: int = 1) -> int:
     return max(taps * cg, pe)
 
 
-# clocks from a group's last issued word to its first result on ``m`` (operand, product and
-# accumulate stages, done flag, drain load and shift, bias, requant, FIFO); checked against
-# the RTL, value by value, in tests/hdl/cnn/test_conv3x3.py and test_dense.py. The wide drain
-# skips the shift register's clock.
-OUT_DELAY = 8 + rq.LATENCY
+def job_slots(slots: int, words: int, groups: int, group: int, lanes: int, cg: int) -> int:
+    """Job-buffer slots: at least ``slots``, and enough that back-to-back jobs never wait for
+    one. A slot frees ``lanes - 1`` clocks after its job's last word issued (the last lane reads
+    it then) and the next job then takes ``cg`` clocks to load, so a slot is busy for
+    (groups - 1) * group + words + lanes - 1 + cg clocks of every ``groups * group``."""
+    job = groups * group
+    busy = (groups - 1) * group + words + lanes - 1 + cg
+    return max(slots, -(-busy // job))
+
+
+# clocks from a group's last issued word to its first result on ``m`` with a one-lane array
+# (operand, product, partial sum and accumulate stages, done flag, drain load and shift, bias,
+# requant, FIFO); each more lane adds a clock. Checked against the RTL, value by value, in
+# tests/hdl/cnn/test_conv3x3.py and test_dense.py. The wide drain skips the shift register's
+# clock.
+OUT_DELAY = 8 + rq.LATENCY + 1
 WIDE_OUT_DELAY = OUT_DELAY - 1
 
 
 class Timing:
     """Timing model of the engine on one image (downstream always ready): jobs in order, each
     loaded into a free slot, started when loaded and the array is free. A job is ``groups``
-    groups of ``words`` issued words; a group's ``pe`` results leave one per clock
-    ``out_delay`` clocks after its last word issues, and the next group issues its last word
-    ``group_cycles`` later (the drain sets the pace when PE > words). ``out`` collects the
-    clock each result leaves. With a ``wide`` drain the ``pe`` results of a group leave
-    together, ``WIDE_OUT_DELAY`` clocks after its last word, and a group is ``words``
-    clocks."""
+    groups of ``words`` issued words on ``lanes`` lanes (``cg`` words loaded); a group's ``pe``
+    results leave one per clock ``out_delay`` clocks after its last word issues, and the next
+    group starts ``group_cycles`` after it started (the drain sets the pace when PE > words).
+    ``out`` collects the clock each result leaves. With a ``wide`` drain the ``pe`` results of
+    a group leave together, ``WIDE_OUT_DELAY`` clocks after its last word, and a group is
+    ``words`` clocks. A slot frees the clock after the last lane read its job's last word."""
 
-    def __init__(self, words: int, groups: int, pe: int, slots: int, wide: bool = False):
-        self.words, self.groups, self.pe, self.slots = words, groups, pe, slots
-        self.wide = wide
+    def __init__(self, words: int, groups: int, pe: int, slots: int, wide: bool = False,
+                 lanes: int = 1, cg: int = 1):
+        self.words, self.groups, self.pe = words, groups, pe
+        self.wide, self.lanes = wide, lanes
         self.group = words if wide else max(words, pe)
         self.job = groups * self.group
-        self.out_delay = WIDE_OUT_DELAY if wide else OUT_DELAY
+        self.slots = job_slots(slots, words, groups, self.group, lanes, cg)
+        self.out_delay = (WIDE_OUT_DELAY if wide else OUT_DELAY) + lanes - 1
         self.start: list[int] = []
         self.out: list[int] = []
 
     def free(self) -> int:
         """The first clock the next job's words can be taken (its slot is empty)."""
         p = len(self.start)
-        return self.start[p - self.slots] + self.job if p >= self.slots else 0
+        if p < self.slots:
+            return 0
+        return (self.start[p - self.slots] + (self.groups - 1) * self.group + self.words
+                + self.lanes - 1)
 
     def load(self, loaded: int) -> None:
         """The next job's last word was taken at clock ``loaded``."""
@@ -164,38 +199,41 @@ def mux_tree(sel, inputs, out):
 
 
 @block
-def add2(a, b, out):
-    @always_comb
-    def add():
-        out.next = a + b
-
-    return add
-
-
-def sum_bits(inputs) -> int:
-    return max(len(i) for i in inputs) + (len(inputs) - 1).bit_length()
-
-
-@block
-def adder_tree(inputs, out):
-    """out = the sum of ``inputs`` (signed) through a balanced tree of ``add2``."""
-    if len(inputs) == 1:
-        return wire(inputs[0], out)
-    half = len(inputs) // 2
-    lo, hi = _signed(sum_bits(inputs[:half])), _signed(sum_bits(inputs[half:]))
-    return adder_tree(inputs[:half], lo), adder_tree(inputs[half:], hi), add2(lo, hi, out)
-
-
-@block
-def mul_lane(clk, en, w, x, prod, *, zp_in: int):
-    """prod <= int8(w) * (int8(x) - zp_in), registered: one multiplier."""
+def delay(clk, en, d, q):
+    """q <= d while ``en``: one clock of a skew or flag line."""
 
     @always(clk.posedge)
-    def mul():
+    def hold():
         if en:
-            prod.next = w.signed() * (x.signed() - zp_in)
+            q.next = d
 
-    return mul
+    return hold
+
+
+def line_of(d, n: int) -> list:
+    """[d, and ``n`` new signals like it]: the taps of a delay line (``delay_line``)."""
+    return [d] + [Signal(d.val) for _ in range(n)]
+
+
+@block
+def flag(clk, rst, en, d, q):
+    """q <= d while ``en``, cleared by reset: one clock of a flag line."""
+
+    @always_seq(clk.posedge, reset=rst)
+    def hold():
+        if en:
+            q.next = d
+
+    return hold
+
+
+@block
+def delay_line(clk, en, taps, rst=None):
+    """taps[i+1] <= taps[i] while ``en``: taps[i] is taps[0] delayed i clocks (with ``rst``:
+    flags a reset clears; without: addresses and data, whose flags say when they count)."""
+    if rst is None:
+        return [delay(clk, en, a, b) for a, b in zip(taps, taps[1:])]
+    return [flag(clk, rst, en, a, b) for a, b in zip(taps, taps[1:])]
 
 
 @block
@@ -235,7 +273,10 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
     wide = taps > 1  # all taps in one clock, and a drain as wide as the array
     steps = n_taps // taps  # clocks per channel group (the taps folded in time)
     groups, cg_n, b = outs // pe, ins // simd, 8 * simd
-    words = groups * steps * cg_n
+    words = groups * steps * cg_n  # weight ROM words
+    n_lanes = taps * simd  # systolic stages a row
+    per_group = steps * cg_n  # words a group issues
+    group = group_cycles(n_taps, cg_n, pe, taps)
     check_stream("s", s, bits=n_taps * b, ready=True, signed=False)
     # a wide drain's beat: PE int8 lanes (one lane is an int8 stream)
     check_stream("m", m, bits=8 * pe if wide else 8, ready=True, signed=not wide or pe == 1)
@@ -244,8 +285,12 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
         raise ValueError(f"layer {layer.name}: accumulator needs {acc_bits} bits, TFLite has 32")
     if slots < 2:
         raise ValueError(f"slots={slots} must be at least 2 (one computing, one loading)")
+    if len(paths["weights"]) != n_lanes:
+        raise ValueError(f"layer {layer.name}: {len(paths['weights'])} weight ROM files for "
+                         f"{n_lanes} lanes (hdl.cnn.parallel.write_block_mems)")
+    slots = job_slots(slots, per_group, groups, group, n_lanes, cg_n)
 
-    # --- job buffer: T banks x `slots` slots x Cg words --------------------------------------
+    # --- job buffer: one RAM per (tap, SIMD lane), `slots` slots x Cg words each -------------
     wslot = Signal(intbv(0, min=0, max=slots))
     rslot = Signal(intbv(0, min=0, max=slots))
     full = Signal(intbv(0)[slots:])
@@ -255,66 +300,99 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
     wtake = Signal(bool(0))
     go = Signal(bool(0))
     en = Signal(bool(0))
-    tap_in = [s.data((t + 1) * b, t * b) for t in range(n_taps)]
-    bank_q = [Signal(intbv(0)[b:]) for _ in range(n_taps)]
-    banks = [ram(clk, wtake, waddr, tap_in[t], go, raddr, bank_q[t], depth=slots * cg_n)
-             for t in range(n_taps)]
 
     # --- issue counters (the next word to issue) and the pipeline flags ----------------------
     g = Signal(intbv(0, min=0, max=max(2, groups)))
     t = Signal(intbv(0, min=0, max=max(2, steps)))
     cg = Signal(intbv(0, min=0, max=max(2, cg_n)))
     wa = Signal(intbv(0, min=0, max=max(2, words)))
-    v1, v2, v3 = (Signal(bool(0)) for _ in range(3))
-    first1, first2, first3 = (Signal(bool(0)) for _ in range(3))
-    last1, last2, last3 = (Signal(bool(0)) for _ in range(3))
+    v1, first1, last1 = (Signal(bool(0)) for _ in range(3))
     t1 = Signal(intbv(0, min=0, max=max(2, steps)))
-    g1, g2, g3, g4 = (Signal(intbv(0, min=0, max=max(2, groups))) for _ in range(4))
-    wa1 = Signal(intbv(0, min=0, max=max(2, words)))
-    done4 = Signal(bool(0))
+    g1 = Signal(intbv(0, min=0, max=max(2, groups)))
+    done = Signal(bool(0))
+    g_done = Signal(intbv(0, min=0, max=max(2, groups)))
 
-    # --- operands: tap select (or every tap), weight ROM --------------------------------------
-    xb = taps * b  # operand bits a clock
-    x_sel = Signal(intbv(0)[xb:])
-    sel_insts = concat_lanes(bank_q, x_sel) if wide else mux_tree(t1, bank_q, x_sel)
-    xw2 = Signal(intbv(0)[xb:])
-    wword = Signal(intbv(0)[8 * pe * taps * simd:])
-    wrom = rom(clk, wa1, wword, path=paths["weights"], signed=False, en=en)
-    x_lane = [xw2((i + 1) * 8, i * 8) for i in range(taps * simd)]
+    # --- the skew: lane k reads with the word's RAM/ROM address (and tap) delayed k clocks ---
+    insts = []
+    raddrs, was = line_of(raddr, n_lanes - 1), line_of(wa, n_lanes - 1)
+    insts += [delay_line(clk, en, raddrs), delay_line(clk, en, was)]
+    x_ops, w_ops = [], []
+    for k in range(n_lanes):
+        lane_t = [k // simd] if wide else list(range(n_taps))  # the taps lane k reads
+        s_k = k % simd
+        qs = []
+        for tap in lane_t:
+            byte = tap * simd + s_k
+            q = Signal(intbv(0)[8:])
+            insts.append(ram(clk, wtake, waddr, s.data(8 * byte + 8, 8 * byte), en, raddrs[k],
+                             q, depth=slots * cg_n))
+            qs.append(q)
+        x_ops.append(qs)
+        wk = Signal(intbv(0)[8 * pe:])
+        insts.append(rom(clk, was[k], wk, path=paths["weights"][k], signed=False, en=en))
+        w_ops.append(wk)
+    x_lane = []
+    if steps > 1:  # the tap each lane's RAM word is for: t1 delayed k more clocks
+        tsel = line_of(t1, n_lanes - 1)
+        insts.append(delay_line(clk, en, tsel))
+        for k in range(n_lanes):
+            xk = Signal(intbv(0)[8:])
+            insts.append(mux_tree(tsel[k], x_ops[k], xk))
+            x_lane.append(xk)
+    else:
+        x_lane = [qs[0] for qs in x_ops]
 
-    # --- PE x T x SIMD multipliers, adder trees, accumulators, drain -------------------------
-    lanes, accs = [], []
+    # --- the systolic array, then the accumulators ------------------------------------------
+    sums = [_signed(sa.sum_bits(n_lanes - 1)) for _ in range(pe)]
+    insts.append(sa.systolic_array(clk, en, x_lane, w_ops, sums, pe=pe, zp_in=layer.zp_in))
+    # the flags of the word whose sums are on `sums`: v1 (lane 0's operands) + the array
+    depth_f = sa.latency(n_lanes)
+    lines = [line_of(sig, depth_f) for sig in (v1, first1, last1, g1)]
+    insts += [delay_line(clk, en, line, rst) for line in lines[:3]]
+    insts.append(delay_line(clk, en, lines[3]))
+    v_a, first_a, last_a, g_a = (line[-1] for line in lines)
+    accs = []
     for p in range(pe):
-        prods = []
-        for i in range(taps * simd):
-            lane = p * taps * simd + i
-            prod = _signed(PROD_BITS)
-            lanes.append(mul_lane(clk, en, wword((lane + 1) * 8, lane * 8), x_lane[i], prod,
-                                  zp_in=layer.zp_in))
-            prods.append(prod)
-        total = _signed(sum_bits(prods))
         acc = _signed(acc_bits)
-        lanes += [adder_tree(prods, total), acc_lane(clk, rst, en, v3, first3, total, acc)]
+        insts.append(acc_lane(clk, rst, en, v_a, first_a, sums[p], acc))
         accs.append(acc)
 
     load = Signal(bool(0))
     drain_free = Signal(bool(0))
-    depth = fifo_depth(1 if wide else pe, group_cycles(n_taps, cg_n, pe, taps))
+    depth = fifo_depth(1 if wide else pe, group)
     credit = Signal(intbv(depth, min=0, max=depth + 1))
     pop = Signal(bool(0))
     if wide:
-        drain_insts = wide_drain(clk, rst, load, accs, g4, credit, pop, m, layer=layer, pe=pe,
-                                 paths=paths, depth=depth, requant_dsp_bits=requant_dsp_bits)
+        drain_insts = wide_drain(clk, rst, load, accs, g_done, credit, pop, m, layer=layer,
+                                 pe=pe, paths=paths, depth=depth,
+                                 requant_dsp_bits=requant_dsp_bits)
 
         @always_comb
         def drain_state():
             drain_free.next = credit != 0
             pop.next = m.valid and m.ready
     else:
-        drain_insts = serial_drain(clk, rst, load, accs, g4, credit, drain_free, pop, m,
+        drain_insts = serial_drain(clk, rst, load, accs, g_done, credit, drain_free, pop, m,
                                    layer=layer, pe=pe, paths=paths, depth=depth,
                                    requant_dsp_bits=requant_dsp_bits)
         drain_state = []
+
+    # --- slot release: the last lane reads a job's last word n_lanes - 1 clocks after it issued
+    finish = Signal(bool(0))
+    if n_lanes > 1:
+        fins, rel_slots = line_of(finish, n_lanes - 1), line_of(rslot, n_lanes - 1)
+        insts += [delay_line(clk, en, fins, rst), delay_line(clk, en, rel_slots)]
+        release = Signal(bool(0))
+        rel_slot = rel_slots[-1]
+        last_fin = fins[-1]
+
+        @always_comb
+        def releasing():
+            release.next = last_fin and en
+
+        insts.append(releasing)
+    else:
+        release, rel_slot = finish, rslot
 
     @always_comb
     def buffer_ports():
@@ -323,13 +401,37 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
         waddr.next = wslot * cg_n + wcg
         raddr.next = rslot * cg_n + cg
 
-    finish = Signal(bool(0))
+    # --- pacing: a group's first word waits until `group` clocks after the previous group's
+    paced = group > per_group
+    ready_g = Signal(bool(1))
+    if paced:
+        pace = Signal(intbv(0, min=0, max=group))
 
-    @always_comb
-    def control():
-        en.next = not done4 or drain_free
-        load.next = done4 and drain_free
-        go.next = (not done4 or drain_free) and full[rslot]
+        @always_comb
+        def pace_gate():
+            ready_g.next = pace == 0 or t != 0 or cg != 0
+
+        @always_seq(clk.posedge, reset=rst)
+        def pacing():
+            if en:
+                if go and t == 0 and cg == 0:
+                    pace.next = group - 1
+                elif pace != 0:
+                    pace.next = pace - 1
+
+        insts += [pace_gate, pacing]
+
+        @always_comb
+        def control():
+            en.next = not done or drain_free
+            load.next = done and drain_free
+            go.next = (not done or drain_free) and full[rslot] and ready_g
+    else:
+        @always_comb
+        def control():
+            en.next = not done or drain_free
+            load.next = done and drain_free
+            go.next = (not done or drain_free) and full[rslot]
 
     @always_comb
     def last_word():
@@ -338,12 +440,12 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
     @always_seq(clk.posedge, reset=rst)
     def job_buffer():
         if wtake and wcg == cg_n - 1:
-            if finish:
-                full.next = (full | (1 << wslot)) & ~(1 << rslot)
+            if release:
+                full.next = (full | (1 << wslot)) & ~(1 << rel_slot)
             else:
                 full.next = full | (1 << wslot)
-        elif finish:
-            full.next = full & ~(1 << rslot)
+        elif release:
+            full.next = full & ~(1 << rel_slot)
         if wtake:
             if wcg == cg_n - 1:
                 wcg.next = 0
@@ -365,7 +467,6 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
             v1.next = go
             if go:
                 g1.next = g
-                wa1.next = wa
                 first1.next = t == 0 and cg == 0
                 last1.next = t == steps - 1 and cg == cg_n - 1
                 if cg == cg_n - 1:
@@ -395,26 +496,17 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
         stages.append(tap_stage)
 
     @always_seq(clk.posedge, reset=rst)
-    def pipeline():
+    def done_flag():
         if en:
-            xw2.next = x_sel
-            v2.next = v1
-            first2.next = first1
-            last2.next = last1
-            g2.next = g1
-            v3.next = v2
-            first3.next = first2
-            last3.next = last2
-            g3.next = g2
-            done4.next = v3 and last3
-            g4.next = g3
+            done.next = v_a and last_a
+            g_done.next = g_a
 
-    return (banks, sel_insts, wrom, lanes, drain_insts, buffer_ports, drain_state, control,
-            last_word, job_buffer, stages, pipeline)
+    return (insts, drain_insts, buffer_ports, drain_state, control, last_word, job_buffer,
+            stages, done_flag)
 
 
 @block
-def serial_drain(clk, rst, load, accs, g4, credit, drain_free, pop, m, *, layer: Layer, pe: int,
+def serial_drain(clk, rst, load, accs, g_done, credit, drain_free, pop, m, *, layer: Layer, pe: int,
                  paths: dict, depth: int, requant_dsp_bits: int):
     """The PE sums of a group (taken on ``load``) leave one per clock through a shift register,
     the bias ROM, one requantizer and the output FIFO; one credit per value. ``drain_free``:
@@ -449,7 +541,7 @@ def serial_drain(clk, rst, load, accs, g4, credit, drain_free, pop, m, *, layer:
     def drain():
         if load:
             cnt.next = pe
-            o.next = g4 * pe
+            o.next = g_done * pe
         elif shift:
             cnt.next = cnt - 1
             if o == outs - 1:
@@ -484,7 +576,7 @@ def requantizer_for(clk, rst, acc_s, acc_chan, q_s, *, layer: Layer, paths: dict
 
 
 @block
-def wide_lane(clk, rst, load, acc, g4, acc_s, acc_chan, *, pe: int, p: int, outs: int,
+def wide_lane(clk, rst, load, acc, g_done, acc_s, acc_chan, *, pe: int, p: int, outs: int,
               bias_path):
     """Drain lane p of a wide drain: on ``load`` it takes its PE's sum; a clock later the sum
     plus the bias of channel g*PE + p goes to its requantizer with that channel."""
@@ -497,7 +589,7 @@ def wide_lane(clk, rst, load, acc, g4, acc_s, acc_chan, *, pe: int, p: int, outs
 
     @always_comb
     def channel():
-        chan.next = g4 * pe + p
+        chan.next = g_done * pe + p
 
     @always_seq(clk.posedge, reset=rst)
     def stage():
@@ -514,7 +606,7 @@ def wide_lane(clk, rst, load, acc, g4, acc_s, acc_chan, *, pe: int, p: int, outs
 
 
 @block
-def wide_drain(clk, rst, load, accs, g4, credit, pop, m, *, layer: Layer, pe: int, paths: dict,
+def wide_drain(clk, rst, load, accs, g_done, credit, pop, m, *, layer: Layer, pe: int, paths: dict,
                depth: int, requant_dsp_bits: int):
     """The PE sums of a group (taken on ``load``) go side by side through PE bias ROMs and PE
     requantizers into one FIFO word of PE int8 lanes; one credit per word."""
@@ -524,7 +616,7 @@ def wide_drain(clk, rst, load, accs, g4, credit, pop, m, *, layer: Layer, pe: in
         acc_s = Stream(acc_bits, ready=False)
         acc_chan = Signal(intbv(0, min=0, max=max(2, outs)))
         q_s = Stream(8, ready=False)
-        insts.append(wide_lane(clk, rst, load, accs[p], g4, acc_s, acc_chan, pe=pe, p=p,
+        insts.append(wide_lane(clk, rst, load, accs[p], g_done, acc_s, acc_chan, pe=pe, p=p,
                                outs=outs, bias_path=paths["bias"]))
         insts.append(requantizer_for(clk, rst, acc_s, acc_chan, q_s, layer=layer, paths=paths,
                                      requant_dsp_bits=requant_dsp_bits))

@@ -9,8 +9,9 @@ implies. This module owns the type: every config, command line and block takes i
 Text form ``8x4`` (taps 1) or ``8x1x9``; JSON form ``[8, 4]`` or ``[8, 1, 9]`` (a config file,
 ``model/pretrained/<model>.hw.json``). PE x SIMD x taps multipliers.
 
-Weight ROM words for a PE x SIMD (x taps) MAC array (``packed_weights``, file
-``<layer>_weights_pe<P>_simd<S>[_taps9].mem``, ``8 * P * S * taps`` bits a word):
+Weight ROM words for a PE x SIMD (x taps) MAC array (``packed_weights``, ``8 * P * S * taps``
+bits a word; the array reads them one ROM per systolic stage, ``stage_weights``, files
+``<layer>_weights_pe<P>_simd<S>[_taps9]_lane<k>.mem``, ``8 * P`` bits a word):
 
     taps 1   word k = (g*T + t)*(C_in/S) + cg (T = 9 taps for conv3x3, 1 for dense); lane
              p*S + s, bits [8*lane+7 : 8*lane], holds the weight of output g*P + p, tap t,
@@ -140,13 +141,34 @@ def packed_weights(layer: Layer, par: Parallel) -> list[int]:
     return [sum(int(v) << (8 * i) for i, v in enumerate(row)) for row in lanes]
 
 
-def write_block_mems(layer: Layer, folder, par: Parallel) -> dict[str, Path]:
-    """Every ROM file one conv3x3/dense block reads, into ``folder``; returns their paths."""
+def stage_weights(layer: Layer, par: Parallel) -> list[list[int]]:
+    """The weight ROM of each systolic stage (``hdl.cnn.systolic_array``): stage k's word a
+    holds the PE weights lane k of ``packed_weights`` word a holds, output p in bits
+    [8p+7 : 8p]."""
+    lanes = par.taps * par.simd
+    words = packed_weights(layer, par)
+    out = []
+    for k in range(lanes):
+        out.append([sum(((word >> (8 * (p * lanes + k))) & 0xFF) << (8 * p)
+                        for p in range(par.pe)) for word in words])
+    return out
+
+
+def stage_name(layer: Layer, par: Parallel, k: int) -> str:
+    return packed_name(layer, par).replace(".mem", f"_lane{k}.mem")
+
+
+def write_block_mems(layer: Layer, folder, par: Parallel) -> dict:
+    """Every ROM file one conv3x3/dense block reads, into ``folder``; returns their paths
+    ("weights": one file per systolic stage)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     files = export.layer_files(layer)
-    paths = {"weights": folder / packed_name(layer, par)}
-    export.write_mem(paths["weights"], packed_weights(layer, par), 8 * par.multipliers)
+    paths = {"weights": []}
+    for k, words in enumerate(stage_weights(layer, par)):
+        path = folder / stage_name(layer, par, k)
+        export.write_mem(path, words, 8 * par.pe)
+        paths["weights"].append(path)
     for key, values in (("bias", layer.bias), ("multiplier", layer.multiplier),
                         ("shift", layer.shift)):
         paths[key] = folder / files[key]["file"]

@@ -155,6 +155,57 @@ def build_system(net: Network, config: dict, geo, out, input_max: float, *, clk_
     return out / f"{top}.v"
 
 
+# the part the Vivado script names
+VIVADO_PART = "xc7a35tcpg236-1"
+
+
+def vendor_project(board, folder: Path) -> list[str]:
+    """What the board's vendor tool needs besides the Verilog, the ROM files and the
+    constraints, all in ``folder`` (every path relative to it, where ``$readmemh`` looks):
+    the DE10-Lite's Quartus project ``de10lite.qpf`` (its ``de10lite.qsf`` gains the source
+    file) and ``quartus_build.tcl`` (``quartus_sh -t quartus_build.tcl``); the Basys3's Vivado
+    non-project script ``vivado_build.tcl`` (``vivado -mode batch -source vivado_build.tcl``).
+    Returns the files written."""
+    top = board.top
+    if board.name == "de10lite":
+        # project and revision "de10lite": de10lite.qpf opens de10lite.qsf, which names the top
+        (folder / "de10lite.qpf").write_text(
+            "# Quartus Prime Lite project: open it, or run quartus_sh --flow compile de10lite\n"
+            'PROJECT_REVISION = "de10lite"\n')
+        qsf = folder / "de10lite.qsf"
+        qsf.write_text(qsf.read_text() + "\n# the design (written by make verilog BOARD=de10lite; "
+                       "the $readmemh files sit beside it)\n"
+                       f"set_global_assignment -name VERILOG_FILE {top}.v\n"
+                       "set_global_assignment -name PROJECT_OUTPUT_DIRECTORY output_files\n")
+        (folder / "quartus_build.tcl").write_text(
+            "# quartus_sh -t quartus_build.tcl   (in this folder; the same as quartus_sh --flow "
+            "compile de10lite):\n"
+            "# output_files/de10lite.sof, which quartus_pgm -m jtag -o "
+            "\"p;output_files/de10lite.sof\" writes to the board\n"
+            "load_package flow\n"
+            "project_open de10lite\n"
+            "execute_flow -compile\n"
+            "project_close\n")
+        return ["de10lite.qpf", "quartus_build.tcl"]
+    if board.name == "basys3":
+        (folder / "vivado_build.tcl").write_text(
+            "# vivado -mode batch -source vivado_build.tcl   (non-project mode): "
+            f"{top}.bit in this folder\n"
+            "cd [file dirname [file normalize [info script]]]\n"
+            f"read_verilog {top}.v\n"
+            "read_xdc basys3.xdc\n"
+            "# the ROM contents: $readmemh names them without a folder, so Vivado finds them "
+            "here\n"
+            "foreach mem [lsort [glob *.mem]] { read_mem $mem }\n"
+            f"synth_design -top {top} -part {VIVADO_PART}\n"
+            "opt_design\nplace_design\nroute_design\n"
+            "report_utilization -file utilization.rpt\n"
+            "report_timing_summary -file timing.rpt\n"
+            f"write_bitstream -force {top}.bit\n")
+        return ["vivado_build.tcl"]
+    return []
+
+
 def build_board(board, net: Network, config: dict, geo, out, input_max: float) -> Path:
     """A board top (``hdl.board.boards``) into ``out``: board_<name>.v, the ROM files, the board's
     constraints files, files.f, waivers and config.json."""
@@ -172,6 +223,7 @@ def build_board(board, net: Network, config: dict, geo, out, input_max: float) -
         convert(inst, stage, board.top)
         for path in board.constraint_paths:
             shutil.copy(path, stage / path.name)
+        vendor_project(board, stage)
         for name in board.sim_models:  # for simulating the folder (not listed in files.f)
             shutil.copy(SIM_MODELS / name, stage / name)
         doc = _system_doc(net, config, geo, input_max, board=board.name, title=board.title,

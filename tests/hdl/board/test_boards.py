@@ -1,6 +1,7 @@
 """Board tops: they convert, compile and lint clean, and each constraints file places exactly
 the top's ports (no port left unconstrained, no name that is not a port)."""
 import re
+from pathlib import Path
 
 import pytest
 from myhdl import ResetSignal, Signal
@@ -82,6 +83,41 @@ def test_board_top_converts_lints_and_is_fully_constrained(tmp_path, digits_boar
     pins = next(path for path in board.constraint_paths
                 if path.suffix in (".pcf", ".xdc", ".qsf", ".lpf"))
     assert constrained(folder / pins.name) == top_ports(top, board.top)
+
+
+def readmem_files(verilog: Path) -> set:
+    return set(re.findall(r'\$readmemh\("([^"]+)"', verilog.read_text()))
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xdist_group(f"board_{n}"))
+                                  for n in ("de10lite", "basys3")])
+def test_vendor_project_is_complete(digits_board, name):
+    """What Quartus (DE10-Lite) or Vivado (Basys3) needs is in the board folder: the project
+    or script names the part, the top, every source and constraints file there, and every
+    file the Verilog's $readmemh reads sits beside it (where both tools look)."""
+    board = boards.get(name)
+    folder = digits_board(name)
+    verilog = folder / f"{board.top}.v"
+    mems = readmem_files(verilog)
+    assert mems and all((folder / m).is_file() for m in mems)
+    if name == "de10lite":
+        qpf = (folder / "de10lite.qpf").read_text()
+        assert 'PROJECT_REVISION = "de10lite"' in qpf
+        qsf = (folder / "de10lite.qsf").read_text()
+        assert "set_global_assignment -name DEVICE 10M50DAF484C7G" in qsf
+        assert f"set_global_assignment -name TOP_LEVEL_ENTITY {board.top}" in qsf
+        sources = re.findall(r"-name (?:VERILOG_FILE|SDC_FILE) (\S+)", qsf)
+        assert set(sources) == {verilog.name, "de10lite.sdc"}
+        assert all((folder / f).is_file() for f in sources)
+        tcl = (folder / "quartus_build.tcl").read_text()
+        assert "project_open de10lite" in tcl and "execute_flow -compile" in tcl
+    else:
+        tcl = (folder / "vivado_build.tcl").read_text()
+        reads = re.findall(r"^read_(?:verilog|xdc) (\S+)", tcl, re.M)
+        assert reads == [verilog.name, "basys3.xdc"]
+        assert all((folder / f).is_file() for f in reads)
+        assert f"synth_design -top {board.top} -part xc7a35tcpg236-1" in tcl
+        assert "read_mem $mem" in tcl and "write_bitstream" in tcl
 
 
 def test_unknown_board_is_named():

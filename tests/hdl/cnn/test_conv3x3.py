@@ -151,4 +151,6 @@ def test_bad_parameters(tmp_path):
                 paths=paths, lanes=3)
     with pytest.raises(ValueError, match="does not exist"):
         conv3x3(clk, rst, Stream(8), Stream(8), layer=layer, pe=2, simd=1, paths={
-            **paths, "weights": tmp_path / "missing.mem"})
+            **paths, "weights": [tmp_path / "missing.mem"]})
+    with pytest.raises(ValueError, match="1 weight ROM files for 2 lanes"):
+        conv3x3(clk, rst, Stream(8), Stream(8), layer=layer, pe=2, simd=2, paths=paths)

@@ -90,6 +90,36 @@ def test_packed_weights_all_taps_layout(pe, simd):
         packed_weights(layer, Parallel(pe, simd, 3))
 
 
+@pytest.mark.parametrize("kind,pe,simd,taps", [("conv3x3", 2, 3, 1), ("conv3x3", 4, 2, 9),
+                                               ("dense", 3, 4, 1)])
+def test_stage_weights_layout(tmp_path, kind, pe, simd, taps):
+    """Systolic stage k (lane k: tap k // S and channel k % S with all taps a clock, channel
+    k with taps folded), word a, bits [8p+7 : 8p] = the weight packed_weights word a has for
+    row p, lane k; one ROM file per stage, 8 x PE bits a word."""
+    from hdl.cnn.parallel import stage_weights, write_block_mems
+    from model.export import read_mem
+
+    layer = make_layer(kind, 6 if kind == "conv3x3" else 12, 12, h=4, w=4,
+                       rng=np.random.default_rng(3))
+    par = Parallel(pe, simd, taps)
+    outs, n_taps, ins = mac_shape(layer)
+    w = layer.weights.reshape(outs, n_taps, ins)
+    stages = stage_weights(layer, par)
+    assert len(stages) == taps * simd
+    steps, cg_n = n_taps // taps, ins // simd
+    for k, words in enumerate(stages):
+        assert len(words) == outs // pe * steps * cg_n
+        for a, word in enumerate(words):
+            g, rest = divmod(a, steps * cg_n)
+            t, cg = divmod(rest, cg_n)
+            tap = k // simd if taps > 1 else t
+            for p in range(pe):
+                byte = (word >> (8 * p)) & 0xFF
+                assert byte - 256 * (byte >> 7) == w[g * pe + p, tap, cg * simd + k % simd]
+    paths = write_block_mems(layer, tmp_path, par)
+    assert [read_mem(f, 8 * pe, signed=False).tolist() for f in paths["weights"]] == stages
+
+
 def test_packed_weights_bad_parallelism():
     layer = make_layer("dense", 12, 10, rng=np.random.default_rng(0), name="dense2")
     with pytest.raises(ValueError, match="layer dense2: PE=4 must divide its 10 output"):
