@@ -295,8 +295,11 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
     rslot = Signal(intbv(0, min=0, max=slots))
     full = Signal(intbv(0)[slots:])
     wcg = Signal(intbv(0, min=0, max=max(2, cg_n)))
+    # the slots lie end to end in every lane's RAM: the write address counts up and wraps,
+    # the read address walks a job's words from its slot's base (registers, no multiply)
     waddr = Signal(intbv(0, min=0, max=slots * cg_n))
     raddr = Signal(intbv(0, min=0, max=slots * cg_n))
+    rbase = Signal(intbv(0, min=0, max=slots * cg_n))
     wtake = Signal(bool(0))
     go = Signal(bool(0))
     en = Signal(bool(0))
@@ -398,8 +401,6 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
     def buffer_ports():
         s.ready.next = not full[wslot]
         wtake.next = s.valid and not full[wslot]
-        waddr.next = wslot * cg_n + wcg
-        raddr.next = rslot * cg_n + cg
 
     # --- pacing: a group's first word waits until `group` clocks after the previous group's
     paced = group > per_group
@@ -447,6 +448,10 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
         elif release:
             full.next = full & ~(1 << rel_slot)
         if wtake:
+            if waddr == slots * cg_n - 1:
+                waddr.next = 0
+            else:
+                waddr.next = waddr + 1
             if wcg == cg_n - 1:
                 wcg.next = 0
                 if wslot == slots - 1:
@@ -458,8 +463,17 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
         if finish:
             if rslot == slots - 1:
                 rslot.next = 0
+                rbase.next = 0
+                raddr.next = 0
             else:
                 rslot.next = rslot + 1
+                rbase.next = rbase + cg_n
+                raddr.next = rbase + cg_n
+        elif go:
+            if cg == cg_n - 1:
+                raddr.next = rbase
+            else:
+                raddr.next = raddr + 1
 
     @always_seq(clk.posedge, reset=rst)
     def issue():
