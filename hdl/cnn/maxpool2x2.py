@@ -10,7 +10,8 @@ the maxima are taken lane by lane and an image takes ``H * W * C / lanes`` beats
 
 Memories: ``hbuf`` (C values: the even column's value per channel until its odd partner
 arrives) and one row buffer of (W//2) x C values (the horizontal maxima of an even row until
-the odd row below arrives). Both are plain arrays, written and read once per beat.
+the odd row below arrives), written and read once per beat; the row buffer is read one beat
+ahead into a register, so its block RAM read has a clock of its own.
 
 Handshake (hdl/lib/stream.py): ``s.ready = not m.valid or m.ready`` -- a beat is taken whenever
 the output register is free or being emptied on the same edge.
@@ -129,10 +130,30 @@ def maxpool2x2(clk, rst, s, m, *, h: int, w: int, c: int, lanes: int = 1):
         s.ready.next = (not m.valid) or m.ready
         take.next = s.valid and ((not m.valid) or m.ready)
 
+    col_n = Signal(intbv(0, min=0, max=max(2, wo * c)))  # col after this beat
+
+    @always_comb
+    def next_col():
+        if ch == c - 1:
+            if x == w - 1:
+                col_n.next = 0
+            elif x % 2 == 1 and x + 1 < 2 * wo:
+                col_n.next = col + 1  # the next output column's first channel
+            else:
+                col_n.next = col - (c - 1)  # this output column again
+        else:
+            col_n.next = col + 1
+
     @always_comb
     def read():
         hold.next = hbuf[ch]
-        above.next = rowbuf[col]
+
+    @always(clk.posedge)
+    def read_above():
+        # the row buffer is read a beat ahead into a register (a block RAM read with nothing
+        # after it in that clock); odd rows only read it, so no write can come in between
+        if take:
+            above.next = rowbuf[col_n]
 
     @always(clk.posedge)
     def memories():
@@ -151,23 +172,18 @@ def maxpool2x2(clk, rst, s, m, *, h: int, w: int, c: int, lanes: int = 1):
                 m.valid.next = 1
                 m.data.next = vmax
             # counters: channel fastest, then column, then row
+            col.next = col_n
             if ch == c - 1:
                 ch.next = 0
                 if x == w - 1:
                     x.next = 0
-                    col.next = 0
                     if y == h - 1:
                         y.next = 0
                     else:
                         y.next = y + 1
                 else:
                     x.next = x + 1
-                    if x % 2 == 1 and x + 1 < 2 * wo:
-                        col.next = col + 1  # the next output column's first channel
-                    else:
-                        col.next = col - (c - 1)  # this output column again
             else:
                 ch.next = ch + 1
-                col.next = col + 1
 
-    return handshake, read, maxima, memories, control
+    return handshake, next_col, read, read_above, maxima, memories, control
