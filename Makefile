@@ -33,7 +33,7 @@ help:
 	@echo "                        7-segment/LEDs + UART, with its constraints, into build/BOARD/verilog"
 	@echo "  make cosim MODEL=... [N=...] [SIM=verilator|cosim|icarus]  test images through the Verilog,"
 	@echo "                        every logit against golden (Verilator by default; Icarus is slow)"
-	@echo "  make sweep MODEL=...    parallelism configs from smallest to fastest, each run in Verilator"
+	@echo "  make sweep MODEL=... [TARGET=ecp5]  configs smallest to fastest in Verilator (+ fmax)"
 	@echo "  make synth MODEL=... [TARGET=xilinx|ice40|ecp5]  Yosys (and nextpnr for ice40, ecp5):"
 	@echo "                        resources against the device, fmax and critical path"
 	@echo "  make synth BOARD=icebreaker|ulx3s  the board top through Yosys and nextpnr with its pins"
@@ -129,7 +129,7 @@ prog: venv
 	$(PY) scripts/prog.py --board $(BOARD)
 
 sweep: venv
-	$(PY) scripts/sweep.py --model $(MODEL)
+	$(PY) scripts/sweep.py --model $(MODEL) $(if $(filter command line,$(origin TARGET)),--target $(TARGET))
 
 mcu-report: venv
 	$(PY) scripts/mcu_report.py --model $(MODEL)
