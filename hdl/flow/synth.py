@@ -225,7 +225,7 @@ def place_and_route(netlist: Path, asc: Path, *, pcf: Path | None = None, freq_m
     routing (nextpnr's own timing analysis) against its own constraint (the .pcf/.lpf
     frequency, a PLL output's derived one, else ``freq_mhz``). A design that routes but misses
     a clock still returns (``met`` False, ``missed`` {clock: (fmax, needed)}); a design that does not fit or route raises SynthError with nextpnr's
-    reason. Near the UP5K's capacity (the camera top, ~89 % of its logic cells) the analytic
+    reason. Near the UP5K's capacity (the camera top, ~92 % of its logic cells) the analytic
     placer's legaliser may find no legal spot for the last cells from one start; then
     the next seeds are tried, up to ``tries`` in all, and ``seed`` reports the one that placed."""
     start = time.monotonic()
