@@ -198,18 +198,6 @@ def mux_tree(sel, inputs, out):
             mux2(sel, bit, lo, hi, out))
 
 
-@block
-def delay(clk, en, d, q):
-    """q <= d while ``en``: one clock of a skew or flag line."""
-
-    @always(clk.posedge)
-    def hold():
-        if en:
-            q.next = d
-
-    return hold
-
-
 def line_of(d, n: int) -> list:
     """[d, and ``n`` new signals like it]: the taps of a delay line (``delay_line``)."""
     return [d] + [Signal(d.val) for _ in range(n)]
@@ -232,7 +220,7 @@ def delay_line(clk, en, taps, rst=None):
     """taps[i+1] <= taps[i] while ``en``: taps[i] is taps[0] delayed i clocks (with ``rst``:
     flags a reset clears; without: addresses and data, whose flags say when they count)."""
     if rst is None:
-        return [delay(clk, en, a, b) for a, b in zip(taps, taps[1:])]
+        return [sa.delay(clk, en, a, b) for a, b in zip(taps, taps[1:])]
     return [flag(clk, rst, en, a, b) for a, b in zip(taps, taps[1:])]
 
 

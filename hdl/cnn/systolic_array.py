@@ -71,15 +71,16 @@ def operand_x(clk, en, x, xz, *, zp_in: int):
 
 
 @block
-def operand_w(clk, en, w, wq):
-    """wq <= w: a lane's weight operand register (the weight ROM's output register)."""
+def delay(clk, en, d, q):
+    """q <= d while ``en``: a lane's weight operand register (the weight ROM's output
+    register), and one clock of the engine's skew and flag lines."""
 
     @always(clk.posedge)
-    def reg():
+    def hold():
         if en:
-            wq.next = w
+            q.next = d
 
-    return reg
+    return hold
 
 
 @block
@@ -125,7 +126,7 @@ def systolic_array(clk, en, x, w, sums, *, pe: int, zp_in: int):
     wq = [Signal(intbv(0)[8 * pe:]) for _ in range(lanes)]
     for k in range(lanes):
         insts.append(operand_x(clk, en, x[k], xz[k], zp_in=zp_in))
-        insts.append(operand_w(clk, en, w[k], wq[k]))
+        insts.append(delay(clk, en, w[k], wq[k]))
     for p in range(pe):
         chain = [_signed(sum_bits(k)) for k in range(lanes - 1)] + [sums[p]]
         for k in range(lanes):
