@@ -10,11 +10,13 @@ the maxima are taken lane by lane and an image takes ``H * W * C / lanes`` beats
 
 Memories: ``hbuf`` (C values: the even column's value per channel until its odd partner
 arrives) and one row buffer of (W//2) x C values (the horizontal maxima of an even row until
-the odd row below arrives), written and read once per beat; the row buffer is read one beat
-ahead into a register (the address of the next beat, ``col_n``). Yosys makes that register
-the block RAM's own read register, so on the ECP5 the read (a DP16KD without its output
-register, 5.8 ns) still feeds the comparisons in the same clock: the slowest path of the
-mnist_cnn accelerator after the systolic array (docs/hardware.md).
+the odd row below arrives), written and read once per beat. The row buffer is read two beats
+ahead: the address of the beat after next (``col_nn``) into the block RAM's own read register
+(``pre``), then into a fabric register (``above``) a beat later, so neither the RAM read nor
+the comparisons share a clock with the other (on the ECP5 a DP16KD read without its output
+register takes 5.8 ns). A value is read R = W x C words (one row) after it was written, so two
+beats ahead is safe when R >= 3; the one geometry with R < 3 (W = 2 and one channel word)
+reads one beat ahead, straight into ``above``.
 
 Handshake (hdl/lib/stream.py): ``s.ready = not m.valid or m.ready`` -- a beat is taken whenever
 the output register is free or being emptied on the same edge.
@@ -106,6 +108,27 @@ def lane_maxima(data, hold, above, hmax, vmax, *, lanes: int):
 
 
 @block
+def next_col(col, x, ch, col_n, *, w: int, c: int):
+    """col_n = the row buffer address (x // 2) * C + ch of the beat after the one at
+    (col, x, ch); channel fastest, then column."""
+    wo = w // 2
+
+    @always_comb
+    def step():
+        if ch == c - 1:
+            if x == w - 1:
+                col_n.next = 0
+            elif x % 2 == 1 and x + 1 < 2 * wo:
+                col_n.next = col + 1  # the next output column's first channel
+            else:
+                col_n.next = col - (c - 1)  # this output column again
+        else:
+            col_n.next = col + 1
+
+    return step
+
+
+@block
 def maxpool2x2(clk, rst, s, m, *, h: int, w: int, c: int, lanes: int = 1):
     check_params(h, w, c, lanes)
     one = lanes == 1
@@ -133,30 +156,44 @@ def maxpool2x2(clk, rst, s, m, *, h: int, w: int, c: int, lanes: int = 1):
         s.ready.next = (not m.valid) or m.ready
         take.next = s.valid and ((not m.valid) or m.ready)
 
-    col_n = Signal(intbv(0, min=0, max=max(2, wo * c)))  # col after this beat
+    col_n = Signal(intbv(0, min=0, max=max(2, wo * c)))   # col after this beat
+    x_n = Signal(intbv(0, min=0, max=w))                   # x and ch after this beat
+    ch_n = Signal(intbv(0, min=0, max=c))
+    cols = [next_col(col, x, ch, col_n, w=w, c=c)]
 
     @always_comb
-    def next_col():
+    def next_pixel():
         if ch == c - 1:
+            ch_n.next = 0
             if x == w - 1:
-                col_n.next = 0
-            elif x % 2 == 1 and x + 1 < 2 * wo:
-                col_n.next = col + 1  # the next output column's first channel
+                x_n.next = 0
             else:
-                col_n.next = col - (c - 1)  # this output column again
+                x_n.next = x + 1
         else:
-            col_n.next = col + 1
+            ch_n.next = ch + 1
+            x_n.next = x
 
     @always_comb
     def read():
         hold.next = hbuf[ch]
 
-    @always(clk.posedge)
-    def read_above():
-        # the row buffer is read a beat ahead into a register; odd rows only read it, so no
-        # write can come in between
-        if take:
-            above.next = rowbuf[col_n]
+    # odd rows only read the row buffer and a value is read a row (w * c beats) after it was
+    # written, so a read two beats ahead sees every write when the row has 3 words or more
+    if w * c >= 3:
+        pre = word()
+        col_nn = Signal(intbv(0, min=0, max=max(2, wo * c)))  # col after the next beat
+        cols.append(next_col(col_n, x_n, ch_n, col_nn, w=w, c=c))
+
+        @always(clk.posedge)
+        def read_above():
+            if take:
+                pre.next = rowbuf[col_nn]
+                above.next = pre
+    else:
+        @always(clk.posedge)
+        def read_above():
+            if take:
+                above.next = rowbuf[col_n]
 
     @always(clk.posedge)
     def memories():
@@ -176,17 +213,12 @@ def maxpool2x2(clk, rst, s, m, *, h: int, w: int, c: int, lanes: int = 1):
                 m.data.next = vmax
             # counters: channel fastest, then column, then row
             col.next = col_n
-            if ch == c - 1:
-                ch.next = 0
-                if x == w - 1:
-                    x.next = 0
-                    if y == h - 1:
-                        y.next = 0
-                    else:
-                        y.next = y + 1
+            ch.next = ch_n
+            x.next = x_n
+            if ch == c - 1 and x == w - 1:
+                if y == h - 1:
+                    y.next = 0
                 else:
-                    x.next = x + 1
-            else:
-                ch.next = ch + 1
+                    y.next = y + 1
 
-    return handshake, next_col, read, read_above, maxima, memories, control
+    return handshake, cols, next_pixel, read, read_above, maxima, memories, control

@@ -21,8 +21,11 @@ Every partial sum then meets the product of its own word::
     x_k -> [xz_k = x_k - zp_in] -> (x) -> [p_k] -> (+) -> [s_k] -> stage k+1
     w_k -> [w_k]  ------------------^        s_(k-1) -^
 
-    [ ] a register; every row shares the xz_k and w_k registers of its lane (w_k holds the PE
-    weights of lane k side by side: row p takes bits [8p+7 : 8p]).
+    [ ] a register. Every row has its own copy of the xz_k register (``xz_dup``): one register
+    driving the PE multipliers of a lane, spread over the device's DSP columns, left 9.3 of
+    13.8 ns to routing on the ECP5 (docs/hardware.md); a copy per row sits by its multiplier.
+    The rows share the w_k register of their lane, which holds the PE weights of lane k side by
+    side: row p takes bits [8p+7 : 8p], so no weight bit drives more than one multiplier.
 
 What each clock holds: the operand registers (the ROM's output register for w; the tap select
 and the zero-point subtraction for x), one multiply into the product register, one add into
@@ -59,13 +62,15 @@ def _signed(bits: int) -> Signal:
 
 
 @block
-def operand_x(clk, en, x, xz, *, zp_in: int):
-    """xz <= int8(x) - zp_in: a lane's input operand register."""
+def operand_x(clk, en, x, xz_dup, *, zp_in: int):
+    """xz_dup <= int8(x) - zp_in: one row's copy of a lane's input operand register. The name
+    ends in ``_dup``: synthesis keeps such copies apart (hdl/flow/synth.py, ``DUPLICATES``)
+    rather than merging them back into one register of the same input."""
 
     @always(clk.posedge)
     def reg():
         if en:
-            xz.next = x.signed() - zp_in
+            xz_dup.next = x.signed() - zp_in
 
     return reg
 
@@ -122,14 +127,14 @@ def systolic_array(clk, en, x, w, sums, *, pe: int, zp_in: int):
     if any(len(s) < sum_bits(lanes - 1) for s in sums):
         raise ValueError(f"systolic_array: sums need {sum_bits(lanes - 1)} bits")
     insts = []
-    xz = [_signed(XZ_BITS) for _ in range(lanes)]
     wq = [Signal(intbv(0)[8 * pe:]) for _ in range(lanes)]
     for k in range(lanes):
-        insts.append(operand_x(clk, en, x[k], xz[k], zp_in=zp_in))
         insts.append(delay(clk, en, w[k], wq[k]))
     for p in range(pe):
+        xz = [_signed(XZ_BITS) for _ in range(lanes)]
         chain = [_signed(sum_bits(k)) for k in range(lanes - 1)] + [sums[p]]
         for k in range(lanes):
+            insts.append(operand_x(clk, en, x[k], xz[k], zp_in=zp_in))
             weight = wq[k]((p + 1) * 8, p * 8)
             insts.append(stage(clk, en, weight, xz[k], chain[k - 1] if k else chain[0],
                                chain[k], first=k == 0))

@@ -24,6 +24,14 @@ multiplexer, and Yosys leaves memories of a few words there. For ice40, every ``
 memory (registered read, so block RAM can hold it) of at least ``BLOCK_MIN_BITS`` bits is
 marked ``ram_style "block"`` before synthesis (``block_rams``); smaller ones stay in
 flip-flops, where an EBR each would run out of EBRs.
+
+Registers whose name ends in ``_dup`` are copies of one register, one per load, so each can
+sit by the logic it drives (the systolic array's per-row operand registers). Yosys would
+merge them back into one (same input, same clock); on ``ecp5`` they are marked ``keep`` first
+(``DUPLICATES``), since synth_ecp5 leaves the MULT18X18D input registers unused. On ``xilinx``
+they merge, and ``xilinx_dsp`` then copies the register into every DSP48E1 as its A register
+(kept apart they would stay in the fabric: 648 more FDRE on a 9-lane, 8-row array). On the
+UP5K, where logic cells are the scarce resource and far slower paths set the clock, they merge.
 """
 from __future__ import annotations
 
@@ -52,6 +60,9 @@ TARGETS = {
               + "; synth_ice40 -dsp -abc9 -top {top} -run map_ffs:"),
     "ecp5": "synth_ecp5 -abc9 -top {top}",
 }
+# the flip-flops that drive a *_dup wire, kept apart (see the module docstring)
+DUPLICATES = "proc; setattr -set keep 1 w:*_dup %ci1:+[Q] w:*_dup %d"
+DUPLICATE_TARGETS = ("ecp5",)
 # the clock nextpnr aims for unless told otherwise (a board's constraints name its own)
 FREQ_MHZ = {"ice40": 24.0, "ecp5": 50.0, "xilinx": 50.0}
 # targets with an open place and route: nextpnr's architecture, its part options, the packer
@@ -161,6 +172,8 @@ def synthesize(verilog: Path, top: str, target: str = "xilinx", log: Path | None
     blocks = block_rams(verilog.read_text()) if target == "ice40" else []
     if blocks:
         commands.append("setattr -set ram_style \"block\" " + " ".join(f"m:{b}" for b in blocks))
+    if target in DUPLICATE_TARGETS:
+        commands += DUPLICATES.split("; ")
     commands += [c.strip() for c in TARGETS[target].format(top=top).split(";")]
     commands.append(f"tee -q -o {stat.name} stat -json")
     if netlist is not None:

@@ -105,6 +105,8 @@ def test_converted_verilog(tmp_path):
     text = (tmp_path / "systolic_array_dut.v").read_text()
     # one registered multiply per stage, and each product register feeds one add
     assert len(re.findall(r"_p <= \(\$signed\(.*\) \* ", text)) == lanes * pe
+    # and its own operand register (a copy per row, named for synthesis to keep apart)
+    assert len(re.findall(r"_xz_dup <= ", text)) == lanes * pe
     icarus.verilator_lint(tmp_path / "systolic_array_dut.v", "systolic_array_dut")
 
 

@@ -171,3 +171,25 @@ echo placed > "$asc"
     monkeypatch.setenv("GOOD_SEED", "9")
     with pytest.raises(ys.SynthError, match=r"seeds 1-3.*\n.*legal placement"):
         ys.place_and_route(tmp_path / "d.json", tmp_path / "d.asc", freq_mhz=12)
+
+
+DUPS = """module dups(input clk, input [7:0] x, output [7:0] a, output [7:0] b);
+  reg [7:0] a_dup, b_dup;
+  always @(posedge clk) begin a_dup <= x + 8'd3; b_dup <= x + 8'd3; end
+  assign a = a_dup; assign b = b_dup;
+endmodule
+"""
+
+
+@pytest.mark.parametrize("target,copies", [("ecp5", 2), ("xilinx", 1)])
+def test_registers_named_dup_stay_apart_on_ecp5(tmp_path, target, copies):
+    """Two registers of one input, named *_dup (the systolic array's per-row operand copies):
+    the ECP5 flow keeps both, the xc7 flow lets Yosys merge them (xilinx_dsp copies a shared
+    operand register into every DSP48E1 itself)."""
+    from hdl.flow import synth as ys
+
+    need_fpga("yosys")
+    verilog = tmp_path / "dups.v"
+    verilog.write_text(DUPS)
+    cells = ys.synthesize(verilog, "dups", target)["cells"]
+    assert ys.summary(cells, target)["FF"] == 8 * copies
