@@ -29,7 +29,8 @@ help:
 	@echo "  make mcu-report MODEL=...  the C library's flash, RAM and instructions per inference"
 	@echo "Hardware"
 	@echo "  make verilog MODEL=...  the accelerator as Verilog + .mem into build/MODEL/verilog"
-	@echo "  make verilog BOARD=...  a board top (de10lite, basys3, icebreaker, ulx3s): OV7670 -> CNN ->"
+	@echo "  make verilog BOARD=... [CAMERA=qqvga|qvga|vga]  a board top (de10lite, basys3, icebreaker,"
+	@echo "                        ulx3s): OV7670 (160x120 default, 320x240, 640x480) -> CNN ->"
 	@echo "                        7-segment/LEDs + UART, with its constraints, into build/BOARD/verilog"
 	@echo "  make cosim MODEL=... [N=...] [SIM=verilator|cosim|icarus]  test images through the Verilog,"
 	@echo "                        every logit against golden (Verilator by default; Icarus is slow)"
@@ -104,7 +105,7 @@ export: venv
 	$(PY) scripts/export_weights.py --model $(MODEL)
 
 # with BOARD the board's own model is the default; MODEL=... on the command line overrides it
-BOARD_MODEL = $(if $(filter command line environment,$(origin MODEL)),--model $(MODEL))
+BOARD_MODEL = $(if $(filter command line environment,$(origin MODEL)),--model $(MODEL)) $(if $(CAMERA),--camera $(CAMERA))
 verilog: venv
 	$(if $(BOARD),$(PY) scripts/make_verilog.py --board $(BOARD) $(BOARD_MODEL),$(PY) scripts/make_verilog.py --model $(MODEL))
 

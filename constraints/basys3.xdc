@@ -7,7 +7,7 @@ set_property -dict {PACKAGE_PIN W5 IOSTANDARD LVCMOS33} [get_ports clk]
 create_clock -name clk100 -period 10.000 [get_ports clk]
 ## The system clock: clk / 2 from the flip-flop clk_sys (the only internal name used here).
 create_generated_clock -name clk_sys -source [get_ports clk] -divide_by 2 [get_pins -hierarchical -filter {NAME =~ *clk_sys_reg/Q}]
-## PCLK: 24 MHz at most (XCLK 25 MHz); unrelated to the system clock, crossed by async_fifo.
+## PCLK: 25 MHz at most (CAMERA=vga: PCLK = XCLK = 25 MHz); unrelated to the system clock, crossed by async_fifo.
 create_clock -name cam_pclk -period 40.000 [get_ports cam_pclk]
 set_clock_groups -asynchronous -group [get_clocks {clk100 clk_sys}] -group [get_clocks cam_pclk]
 ## JB is not a clock-capable input: let PCLK reach a global buffer through fabric.

@@ -2,7 +2,7 @@
 # Pin assignments: de10lite.qsf (source it into the Quartus project).
 
 create_clock -name clk50 -period 20.000 [get_ports max10_clk1_50]
-# PCLK: 24 MHz at most (XCLK 25 MHz); unrelated to the system clock, crossed by async_fifo.
+# PCLK: 25 MHz at most (CAMERA=vga: PCLK = XCLK = 25 MHz); unrelated to the system clock, crossed by async_fifo.
 create_clock -name cam_pclk -period 40.000 [get_ports cam_pclk]
 set_clock_groups -asynchronous -group [get_clocks clk50] -group [get_clocks cam_pclk]
 derive_clock_uncertainty

@@ -7,6 +7,7 @@ power-on reset), plays the camera's pins from ``camera.mem`` (``cosim.ov7670_mod
 with a pull-up on SIO_D, and writes ``events.txt``::
 
     U <cycle> <level>    the UART pin changed (cycles of the board clock)
+    C <cycle> <bits>     the SCCB pins changed: SIO_C x 2 + SIO_D (SIO_D as the pull-up leaves it)
     D <cycle> <value>    the display pins changed (their concatenation, ``Pins.display``)
     E <cycle> <xclk>     the end, with the number of rising edges seen on cam_xclk
 
@@ -94,6 +95,7 @@ module tb;
     reg [31:0] cycle = 0;
     reg [31:0] xclk_rises = 0;
     reg uart_q = 1'b1;
+    reg [1:0] sccb_q = 2'b11;
     reg [{dwidth}-1:0] disp_q = 0;
     wire [{dwidth}-1:0] disp = {{{display}}};
 
@@ -109,7 +111,9 @@ module tb;
         cycle <= cycle + 1;
         uart_q <= {uart};
         disp_q <= disp;
+        sccb_q <= {{cam_sioc, cam_siod}};
         if (cycle != 0 && {uart} != uart_q) $fwrite(f, "U %0d %0d\\n", cycle, {uart});
+        if ({{cam_sioc, cam_siod}} != sccb_q) $fwrite(f, "C %0d %0d\\n", cycle, {{cam_sioc, cam_siod}});
         if (cycle == 0 || disp != disp_q) $fwrite(f, "D %0d %0d\\n", cycle, disp);
         if (cycle == stop_at) begin
             $fwrite(f, "E %0d %0d\\n", cycle, xclk_rises);
@@ -154,6 +158,7 @@ class BoardRun:
     cycles: int
     xclk_rises: int
     seconds: float
+    sccb: list = ()      # (device ID, register, value) per SCCB write the pins carried
 
     def shown(self, cycle: int, capture: bool = False):
         """What the display shows at ``cycle`` (decoded: 0-9 or "-"); ``capture``: the capture
@@ -194,13 +199,39 @@ def run(run_dir: Path, board: str, pins: np.ndarray, *, divisor: int, tail: int,
     board clocks, with ``drive`` on the UART's rx and the capture pin (active high on every
     board). ``divisor``: board clocks per UART bit."""
     events, seconds = camera_sim.play(run_dir, pins, tail, exe, drive)
-    changes, display = [], []
+    changes, display, bus = [], [], []
     for kind, *vals in events:
         if kind == "U":
             changes.append((int(vals[0]), int(vals[1])))
         elif kind == "D":
             display.append((int(vals[0]), int(vals[1])))
+        elif kind == "C":
+            bus.append(int(vals[1]))
     cycles, xclk_rises = (int(v) for v in events[-1][1:])
     received = camera_sim.uart_bytes(changes, divisor)
     return BoardRun(board, uart_lines(received), bytes(b for _, b in received), display, cycles,
-                    xclk_rises, seconds)
+                    xclk_rises, seconds, sccb_writes(bus))
+
+
+def sccb_writes(levels: list) -> list:
+    """The SCCB writes in a sequence of pin states (SIO_C x 2 + SIO_D, one per change): a start
+    (SIO_D falls while SIO_C is high), bits on SIO_C's rising edges, a stop (SIO_C rises with
+    SIO_D low, then SIO_D rises). A 3-phase write is 27 bits: ID, register and value, each followed by a
+    don't-care bit. Returns (ID, register, value) per complete write; raises AssertionError
+    on a transfer of any other length."""
+    writes, bits, prev = [], None, 3
+    for now in levels:
+        c0, d0, c1, d1 = prev >> 1, prev & 1, now >> 1, now & 1
+        if c0 and c1 and d0 and not d1:
+            bits = []                                    # start
+        elif c0 and c1 and not d0 and d1 and bits is not None:
+            # stop; SIO_C's last rise was the stop's own (SIO_D low), after the 27 bits
+            if len(bits) != 28 or bits[27]:
+                raise AssertionError(f"SCCB: a transfer of {len(bits) - 1} bits, not 27")
+            word = [int("".join(map(str, bits[9 * i:9 * i + 8])), 2) for i in range(3)]
+            writes.append(tuple(word))
+            bits = None
+        elif not c0 and c1 and bits is not None:
+            bits.append(d1)                              # SIO_C rose: a bit
+        prev = now
+    return writes

@@ -27,6 +27,17 @@ import numpy as np
 
 GRAY_WEIGHTS = (77, 150, 29)   # R, G, B in 1/256ths: BT.601 luma 0.299, 0.587, 0.114
 RECIP_SHIFT = 8
+# the OV7670 output sizes a board top can be built for (``make verilog BOARD=... CAMERA=...``)
+CAMERAS = {"qqvga": (160, 120), "qvga": (320, 240), "vga": (640, 480)}
+DEFAULT_CAMERA = "qqvga"
+
+
+def camera_size(camera: str) -> tuple[int, int]:
+    """(width, height) of an OV7670 output size by name (qqvga, qvga, vga)."""
+    try:
+        return CAMERAS[camera.lower()]
+    except KeyError:
+        raise ValueError(f"camera {camera!r}: choose one of {', '.join(CAMERAS)}") from None
 
 
 @dataclass(frozen=True)
@@ -73,10 +84,13 @@ class Geometry:
 
 
 def for_model(name: str, width: int = 160, height: int = 120,
-              threshold: int | None = None) -> Geometry:
+              threshold: int | None = None, camera: str | None = None) -> Geometry:
     """The geometry a preset uses: mnist_cnn 28x28 0..255 with a 7x7-cell background
     window; digits_cnn 8x8 0..16, whose digits fill the frame, so the background is the
-    brightest cell of the whole image."""
+    brightest cell of the whole image. ``camera`` (qqvga, qvga, vga) sets the frame size
+    instead of ``width`` and ``height``."""
+    if camera is not None:
+        width, height = camera_size(camera)
     if name == "mnist_cnn":
         return Geometry(width, height, 28, 255, radius=3, threshold=threshold)
     if name == "digits_cnn":

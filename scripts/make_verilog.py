@@ -94,12 +94,15 @@ def main() -> int:
                                                   "(with --board: the board's model by default)")
     ap.add_argument("--board", help="de10lite, basys3, icebreaker or ulx3s: a board top with the "
                                     "camera front-end")
+    add_camera_arg(ap)
     ap.add_argument("--out", type=Path, help="output folder (default build/<model>/verilog, "
                                              "build/<board>/verilog with --board)")
     add_config_args(ap)
     args = ap.parse_args()
     if args.board:
         return board_main(args)
+    if args.camera:
+        ap.error("--camera sets the OV7670's size of a board top: it needs --board")
     if not args.model:
         ap.error("--model is required (or --board)")
     src = resolve_model(args)
@@ -122,26 +125,49 @@ def main() -> int:
     return 0
 
 
+def add_camera_arg(ap) -> None:
+    from model.preprocess import CAMERAS, DEFAULT_CAMERA
+
+    ap.add_argument("--camera", type=str.lower, choices=list(CAMERAS),
+                    help="with --board: the OV7670's output size, " + ", ".join(
+                        f"{name} {w}x{h}" for name, (w, h) in CAMERAS.items())
+                    + f" (default {DEFAULT_CAMERA})")
+
+
+def board_geometry(board, src, camera: str | None):
+    """The camera front-end's geometry for ``src`` on ``board`` at ``camera``'s size (default
+    QQVGA)."""
+    from model import preprocess
+
+    try:
+        return preprocess.for_model(src.name, camera=camera or preprocess.DEFAULT_CAMERA)
+    except ValueError:
+        raise ValueError(f"--board {board.name}: the camera front-end has geometries for the "
+                         f"presets (mnist_cnn, digits_cnn), not {src.name}") from None
+
+
 def board_main(args) -> int:
     from hdl.board import boards
     from hdl.cnn import config as cfg
     from hdl.flow import build
-    from model import preprocess
+    from model.preprocess import DEFAULT_CAMERA
 
     board = boards.get(args.board)
     src = resolve_model(args, args.model or board.model)
     net = src.load_net()
-    try:
-        geo = preprocess.for_model(src.name)
-    except ValueError:
-        raise ValueError(f"--board {board.name}: the camera front-end has geometries for the "
-                         f"presets (mnist_cnn, digits_cnn), not {src.name}") from None
+    camera = args.camera or DEFAULT_CAMERA
+    geo = board_geometry(board, src, camera)
     conf = resolve_config(net, src, args, board.variant)
     out = args.out or Path("build") / board.name / "verilog"
-    print(f"{board.title}: {src.name} with the OV7670 front-end ...", flush=True)
+    print(f"{board.title}: {src.name} with the OV7670 front-end at {camera.upper()} "
+          f"({geo.width}x{geo.height}) ...", flush=True)
     top = build.build_board(board, net, conf, geo, out, src.input_max)
+    cam = board.camera(geo)
     print(f"  system clock {board.sys_hz / 1e6:g} MHz, {cfg.multipliers(conf)} multipliers, "
           f"CNN interval {cfg.interval(net, conf):,} clocks, UART {board.baud} baud")
+    print(f"  camera: XCLK {board.xclk_hz / 1e6:g} MHz, PCLK {cam.pclk_hz / 1e6:g} MHz, "
+          f"{cam.fps:.1f} frames/s; crop {geo.side}x{geo.side} at ({geo.x0}, {geo.y0}), "
+          f"{geo.factor}x{geo.factor} pixels a cell -> {geo.n}x{geo.n}")
     print(f"wrote {top} with {', '.join(board.constraints)}")
     return 0
 

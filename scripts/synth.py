@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scripts._cli import add_model_args, resolve_model, run  # noqa: E402
-from scripts.make_verilog import add_config_args  # noqa: E402
+from scripts.make_verilog import add_camera_arg, add_config_args  # noqa: E402
 
 
 # a resource this full is worth a warning (the iCEBreaker camera top sits at 92 % of the cells)
@@ -141,8 +141,7 @@ def board_flow(args) -> int:
     (no open 7-series place and route)."""
     from hdl.board import boards
     from hdl.flow import build, synth
-    from model import preprocess
-    from scripts.make_verilog import resolve_config
+    from scripts.make_verilog import board_geometry, resolve_config
 
     board = boards.get(args.board)
     if board.name == "de10lite":
@@ -163,11 +162,12 @@ def board_flow(args) -> int:
     print(f"{board.title}: {src.name} with the camera front-end -> Yosys "
           f"(script: {synth.script_path(out / (board.top + '.v'), target)})"
           + (f", {exe} with {board.constraints[0]}" if routed else "") + " ...", flush=True)
-    top = build.build_board(board, net, conf, preprocess.for_model(src.name), out, src.input_max)
+    top = build.build_board(board, net, conf, board_geometry(board, src, args.camera), out,
+                            src.input_max)
     pcf = out / board.constraints[0] if routed else None
     flow = synth.run_flow(top, target, out, freq_mhz=freq, seed=args.seed,
                           bitstream=args.bitstream, pcf=pcf, timing_seeds=TIMING_SEEDS)
-    doc = {"board": board.name, "model": src.name, **flow}
+    doc = {"board": board.name, "model": src.name, "camera": args.camera or "qqvga", **flow}
     finish(f"{board.top} ({src.name}) on {flow['device']}, {flow['yosys']}:", flow, doc, out,
            routed, freq, args.seed, pcf=pcf)
     refuse_if_over(board.top, flow)
@@ -241,6 +241,7 @@ def main() -> int:
     ap.add_argument("--board", help="a board top with the camera front-end: icebreaker "
                                     "(Yosys, nextpnr-ice40 with its .pcf), ulx3s (Yosys, "
                                     "nextpnr-ecp5 with its .lpf) or basys3 (Yosys)")
+    add_camera_arg(ap)
     ap.add_argument("--layer", help="one layer's block (conv1, conv2, dense1, ...) at --pe/--simd/"
                                     "--taps, or `all`: every layer's block at the model's config "
                                     "(--config, --par), one table; default: the whole accelerator")
@@ -265,6 +266,8 @@ def main() -> int:
     args = ap.parse_args()
     if args.board:
         return board_flow(args)
+    if args.camera:
+        ap.error("--camera sets the OV7670's size of a board top: it needs --board")
     if not args.model:
         ap.error("--model is required (or --board)")
     if args.bitstream and args.target not in synth.PNR:

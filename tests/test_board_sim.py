@@ -78,3 +78,80 @@ def test_display_decoder_refuses_what_no_board_shows():
         board_sim.decode_display("basys3", (0b0000 << 8) | 0x80 | (~0x3F & 0x7F))
     assert board_sim.decode_display("icebreaker", 0x17) == 7
     assert board_sim.decode_display("icebreaker", 0) == "-"
+
+
+def play_camera_size(tmp_path, board_name, model, dataset, camera, indices):
+    """``board_name``'s top with ``model`` and the OV7670 at ``camera``'s size, played from its
+    pins at the real PCLK and frame rate of that size (``Board.camera``): the SCCB pins carry
+    exactly the size's register table; each frame's UART line has the golden digit; in
+    capture mode each packet's image is ``model.preprocess``'s CNN input, bit for bit. Returns
+    the measured frame timing (the docs' table, printed with -s)."""
+    need_tools("verilator")
+    from hdl.camera.camera_system import camera_regs
+    from hdl.camera.sccb_master import DEVICE_WRITE_ID
+    from tests.hdl.helpers import build_top
+
+    board = boards.get(board_name)
+    preset = presets.get(model)
+    net = qnet.from_tflite(preset.tflite)
+    geo = for_model(model, camera=camera)
+    timing = board.camera(geo)
+    build_top(tmp_path / "verilog", board, model, camera)
+    period = round(1e9 / timing.pclk_hz)
+    run_dir = board_sim.prepare(tmp_path / "run", tmp_path / "verilog", board_name,
+                                pclk_ns=period)
+    exe = board_sim.build(run_dir, board_name)
+    rng = np.random.default_rng(11)
+    frames = [paper_frame(dataset.test.x[i], geo, rng, digit_max=preset.input_max)
+              for i in indices]
+    shape = cam.Timing.at_fps(geo.width, geo.height, timing.fps, period)
+    pins = cam.trace(frames, shape, close=True)
+    hz = board_sim.BOARD_HZ[board_name]
+    bit = divisor(board.sys_hz, board.baud) * hz / board.sys_hz
+    run = board_sim.run(run_dir, board_name, pins, divisor=bit, tail=int(hz * 0.01), exe=exe)
+
+    images = np.stack([preprocess(f, geo) for f in frames])
+    want = golden.run_network(net, net.pixel_table(preset.input_max)[images][..., None])
+    digits = want.prediction.tolist()
+    assert run.sccb == [(DEVICE_WRITE_ID, r, v) for r, v in camera_regs(geo)]
+    assert [text for _, text in run.lines] == [uart_report.line(d, i + 1, 0)
+                                              for i, d in enumerate(digits)]
+    assert [run.shown(start) for start, _ in run.lines] == digits
+
+    press = int(hz * 0.01) if board_sim.PINS[board_name].toggle else 10 ** 9
+    cap = board_sim.run(run_dir, board_name, pins, divisor=bit, tail=int(hz * 0.02), exe=exe,
+                        drive=camera_sim.Inputs(press=press))
+    assert cap.uart == b"".join(capture.encode(i + 1, d, images[i]) for i, d in enumerate(digits))
+
+    # the figures: a frame in system clocks (between two results), and from the first frame's
+    # last pixel (its last HREF entry; the harness starts the camera 4 board clocks in) to
+    # its line's first UART bit
+    to_sys = board.sys_hz / hz
+    frame_clocks = (run.lines[-1][0] - run.lines[0][0]) / (len(run.lines) - 1) * to_sys
+    last = int(np.nonzero(pins & cam.HREF_BIT)[0][geo.width * geo.height * 2 - 1])
+    pixel_done = (4 / hz + (last + 1) * period * 1e-9) * board.sys_hz
+    after = run.lines[0][0] * to_sys - pixel_done
+    assert frame_clocks == pytest.approx(board.sys_hz / timing.fps, rel=2e-3)
+    assert after < frame_clocks
+    figures = {"camera": camera, "pixels": geo.width * geo.height, "pclk_mhz": 1e3 / period,
+               "pclk_per_frame": len(pins) // len(frames), "sys_per_frame": frame_clocks,
+               "fps": board.sys_hz / frame_clocks, "after_last_pixel": after,
+               "idle": 1 - after / frame_clocks}
+    print(f"\n{board_name} {model} {camera.upper()}: " + ", ".join(
+        f"{k} {v:,.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in figures.items()))
+    return figures
+
+
+@pytest.mark.xdist_group("board_icebreaker")
+def test_vga_on_the_icebreaker_from_its_pins(tmp_path, digits):
+    """The tightest combination the boards allow: VGA on the iCEBreaker, whose 12 MHz XCLK
+    makes a 12 MHz PCLK against its 12 MHz system clock (a pixel every 2 clocks)."""
+    play_camera_size(tmp_path, "icebreaker", "digits_cnn", digits, "vga", (3, 4, 5))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("camera", ["qqvga", "qvga", "vga"])
+def test_camera_sizes_with_mnist_on_the_ulx3s(tmp_path, mnist, camera):
+    """Each OV7670 size with the seed network on the ULX3S top, from its pins (slow: a
+    mnist_cnn board top in Verilator)."""
+    play_camera_size(tmp_path, "ulx3s", "mnist_cnn", mnist, camera, (20, 21, 22))

@@ -78,6 +78,12 @@ class Board:
     baud: int                # the UART, both ways
     requant_dsp_bits: int = 0
     sim_models: tuple = ()   # simulation models of vendor primitives (cosim/), not for synthesis
+    xclk_hz: float = 25e6    # the camera's input clock
+
+    def camera(self, geo) -> "CameraTiming":
+        """The frame timing of the OV7670 at ``geo``'s size on this board, or ValueError when
+        the board cannot take it (``CameraTiming``)."""
+        return camera_timing(self, geo)
 
     @property
     def top(self) -> str:
@@ -94,11 +100,59 @@ BOARDS = {
     "basys3": Board("basys3", "Digilent Basys3 (Artix-7 35T)", "mnist_cnn", None, 50e6,
                     ("basys3.xdc",), 460800),
     "icebreaker": Board("icebreaker", "1BitSquared iCEBreaker (iCE40 UP5K)", "digits_cnn",
-                        "up5k", 12e6, ("icebreaker.pcf",), 115200, requant_dsp_bits=16),
+                        "up5k", 12e6, ("icebreaker.pcf",), 115200, requant_dsp_bits=16,
+                        xclk_hz=12e6),
     "ulx3s": Board("ulx3s", "Radiona ULX3S (ECP5 LFE5U-85F)", "mnist_cnn", None, 50e6,
                    ("ulx3s.lpf",), 460800, sim_models=("ecp5_sim.v",)),
 }
 ULX3S_OSC_HZ = 25e6
+
+# The OV7670's frame, whatever the output size: 784 x 510 pixel periods of its internal VGA
+# timing, two PCLKs a pixel at VGA, one XCLK a PCLK (datasheet: 30 frames/s from 24 MHz). The
+# scaled sizes divide PCLK (COM14), so the frame rate stays the same.
+SENSOR_LINE, SENSOR_LINES = 784, 510
+MIN_CLOCKS_PER_WORD = 2   # system clocks per capture word the clock crossing is checked at
+
+
+@dataclass(frozen=True)
+class CameraTiming:
+    """One resolution on one board: the seed's frame-timing arithmetic."""
+    width: int
+    height: int
+    pclk_hz: float            # the camera's byte clock
+    fps: float                # frames a second
+    pclk_per_frame: int       # camera clocks a frame (with blanking)
+    sys_per_frame: float      # system clocks a frame
+    sys_per_word: float       # system clocks between two pixels (words) on a line
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+
+def camera_timing(board: Board, geo) -> CameraTiming:
+    """The frame timing of ``geo``'s frame size on ``board`` (XCLK ``board.xclk_hz``, system
+    clock ``board.sys_hz``). Refused (ValueError naming the figures) when the system clock
+    cannot take the capture words: the clock crossing and the frame assembler take one word a
+    clock and are checked at no less than ``MIN_CLOCKS_PER_WORD`` clocks a word."""
+    from ..camera.sccb_master import OV7670_RGB565
+
+    size = (geo.width, geo.height)
+    if size not in OV7670_RGB565:
+        raise ValueError(f"{board.name}: the OV7670 tables are for 160x120 (QQVGA), 320x240 "
+                         f"(QVGA) and 640x480 (VGA), not {geo.width}x{geo.height}")
+    ratio = OV7670_RGB565[size][1]
+    pclk = board.xclk_hz * ratio
+    per_frame = int(SENSOR_LINE * SENSOR_LINES * 2 * ratio)
+    fps = pclk / per_frame
+    per_word = 2 * board.sys_hz / pclk
+    if per_word < MIN_CLOCKS_PER_WORD:
+        raise ValueError(f"{board.name}: at {geo.width}x{geo.height} the camera sends a pixel "
+                         f"every {per_word:.2f} system clocks (PCLK {pclk / 1e6:g} MHz, system "
+                         f"clock {board.sys_hz / 1e6:g} MHz); the front-end needs at least "
+                         f"{MIN_CLOCKS_PER_WORD}: choose a smaller CAMERA size")
+    return CameraTiming(geo.width, geo.height, pclk, fps, per_frame,
+                        board.sys_hz / fps, per_word)
 
 
 def get(name: str) -> Board:

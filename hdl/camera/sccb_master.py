@@ -31,26 +31,39 @@ from myhdl import Signal, always_comb, always_seq, block, intbv
 DEVICE_WRITE_ID = 0x42
 COM7, COM7_RESET = 0x12, 0x80
 
-# OV7670 registers for RGB565 output at QQVGA (160 x 120) and at QVGA (320 x 240), values as in
-# the OV7670 Implementation Guide and the Linux driver (drivers/media/i2c/ov7670.c:
-# ov7670_fmt_rgb565 and the qqvga/qvga windows):
+# OV7670 registers for RGB565 output at QQVGA (160 x 120), QVGA (320 x 240) and VGA
+# (640 x 480). Sources: the OV7670 Implementation Guide (scaling and window registers per
+# size) and the Linux driver (drivers/media/i2c/ov7670.c: ov7670_fmt_rgb565; its defaults
+# COM3 = 0, COM14 = 0, 0x72 = 0x11, 0x73 = 0xF0 for VGA; the VGA window hstart 158, hstop 14,
+# vstart 10, vstop 490, written as ov7670_set_hw does: HSTART = 158 >> 3, HSTOP = 14 >> 3,
+# HREF = 0x80 | (14 & 7) << 3 | (158 & 7), VSTART = 10 >> 2, VSTOP = 490 >> 2,
+# VREF = (490 & 3) << 2 | (10 & 3)):
 #   COM7 0x12 = 0x80  soft reset (all registers to defaults), then 0x04: RGB output
 #   RGB444 0x8C = 0x00 (RGB444 off), COM1 0x04 = 0x00 (no CCIR656)
 #   COM15 0x40 = 0xD0  RGB565, full 0x00-0xFF output range
-#   COM3 0x0C = 0x04   enable scaling (DCW)
-#   COM14 0x3E = 0x1A  PCLK divided by 4, manual scaling (QVGA: 0x19, by 2)
-#   SCALING_DCWCTR 0x72 = 0x22  downsample by 4 both ways (QVGA: 0x11)
-#   SCALING_PCLK_DIV 0x73 = 0xF2  DSP clock divided by 4 (QVGA: 0xF1)
-#   HSTART 0x17 = 0x16, HSTOP 0x18 = 0x04, HREF 0x32 = 0xA4 (QVGA: 0x24)  the horizontal window
-#   VSTART 0x19 = 0x02, VSTOP 0x1A = 0x7A, VREF 0x03 = 0x0A  the vertical window
-_COMMON = [(COM7, COM7_RESET), (COM7, 0x04), (0x8C, 0x00), (0x04, 0x00), (0x40, 0xD0),
-           (0x0C, 0x04)]
-OV7670_QQVGA_RGB565 = _COMMON + [(0x3E, 0x1A), (0x72, 0x22), (0x73, 0xF2), (0x17, 0x16),
-                                 (0x18, 0x04), (0x32, 0xA4), (0x19, 0x02), (0x1A, 0x7A),
-                                 (0x03, 0x0A)]
-OV7670_QVGA_RGB565 = _COMMON + [(0x3E, 0x19), (0x72, 0x11), (0x73, 0xF1), (0x17, 0x16),
-                                (0x18, 0x04), (0x32, 0x24), (0x19, 0x02), (0x1A, 0x7A),
-                                (0x03, 0x0A)]
+#                       QQVGA  QVGA  VGA
+#   COM3 0x0C           0x04   0x04  0x00  scaling (DCW) on / off
+#   COM14 0x3E          0x1A   0x19  0x00  PCLK divided by 4 / 2, manual scaling; VGA: neither
+#   SCALING_DCWCTR 0x72 0x22   0x11  0x11  downsample by 4 / 2 both ways (VGA: not used)
+#   SCALING_PCLK 0x73   0xF2   0xF1  0xF0  DSP clock divided by 4 / 2 / 1
+#   HSTART 0x17         0x16   0x16  0x13  the horizontal window
+#   HSTOP 0x18          0x04   0x04  0x01
+#   HREF 0x32           0xA4   0x24  0xB6
+#   VSTART 0x19 = 0x02, VSTOP 0x1A = 0x7A, VREF 0x03 = 0x0A  the vertical window (all three)
+# PCLK is XCLK at VGA, XCLK / 2 at QVGA and XCLK / 4 at QQVGA (two PCLKs a pixel); the frame
+# rate is the same at every size (30 frames/s from a 24-25 MHz XCLK).
+_COMMON = [(COM7, COM7_RESET), (COM7, 0x04), (0x8C, 0x00), (0x04, 0x00), (0x40, 0xD0)]
+_VERTICAL = [(0x19, 0x02), (0x1A, 0x7A), (0x03, 0x0A)]
+OV7670_QQVGA_RGB565 = _COMMON + [(0x0C, 0x04), (0x3E, 0x1A), (0x72, 0x22), (0x73, 0xF2),
+                                 (0x17, 0x16), (0x18, 0x04), (0x32, 0xA4)] + _VERTICAL
+OV7670_QVGA_RGB565 = _COMMON + [(0x0C, 0x04), (0x3E, 0x19), (0x72, 0x11), (0x73, 0xF1),
+                                (0x17, 0x16), (0x18, 0x04), (0x32, 0x24)] + _VERTICAL
+OV7670_VGA_RGB565 = _COMMON + [(0x0C, 0x00), (0x3E, 0x00), (0x72, 0x11), (0x73, 0xF0),
+                               (0x17, 0x13), (0x18, 0x01), (0x32, 0xB6)] + _VERTICAL
+# frame size -> (register table, PCLKs per XCLK)
+OV7670_RGB565 = {(160, 120): (OV7670_QQVGA_RGB565, 1 / 4),
+                 (320, 240): (OV7670_QVGA_RGB565, 1 / 2),
+                 (640, 480): (OV7670_VGA_RGB565, 1.0)}
 
 SLOTS = 30  # start, 3 x 9 bits, stop, idle
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from myhdl import ResetSignal, Signal, intbv
 
 from model.export import staged_folder
+from model.preprocess import CAMERAS
 from model.qnet import Network
 
 from .. import fresh_names
@@ -114,6 +115,9 @@ def build(net: Network, config: dict, out, input_max: float, requant_dsp_bits: i
                "input_max": input_max}
         (stage / "config.json").write_text(json.dumps(doc, indent=2) + "\n")
     return out / f"{top}.v"
+
+
+CAMERA_NAMES = {size: name for name, size in CAMERAS.items()}
 
 
 def _system_doc(net: Network, config: dict, geo, input_max: float, **head) -> dict:
@@ -211,6 +215,7 @@ def build_board(board, net: Network, config: dict, geo, out, input_max: float) -
     constraints files, files.f, waivers and config.json."""
     from ..board import boards
 
+    camera = board.camera(geo)   # refuses a frame size the board cannot take, before any file
     config = cfg.validate(net, config)
     out = Path(out)
     with staged_folder(out, replace_all=True) as stage:
@@ -229,6 +234,10 @@ def build_board(board, net: Network, config: dict, geo, out, input_max: float) -
         doc = _system_doc(net, config, geo, input_max, board=board.name, title=board.title,
                           top=board.top, constraints=list(board.constraints),
                           clk_hz=board.sys_hz, baud=board.baud,
-                          requant_dsp_bits=board.requant_dsp_bits)
+                          requant_dsp_bits=board.requant_dsp_bits,
+                          camera={"size": CAMERA_NAMES[(geo.width, geo.height)],
+                                  "xclk_hz": board.xclk_hz, "pclk_hz": camera.pclk_hz,
+                                  "frames_per_s": round(camera.fps, 3),
+                                  "sys_clocks_per_frame": round(camera.sys_per_frame)})
         (stage / "config.json").write_text(json.dumps(doc, indent=2) + "\n")
     return out / f"{board.top}.v"

@@ -182,9 +182,10 @@ def unpack_words(words, lanes):
     return vals
 
 
-def build_top(folder, board, model):
+def build_top(folder, board, model, camera: str = "qqvga"):
     """Convert ``board``'s top with ``model`` inside (its hardware config for the board's
-    variant when there is one) into ``folder``; returns the top's .v."""
+    variant when there is one) and the OV7670 at ``camera``'s size into ``folder``; returns
+    the top's .v."""
     from hdl.cnn import config as cfg
     from hdl.flow import build
     from model import preprocess, presets, qnet
@@ -193,5 +194,5 @@ def build_top(folder, board, model):
     net = qnet.from_tflite(p.tflite)
     variant = presets.hw_config(model, board.variant)
     conf = cfg.load(variant if variant.is_file() else presets.hw_config(model))
-    return build.build_board(board, net, conf, preprocess.for_model(model), folder,
-                             p.input_max)
+    return build.build_board(board, net, conf, preprocess.for_model(model, camera=camera),
+                             folder, p.input_max)

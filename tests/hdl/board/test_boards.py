@@ -125,6 +125,40 @@ def test_unknown_board_is_named():
         boards.get("arty")
 
 
+def test_camera_timing_per_size_and_board():
+    """The seed's frame arithmetic: PCLK = XCLK / 4, / 2, / 1 at QQVGA, QVGA, VGA; the same
+    frame rate at every size (784 x 510 pixel periods of the sensor's VGA frame)."""
+    from model.preprocess import for_model
+
+    ulx3s, ice = boards.get("ulx3s"), boards.get("icebreaker")
+    vga = ulx3s.camera(for_model("mnist_cnn", camera="vga"))
+    assert (vga.pclk_hz, vga.pclk_per_frame, vga.pixels) == (25e6, 799_680, 307_200)
+    assert vga.fps == pytest.approx(31.26, abs=0.01) and vga.sys_per_word == 4
+    qqvga = ulx3s.camera(for_model("mnist_cnn", camera="qqvga"))
+    assert (qqvga.pclk_hz, qqvga.pclk_per_frame, qqvga.fps) == (6.25e6, 199_920, vga.fps)
+    assert ice.camera(for_model("digits_cnn", camera="vga")).sys_per_word == 2
+
+
+def test_a_camera_size_the_board_cannot_take_is_refused(tmp_path):
+    """A system clock too slow for the pixel rate: refused before any file is written."""
+    import dataclasses
+
+    from hdl.flow import build
+    from model import presets, qnet
+    from model.preprocess import for_model
+
+    slow = dataclasses.replace(boards.get("icebreaker"), sys_hz=10e6)
+    geo = for_model("digits_cnn", camera="vga")
+    with pytest.raises(ValueError, match=r"a pixel every 1\.67 system clocks .*PCLK 12 MHz.*"
+                                         r"system clock 10 MHz.*smaller CAMERA size"):
+        slow.camera(geo)
+    slow.camera(for_model("digits_cnn", camera="qvga"))   # 3.33 clocks a pixel: taken
+    net = qnet.from_tflite(presets.get("digits_cnn").tflite)
+    with pytest.raises(ValueError, match="smaller CAMERA size"):
+        build.build_board(slow, net, {}, geo, tmp_path / "out", 16)
+    assert not (tmp_path / "out").exists()
+
+
 def test_power_on_reset_holds_then_follows_the_button():
     clk, button = Signal(bool(0)), Signal(bool(0))
     rst = ResetSignal(1, active=1, isasync=False)
@@ -183,7 +217,7 @@ def test_icebreaker_places_routes_and_packs(tmp_path):
 def test_ulx3s_places_routes_meets_50_mhz_and_packs(tmp_path):
     """`make bitstream BOARD=ulx3s`: the camera top with mnist_cnn (default config) on the
     LFE5U-85F: nextpnr-ecp5 places it with ulx3s.lpf (every top port placed), the PLL's 50 MHz
-    system clock, the 25 MHz oscillator and PCLK (24 MHz) meet their constraints after routing,
+    system clock, the 25 MHz oscillator and PCLK (25 MHz, its rate at VGA) meet their constraints after routing,
     and ecppack packs a .bit. Slow: synthesis and place and route take several minutes."""
     import json
     import subprocess

@@ -8,6 +8,7 @@ from hdl.camera.sccb_master import (
     DEVICE_WRITE_ID,
     OV7670_QQVGA_RGB565,
     OV7670_QVGA_RGB565,
+    OV7670_RGB565,
     sccb_master,
     write_clocks,
 )
@@ -123,3 +124,26 @@ def test_bad_parameters():
         sccb_master(clk, rst, *pins, clk_hz=4e6, regs=[(0x12, 0x100)])
     with pytest.raises(ValueError, match="empty"):
         sccb_master(clk, rst, *pins, clk_hz=4e6, regs=[])
+
+
+@pytest.mark.parametrize("size", sorted(OV7670_RGB565))
+def test_each_table_frames_its_size(size):
+    """Each table, read as the sensor reads it: the window is 640 x 480 sensor pixels (HSTART,
+    HSTOP and HREF's low bits, 784 pixel periods a line; VSTART, VSTOP and VREF's low bits),
+    scaled down by the DCW factor to the table's size, with PCLK divided by that factor
+    (COM14, SCALING_PCLK_DIV) and scaling on exactly when it divides (COM3)."""
+    regs = dict(OV7670_RGB565[size][0])
+    hstart = regs[0x17] << 3 | regs[0x32] & 7
+    hstop = regs[0x18] << 3 | regs[0x32] >> 3 & 7
+    vstart = regs[0x19] << 2 | regs[0x03] & 3
+    vstop = regs[0x1A] << 2 | regs[0x03] >> 2 & 3
+    assert ((hstop - hstart) % 784, vstop - vstart) == (640, 480)
+    log2 = {1: 0, 2: 1, 4: 2}[640 // size[0]]
+    assert 480 >> log2 == size[1]
+    assert regs[0x72] == log2 << 4 | log2 if log2 else regs[0x72] == 0x11   # DCW: 2 ** n
+    # COM14: PCLK divider and manual scaling on (0x18), PCLK divided by 2 ** bits [2:0]
+    assert regs[0x3E] == (0x18 | log2 if log2 else 0)
+    assert regs[0x73] & 7 == log2
+    assert regs[0x0C] == (0x04 if log2 else 0x00)
+    assert OV7670_RGB565[size][1] == 1 / (1 << log2)
+    assert regs[0x40] == 0xD0 and regs[0x12] == 0x04   # RGB565 full range, RGB output
