@@ -1,7 +1,8 @@
 """Golden model: pure-numpy integer inference with TFLite's reference arithmetic, exactly.
 
-One function per hardware block (``conv3x3``, ``maxpool2x2``, ``dense``, ``argmax``) and the
-requantizer they share (``requant``), all vectorized over a batch of images.
+One function per layer kind (``conv3x3``, ``conv``, ``maxpool2x2``, ``maxpool``, ``avgpool``,
+``mean``, ``flatten``, ``dense``; ``qnet`` describes them), ``argmax``, and the requantizer the
+weighted layers share (``requant``), all vectorized over a batch of images.
 
 Arithmetic (TFLite reference kernels ConvPerChannel / FullyConnectedPerChannel, common.h):
 
@@ -96,14 +97,32 @@ def _exact_matmul(patches: np.ndarray, weights: np.ndarray, layer: Layer) -> np.
     return acc.astype(np.int64)
 
 
+def conv_acc(x: np.ndarray, layer: Layer) -> np.ndarray:
+    """Accumulators (bias included) of a k x k convolution with the layer's stride and padding:
+    (N, H, W, C_in) -> (N, H', W', C_out). Padded positions hold zp_in, so they add nothing."""
+    k = layer.weights.shape[1]
+    s = layer.stride
+    top, bottom, left, right = layer.pad
+    xs = x.astype(np.int16) - np.int16(layer.zp_in)
+    if any(layer.pad):
+        xs = np.pad(xs, ((0, 0), (top, bottom), (left, right), (0, 0)))
+    n, _, _, c = xs.shape
+    oh, ow = layer.out_shape[:2]
+    win = np.lib.stride_tricks.sliding_window_view(xs, (k, k), axis=(1, 2))  # n,h',w',c,k,k
+    win = win[:, : (oh - 1) * s + 1 : s, : (ow - 1) * s + 1 : s]
+    patches = win.transpose(0, 1, 2, 4, 5, 3).reshape(n * oh * ow, k * k * c)
+    weights = layer.weights.reshape(layer.c_out, k * k * c).T  # (ky, kx, c) order, as OHWI
+    return _exact_matmul(patches, weights, layer).reshape(n, oh, ow, layer.c_out)
+
+
+def conv(x: np.ndarray, layer: Layer) -> np.ndarray:
+    """int8 (N, H, W, C_in) -> int8 (N, H', W', C_out): k x k, stride 1 or 2, valid or same."""
+    return requant(conv_acc(x, layer), layer)
+
+
 def conv3x3_acc(x: np.ndarray, layer: Layer) -> np.ndarray:
     """Accumulators (bias included) of a 3x3 valid convolution: (N, H, W, C_in) -> (N, H-2, W-2, C_out)."""
-    xs = x.astype(np.int16) - np.int16(layer.zp_in)
-    n, h, w, c = xs.shape
-    win = np.lib.stride_tricks.sliding_window_view(xs, (3, 3), axis=(1, 2))  # n,h-2,w-2,c,3,3
-    patches = win.transpose(0, 1, 2, 4, 5, 3).reshape(n * (h - 2) * (w - 2), 9 * c)
-    weights = layer.weights.reshape(layer.c_out, 9 * c).T  # (ky, kx, c) order, as OHWI
-    return _exact_matmul(patches, weights, layer).reshape(n, h - 2, w - 2, layer.c_out)
+    return conv_acc(x, layer)
 
 
 def conv3x3(x: np.ndarray, layer: Layer) -> np.ndarray:
@@ -116,6 +135,47 @@ def maxpool2x2(x: np.ndarray, layer: Layer | None = None) -> np.ndarray:
     n, h, w, c = x.shape
     x = x[:, : h // 2 * 2, : w // 2 * 2]
     return x.reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
+
+
+def _pool_windows(x: np.ndarray, f: int) -> np.ndarray:
+    """(N, H, W, C) -> (N, H//f, W//f, C, f * f): the f x f windows at stride f (VALID)."""
+    n, h, w, c = x.shape
+    x = x[:, : h // f * f, : w // f * f]
+    return x.reshape(n, h // f, f, w // f, f, c).transpose(0, 1, 3, 5, 2, 4).reshape(
+        n, h // f, w // f, c, f * f)
+
+
+def maxpool(x: np.ndarray, layer: Layer) -> np.ndarray:
+    """int8 (N, H, W, C) -> (N, H//f, W//f, C): the max of each f x f window, stride f."""
+    return _pool_windows(x, layer.kernel).max(axis=-1)
+
+
+def divide_round_away(acc, count) -> np.ndarray:
+    """acc / count rounded to nearest, ties away from zero, as C computes
+    ``acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count`` (truncating)."""
+    acc = np.asarray(acc, np.int64)
+    half = count // 2
+    return np.where(acc > 0, (acc + half) // count, -((half - acc) // count))
+
+
+def avgpool(x: np.ndarray, layer: Layer) -> np.ndarray:
+    """int8 (N, H, W, C) -> (N, H//f, W//f, C): reference_integer_ops AveragePool on int8 values
+    (no zero point: in and out share it): the window's sum over its count, rounded, clamped."""
+    f = layer.kernel
+    acc = _pool_windows(x, f).astype(np.int64).sum(axis=-1)
+    return np.clip(divide_round_away(acc, f * f), layer.act_min, layer.act_max).astype(np.int8)
+
+
+def mean(x: np.ndarray, layer: Layer) -> np.ndarray:
+    """int8 (N, H, W, C) -> (N, C) (or (N, 1, 1, C) when the MEAN keeps its dimensions):
+    MultiplyByQuantizedMultiplier(sum(x - zp_in) over H and W) with the layer's multiplier and
+    shift, which fold s_in / s_out and the division by H * W (``qnet.mean_multiplier``), plus
+    zp_out, clamped."""
+    n = len(x)
+    acc = (x.astype(np.int64) - layer.zp_in).sum(axis=(1, 2))
+    acc = multiply_by_quantized_multiplier(acc, layer.multiplier[0], layer.shift[0])
+    out = np.clip(acc + layer.zp_out, -128, 127).astype(np.int8)
+    return out.reshape((n,) + layer.out_shape)
 
 
 def flatten(x: np.ndarray, layer: Layer | None = None) -> np.ndarray:
@@ -138,7 +198,8 @@ def argmax(logits: np.ndarray) -> np.ndarray:
     return np.argmax(logits, axis=-1)
 
 
-BLOCKS = {"conv3x3": conv3x3, "maxpool2x2": maxpool2x2, "flatten": flatten, "dense": dense}
+BLOCKS = {"conv3x3": conv3x3, "conv": conv, "maxpool2x2": maxpool2x2, "maxpool": maxpool,
+          "avgpool": avgpool, "mean": mean, "flatten": flatten, "dense": dense}
 
 
 @dataclass

@@ -5,9 +5,20 @@ the hardware elaboration all read a ``Network``; none re-derives a scale or a sh
 
 A ``Network`` is a straight chain of ``Layer``s:
 
-    kind        what it computes (one golden function and one hardware block each)
+    kind        what it computes (one golden function each; a hardware block each where
+                ``HARDWARE_KINDS`` says so)
     conv3x3     3x3 convolution, stride 1, valid padding, per-output-channel requantization
+    conv        k x k convolution (k = 1, 3, 5, 7), stride 1 or 2, valid or 'same' padding
+                (TFLite's: the padding total split with the extra row or column at the end,
+                padded positions holding the input zero point, so they add nothing)
     maxpool2x2  2x2 max, stride 2, odd last row/column dropped
+    maxpool     3x3 max, stride 3 (valid)
+    avgpool     2x2 or 3x3 average, stride = pool (valid): the window's int8 sum divided by
+                its count, rounded to nearest with ties away from zero, clamped
+                (reference_integer_ops AveragePool; same quantization in and out)
+    mean        the mean over height and width (GlobalAveragePooling2D, TFLite MEAN over axes
+                1 and 2): MultiplyByQuantizedMultiplier(sum(x - zp_in)) by s_in / (s_out H W)
+                as TFLite folds it (``mean_multiplier``), plus zp_out, clamped
     flatten     NHWC tensor -> vector in (h, w, c) order (a no-op on a raster stream)
     dense       fully connected, per-output-row requantization
 
@@ -40,7 +51,13 @@ from pathlib import Path
 import numpy as np
 
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
-KINDS = ("conv3x3", "maxpool2x2", "flatten", "dense")
+KINDS = ("conv3x3", "conv", "maxpool2x2", "maxpool", "avgpool", "mean", "flatten", "dense")
+# the kinds the hardware blocks and the C library implement today; the others run in the
+# golden model (``make check``) and are refused by the hardware and C commands (``check_hardware``)
+HARDWARE_KINDS = ("conv3x3", "maxpool2x2", "flatten", "dense")
+CONV_KERNELS = (1, 3, 5, 7)
+CONV_STRIDES = (1, 2)
+POOLS = (2, 3)
 
 
 class UnsupportedTFLiteError(ValueError):
@@ -67,6 +84,10 @@ class Layer:
     scale_in: float = 0.0
     scale_out: float = 0.0
     weight_scale: np.ndarray | None = field(default=None, repr=False)
+    kernel: int = 0                    # conv, pools: the window side (conv3x3: 3)
+    stride: int = 1
+    pad: tuple = (0, 0, 0, 0)          # conv: rows above, below, columns left, right
+    where: str = ""                    # the operator in the .tflite, for messages
 
     @property
     def has_weights(self) -> bool:
@@ -78,7 +99,7 @@ class Layer:
 
     @property
     def fan_in(self) -> int:
-        """Products summed per output value (9 * C_in for conv3x3, N_in for dense)."""
+        """Products summed per output value (k * k * C_in for a convolution, N_in for dense)."""
         return int(np.prod(self.weights.shape[1:])) if self.has_weights else 0
 
     @property
@@ -137,6 +158,62 @@ class Network:
         pixels = np.arange(256, dtype=np.float32) / np.float32(input_max)
         return self.quantize_input(np.broadcast_to(pixels[:, None, None, None],
                                                    (256,) + self.input_shape))[:, 0, 0, 0]
+
+
+def hardware_reason(layer: Layer) -> str | None:
+    """Why the hardware blocks and the C library cannot run ``layer`` yet (None: they can)."""
+    if layer.kind in HARDWARE_KINDS:
+        return None
+    if layer.kind == "conv":
+        k, s = layer.kernel, layer.stride
+        if k != 3:
+            reason = f"kernel {k}x{k}; only 3x3 is supported (Keras: Conv2D(..., kernel_size=3))"
+        elif s != 1:
+            reason = f"stride {s}x{s}; only 1 is supported (Keras: strides=1)"
+        else:
+            reason = "padding SAME; only VALID is supported (Keras: padding='valid')"
+    elif layer.kind == "maxpool":
+        reason = (f"pool {layer.kernel}x{layer.kernel} stride {layer.stride}x{layer.stride}; only "
+                  f"2x2 stride 2 is supported (Keras: MaxPooling2D(2))")
+    elif layer.kind == "avgpool":
+        reason = (f"average pooling {layer.kernel}x{layer.kernel}; no hardware block averages "
+                  f"(Keras: MaxPooling2D(2))")
+    else:
+        reason = "a mean over height and width (GlobalAveragePooling2D); no hardware block " \
+                 "takes it (Keras: Flatten)"
+    return (f"{reason} in the hardware and the C library; the golden model runs it "
+            f"(check_golden.py)")
+
+
+def check_hardware(net: Network, label: str | None = None) -> Network:
+    """``net`` if the hardware blocks and the C library implement every layer; otherwise
+    UnsupportedTFLiteError naming the file (``label``), the first such operator and why."""
+    for layer in net.layers:
+        reason = hardware_reason(layer)
+        if reason:
+            raise UnsupportedTFLiteError(f"{layer.where or f'{label or net.name}: layer {layer.name}'}"
+                                         f": {reason}")
+    return net
+
+
+def mean_multiplier(real: float, count: int) -> tuple[int, int]:
+    """(multiplier, shift) of an int8 MEAN of ``count`` values, as TFLite's kernel derives them
+    (kernels/reduce.cc): QuantizeMultiplier(s_in / s_out) = (M0, e), then the division by the
+    count folded in with n = min(floor(log2 count), 32, 31 + e) bits of headroom:
+    multiplier = (M0 << n) // count, shift = e - n. The mean is then
+    MultiplyByQuantizedMultiplier(sum(x - zp_in), multiplier, shift) + zp_out, clamped
+    (measured equal to LiteRT's reference kernel on every tensor; dividing after the
+    multiplier, as reference_integer_ops Mean writes it, differs by one on a few values)."""
+    m0, e = quantize_multiplier(real)
+    n = min(count.bit_length() - 1, 32, 31 + e)
+    return (m0 << n) // count, e - n
+
+
+def same_padding(size: int, k: int, stride: int) -> tuple[int, int]:
+    """TFLite's SAME padding of one axis: (before, after), the extra one at the end."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + k - size, 0)
+    return total // 2, total - total // 2
 
 
 def signed_bits(bound: int) -> int:
@@ -396,11 +473,13 @@ def from_tflite(source: str | os.PathLike | bytes, name: str | None = None,
 
     layers: list[Layer] = []
     counts: dict[str, int] = {}
-    prefix = {"conv3x3": "conv", "maxpool2x2": "pool", "flatten": "flatten", "dense": "dense"}
+    prefix = {"conv3x3": "conv", "conv": "conv", "maxpool2x2": "pool", "maxpool": "pool",
+              "avgpool": "pool", "mean": "mean", "flatten": "flatten", "dense": "dense"}
 
     def short(kind: str) -> str:
-        counts[kind] = counts.get(kind, 0) + 1
-        return prefix[kind] if kind == "flatten" else f"{prefix[kind]}{counts[kind]}"
+        head = prefix[kind]
+        counts[head] = counts.get(head, 0) + 1
+        return head if kind == "flatten" else f"{head}{counts[head]}"
 
     # constant tensors and the values of folded shape computations, by tensor index
     folded: dict[int, np.ndarray] = {}
@@ -466,20 +545,33 @@ def from_tflite(source: str | os.PathLike | bytes, name: str | None = None,
             weights = _tensor_array(model, sub, op.inputs[1], schema)
             if weights.dtype != np.int8:
                 raise bad("weights are not int8")
+            geometry = {}
             if is_conv:
-                if weights.shape[1:3] != (3, 3):
-                    raise bad(f"kernel {weights.shape[1]}x{weights.shape[2]}; only 3x3 is supported "
-                              f"(Keras: Conv2D(..., kernel_size=3))")
-                if (opts.strideH, opts.strideW) != (1, 1):
-                    raise bad(f"stride {opts.strideH}x{opts.strideW}; only 1 is supported "
-                              f"(Keras: strides=1)")
-                if opts.padding != schema.Padding.VALID:
-                    raise bad("padding SAME; only VALID is supported (Keras: padding='valid')")
+                kh, kw = weights.shape[1:3]
+                if kh != kw or kh not in CONV_KERNELS:
+                    raise bad(f"kernel {kh}x{kw}; square kernels of "
+                              f"{', '.join(map(str, CONV_KERNELS))} are supported (Keras: "
+                              f"Conv2D(..., kernel_size=3))")
+                if opts.strideH != opts.strideW or opts.strideH not in CONV_STRIDES:
+                    raise bad(f"stride {opts.strideH}x{opts.strideW}; 1 or 2, the same both "
+                              f"ways, is supported (Keras: strides=1 or 2)")
                 if (opts.dilationHFactor, opts.dilationWFactor) != (1, 1):
                     raise bad("dilation is not supported (Keras: dilation_rate=1)")
                 if len(src_shape) != 3 or weights.shape[3] != src_shape[2]:
                     raise bad(f"input {src_shape} does not match weights {weights.shape}")
-                expected = (src_shape[0] - 2, src_shape[1] - 2, weights.shape[0])
+                k, st = int(kh), int(opts.strideH)
+                if opts.padding == schema.Padding.SAME:
+                    pad = same_padding(src_shape[0], k, st) + same_padding(src_shape[1], k, st)
+                else:
+                    pad = (0, 0, 0, 0)
+                oh = (src_shape[0] + pad[0] + pad[1] - k) // st + 1
+                ow = (src_shape[1] + pad[2] + pad[3] - k) // st + 1
+                if min(oh, ow) < 1:
+                    raise bad(f"a {k}x{k} kernel on a {src_shape[0]}x{src_shape[1]} input "
+                              f"leaves no output")
+                expected = (oh, ow, weights.shape[0])
+                geometry = {"kernel": k, "stride": st, "pad": pad}
+                conv_kind = "conv3x3" if (k, st, pad) == (3, 1, (0, 0, 0, 0)) else "conv"
             else:
                 if len(src_shape) != 1:
                     raise bad(f"a dense layer on a {len(src_shape)}-D tensor {src_shape}; put a "
@@ -506,13 +598,14 @@ def from_tflite(source: str | os.PathLike | bytes, name: str | None = None,
             effs = [effective_scale(s_in[0], ws, s_out[0]) for ws in w_scale]
             per_channel = len(_quant(sub.tensors[op.inputs[1]])[0]) > 1
             mode = "round" if (not is_conv and per_channel) else "gemmlowp"
+            kind = conv_kind if is_conv else "dense"
             layer = Layer(
-                kind="conv3x3" if is_conv else "dense", name=short("conv3x3" if is_conv else "dense"),
+                kind=kind, name=short(kind),
                 in_shape=src_shape, out_shape=dst_shape, tensor=out_index,
                 zp_in=int(zp_in[0]), zp_out=zp_out, act_min=lo, act_max=hi, relu=relu,
                 weights=weights.copy(), bias=bias.reshape(c_out).copy(),
                 requant=mode, scale_in=float(s_in[0]), scale_out=float(s_out[0]),
-                weight_scale=w_scale.copy())
+                weight_scale=w_scale.copy(), where=where, **geometry)
             if layer.acc_bound > INT32_MAX:
                 raise bad(f"worst-case accumulator {layer.acc_bound} exceeds int32")
             if mode == "gemmlowp":
@@ -521,27 +614,51 @@ def from_tflite(source: str | os.PathLike | bytes, name: str | None = None,
                 m, sh = zip(*(rounding_multiplier(eff, layer.acc_bound) for eff in effs))
             object.__setattr__(layer, "multiplier", np.array(m, np.int64))
             object.__setattr__(layer, "shift", np.array(sh, np.int64))
-        elif opcode == schema.BuiltinOperator.MAX_POOL_2D:
-            if (opts.filterHeight, opts.filterWidth, opts.strideH, opts.strideW) != (2, 2, 2, 2):
+        elif opcode in (schema.BuiltinOperator.MAX_POOL_2D,
+                        schema.BuiltinOperator.AVERAGE_POOL_2D):
+            is_max = opcode == schema.BuiltinOperator.MAX_POOL_2D
+            f, st = opts.filterHeight, opts.strideH
+            if (opts.filterWidth, opts.strideW) != (f, st) or f not in POOLS or st != f:
                 raise bad(f"pool {opts.filterHeight}x{opts.filterWidth} stride "
-                          f"{opts.strideH}x{opts.strideW}; only 2x2 stride 2 is supported "
-                          f"(Keras: MaxPooling2D(2))")
+                          f"{opts.strideH}x{opts.strideW}; 2x2 stride 2 and 3x3 stride 3 are "
+                          f"supported (Keras: {'Max' if is_max else 'Average'}Pooling2D(2))")
             if opts.padding != schema.Padding.VALID:
                 raise bad("padding SAME; only VALID is supported (Keras: padding='valid')")
             if opts.fusedActivationFunction != act.NONE:
-                raise bad("fused activation on MAX_POOL_2D is not supported")
+                raise bad(f"fused activation on {opname} is not supported")
+            if len(src_shape) != 3:
+                raise bad(f"pooling a {len(src_shape)}-D tensor {src_shape}")
             if _quant(src_t) != (None, None) and (
                     _quant(src_t)[1][0] != _quant(out_t)[1][0]
                     or _quant(src_t)[0][0] != _quant(out_t)[0][0]):
                 raise bad("input and output quantization differ")
-            expected = (src_shape[0] // 2, src_shape[1] // 2, src_shape[2])
-            if dst_shape != expected:
+            expected = ((src_shape[0] - f) // f + 1, (src_shape[1] - f) // f + 1, src_shape[2])
+            if min(src_shape[:2]) < f or dst_shape != expected:
                 raise bad(f"output shape {dst_shape}, expected {expected}")
             zp = int(_quant(out_t)[1][0])
-            layer = Layer("maxpool2x2", short("maxpool2x2"), src_shape, dst_shape, out_index,
-                          zp_in=zp, zp_out=zp)
+            kind = ("maxpool2x2" if f == 2 else "maxpool") if is_max else "avgpool"
+            layer = Layer(kind, short(kind), src_shape, dst_shape, out_index, zp_in=zp, zp_out=zp,
+                          kernel=f, stride=f, where=where)
+        elif opcode == schema.BuiltinOperator.MEAN:
+            axes = constant(op.inputs[1])
+            if axes is None or sorted(int(a) % 4 for a in np.ravel(axes)) != [1, 2]:
+                raise bad("a mean over other axes than height and width; only "
+                          "GlobalAveragePooling2D's (axes 1 and 2) is supported")
+            if len(src_shape) != 3:
+                raise bad(f"a mean of a {len(src_shape)}-D tensor {src_shape}")
+            keep = bool(getattr(opts, "keepDims", False))
+            expected = (1, 1, src_shape[2]) if keep else (src_shape[2],)
+            if dst_shape != expected:
+                raise bad(f"output shape {dst_shape}, expected {expected}")
+            s_in, zp_in = _quant(src_t)
+            s_out, zp_out = _quant(out_t)
+            m, sh = mean_multiplier(float(s_in[0]) / float(s_out[0]), src_shape[0] * src_shape[1])
+            layer = Layer("mean", short("mean"), src_shape, dst_shape, out_index,
+                          zp_in=int(zp_in[0]), zp_out=int(zp_out[0]),
+                          multiplier=np.array([m], np.int64), shift=np.array([sh], np.int64),
+                          scale_in=float(s_in[0]), scale_out=float(s_out[0]), where=where)
         elif opcode == schema.BuiltinOperator.RESHAPE:
-            if len(src_shape) != 3 or dst_shape != (int(np.prod(src_shape)),):
+            if len(src_shape) not in (1, 3) or dst_shape != (int(np.prod(src_shape)),):
                 raise bad(f"reshape {src_shape} -> {tuple(int(d) for d in out_t.shape)}; only "
                           f"a Flatten (H, W, C) -> (1, H*W*C) is supported (a Dense on an image "
                           f"needs a Flatten before it)")
@@ -557,7 +674,7 @@ def from_tflite(source: str | os.PathLike | bytes, name: str | None = None,
                               f"give the output shape {dst_shape}")
             zp = int(_quant(out_t)[1][0])
             layer = Layer("flatten", short("flatten"), src_shape, dst_shape, out_index,
-                          zp_in=zp, zp_out=zp)
+                          zp_in=zp, zp_out=zp, where=where)
         elif opcode == schema.BuiltinOperator.SOFTMAX:
             if out_index != sub.outputs[0]:
                 raise bad("SOFTMAX is only supported as the last operator")
@@ -565,9 +682,10 @@ def from_tflite(source: str | os.PathLike | bytes, name: str | None = None,
             current = out_index
             continue
         else:
-            raise bad("operator not supported (supported: CONV_2D 3x3 stride 1 VALID, "
-                      "MAX_POOL_2D 2x2, RESHAPE as Flatten, FULLY_CONNECTED, a final SOFTMAX; "
-                      "fused activations none, RELU, RELU6)")
+            raise bad("operator not supported (supported: CONV_2D 1x1-7x7 stride 1 or 2, "
+                      "MAX_POOL_2D and AVERAGE_POOL_2D 2x2 or 3x3, MEAN over height and width, "
+                      "RESHAPE as Flatten, FULLY_CONNECTED, a final SOFTMAX; fused activations "
+                      "none, RELU, RELU6)")
         layers.append(layer)
         current = out_index
 

@@ -48,8 +48,11 @@ class ModelSource:
     label: str = ""            # the model as the user named it (a path or a preset), for messages
     input_shape: tuple = ()    # (H, W, C) of one image
 
-    def load_net(self) -> qnet.Network:
-        return qnet.from_tflite(self.tflite, name=self.name, label=self.label or None)
+    def load_net(self, hardware: bool = True) -> qnet.Network:
+        """The network; with ``hardware``, refused unless the hardware blocks and the C library
+        implement every layer (``qnet.check_hardware``)."""
+        net = qnet.from_tflite(self.tflite, name=self.name, label=self.label or None)
+        return qnet.check_hardware(net, self.label or None) if hardware else net
 
     def load_data(self, mnist_dir=None):
         from . import data
@@ -184,9 +187,13 @@ def _keras_pixel_max(model) -> float | None:
 
 
 def resolve(spec: str, dataset: str | None = None, mnist_dir=None,
-            build: Path = Path("build"), pixel_max: float | None = None) -> ModelSource:
+            build: Path = Path("build"), pixel_max: float | None = None,
+            hardware: bool = True) -> ModelSource:
     """``spec`` is a preset name, a ``.tflite`` file, or a ``.keras`` file (converted to int8
-    TFLite into ``build/<stem>/<stem>.tflite`` with the dataset's training images)."""
+    TFLite into ``build/<stem>/<stem>.tflite`` with the dataset's training images). With
+    ``hardware`` (every command but the golden check), a layer the hardware and the C library
+    do not implement is refused here, before any data is asked for."""
+    judge = qnet.check_hardware if hardware else (lambda net, label=None: net)
     _check_pixel_max(pixel_max)
     dataset = dataset_name(dataset)
     if spec in presets.PRESETS:
@@ -206,16 +213,16 @@ def resolve(spec: str, dataset: str | None = None, mnist_dir=None,
     if not path.is_file():
         raise FileNotFoundError(f"model file {path} does not exist")
     if path.suffix == ".tflite":
-        net = qnet.from_tflite(path, label=str(path))
+        net = judge(qnet.from_tflite(path, label=str(path)), str(path))
         ds = _default_dataset(net.input_shape, dataset)
         pmax = pixel_max or pixel_max_from_input(net, _data_max(ds), str(path))
         keras_path = path.with_suffix(".keras")
         return ModelSource(path.stem, path, keras_path if keras_path.is_file() else None,
                            ds, pmax, str(path), net.input_shape)
-    return _resolve_keras(path, dataset, mnist_dir, build, pixel_max)
+    return _resolve_keras(path, dataset, mnist_dir, build, pixel_max, judge)
 
 
-def _resolve_keras(path: Path, dataset, mnist_dir, build: Path, pixel_max) -> ModelSource:
+def _resolve_keras(path: Path, dataset, mnist_dir, build: Path, pixel_max, judge) -> ModelSource:
     from . import atomic, convert
     from .data import DataError
 
@@ -232,18 +239,19 @@ def _resolve_keras(path: Path, dataset, mnist_dir, build: Path, pixel_max) -> Mo
     src = ModelSource(path.stem, build / path.stem / f"{path.stem}.tflite", path, ds, pmax,
                       str(path), shape)
     if src.tflite.is_file() and src.tflite.stat().st_mtime >= path.stat().st_mtime:
-        src.load_net()
+        judge(src.load_net(hardware=False), str(path))
         return src
     if ds is None:
         # no calibration images: judge the model's structure first (random calibration), so an
         # unsupported model is refused as such before data is asked for
         rng = np.random.default_rng(0)
         probe = convert.to_int8_tflite(model, rng.random((8,) + shape, np.float32), label=path)
-        qnet.from_tflite(probe, name=path.stem, label=str(path))
+        judge(qnet.from_tflite(probe, name=path.stem, label=str(path)), str(path))
         src.load_data(mnist_dir)  # raises the DataError that says which data is needed
         raise DataError(f"{path}: no dataset")  # not reached
     train = src.load_data(mnist_dir).train
     tfl = convert.to_int8_tflite(model, src.to_float(train.x), label=path)
-    qnet.from_tflite(tfl, name=path.stem, label=str(path))  # judged before anything is written
+    # judged before anything is written
+    judge(qnet.from_tflite(tfl, name=path.stem, label=str(path)), str(path))
     atomic.write_bytes(src.tflite, tfl)
     return src

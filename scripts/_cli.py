@@ -34,15 +34,16 @@ def add_verbose(ap) -> None:
                          "warnings, Yosys, nextpnr); their logs are in the build folder anyway")
 
 
-def resolve_model(args, spec: str | None = None):
-    """The ``ModelSource`` the arguments name (``spec`` overrides ``args.model``)."""
+def resolve_model(args, spec: str | None = None, hardware: bool = True):
+    """The ``ModelSource`` the arguments name (``spec`` overrides ``args.model``); with
+    ``hardware``, a model whose layers the hardware and the C library lack is refused."""
     from model import source
 
     if getattr(args, "verbose", False):
         os.environ["CNN2FPGA_VERBOSE"] = "1"
     return source.resolve(spec or args.model, dataset=getattr(args, "dataset", None),
                           mnist_dir=getattr(args, "mnist_dir", None),
-                          pixel_max=getattr(args, "pixel_max", None))
+                          pixel_max=getattr(args, "pixel_max", None), hardware=hardware)
 
 
 class CommandError(RuntimeError):

@@ -31,7 +31,7 @@ def check(src, mnist_dir=None, n=None, float_model=True, progress=True,
 
     from model import golden, oracle
 
-    net = src.load_net()
+    net = src.load_net(hardware=False)
     say = (lambda text: print(text, file=sys.stderr, flush=True)) if announce else (lambda _: 0)
     test = src.load_data(mnist_dir).test.head(n)
     x_float = src.to_float(test.x)
@@ -83,7 +83,7 @@ def main() -> int:
     args = ap.parse_args()
     if args.n is not None and args.n < 1:
         raise ValueError(f"--n {args.n} must be at least 1")
-    src = resolve_model(args)
+    src = resolve_model(args, hardware=False)
     report = check(src, args.mnist_dir, args.n, float_model=not args.no_float,
                    progress=not args.json and sys.stderr.isatty(), announce=not args.json)
     if args.json:

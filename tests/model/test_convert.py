@@ -41,13 +41,15 @@ def test_cli_rejects_unsupported_keras_without_output(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.startswith(f"error: {path}: operator 0 CONV_2D (")
     assert proc.stderr.endswith("): padding SAME; only VALID is supported (Keras: "
-                                "padding='valid')\n")
+                                "padding='valid') in the hardware and the C library; the "
+                                "golden model runs it (check_golden.py)\n")
     assert "Traceback" not in proc.stderr and proc.stdout == ""
     assert not out.exists() and not (tmp_path / "build").exists()
 
 
 def test_unsupported_tflite_operator_is_named():
-    """A model converted behind the checker's back is still refused, by qnet, per operator."""
+    """A model converted behind the checker's back is still refused for the hardware, by qnet,
+    per operator."""
     import tensorflow as tf
 
     model = seq(layers.Conv2D(4, 3, padding="same", name="c"), layers.Flatten(), layers.Dense(3),
@@ -58,8 +60,9 @@ def test_unsupported_tflite_operator_is_named():
     conv.representative_dataset = lambda: ([rng.random((1, 6, 6, 1), np.float32)] for _ in range(8))
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     conv.inference_input_type = conv.inference_output_type = tf.int8
+    net = qnet.from_tflite(conv.convert(), name="same")   # the golden model runs it
     with pytest.raises(qnet.UnsupportedTFLiteError, match="operator 0 CONV_2D.*SAME"):
-        qnet.from_tflite(conv.convert(), name="same")
+        qnet.check_hardware(net)
 
 
 def test_not_a_tflite_file(tmp_path):

@@ -1,0 +1,134 @@
+"""The layers beyond the seed network's (issue: k x k convolution with stride and 'same'
+padding, average and 3x3 max pooling, global average pooling): read from the .tflite as
+TFLite computes them, golden == LiteRT's reference kernels on every tensor, and refused by
+the hardware and C commands with the reason until they have blocks."""
+import json
+import os
+import re
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from keras import layers  # noqa: E402
+
+from model import golden, oracle, qnet  # noqa: E402
+from tests.usermodels import cli, refused, seq, user_tflite, write_idx  # noqa: E402
+
+MODELS = {
+    # 'same' on an even size: the padding total is odd, the extra row and column at the end
+    "conv5_same": lambda: seq(layers.Conv2D(4, 5, padding="same", activation="relu"),
+                              layers.Flatten(), layers.Dense(3), shape=(12, 12, 1)),
+    "conv3_stride2_same_even": lambda: seq(
+        layers.Conv2D(4, 3, strides=2, padding="same", activation="relu"),
+        layers.Conv2D(6, 1, activation="relu6"), layers.Flatten(), layers.Dense(3),
+        shape=(12, 12, 2)),
+    "conv3_stride2_same_odd": lambda: seq(layers.Conv2D(4, 3, strides=2, padding="same"),
+                                          layers.Flatten(), layers.Dense(3), shape=(13, 13, 1)),
+    "conv7_stride2_valid": lambda: seq(layers.Conv2D(4, 7, strides=2, activation="relu"),
+                                       layers.Flatten(), layers.Dense(3), shape=(16, 16, 1)),
+    "conv5_stride2_same": lambda: seq(layers.Conv2D(3, 5, strides=2, padding="same"),
+                                      layers.Flatten(), layers.Dense(3), shape=(11, 11, 1)),
+    "avgpool2_odd": lambda: seq(layers.Conv2D(4, 3, activation="relu"),
+                                layers.AveragePooling2D(2), layers.Flatten(), layers.Dense(3),
+                                shape=(13, 13, 1)),
+    "avgpool3_maxpool3": lambda: seq(layers.Conv2D(4, 3), layers.AveragePooling2D(3),
+                                     layers.MaxPooling2D(3), layers.Flatten(), layers.Dense(3),
+                                     shape=(29, 29, 1)),
+    "global_average": lambda: seq(
+        layers.Conv2D(8, 3, strides=2, padding="same", activation="relu"),
+        layers.GlobalAveragePooling2D(), layers.Dense(3), shape=(12, 12, 1)),
+    "global_average_keepdims": lambda: seq(
+        layers.Conv2D(8, 3, activation="relu"), layers.GlobalAveragePooling2D(keepdims=True),
+        layers.Flatten(), layers.Dense(3), shape=(12, 12, 1)),
+    "global_average_7x7": lambda: seq(layers.Conv2D(16, 3, activation="relu"),
+                                      layers.GlobalAveragePooling2D(), layers.Dense(4),
+                                      shape=(9, 9, 3)),
+    "global_average_1x1": lambda: seq(layers.Conv2D(5, 3), layers.GlobalAveragePooling2D(),
+                                      layers.Dense(2), shape=(3, 3, 1)),
+}
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory):
+    import keras
+
+    folder = tmp_path_factory.mktemp("layers")
+    out = {}
+    for i, (name, build) in enumerate(sorted(MODELS.items())):
+        keras.utils.set_random_seed(i)
+        out[name] = user_tflite(build(), folder / f"{name}.tflite")
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_golden_equals_litert_on_every_tensor(converted, name):
+    path = converted[name]
+    net = qnet.from_tflite(path)
+    rng = np.random.default_rng(7)
+    x = rng.integers(-128, 128, (200,) + net.input_shape).astype(np.int8)
+    x[0], x[1] = -128, 127   # flat images: every pooling window and mean at an extreme
+    _, inter = oracle.run(path, x, [layer.tensor for layer in net.layers])
+    result = golden.run_network(net, x)
+    for layer, mine in zip(net.layers, result.tensors):
+        want = inter[layer.tensor].reshape(mine.shape)
+        assert int(np.sum(mine != want)) == 0, f"{name} {layer.name} ({layer.kind})"
+    kinds = {layer.kind for layer in net.layers}
+    assert kinds - set(qnet.HARDWARE_KINDS), f"{name} uses no new layer"
+
+
+def test_geometry_as_tflite_pads():
+    """'same': output ceil(size / stride), the padding total split with the extra at the end."""
+    assert qnet.same_padding(12, 3, 2) == (0, 1)     # 6 outputs: 5 * 2 + 3 - 12 = 1
+    assert qnet.same_padding(13, 3, 2) == (1, 1)     # 7 outputs: 2
+    assert qnet.same_padding(12, 5, 1) == (2, 2)
+    assert qnet.same_padding(11, 5, 2) == (2, 2)     # 6 outputs: 5 * 2 + 5 - 11 = 4
+    assert qnet.same_padding(4, 1, 2) == (0, 0)
+
+
+def test_layers_read_from_the_tflite(converted):
+    net = qnet.from_tflite(converted["conv3_stride2_same_even"])
+    conv = net.layers[0]
+    assert (conv.kind, conv.kernel, conv.stride, conv.pad) == ("conv", 3, 2, (0, 1, 0, 1))
+    assert conv.out_shape == (6, 6, 4) and conv.fan_in == 18
+    assert (net.layers[1].kind, net.layers[1].kernel, net.layers[1].pad) == ("conv", 1,
+                                                                            (0, 0, 0, 0))
+    pools = qnet.from_tflite(converted["avgpool3_maxpool3"]).layers
+    assert [(p.kind, p.name, p.kernel, p.out_shape) for p in pools[1:3]] == [
+        ("avgpool", "pool1", 3, (9, 9, 4)), ("maxpool", "pool2", 3, (3, 3, 4))]
+    mean = qnet.from_tflite(converted["global_average"]).layers[1]
+    assert (mean.kind, mean.out_shape) == ("mean", (8,))
+    m, sh = qnet.mean_multiplier(mean.scale_in / mean.scale_out, 36)
+    assert (mean.multiplier[0], mean.shift[0]) == (m, sh)
+
+
+@pytest.mark.parametrize("name,reason", [
+    ("conv5_same", "kernel 5x5; only 3x3 is supported"),
+    ("conv3_stride2_same_odd", "stride 2x2; only 1 is supported"),
+    ("avgpool2_odd", "average pooling 2x2; no hardware block averages"),
+    ("avgpool3_maxpool3", "average pooling 3x3"),
+    ("global_average_keepdims", "a mean over height and width (GlobalAveragePooling2D)")])
+def test_hardware_and_c_commands_refuse_what_only_golden_runs(monkeypatch, capfd, tmp_path,
+                                                              converted, name, reason):
+    """make_verilog and export_weights (the .mem files and the C header) refuse, naming the
+    file, the operator and why; check_golden runs the model."""
+    path = converted[name]
+    for script in ("make_verilog", "export_weights"):
+        msg = refused(monkeypatch, capfd, tmp_path, script, "--model", path)
+        assert msg.startswith(f"{path}: operator ") and reason in msg, msg
+        assert msg.endswith("in the hardware and the C library; the golden model runs it "
+                            "(check_golden.py)"), msg
+    assert not (tmp_path / "build").exists()
+    with pytest.raises(qnet.UnsupportedTFLiteError, match=re.escape(reason)):
+        qnet.check_hardware(qnet.from_tflite(path))
+    # and the golden check runs it, against LiteRT, on images of its shape
+    net = qnet.from_tflite(path)
+    rng = np.random.default_rng(1)
+    h, w, _ = net.input_shape
+    data = write_idx(tmp_path / "data", rng.integers(0, 256, (40, h, w), np.uint8),
+                     rng.integers(0, 3, 40).astype(np.uint8))
+    code, out, err = cli(monkeypatch, capfd, "check_golden", "--model", path, "--dataset", data,
+                         "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["images"] == 40 and report["mismatches"] == 0
