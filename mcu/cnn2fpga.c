@@ -125,6 +125,88 @@ void c2f_dense(const c2f_layer *layer, const int8_t *in, int8_t *out)
     }
 }
 
+void c2f_conv(const c2f_layer *layer, const int8_t *in, int8_t *out)
+{
+    const int h = layer->h, w = layer->w, c_in = layer->c_in, c_out = layer->c_out;
+    const int k = layer->k, s = layer->stride, zp = layer->zp_in;
+    int y, x, o, ky, kx, c;
+    for (y = 0; y < layer->h_out; y++) {
+        for (x = 0; x < layer->w_out; x++) {
+            for (o = 0; o < c_out; o++) {
+                const int8_t *wt = layer->weights + (size_t)o * k * k * c_in;
+                int32_t acc = layer->bias[o];
+                for (ky = 0; ky < k; ky++) {
+                    const int iy = y * s + ky - layer->pad_top;
+                    for (kx = 0; kx < k; kx++, wt += c_in) {
+                        const int ix = x * s + kx - layer->pad_left;
+                        const int8_t *px;
+                        if (iy < 0 || iy >= h || ix < 0 || ix >= w)
+                            continue;   /* padding: x = zp_in, adds nothing */
+                        px = in + ((size_t)iy * w + ix) * c_in;
+                        for (c = 0; c < c_in; c++)
+                            acc += (int32_t)wt[c] * ((int32_t)px[c] - zp);
+                    }
+                }
+                *out++ = c2f_requant(layer, acc, o);
+            }
+        }
+    }
+}
+
+void c2f_maxpool(const c2f_layer *layer, const int8_t *in, int8_t *out)
+{
+    const int w = layer->w, c_n = layer->c_in, k = layer->k;
+    int y, x, c, ky, kx;
+    for (y = 0; y < layer->h_out; y++) {
+        for (x = 0; x < layer->w_out; x++) {
+            for (c = 0; c < c_n; c++) {
+                int8_t m = -128;
+                for (ky = 0; ky < k; ky++)
+                    for (kx = 0; kx < k; kx++) {
+                        int8_t v = in[((size_t)(y * k + ky) * w + x * k + kx) * c_n + c];
+                        if (v > m) m = v;
+                    }
+                *out++ = m;
+            }
+        }
+    }
+}
+
+void c2f_avgpool(const c2f_layer *layer, const int8_t *in, int8_t *out)
+{
+    const int w = layer->w, c_n = layer->c_in, k = layer->k, count = k * k;
+    int y, x, c, ky, kx;
+    for (y = 0; y < layer->h_out; y++) {
+        for (x = 0; x < layer->w_out; x++) {
+            for (c = 0; c < c_n; c++) {
+                int32_t acc = 0;
+                for (ky = 0; ky < k; ky++)
+                    for (kx = 0; kx < k; kx++)
+                        acc += in[((size_t)(y * k + ky) * w + x * k + kx) * c_n + c];
+                /* to nearest, ties away from zero (C99 division truncates toward zero) */
+                acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
+                if (acc < layer->act_min) acc = layer->act_min;
+                if (acc > layer->act_max) acc = layer->act_max;
+                *out++ = (int8_t)acc;
+            }
+        }
+    }
+}
+
+void c2f_mean(const c2f_layer *layer, const int8_t *in, int8_t *out)
+{
+    const size_t n = (size_t)layer->h * layer->w;
+    const int c_n = layer->c_in, zp = layer->zp_in;
+    size_t i;
+    int c;
+    for (c = 0; c < c_n; c++) {
+        int32_t acc = 0;
+        for (i = 0; i < n; i++)
+            acc += (int32_t)in[i * c_n + c] - zp;
+        out[c] = c2f_requant(layer, acc, 0);
+    }
+}
+
 int c2f_argmax(const int8_t *values, int n)
 {
     int best = 0, i;
@@ -145,12 +227,15 @@ int c2f_run(const c2f_network *net, const uint8_t *pixels, int8_t *buf_a, int8_t
         src[i] = net->pixel_to_int8[pixels[i]];
     for (k = 0; k < net->n_layers; k++) {
         const c2f_layer *layer = &net->layers[k];
-        if (layer->kind == C2F_CONV3X3)
-            c2f_conv3x3(layer, src, dst);
-        else if (layer->kind == C2F_MAXPOOL2X2)
-            c2f_maxpool2x2(layer, src, dst);
-        else
-            c2f_dense(layer, src, dst);
+        switch (layer->kind) {
+        case C2F_CONV3X3: c2f_conv3x3(layer, src, dst); break;
+        case C2F_MAXPOOL2X2: c2f_maxpool2x2(layer, src, dst); break;
+        case C2F_CONV: c2f_conv(layer, src, dst); break;
+        case C2F_MAXPOOL: c2f_maxpool(layer, src, dst); break;
+        case C2F_AVGPOOL: c2f_avgpool(layer, src, dst); break;
+        case C2F_MEAN: c2f_mean(layer, src, dst); break;
+        default: c2f_dense(layer, src, dst); break;
+        }
         swap = src;
         src = dst;
         dst = swap;

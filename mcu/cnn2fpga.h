@@ -10,6 +10,12 @@
  *   acc = MultiplyByQuantizedMultiplier(acc, M[o], shift[o])    requant C2F_GEMMLOWP
  *      or sign(acc) * ((|acc| * M[o] + 2^(n-1)) >> n), n = shift[o]   C2F_ROUND
  *   out = clamp(acc + zp_out, act_min, act_max)                 int8
+ * C2F_CONV: k x k, stride 1 or 2, padded positions (outside the input) add nothing.
+ * C2F_AVGPOOL (TFLite AveragePool, int8): sum of the k x k window on the raw int8 values,
+ *   divided by k * k rounding half away from zero, clamped to [act_min, act_max].
+ * C2F_MEAN (TFLite MEAN over height and width): acc = sum(x - zp_in) over the image, then
+ *   MultiplyByQuantizedMultiplier(acc, M[0], shift[0]) (s_in / s_out and the division by
+ *   h * w folded into M and shift), + zp_out, clamped.
  */
 #ifndef CNN2FPGA_H
 #define CNN2FPGA_H
@@ -20,7 +26,8 @@
 extern "C" {
 #endif
 
-enum c2f_kind { C2F_CONV3X3 = 1, C2F_MAXPOOL2X2 = 2, C2F_DENSE = 3 };
+enum c2f_kind { C2F_CONV3X3 = 1, C2F_MAXPOOL2X2 = 2, C2F_DENSE = 3, C2F_CONV = 4,
+                C2F_MAXPOOL = 5, C2F_AVGPOOL = 6, C2F_MEAN = 7 };
 enum c2f_requant { C2F_NONE = 0, C2F_GEMMLOWP = 1, C2F_ROUND = 2 };
 
 /* One layer. Shapes are the layer's input, NHWC; dense layers have h = w = 1. */
@@ -31,10 +38,13 @@ typedef struct {
     uint16_t c_out;          /* output channels (maxpool: c_in) */
     int16_t zp_in, zp_out;   /* zero points */
     int16_t act_min, act_max;/* clamp after requantization (ReLU: act_min = zp_out) */
-    const int8_t *weights;   /* conv: OHWI [c_out][3][3][c_in]; dense: [c_out][c_in] */
+    const int8_t *weights;   /* conv: OHWI [c_out][k][k][c_in]; dense: [c_out][c_in] */
     const int32_t *bias;     /* [c_out] */
     const int64_t *multiplier; /* [c_out]: M0 (gemmlowp, 31 bits) or M (round) */
     const int8_t *shift;     /* [c_out]: TFLite shift (gemmlowp) or right shift n (round) */
+    uint8_t k, stride;       /* C2F_CONV, the pools: window side and step */
+    uint8_t pad_top, pad_left; /* C2F_CONV: padding rows above, columns left ('same') */
+    uint16_t h_out, w_out;   /* output rows and columns */
 } c2f_layer;
 
 typedef struct {
@@ -51,6 +61,10 @@ typedef struct {
 void c2f_conv3x3(const c2f_layer *layer, const int8_t *in, int8_t *out);
 void c2f_maxpool2x2(const c2f_layer *layer, const int8_t *in, int8_t *out);
 void c2f_dense(const c2f_layer *layer, const int8_t *in, int8_t *out);
+void c2f_conv(const c2f_layer *layer, const int8_t *in, int8_t *out);
+void c2f_maxpool(const c2f_layer *layer, const int8_t *in, int8_t *out);
+void c2f_avgpool(const c2f_layer *layer, const int8_t *in, int8_t *out);
+void c2f_mean(const c2f_layer *layer, const int8_t *in, int8_t *out);
 int c2f_argmax(const int8_t *values, int n);   /* ties to the lowest index */
 
 /* Requantize one accumulator for output channel o of layer. */

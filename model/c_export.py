@@ -18,6 +18,10 @@ from .export import c_identifier
 from .qnet import Layer, Network
 
 PER_ROW = 16
+# qnet layer kind -> the C library's (mcu/cnn2fpga.h); flatten has no entry
+C_KINDS = {"conv3x3": "C2F_CONV3X3", "maxpool2x2": "C2F_MAXPOOL2X2", "dense": "C2F_DENSE",
+           "conv": "C2F_CONV", "maxpool": "C2F_MAXPOOL", "avgpool": "C2F_AVGPOOL",
+           "mean": "C2F_MEAN"}
 
 
 def _array(ctype: str, name: str, values) -> str:
@@ -54,6 +58,8 @@ def memory(net: Network) -> dict:
     for layer in net.layers:
         if layer.has_weights:
             flash += layer.weights.size + 4 * layer.bias.size + 8 * layer.c_out + layer.c_out
+        elif layer.kind == "mean":
+            flash += 8 + 1
     return {"flash_arrays": flash, "ram_buffers": 2 * buffer_values(net),
             "buffer_bytes": buffer_values(net)}
 
@@ -100,22 +106,31 @@ def weights_header(net: Network, input_max: float) -> str:
         else:
             lh, lw, lc = layer.in_shape
         name = f"{ident}_{c_identifier(layer.name)}"
+        kind = C_KINDS[layer.kind]
         if layer.has_weights:
             check_round(layer)
             parts.append(_array("int8_t", f"{name}_weights", layer.weights))
             parts.append(_array("int32_t", f"{name}_bias", layer.bias))
             parts.append(_array("int64_t", f"{name}_multiplier", layer.multiplier))
             parts.append(_array("int8_t", f"{name}_shift", layer.shift))
-            kind = "C2F_CONV3X3" if layer.kind == "conv3x3" else "C2F_DENSE"
             mode = "C2F_ROUND" if layer.requant == "round" else "C2F_GEMMLOWP"
             arrays = (f"{name}_weights, {name}_bias, {name}_multiplier, {name}_shift")
             c_out = layer.c_out
+        elif layer.kind == "mean":
+            parts.append(_array("int64_t", f"{name}_multiplier", layer.multiplier))
+            parts.append(_array("int8_t", f"{name}_shift", layer.shift))
+            mode, arrays, c_out = "C2F_GEMMLOWP", f"0, 0, {name}_multiplier, {name}_shift", lc
         else:
-            kind, mode, arrays, c_out = "C2F_MAXPOOL2X2", "C2F_NONE", "0, 0, 0, 0", lc
+            mode, arrays, c_out = "C2F_NONE", "0, 0, 0, 0", lc
+        out_h, out_w = (layer.out_shape[:2] if len(layer.out_shape) == 3 and layer.kind != "mean"
+                        else (1, 1))
+        geometry = (f"{layer.kernel}, {layer.stride}, {layer.pad[0]}, {layer.pad[2]}, "
+                    f"{out_h}, {out_w}")
         entries.append(f"    /* {layer.name}: {layer.kind} {tuple(layer.in_shape)} -> "
                        f"{tuple(layer.out_shape)} */\n"
                        f"    {{{kind}, {mode}, {lh}, {lw}, {lc}, {c_out}, {layer.zp_in}, "
-                       f"{layer.zp_out}, {layer.act_min}, {layer.act_max},\n     {arrays}}},")
+                       f"{layer.zp_out}, {layer.act_min}, {layer.act_max},\n     {arrays}, "
+                       f"{geometry}}},")
     parts.append(f"static const c2f_layer {ident}_layers[{len(entries)}] = {{\n" +
                  "\n".join(entries) + "\n};\n")
     parts.append(f"static const c2f_network {ident}_net = {{\n    \"{net.name}\", {h}, {w}, {c}, "

@@ -52,8 +52,9 @@ import numpy as np
 
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 KINDS = ("conv3x3", "conv", "maxpool2x2", "maxpool", "avgpool", "mean", "flatten", "dense")
-# the kinds the hardware blocks and the C library implement today; the others run in the
-# golden model (``make check``) and are refused by the hardware and C commands (``check_hardware``)
+# the kinds the hardware blocks implement today; the others run in the golden model and the C
+# library (``make check``, ``make export``) and are refused by the commands that build hardware
+# (``check_hardware``)
 HARDWARE_KINDS = ("conv3x3", "maxpool2x2", "flatten", "dense")
 CONV_KERNELS = (1, 3, 5, 7)
 CONV_STRIDES = (1, 2)
@@ -161,7 +162,7 @@ class Network:
 
 
 def hardware_reason(layer: Layer) -> str | None:
-    """Why the hardware blocks and the C library cannot run ``layer`` yet (None: they can)."""
+    """Why the hardware blocks cannot run ``layer`` yet (None: they can)."""
     if layer.kind in HARDWARE_KINDS:
         return None
     if layer.kind == "conv":
@@ -181,13 +182,13 @@ def hardware_reason(layer: Layer) -> str | None:
     else:
         reason = "a mean over height and width (GlobalAveragePooling2D); no hardware block " \
                  "takes it (Keras: Flatten)"
-    return (f"{reason} in the hardware and the C library; the golden model runs it "
-            f"(check_golden.py)")
+    return (f"{reason} in the hardware; the golden model and the C library run it "
+            f"(check_golden.py, export_weights.py)")
 
 
 def check_hardware(net: Network, label: str | None = None) -> Network:
-    """``net`` if the hardware blocks and the C library implement every layer; otherwise
-    UnsupportedTFLiteError naming the file (``label``), the first such operator and why."""
+    """``net`` if the hardware blocks implement every layer; otherwise UnsupportedTFLiteError
+    naming the file (``label``), the first such operator and why."""
     for layer in net.layers:
         reason = hardware_reason(layer)
         if reason:

@@ -49,8 +49,8 @@ class ModelSource:
     input_shape: tuple = ()    # (H, W, C) of one image
 
     def load_net(self, hardware: bool = True) -> qnet.Network:
-        """The network; with ``hardware``, refused unless the hardware blocks and the C library
-        implement every layer (``qnet.check_hardware``)."""
+        """The network; with ``hardware``, refused unless the hardware blocks implement every
+        layer (``qnet.check_hardware``)."""
         net = qnet.from_tflite(self.tflite, name=self.name, label=self.label or None)
         return qnet.check_hardware(net, self.label or None) if hardware else net
 
@@ -191,8 +191,8 @@ def resolve(spec: str, dataset: str | None = None, mnist_dir=None,
             hardware: bool = True) -> ModelSource:
     """``spec`` is a preset name, a ``.tflite`` file, or a ``.keras`` file (converted to int8
     TFLite into ``build/<stem>/<stem>.tflite`` with the dataset's training images). With
-    ``hardware`` (every command but the golden check), a layer the hardware and the C library
-    do not implement is refused here, before any data is asked for."""
+    ``hardware`` (the commands that build hardware), a layer the hardware does not implement
+    is refused here, before any data is asked for."""
     judge = qnet.check_hardware if hardware else (lambda net, label=None: net)
     _check_pixel_max(pixel_max)
     dataset = dataset_name(dataset)

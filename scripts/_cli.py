@@ -36,7 +36,7 @@ def add_verbose(ap) -> None:
 
 def resolve_model(args, spec: str | None = None, hardware: bool = True):
     """The ``ModelSource`` the arguments name (``spec`` overrides ``args.model``); with
-    ``hardware``, a model whose layers the hardware and the C library lack is refused."""
+    ``hardware``, a model with a layer the hardware blocks lack is refused."""
     from model import source
 
     if getattr(args, "verbose", False):

@@ -37,8 +37,8 @@ def main() -> int:
         raise ValueError(f"--samples {args.samples} must be 0 or more")
     if args.images < 0:
         raise ValueError(f"--images {args.images} must be 0 or more")
-    src = resolve_model(args)
-    net = src.load_net()
+    src = resolve_model(args, hardware=False)
+    net = src.load_net(hardware=False)
     out = args.out or Path("build") / src.name / "export"
     samples = raw = None
     if (args.samples and src.dataset is not None) or args.images:

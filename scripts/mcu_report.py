@@ -55,8 +55,8 @@ def main() -> int:
     for tool in ("gcc", "size", "valgrind"):
         if shutil.which(tool) is None:
             raise FileNotFoundError(f"{tool} is not installed (make setup installs it)")
-    src = resolve_model(args)
-    net = src.load_net()
+    src = resolve_model(args, hardware=False)
+    net = src.load_net(hardware=False)
     if src.input_max is None:
         raise ValueError(f"{src.name}: the pixel scaling is unknown (no matching dataset)")
     work = Path("build") / src.name / "mcu"

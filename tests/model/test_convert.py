@@ -35,14 +35,14 @@ def test_cli_rejects_unsupported_keras_without_output(tmp_path):
     path = tmp_path / "bad.keras"
     model.save(path)
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts/export_weights.py"), "--model",
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts/make_verilog.py"), "--model",
                            str(path), "--out", str(out), "--dataset", "digits"],
                           capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.startswith(f"error: {path}: operator 0 CONV_2D (")
     assert proc.stderr.endswith("): padding SAME; only VALID is supported (Keras: "
-                                "padding='valid') in the hardware and the C library; the "
-                                "golden model runs it (check_golden.py)\n")
+                                "padding='valid') in the hardware; the golden model and the "
+                                "C library run it (check_golden.py, export_weights.py)\n")
     assert "Traceback" not in proc.stderr and proc.stdout == ""
     assert not out.exists() and not (tmp_path / "build").exists()
 

@@ -1,7 +1,8 @@
-"""The layers beyond the seed network's (issue: k x k convolution with stride and 'same'
-padding, average and 3x3 max pooling, global average pooling): read from the .tflite as
-TFLite computes them, golden == LiteRT's reference kernels on every tensor, and refused by
-the hardware and C commands with the reason until they have blocks."""
+"""The layers beyond the seed network's (k x k convolution with stride and 'same' padding,
+average and 3x3 max pooling, global average pooling): read from the .tflite as TFLite
+computes them, golden == LiteRT's reference kernels on every tensor, the C library == golden
+on every logit, and refused by the commands that build hardware, with the reason, until they
+have blocks."""
 import json
 import os
 import re
@@ -108,20 +109,20 @@ def test_layers_read_from_the_tflite(converted):
     ("avgpool2_odd", "average pooling 2x2; no hardware block averages"),
     ("avgpool3_maxpool3", "average pooling 3x3"),
     ("global_average_keepdims", "a mean over height and width (GlobalAveragePooling2D)")])
-def test_hardware_and_c_commands_refuse_what_only_golden_runs(monkeypatch, capfd, tmp_path,
-                                                              converted, name, reason):
-    """make_verilog and export_weights (the .mem files and the C header) refuse, naming the
-    file, the operator and why; check_golden runs the model."""
+def test_hardware_commands_refuse_what_golden_and_c_run(monkeypatch, capfd, tmp_path,
+                                                        converted, name, reason):
+    """make_verilog and cosim refuse, naming the file, the operator and why, before anything
+    is written; check_golden runs the model against LiteRT and export_weights writes its C
+    header and ROM files."""
     path = converted[name]
-    for script in ("make_verilog", "export_weights"):
+    for script in ("make_verilog", "cosim"):
         msg = refused(monkeypatch, capfd, tmp_path, script, "--model", path)
         assert msg.startswith(f"{path}: operator ") and reason in msg, msg
-        assert msg.endswith("in the hardware and the C library; the golden model runs it "
-                            "(check_golden.py)"), msg
+        assert msg.endswith("in the hardware; the golden model and the C library run it "
+                            "(check_golden.py, export_weights.py)"), msg
     assert not (tmp_path / "build").exists()
     with pytest.raises(qnet.UnsupportedTFLiteError, match=re.escape(reason)):
         qnet.check_hardware(qnet.from_tflite(path))
-    # and the golden check runs it, against LiteRT, on images of its shape
     net = qnet.from_tflite(path)
     rng = np.random.default_rng(1)
     h, w, _ = net.input_shape
@@ -132,3 +133,29 @@ def test_hardware_and_c_commands_refuse_what_only_golden_runs(monkeypatch, capfd
     assert code == 0, err
     report = json.loads(out)
     assert report["images"] == 40 and report["mismatches"] == 0
+    code, out, err = cli(monkeypatch, capfd, "export_weights", "--model", path, "--dataset", data,
+                         "--out", tmp_path / "export")
+    assert code == 0, err
+    assert (tmp_path / "export" / f"{path.stem}_weights.h").is_file()
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_c_library_equals_golden(converted, tmp_path, name):
+    """mcu/cnn2fpga.c (C99, -Wall -Wextra -Werror, AddressSanitizer and UBSan) on the same
+    models: every logit equal to the golden model's, from raw pixels through the pixel table."""
+    import shutil
+
+    from model import c_export, export
+
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc is not installed (make setup installs it)")
+    path = converted[name]
+    net = qnet.from_tflite(path)
+    export.export(net, path.read_bytes(), tmp_path / "export", input_max=1.0)
+    exe = c_export.compile_host(tmp_path / "export", net.name, tmp_path / "host", sanitize=True)
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(0, 256, (60,) + net.input_shape).astype(np.uint8)
+    pixels[0], pixels[1] = 0, 255
+    got = c_export.run_host(exe, pixels, net.logits_layer.c_out, tmp_path)
+    x = net.pixel_table(1.0)[pixels]
+    np.testing.assert_array_equal(got, golden.run_network(net, x).logits)
