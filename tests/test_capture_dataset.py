@@ -74,7 +74,7 @@ def start(pty, out, *extra, label=3):
     return proc
 
 
-def wait_for(proc, text, timeout=30):
+def wait_for(proc, text, timeout=120):   # generous: a loaded machine starts Python slowly
     """Read the script's status lines until one contains ``text``."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -123,7 +123,7 @@ def test_ctrl_c_keeps_every_frame_and_the_old_ones(tmp_path, pty, digits):
     pty.write(rtl_packets(images[1:]))
     wait_for(proc, "+4 this run")
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=30)
+    _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     got = loaded(out)
     np.testing.assert_array_equal(got["x"], images)
@@ -140,7 +140,7 @@ def test_unplugged_port_keeps_what_arrived(tmp_path, pty, digits):
     pty.write(stream[:2 * capture.packet_bytes(8) + 10])      # two frames and a piece
     wait_for(proc, "+2 this run")
     pty.close()                                                # the cable is pulled
-    _, err = proc.communicate(timeout=30)
+    _, err = proc.communicate(timeout=120)
     assert proc.returncode == 1 and f"--port {pty.path}" in err, err
     np.testing.assert_array_equal(loaded(out)["x"], images[:2])
 
