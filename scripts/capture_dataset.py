@@ -17,6 +17,7 @@ each frame as a small grey-level picture.
 --port takes a device (/dev/ttyUSB1, COM3) or any pyserial URL (loop://, socket://host:port).
 """
 import argparse
+import signal
 import sys
 import time
 from pathlib import Path
@@ -45,6 +46,12 @@ def main() -> int:
     import serial
 
     from model import capture
+
+    # Ctrl-C (SIGINT) ends a recording and keeps every frame, even when the command was
+    # started from something that ignores SIGINT and so passed that on (a background job of a
+    # script, a test runner's worker process): Python installs its handler only if SIGINT is
+    # not ignored when it starts.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -65,10 +65,14 @@ def pty():
     p.close()
 
 
-def start(pty, out, *extra, label=3):
+def start(pty, out, *extra, label=3, sigint_ignored=False):
+    """The script on the pty. ``sigint_ignored``: started with SIGINT ignored, as a background
+    job of a shell script or a pytest-xdist worker passes it on."""
+    ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
     proc = subprocess.Popen([sys.executable, str(SCRIPT), "--port", pty.path, "--label",
                              str(label), "--out", str(out), *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                            preexec_fn=ignore)
     first = proc.stderr.readline()          # the status line: the port is open
     assert first.startswith("label"), first + proc.stderr.read()
     return proc
@@ -119,7 +123,8 @@ def test_ctrl_c_keeps_every_frame_and_the_old_ones(tmp_path, pty, digits):
     out = tmp_path / "camera"
     old = [capture.Capture(1, 1, images[0])]
     capture.append(out, old, label=1)
-    proc = start(pty, out, "--flush-every", "100", label=4)   # nothing written before the end
+    # nothing written before the end; started with SIGINT ignored (the script restores it)
+    proc = start(pty, out, "--flush-every", "100", label=4, sigint_ignored=True)
     pty.write(rtl_packets(images[1:]))
     wait_for(proc, "+4 this run")
     proc.send_signal(signal.SIGINT)
