@@ -216,8 +216,8 @@ def run(run_dir: Path, board: str, pins: np.ndarray, *, divisor: int, tail: int,
 def sccb_writes(levels: list) -> list:
     """The SCCB writes in a sequence of pin states (SIO_C x 2 + SIO_D, one per change): a start
     (SIO_D falls while SIO_C is high), bits on SIO_C's rising edges, a stop (SIO_C rises with
-    SIO_D low, then SIO_D rises). A 3-phase write is 27 bits: ID, register and value, each followed by a
-    don't-care bit. Returns (ID, register, value) per complete write; raises AssertionError
+    SIO_D low, then SIO_D rises). A 3-phase write is 27 bits: ID, register and value, each
+    followed by a don't-care bit. Returns (ID, register, value) per complete write; raises AssertionError
     on a transfer of any other length."""
     writes, bits, prev = [], None, 3
     for now in levels:

@@ -122,8 +122,7 @@ def weights_header(net: Network, input_max: float) -> str:
             mode, arrays, c_out = "C2F_GEMMLOWP", f"0, 0, {name}_multiplier, {name}_shift", lc
         else:
             mode, arrays, c_out = "C2F_NONE", "0, 0, 0, 0", lc
-        out_h, out_w = (layer.out_shape[:2] if len(layer.out_shape) == 3 and layer.kind != "mean"
-                        else (1, 1))
+        out_h, out_w = layer.out_shape[:2] if len(layer.out_shape) == 3 else (1, 1)
         geometry = (f"{layer.kernel}, {layer.stride}, {layer.pad[0]}, {layer.pad[2]}, "
                     f"{out_h}, {out_w}")
         entries.append(f"    /* {layer.name}: {layer.kind} {tuple(layer.in_shape)} -> "

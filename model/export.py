@@ -4,9 +4,9 @@ Word layout of the ``.mem`` files (one word per line, hexadecimal, no address ma
 first line is address 0; signed values as two's complement of the word's width):
 
     <layer>_weights.mem     8-bit signed words. conv3x3 and conv (k x k): index
-                            ((o*k + ky)*k + kx)*C_in + c (TFLite's OHWI order); dense: o*N_in + i (the input index i is the
-                            NHWC flatten order (h*W + w)*C + c, the order a raster stream
-                            delivers).
+                            ((o*k + ky)*k + kx)*C_in + c (TFLite's OHWI order); dense:
+                            o*N_in + i (the input index i is the NHWC flatten order
+                            (h*W + w)*C + c, the order a raster stream delivers).
     <layer>_bias.mem        32-bit signed words, one per output channel.
     <layer>_multiplier.mem  ``mult_bits``-bit *unsigned* words (network.json), one per output
                             channel: M0 (31 bits) for requant "gemmlowp"; up to 63 bits for

@@ -192,8 +192,8 @@ def check_hardware(net: Network, label: str | None = None) -> Network:
     for layer in net.layers:
         reason = hardware_reason(layer)
         if reason:
-            raise UnsupportedTFLiteError(f"{layer.where or f'{label or net.name}: layer {layer.name}'}"
-                                         f": {reason}")
+            where = layer.where or f"{label or net.name}: layer {layer.name}"
+            raise UnsupportedTFLiteError(f"{where}: {reason}")
     return net
 
 

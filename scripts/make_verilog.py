@@ -134,13 +134,19 @@ def add_camera_arg(ap) -> None:
                     + f" (default {DEFAULT_CAMERA})")
 
 
-def board_geometry(board, src, camera: str | None):
-    """The camera front-end's geometry for ``src`` on ``board`` at ``camera``'s size (default
-    QQVGA)."""
+def board_camera(args) -> str:
+    """The OV7670 size a board command builds: --camera, else the default (QQVGA)."""
+    from model.preprocess import DEFAULT_CAMERA
+
+    return args.camera or DEFAULT_CAMERA
+
+
+def board_geometry(board, src, camera: str):
+    """The camera front-end's geometry for ``src`` on ``board`` at ``camera``'s size."""
     from model import preprocess
 
     try:
-        return preprocess.for_model(src.name, camera=camera or preprocess.DEFAULT_CAMERA)
+        return preprocess.for_model(src.name, camera=camera)
     except ValueError:
         raise ValueError(f"--board {board.name}: the camera front-end has geometries for the "
                          f"presets (mnist_cnn, digits_cnn), not {src.name}") from None
@@ -150,12 +156,11 @@ def board_main(args) -> int:
     from hdl.board import boards
     from hdl.cnn import config as cfg
     from hdl.flow import build
-    from model.preprocess import DEFAULT_CAMERA
 
     board = boards.get(args.board)
     src = resolve_model(args, args.model or board.model)
     net = src.load_net()
-    camera = args.camera or DEFAULT_CAMERA
+    camera = board_camera(args)
     geo = board_geometry(board, src, camera)
     conf = resolve_config(net, src, args, board.variant)
     out = args.out or Path("build") / board.name / "verilog"

@@ -141,7 +141,7 @@ def board_flow(args) -> int:
     (no open 7-series place and route)."""
     from hdl.board import boards
     from hdl.flow import build, synth
-    from scripts.make_verilog import board_geometry, resolve_config
+    from scripts.make_verilog import board_camera, board_geometry, resolve_config
 
     board = boards.get(args.board)
     if board.name == "de10lite":
@@ -162,12 +162,13 @@ def board_flow(args) -> int:
     print(f"{board.title}: {src.name} with the camera front-end -> Yosys "
           f"(script: {synth.script_path(out / (board.top + '.v'), target)})"
           + (f", {exe} with {board.constraints[0]}" if routed else "") + " ...", flush=True)
-    top = build.build_board(board, net, conf, board_geometry(board, src, args.camera), out,
+    camera = board_camera(args)
+    top = build.build_board(board, net, conf, board_geometry(board, src, camera), out,
                             src.input_max)
     pcf = out / board.constraints[0] if routed else None
     flow = synth.run_flow(top, target, out, freq_mhz=freq, seed=args.seed,
                           bitstream=args.bitstream, pcf=pcf, timing_seeds=TIMING_SEEDS)
-    doc = {"board": board.name, "model": src.name, "camera": args.camera or "qqvga", **flow}
+    doc = {"board": board.name, "model": src.name, "camera": camera, **flow}
     finish(f"{board.top} ({src.name}) on {flow['device']}, {flow['yosys']}:", flow, doc, out,
            routed, freq, args.seed, pcf=pcf)
     refuse_if_over(board.top, flow)

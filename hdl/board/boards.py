@@ -135,13 +135,12 @@ def camera_timing(board: Board, geo) -> CameraTiming:
     clock ``board.sys_hz``). Refused (ValueError naming the figures) when the system clock
     cannot take the capture words: the clock crossing and the frame assembler take one word a
     clock and are checked at no less than ``MIN_CLOCKS_PER_WORD`` clocks a word."""
-    from ..camera.sccb_master import OV7670_RGB565
+    from ..camera.sccb_master import ov7670_table
 
-    size = (geo.width, geo.height)
-    if size not in OV7670_RGB565:
-        raise ValueError(f"{board.name}: the OV7670 tables are for 160x120 (QQVGA), 320x240 "
-                         f"(QVGA) and 640x480 (VGA), not {geo.width}x{geo.height}")
-    ratio = OV7670_RGB565[size][1]
+    try:
+        ratio = ov7670_table(geo.width, geo.height)[1]
+    except ValueError as exc:
+        raise ValueError(f"{board.name}: {exc}") from None
     pclk = board.xclk_hz * ratio
     per_frame = int(SENSOR_LINE * SENSOR_LINES * 2 * ratio)
     fps = pclk / per_frame

@@ -49,7 +49,7 @@ from . import uart_report as ur
 from .capture_packet import capture_packet
 from .ov7670_capture import WORD_BITS, ov7670_capture
 from .preprocess import preprocess
-from .sccb_master import OV7670_RGB565, sccb_master
+from .sccb_master import ov7670_table, sccb_master
 
 CMD_CAPTURE, CMD_TEXT = ord("c"), ord("t")   # UART commands (either case)
 CDC_DEPTH = 4        # capture words in flight between the clock domains
@@ -72,10 +72,9 @@ def port_signals(digit_bits: int) -> dict:
 def camera_regs(geo: Geometry):
     """The OV7670 register table for the frame size of ``geo`` (QQVGA, QVGA or VGA)."""
     try:
-        return OV7670_RGB565[(geo.width, geo.height)][0]
-    except KeyError:
-        raise ValueError(f"camera_system: the OV7670 tables are for 160x120 (QQVGA), 320x240 "
-                         f"(QVGA) and 640x480 (VGA), not {geo.width}x{geo.height}") from None
+        return ov7670_table(geo.width, geo.height)[0]
+    except ValueError as exc:
+        raise ValueError(f"camera_system: {exc}") from None
 
 
 @block

@@ -65,6 +65,15 @@ OV7670_RGB565 = {(160, 120): (OV7670_QQVGA_RGB565, 1 / 4),
                  (320, 240): (OV7670_QVGA_RGB565, 1 / 2),
                  (640, 480): (OV7670_VGA_RGB565, 1.0)}
 
+
+def ov7670_table(width: int, height: int) -> tuple[list, float]:
+    """(register table, PCLKs per XCLK) of the OV7670 at ``width`` x ``height``."""
+    try:
+        return OV7670_RGB565[(width, height)]
+    except KeyError:
+        raise ValueError(f"the OV7670 tables are for 160x120 (QQVGA), 320x240 (QVGA) and "
+                         f"640x480 (VGA), not {width}x{height}") from None
+
 SLOTS = 30  # start, 3 x 9 bits, stop, idle
 
 

@@ -23,7 +23,8 @@ Every partial sum then meets the product of its own word::
 
     [ ] a register. Every row has its own copy of the xz_k register (``xz_dup``): one register
     driving the PE multipliers of a lane, spread over the device's DSP columns, left 9.3 of
-    13.8 ns to routing on the ECP5 (docs/hardware.md); a copy per row sits by its multiplier.
+    13.8 ns to routing on the ECP5; a copy per row can be placed by its multiplier (whether
+    nextpnr does is measured in docs/hardware.md).
     The rows share the w_k register of their lane, which holds the PE weights of lane k side by
     side: row p takes bits [8p+7 : 8p], so no weight bit drives more than one multiplier.
 

@@ -137,6 +137,9 @@ def test_camera_timing_per_size_and_board():
     qqvga = ulx3s.camera(for_model("mnist_cnn", camera="qqvga"))
     assert (qqvga.pclk_hz, qqvga.pclk_per_frame, qqvga.fps) == (6.25e6, 199_920, vga.fps)
     assert ice.camera(for_model("digits_cnn", camera="vga")).sys_per_word == 2
+    with pytest.raises(ValueError, match=r"ulx3s: the OV7670 tables are for 160x120 .* not "
+                                         r"200x150"):
+        ulx3s.camera(for_model("mnist_cnn", 200, 150))
 
 
 def test_a_camera_size_the_board_cannot_take_is_refused(tmp_path):
