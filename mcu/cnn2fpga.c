@@ -69,30 +69,6 @@ int8_t c2f_requant(const c2f_layer *layer, int32_t acc, int o)
     return (int8_t)scaled;
 }
 
-void c2f_conv3x3(const c2f_layer *layer, const int8_t *in, int8_t *out)
-{
-    const int h = layer->h, w = layer->w, c_in = layer->c_in, c_out = layer->c_out;
-    const int zp = layer->zp_in;
-    int y, x, o, ky, kx, c;
-    for (y = 0; y < h - 2; y++) {
-        for (x = 0; x < w - 2; x++) {
-            for (o = 0; o < c_out; o++) {
-                const int8_t *wt = layer->weights + (size_t)o * 9 * c_in;
-                int32_t acc = layer->bias[o];
-                for (ky = 0; ky < 3; ky++) {
-                    for (kx = 0; kx < 3; kx++) {
-                        const int8_t *px = in + ((size_t)(y + ky) * w + (x + kx)) * c_in;
-                        for (c = 0; c < c_in; c++)
-                            acc += (int32_t)wt[c] * ((int32_t)px[c] - zp);
-                        wt += c_in;
-                    }
-                }
-                *out++ = c2f_requant(layer, acc, o);
-            }
-        }
-    }
-}
-
 void c2f_maxpool2x2(const c2f_layer *layer, const int8_t *in, int8_t *out)
 {
     const int w = layer->w, c_n = layer->c_in;
@@ -228,7 +204,6 @@ int c2f_run(const c2f_network *net, const uint8_t *pixels, int8_t *buf_a, int8_t
     for (k = 0; k < net->n_layers; k++) {
         const c2f_layer *layer = &net->layers[k];
         switch (layer->kind) {
-        case C2F_CONV3X3: c2f_conv3x3(layer, src, dst); break;
         case C2F_MAXPOOL2X2: c2f_maxpool2x2(layer, src, dst); break;
         case C2F_CONV: c2f_conv(layer, src, dst); break;
         case C2F_MAXPOOL: c2f_maxpool(layer, src, dst); break;

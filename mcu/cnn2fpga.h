@@ -26,7 +26,7 @@
 extern "C" {
 #endif
 
-enum c2f_kind { C2F_CONV3X3 = 1, C2F_MAXPOOL2X2 = 2, C2F_DENSE = 3, C2F_CONV = 4,
+enum c2f_kind { C2F_MAXPOOL2X2 = 2, C2F_DENSE = 3, C2F_CONV = 4,
                 C2F_MAXPOOL = 5, C2F_AVGPOOL = 6, C2F_MEAN = 7 };
 enum c2f_requant { C2F_NONE = 0, C2F_GEMMLOWP = 1, C2F_ROUND = 2 };
 
@@ -58,7 +58,6 @@ typedef struct {
 } c2f_network;
 
 /* Blocks (the hardware's, one call per image). */
-void c2f_conv3x3(const c2f_layer *layer, const int8_t *in, int8_t *out);
 void c2f_maxpool2x2(const c2f_layer *layer, const int8_t *in, int8_t *out);
 void c2f_dense(const c2f_layer *layer, const int8_t *in, int8_t *out);
 void c2f_conv(const c2f_layer *layer, const int8_t *in, int8_t *out);

@@ -19,8 +19,8 @@ from .qnet import Layer, Network
 
 PER_ROW = 16
 # qnet layer kind -> the C library's (mcu/cnn2fpga.h); flatten has no entry
-C_KINDS = {"conv3x3": "C2F_CONV3X3", "maxpool2x2": "C2F_MAXPOOL2X2", "dense": "C2F_DENSE",
-           "conv": "C2F_CONV", "maxpool": "C2F_MAXPOOL", "avgpool": "C2F_AVGPOOL",
+C_KINDS = {"conv2d": "C2F_CONV", "maxpool2x2": "C2F_MAXPOOL2X2", "dense": "C2F_DENSE",
+           "maxpool": "C2F_MAXPOOL", "avgpool": "C2F_AVGPOOL",
            "mean": "C2F_MEAN"}
 
 

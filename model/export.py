@@ -3,7 +3,7 @@
 Word layout of the ``.mem`` files (one word per line, hexadecimal, no address markers, the
 first line is address 0; signed values as two's complement of the word's width):
 
-    <layer>_weights.mem     8-bit signed words. conv3x3 and conv (k x k): index
+    <layer>_weights.mem     8-bit signed words. conv2d (k x k): index
                             ((o*k + ky)*k + kx)*C_in + c (TFLite's OHWI order); dense:
                             o*N_in + i (the input index i is the NHWC flatten order
                             (h*W + w)*C + c, the order a raster stream delivers).
@@ -88,7 +88,7 @@ def network_json(net: Network, input_max: float | None = None) -> dict:
                 "act_min": layer.act_min, "act_max": layer.act_max, "relu": layer.relu,
                 "requant": layer.requant, "acc_bits": layer.acc_bits, "acc_bound": layer.acc_bound,
                 "macs": layer.macs, "files": layer_files(layer)})
-        if layer.kind in ("conv", "maxpool", "avgpool"):
+        if layer.kind in ("conv2d", "maxpool", "avgpool"):
             entry.update({"kernel": layer.kernel, "stride": layer.stride,
                           "pad": list(layer.pad)})    # rows above, below, columns left, right
         if layer.kind == "mean":

@@ -1,6 +1,6 @@
 """Golden model: pure-numpy integer inference with TFLite's reference arithmetic, exactly.
 
-One function per layer kind (``conv3x3``, ``conv``, ``maxpool2x2``, ``maxpool``, ``avgpool``,
+One function per layer kind (``conv2d``, ``maxpool2x2``, ``maxpool``, ``avgpool``,
 ``mean``, ``flatten``, ``dense``; ``qnet`` describes them), ``argmax``, and the requantizer the
 weighted layers share (``requant``), all vectorized over a batch of images.
 
@@ -97,7 +97,7 @@ def _exact_matmul(patches: np.ndarray, weights: np.ndarray, layer: Layer) -> np.
     return acc.astype(np.int64)
 
 
-def conv_acc(x: np.ndarray, layer: Layer) -> np.ndarray:
+def conv2d_acc(x: np.ndarray, layer: Layer) -> np.ndarray:
     """Accumulators (bias included) of a k x k convolution with the layer's stride and padding:
     (N, H, W, C_in) -> (N, H', W', C_out). Padded positions hold zp_in, so they add nothing."""
     k = layer.weights.shape[1]
@@ -115,19 +115,9 @@ def conv_acc(x: np.ndarray, layer: Layer) -> np.ndarray:
     return _exact_matmul(patches, weights, layer).reshape(n, oh, ow, layer.c_out)
 
 
-def conv(x: np.ndarray, layer: Layer) -> np.ndarray:
+def conv2d(x: np.ndarray, layer: Layer) -> np.ndarray:
     """int8 (N, H, W, C_in) -> int8 (N, H', W', C_out): k x k, stride 1 or 2, valid or same."""
-    return requant(conv_acc(x, layer), layer)
-
-
-def conv3x3_acc(x: np.ndarray, layer: Layer) -> np.ndarray:
-    """Accumulators (bias included) of a 3x3 valid convolution: (N, H, W, C_in) -> (N, H-2, W-2, C_out)."""
-    return conv_acc(x, layer)
-
-
-def conv3x3(x: np.ndarray, layer: Layer) -> np.ndarray:
-    """int8 (N, H, W, C_in) -> int8 (N, H-2, W-2, C_out)."""
-    return requant(conv3x3_acc(x, layer), layer)
+    return requant(conv2d_acc(x, layer), layer)
 
 
 def maxpool2x2(x: np.ndarray, layer: Layer | None = None) -> np.ndarray:
@@ -198,7 +188,7 @@ def argmax(logits: np.ndarray) -> np.ndarray:
     return np.argmax(logits, axis=-1)
 
 
-BLOCKS = {"conv3x3": conv3x3, "conv": conv, "maxpool2x2": maxpool2x2, "maxpool": maxpool,
+BLOCKS = {"conv2d": conv2d, "maxpool2x2": maxpool2x2, "maxpool": maxpool,
           "avgpool": avgpool, "mean": mean, "flatten": flatten, "dense": dense}
 
 

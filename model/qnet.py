@@ -7,10 +7,10 @@ A ``Network`` is a straight chain of ``Layer``s:
 
     kind        what it computes (one golden function each; a hardware block each where
                 ``HARDWARE_KINDS`` says so)
-    conv3x3     3x3 convolution, stride 1, valid padding, per-output-channel requantization
-    conv        k x k convolution (k = 1, 3, 5, 7), stride 1 or 2, valid or 'same' padding
+    conv2d      k x k convolution (k = 1, 3, 5, 7), stride 1 or 2, valid or 'same' padding
                 (TFLite's: the padding total split with the extra row or column at the end,
-                padded positions holding the input zero point, so they add nothing)
+                padded positions holding the input zero point, so they add nothing),
+                per-output-channel requantization
     maxpool2x2  2x2 max, stride 2, odd last row/column dropped
     maxpool     3x3 max, stride 3 (valid)
     avgpool     2x2 or 3x3 average, stride = pool (valid): the window's int8 sum divided by
@@ -22,7 +22,7 @@ A ``Network`` is a straight chain of ``Layer``s:
     flatten     NHWC tensor -> vector in (h, w, c) order (a no-op on a raster stream)
     dense       fully connected, per-output-row requantization
 
-Conv and dense layers carry int8 weights (conv: (C_out, 3, 3, C_in), TFLite's OHWI; dense:
+Conv and dense layers carry int8 weights (conv2d: (C_out, k, k, C_in), TFLite's OHWI; dense:
 (N_out, N_in)), int32 bias, the per-channel ``multiplier``/``shift`` from TFLite's
 QuantizeMultiplier, zero points and the clamp bounds of the fused activation. A final softmax is
 recorded (``Network.softmax``) but not modelled: the class is the argmax of the logits.
@@ -51,11 +51,11 @@ from pathlib import Path
 import numpy as np
 
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
-KINDS = ("conv3x3", "conv", "maxpool2x2", "maxpool", "avgpool", "mean", "flatten", "dense")
+KINDS = ("conv2d", "maxpool2x2", "maxpool", "avgpool", "mean", "flatten", "dense")
 # the kinds the hardware blocks implement today; the others run in the golden model and the C
 # library (``make check``, ``make export``) and are refused by the commands that build hardware
 # (``check_hardware``)
-HARDWARE_KINDS = ("conv3x3", "maxpool2x2", "flatten", "dense")
+HARDWARE_KINDS = ("conv2d", "maxpool2x2", "flatten", "dense")
 CONV_KERNELS = (1, 3, 5, 7)
 CONV_STRIDES = (1, 2)
 POOLS = (2, 3)
@@ -85,9 +85,9 @@ class Layer:
     scale_in: float = 0.0
     scale_out: float = 0.0
     weight_scale: np.ndarray | None = field(default=None, repr=False)
-    kernel: int = 0                    # conv, pools: the window side (conv3x3: 3)
+    kernel: int = 0                    # conv2d, pools: the window side
     stride: int = 1
-    pad: tuple = (0, 0, 0, 0)          # conv: rows above, below, columns left, right
+    pad: tuple = (0, 0, 0, 0)          # conv2d: rows above, below, columns left, right
     where: str = ""                    # the operator in the .tflite, for messages
 
     @property
@@ -165,15 +165,7 @@ def hardware_reason(layer: Layer) -> str | None:
     """Why the hardware blocks cannot run ``layer`` yet (None: they can)."""
     if layer.kind in HARDWARE_KINDS:
         return None
-    if layer.kind == "conv":
-        k, s = layer.kernel, layer.stride
-        if k != 3:
-            reason = f"kernel {k}x{k}; only 3x3 is supported (Keras: Conv2D(..., kernel_size=3))"
-        elif s != 1:
-            reason = f"stride {s}x{s}; only 1 is supported (Keras: strides=1)"
-        else:
-            reason = "padding SAME; only VALID is supported (Keras: padding='valid')"
-    elif layer.kind == "maxpool":
+    if layer.kind == "maxpool":
         reason = (f"pool {layer.kernel}x{layer.kernel} stride {layer.stride}x{layer.stride}; only "
                   f"2x2 stride 2 is supported (Keras: MaxPooling2D(2))")
     elif layer.kind == "avgpool":
@@ -474,7 +466,7 @@ def from_tflite(source: str | os.PathLike | bytes, name: str | None = None,
 
     layers: list[Layer] = []
     counts: dict[str, int] = {}
-    prefix = {"conv3x3": "conv", "conv": "conv", "maxpool2x2": "pool", "maxpool": "pool",
+    prefix = {"conv2d": "conv", "maxpool2x2": "pool", "maxpool": "pool",
               "avgpool": "pool", "mean": "mean", "flatten": "flatten", "dense": "dense"}
 
     def short(kind: str) -> str:
@@ -572,7 +564,6 @@ def from_tflite(source: str | os.PathLike | bytes, name: str | None = None,
                               f"leaves no output")
                 expected = (oh, ow, weights.shape[0])
                 geometry = {"kernel": k, "stride": st, "pad": pad}
-                conv_kind = "conv3x3" if (k, st, pad) == (3, 1, (0, 0, 0, 0)) else "conv"
             else:
                 if len(src_shape) != 1:
                     raise bad(f"a dense layer on a {len(src_shape)}-D tensor {src_shape}; put a "
@@ -599,7 +590,7 @@ def from_tflite(source: str | os.PathLike | bytes, name: str | None = None,
             effs = [effective_scale(s_in[0], ws, s_out[0]) for ws in w_scale]
             per_channel = len(_quant(sub.tensors[op.inputs[1]])[0]) > 1
             mode = "round" if (not is_conv and per_channel) else "gemmlowp"
-            kind = conv_kind if is_conv else "dense"
+            kind = "conv2d" if is_conv else "dense"
             layer = Layer(
                 kind=kind, name=short(kind),
                 in_shape=src_shape, out_shape=dst_shape, tensor=out_index,

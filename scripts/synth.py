@@ -6,7 +6,7 @@ overrides), into OUT (default build/<model>/synth/<target>/), with the device's 
 beside each resource in report.txt and summary.json; for ice40 and ecp5 also nextpnr's logic
 cells, fmax and critical path, and with --bitstream the .bin (icepack) or .bit (ecppack).
 The tools are the pinned YoWASP builds `make setup` installs; summary.json names their
-versions. With --layer: that layer's block (conv3x3 or dense)
+versions. With --layer: that layer's block (conv2d or dense)
 at --pe/--simd. Either way the mapped cells are grouped as LUT / FF / DSP / block RAM; the
 full cell list and the Yosys log stay in OUT.
 
@@ -182,12 +182,12 @@ def board_flow(args) -> int:
 
 
 def one_layer(src, layer, par, target: str, out: Path | None) -> dict:
-    """One layer's block (conv3x3 or dense) at ``par`` through Yosys; returns the resource
+    """One layer's block (conv2d or dense) at ``par`` through Yosys; returns the resource
     groups (and, on xc7, the DSP cascades) and writes the cells beside the Verilog."""
     from myhdl import ResetSignal, Signal
 
     from cosim import icarus
-    from hdl.cnn.conv3x3 import conv3x3
+    from hdl.cnn.conv2d import conv2d
     from hdl.cnn.dense import dense
     from hdl.cnn.parallel import write_block_mems
     from hdl.flow import synth
@@ -200,10 +200,10 @@ def one_layer(src, layer, par, target: str, out: Path | None) -> dict:
     paths = write_block_mems(layer, out, par)
     clk, rst = Signal(bool(0)), ResetSignal(0, active=1, isasync=False)
     top = f"{layer.name}_{layer.kind}"
-    if layer.kind == "conv3x3":
+    if layer.kind == "conv2d":
         wide = par.pe if par.taps > 1 else 1
-        dut = conv3x3(clk, rst, Stream(8), Stream(8) if wide == 1 else Stream(8 * wide, False),
-                      layer=layer, pe=par.pe, simd=par.simd, paths=paths, taps=par.taps)
+        dut = conv2d(clk, rst, Stream(8), Stream(8) if wide == 1 else Stream(8 * wide, False),
+                     layer=layer, pe=par.pe, simd=par.simd, paths=paths, taps=par.taps)
     else:
         dut = dense(clk, rst, Stream(8), Stream(8), layer=layer, pe=par.pe, simd=par.simd,
                     paths=paths)
@@ -248,8 +248,9 @@ def main() -> int:
                                     "(--config, --par), one table; default: the whole accelerator")
     ap.add_argument("--pe", type=int, default=1, help="output channels in parallel (default 1)")
     ap.add_argument("--simd", type=int, default=1, help="input channels per clock (default 1)")
-    ap.add_argument("--taps", type=int, default=1, choices=(1, 9),
-                    help="conv3x3 taps per clock: 1 (folded in time, default) or 9")
+    ap.add_argument("--taps", type=int, default=1, choices=(1, 9, 25, 49),
+                    help="conv2d taps per clock: 1 (folded in time, default) or k*k (all at "
+                         "once: 9 for a 3x3)")
     ap.add_argument("--target", default="xilinx", choices=sorted(synth.TARGETS) + ["xc7"],
                     help="xilinx (= xc7: Artix-7 resources, with the DSP cascades (PCIN) of "
                          "--layer), ice40 (UP5K: resources, place and route, fmax) or ecp5 "

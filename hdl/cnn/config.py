@@ -1,9 +1,9 @@
 """Per-layer parallelism: which ``Parallel`` (PE, SIMD, taps; ``hdl.cnn.parallel``) each
-conv3x3/dense layer gets, and the cycle model of the whole network.
+conv2d/dense layer gets, and the cycle model of the whole network.
 
 A config is ``{layer name: Parallel}``; on disk a JSON object ``{"conv1": [8, 1], "conv2": [8,
-8], ...}`` (a conv3x3 may add a third number, 9, for all taps in one clock: ``[8, 1, 9]``, PE x
-9 x SIMD multipliers, and its results leave PE channels a beat, ``lanes``). Each preset has a
+8], ...}`` (a conv2d may add a third number, k*k, for all taps in one clock: ``[8, 1, 9]`` for
+a 3x3, PE x 9 x SIMD multipliers, and its results leave PE channels a beat, ``lanes``). Each preset has a
 default beside its model (``model/pretrained/<model>.hw.json``); ``--par conv2=8x4`` (or
 ``conv1=8x1x9``) overrides one layer; ``auto(net, budget=...)`` or ``auto(net, ii=...)`` picks
 one from the cycle model.
@@ -24,7 +24,7 @@ import numpy as np
 from model.qnet import Layer, Network
 
 from . import argmax as argmax_block
-from . import conv3x3 as conv_block
+from . import conv2d as conv_block
 from . import dense as dense_block
 from . import maxpool2x2 as pool_block
 from . import pack
@@ -72,7 +72,7 @@ def describe(config: dict) -> str:
 
 def out_lanes(layer: Layer, par, lanes_in: int) -> int:
     """Channels a beat of the layer's output brings."""
-    if layer.kind == "conv3x3":
+    if layer.kind == "conv2d":
         par = Parallel.of(par)
         return par.pe if par.taps > 1 else 1
     if layer.kind == "dense":
@@ -117,7 +117,7 @@ def validate(net: Network, config: dict) -> dict:
 
 
 def layer_cycles(layer: Layer, par=None, lanes_in: int = 1) -> int:
-    if layer.kind == "conv3x3":
+    if layer.kind == "conv2d":
         pe, simd, taps = Parallel.of(par)
         return conv_block.cycles(layer, pe, simd, taps, lanes_in)
     if layer.kind == "dense":
@@ -146,7 +146,7 @@ def latency(net: Network, config: dict) -> int:
     n = lanes(net, config)
     for layer in net.layers:
         par = config.get(layer.name)
-        if layer.kind == "conv3x3":
+        if layer.kind == "conv2d":
             pe, simd, taps = Parallel.of(par)
             t = conv_block.trace(layer, pe, simd, t, taps=taps, lanes=n[layer.name])
         elif layer.kind == "maxpool2x2":

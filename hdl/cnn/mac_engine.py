@@ -1,8 +1,8 @@
-"""MAC engine shared by ``conv3x3`` and ``dense``: a job buffer feeding a systolic array of PE
+"""MAC engine shared by ``conv2d`` and ``dense``: a job buffer feeding a systolic array of PE
 rows over jobs (``hdl.cnn.systolic_array``).
 
 A *job* is one output position's input: ``Cg = C_in / SIMD`` packed words of ``T`` taps each
-(conv3x3: the 3x3 window from ``line_buffer``, T = 9; dense: the input vector, T = 1). Input
+(conv2d: the k x k window from ``line_buffer``, T = k*k; dense: the input vector, T = 1). Input
 ``s``: one beat per word (T taps of SIMD lanes, tap t in bits [t*B + B-1 : t*B], B = 8*SIMD).
 Output ``m``: the job's C_out int8 results, channel order, one per beat.
 
@@ -15,7 +15,7 @@ Dataflow, all in one clock domain::
 * Schedule (taps folded in time): for each output group g (PE channels), for each tap t, for
   each channel group cg, one word issues: lane s (L = SIMD lanes) of row p multiplies weight
   [g*PE+p, t, cg*SIMD+s] by input (t, cg*SIMD+s) - zp_in. All taps in one clock (``taps`` =
-  T > 1, conv3x3): a word is (g, cg) and its L = T x SIMD lanes are every tap of SIMD channels
+  T > 1, conv2d): a word is (g, cg) and its L = T x SIMD lanes are every tap of SIMD channels
   (lane t*SIMD + s).
 * The systolic array (``systolic_array``): lane k's operands of a word arrive k clocks after
   lane 0's, and row p's partial sum walks through the L stages, one multiply and one add a
@@ -51,7 +51,7 @@ select - zp, the ROM output register (2), product (3), partial sums (4 .. L+3), 
 (L+4), drain (L+5..), bias (+2), requant (+14, ``requant.LATENCY``), FIFO (+1).
 
 Cycle model: a group takes ``max(T * Cg, PE)`` clocks (``group_cycles``), a job ``C_out/PE``
-groups, back to back while jobs are waiting; see ``Timing``, ``conv3x3.cycles`` and
+groups, back to back while jobs are waiting; see ``Timing``, ``conv2d.cycles`` and
 ``dense.cycles``.
 
 All taps in one clock: the drain is as wide as the array: a group's PE sums go in one clock to

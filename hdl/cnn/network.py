@@ -1,6 +1,6 @@
 """The whole accelerator, elaborated from a qnet layer list: a dataflow chain of blocks.
 
-    s (pixel 0..255) -> pixel ROM (the model's input quantization) -> conv3x3 / maxpool2x2 /
+    s (pixel 0..255) -> pixel ROM (the model's input quantization) -> conv2d / maxpool2x2 /
     dense ... (flatten is free on a raster stream) -> logits -> argmax -> m (class index)
 
 Every layer is its own block working concurrently on streams with valid/ready, so image k+1
@@ -33,7 +33,7 @@ from model.qnet import Network
 from ..lib.rom import rom
 from ..lib.stream import Stream, check_stream
 from .argmax import argmax, index_bits
-from .conv3x3 import conv3x3
+from .conv2d import conv2d
 from .dense import dense
 from .maxpool2x2 import maxpool2x2
 from .parallel import Parallel, write_block_mems
@@ -97,9 +97,9 @@ def network(clk, rst, s, m, logit_valid, logit_data, busy, done, *, net: Network
         n = n_in[layer.name]
         n_out = out_lanes(layer, config.get(layer.name), n)
         y = Stream(8) if n_out == 1 else Stream(8 * n_out, signed=False)
-        if layer.kind == "conv3x3":
+        if layer.kind == "conv2d":
             pe, simd, taps = Parallel.of(config[layer.name])
-            insts.append(conv3x3(clk, rst, x, y, layer=layer, pe=pe, simd=simd,
+            insts.append(conv2d(clk, rst, x, y, layer=layer, pe=pe, simd=simd,
                                  paths=paths[layer.name], requant_dsp_bits=requant_dsp_bits,
                                  taps=taps, lanes=n))
         elif layer.kind == "maxpool2x2":

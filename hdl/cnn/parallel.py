@@ -3,7 +3,7 @@ implies. This module owns the type: every config, command line and block takes i
 
     pe     output channels computed side by side (divides C_out)
     simd   input channels taken per clock (divides C_in; a dense layer's N_in)
-    taps   conv3x3 kernel taps per clock: 1 (the nine taps folded in time) or 9 (all at once);
+    taps   conv2d kernel taps per clock: 1 (the k*k taps folded in time) or k*k (all at once);
            a dense layer has one tap
 
 Text form ``8x4`` (taps 1) or ``8x1x9``; JSON form ``[8, 4]`` or ``[8, 1, 9]`` (a config file,
@@ -13,10 +13,10 @@ Weight ROM words for a PE x SIMD (x taps) MAC array (``packed_weights``, ``8 * P
 bits a word; the array reads them one ROM per systolic stage, ``stage_weights``, files
 ``<layer>_weights_pe<P>_simd<S>[_taps9]_lane<k>.mem``, ``8 * P`` bits a word):
 
-    taps 1   word k = (g*T + t)*(C_in/S) + cg (T = 9 taps for conv3x3, 1 for dense); lane
+    taps 1   word k = (g*T + t)*(C_in/S) + cg (T = k*k taps for conv2d, 1 for dense); lane
              p*S + s, bits [8*lane+7 : 8*lane], holds the weight of output g*P + p, tap t,
              input cg*S + s.
-    taps 9   word k = g*(C_in/S) + cg; lane (p*9 + t)*S + s.
+    taps T   word k = g*(C_in/S) + cg; lane (p*T + t)*S + s.
 
 Each byte is the int8 weight's two's complement bit pattern (the MAC lanes multiply it as a
 signed number).
@@ -33,9 +33,9 @@ from model.qnet import Layer
 
 
 def mac_shape(layer: Layer) -> tuple[int, int, int]:
-    """(outputs, taps, inputs per tap) of a conv3x3 (C_out, 9, C_in) or dense (N_out, 1, N_in)."""
-    if layer.kind == "conv3x3":
-        return layer.c_out, 9, int(layer.weights.shape[-1])
+    """(outputs, taps, inputs per tap) of a conv2d (C_out, k*k, C_in) or dense (N_out, 1, N_in)."""
+    if layer.kind == "conv2d":
+        return layer.c_out, int(layer.weights.shape[1]) ** 2, int(layer.weights.shape[-1])
     if layer.kind == "dense":
         return layer.c_out, 1, int(layer.weights.shape[-1])
     raise ValueError(f"layer {layer.name}: {layer.kind} has no weights")
@@ -108,8 +108,8 @@ class Parallel:
 
 
 def options(layer: Layer) -> list[Parallel]:
-    """Every Parallel that folds ``layer``: each (PE, SIMD) pair, and for a conv3x3 each with
-    all 9 taps too."""
+    """Every Parallel that folds ``layer``: each (PE, SIMD) pair, and for a conv2d each with
+    all k*k taps too."""
     outs, taps, ins = mac_shape(layer)
     return [Parallel(pe, simd, t) for t in sorted({1, taps})
             for pe in range(1, outs + 1) if outs % pe == 0
@@ -159,7 +159,7 @@ def stage_name(layer: Layer, par: Parallel, k: int) -> str:
 
 
 def write_block_mems(layer: Layer, folder, par: Parallel) -> dict:
-    """Every ROM file one conv3x3/dense block reads, into ``folder``; returns their paths
+    """Every ROM file one conv2d/dense block reads, into ``folder``; returns their paths
     ("weights": one file per systolic stage)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

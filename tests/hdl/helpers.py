@@ -145,9 +145,9 @@ def pack_words(values, simd):
 
 
 def mac_block_run(tmp_path, block, want, layer, x, pe, simd, cycles, *, taps=1, lanes=1, **kw):
-    """Run a conv3x3/dense block (``block``) on int8 ``x`` with its ROM files in ``tmp_path``;
+    """Run a conv2d/dense block (``block``) on int8 ``x`` with its ROM files in ``tmp_path``;
     returns (outputs shaped like ``want``, the clock of each output value). ``lanes``: input
-    values a beat; with ``taps`` > 1 (conv3x3) a beat brings PE output values."""
+    values a beat; with ``taps`` > 1 (conv2d) a beat brings PE output values."""
     import numpy as np
 
     from hdl.lib.stream import Stream

@@ -1,4 +1,4 @@
-"""Synthetic conv3x3/dense layers for block tests: seeded random or extreme int8 weights, with
+"""Synthetic conv2d/dense layers for block tests: seeded random or extreme int8 weights, with
 requantization parameters built the way qnet builds them, so outputs spread over int8."""
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ from model.qnet import Layer
 
 
 def make_layer(kind, c_in, c_out, *, h=1, w=1, rng, mode="gemmlowp", zp_in=-128, zp_out=-128,
-               relu=True, weights=None, bias=None, spread=3.0, name=None):
-    shape = (c_out, 3, 3, c_in) if kind == "conv3x3" else (c_out, c_in)
+               relu=True, weights=None, bias=None, spread=3.0, name=None, k=3, stride=1,
+               same=False):
+    """A conv2d (k x k, ``stride``, 'valid' or ``same``) or dense layer."""
+    conv = kind == "conv2d"
+    shape = (c_out, k, k, c_in) if conv else (c_out, c_in)
     if weights is None:
         weights = rng.integers(-127, 128, shape)
     weights = np.broadcast_to(np.asarray(weights), shape).astype(np.int8)
@@ -18,11 +21,18 @@ def make_layer(kind, c_in, c_out, *, h=1, w=1, rng, mode="gemmlowp", zp_in=-128,
     if bias is None:
         bias = rng.integers(-20000, 20000, c_out)
     bias = np.broadcast_to(np.asarray(bias), (c_out,)).astype(np.int32)
-    in_shape = (h, w, c_in) if kind == "conv3x3" else (c_in,)
-    out_shape = (h - 2, w - 2, c_out) if kind == "conv3x3" else (c_out,)
-    layer = Layer(kind, name or ("conv1" if kind == "conv3x3" else "dense1"), in_shape, out_shape,
+    geometry = {}
+    if conv:
+        pad = qnet.same_padding(h, k, stride) + qnet.same_padding(w, k, stride) if same \
+            else (0, 0, 0, 0)
+        out_shape = ((h + pad[0] + pad[1] - k) // stride + 1,
+                     (w + pad[2] + pad[3] - k) // stride + 1, c_out)
+        geometry = {"kernel": k, "stride": stride, "pad": pad}
+    in_shape = (h, w, c_in) if conv else (c_in,)
+    out_shape = out_shape if conv else (c_out,)
+    layer = Layer(kind, name or ("conv1" if conv else "dense1"), in_shape, out_shape,
                   0, zp_in=zp_in, zp_out=zp_out, act_min=zp_out if relu else -128, act_max=127,
-                  relu=relu, weights=weights, bias=bias)
+                  relu=relu, weights=weights, bias=bias, **geometry)
     # an output scale that maps about `spread` standard deviations of the accumulator onto int8
     std = np.sqrt(fan_in) * 73.0 * 147.0
     effs = [127.0 / (spread * std) * f for f in rng.uniform(0.5, 2.0, c_out)]
@@ -36,11 +46,12 @@ def make_layer(kind, c_in, c_out, *, h=1, w=1, rng, mode="gemmlowp", zp_in=-128,
 
 
 def slice_layer(layer: Layer, outs: int | None = None, hw: tuple[int, int] | None = None) -> Layer:
-    """The first ``outs`` output channels of a real layer, on an ``hw`` input crop (conv3x3)."""
+    """The first ``outs`` output channels of a real layer, on an ``hw`` input crop (a 3x3
+    'valid' conv2d)."""
     outs = outs or layer.c_out
     fields = {**layer.__dict__, "weights": layer.weights[:outs], "bias": layer.bias[:outs],
               "multiplier": layer.multiplier[:outs], "shift": layer.shift[:outs]}
-    if layer.kind == "conv3x3":
+    if layer.kind == "conv2d":
         h, w = hw or layer.in_shape[:2]
         fields["in_shape"] = (h, w, layer.in_shape[2])
         fields["out_shape"] = (h - 2, w - 2, outs)

@@ -30,8 +30,8 @@ def test_multiple_inputs_rejected(tmp_path):
 
 def test_cli_rejects_unsupported_keras_without_output(tmp_path):
     """The real command line, as a user runs it: one line, exit status 2, nothing written."""
-    model = seq(layers.Conv2D(4, 3, padding="same", name="c"), layers.Flatten(), layers.Dense(3),
-                shape=(8, 8, 1))
+    model = seq(layers.Conv2D(4, 3, name="c"), layers.AveragePooling2D(2), layers.Flatten(),
+                layers.Dense(3), shape=(8, 8, 1))
     path = tmp_path / "bad.keras"
     model.save(path)
     out = tmp_path / "out"
@@ -39,9 +39,9 @@ def test_cli_rejects_unsupported_keras_without_output(tmp_path):
                            str(path), "--out", str(out), "--dataset", "digits"],
                           capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 2
-    assert proc.stderr.startswith(f"error: {path}: operator 0 CONV_2D (")
-    assert proc.stderr.endswith("): padding SAME; only VALID is supported (Keras: "
-                                "padding='valid') in the hardware; the golden model and the "
+    assert proc.stderr.startswith(f"error: {path}: operator 1 AVERAGE_POOL_2D (")
+    assert proc.stderr.endswith("): average pooling 2x2; no hardware block averages (Keras: "
+                                "MaxPooling2D(2)) in the hardware; the golden model and the "
                                 "C library run it (check_golden.py, export_weights.py)\n")
     assert "Traceback" not in proc.stderr and proc.stdout == ""
     assert not out.exists() and not (tmp_path / "build").exists()
@@ -52,8 +52,8 @@ def test_unsupported_tflite_operator_is_named():
     per operator."""
     import tensorflow as tf
 
-    model = seq(layers.Conv2D(4, 3, padding="same", name="c"), layers.Flatten(), layers.Dense(3),
-                shape=(6, 6, 1))
+    model = seq(layers.Conv2D(4, 3, name="c"), layers.AveragePooling2D(2), layers.Flatten(),
+                layers.Dense(3), shape=(6, 6, 1))
     rng = np.random.default_rng(0)
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -61,7 +61,7 @@ def test_unsupported_tflite_operator_is_named():
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     conv.inference_input_type = conv.inference_output_type = tf.int8
     net = qnet.from_tflite(conv.convert(), name="same")   # the golden model runs it
-    with pytest.raises(qnet.UnsupportedTFLiteError, match="operator 0 CONV_2D.*SAME"):
+    with pytest.raises(qnet.UnsupportedTFLiteError, match="operator 1 AVERAGE_POOL_2D.*averages"):
         qnet.check_hardware(net)
 
 
@@ -89,7 +89,7 @@ def test_any_supported_model_matches_the_oracle():
     calib = rng.random((200, 13, 11, 2), np.float32)
     tfl = convert.to_int8_tflite(model, calib, samples=100)
     net = qnet.from_tflite(tfl, name="odd")
-    assert [layer.kind for layer in net.layers] == ["conv3x3", "conv3x3", "maxpool2x2", "flatten",
+    assert [layer.kind for layer in net.layers] == ["conv2d", "conv2d", "maxpool2x2", "flatten",
                                                     "dense", "dense"]
     assert net.layers[1].act_min == -128 and net.softmax
     x = net.quantize_input(rng.random((60, 13, 11, 2), np.float32))

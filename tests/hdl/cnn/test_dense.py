@@ -123,7 +123,7 @@ def test_bad_parameters(tmp_path):
     with pytest.raises(ValueError, match="SIMD=5 must divide its 12 input"):
         dense(clk, rst, Stream(8), Stream(8), layer=layer, pe=1, simd=5, paths=paths)
     with pytest.raises(ValueError, match="not dense"):
-        conv = make_layer("conv3x3", 1, 2, h=4, w=4, rng=np.random.default_rng(0))
+        conv = make_layer("conv2d", 1, 2, h=4, w=4, rng=np.random.default_rng(0))
         dense(clk, rst, Stream(8), Stream(8), layer=conv, pe=1, simd=1, paths=paths)
     with pytest.raises(ValueError, match="needs 8"):
         dense(clk, rst, Stream(8), Stream(9), layer=layer, pe=1, simd=1, paths=paths)

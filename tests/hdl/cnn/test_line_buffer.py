@@ -1,4 +1,5 @@
-"""line_buffer: every 3x3 window of the image, in raster order, packed as the MAC engine reads it."""
+"""line_buffer: every k x k window of the image (every other one with stride 2), in raster
+order, packed as the MAC engine reads it."""
 import numpy as np
 import pytest
 
@@ -8,24 +9,26 @@ from hdl.lib.stream import Stream
 from tests.hdl.helpers import make_clk_rst, need_tools, pack_words, stream_run
 
 
-def windows(images, simd):
-    """Expected beats: per (image, y, x, channel group) the 9 taps (ky, kx) of SIMD lanes."""
+def windows(images, simd, k=3, stride=1):
+    """Expected beats: per (image, y, x, channel group) the k*k taps (ky, kx) of SIMD lanes."""
     n, h, w, c = images.shape
-    win = np.lib.stride_tricks.sliding_window_view(images, (3, 3), axis=(1, 2))  # n,h-2,w-2,c,3,3
-    win = win.reshape(n, h - 2, w - 2, c // simd, simd, 9).transpose(0, 1, 2, 3, 5, 4)
+    win = np.lib.stride_tricks.sliding_window_view(images, (k, k), axis=(1, 2))  # n,h',w',c,k,k
+    win = win[:, ::stride, ::stride]
+    oh, ow = win.shape[1:3]
+    win = win.reshape(n, oh, ow, c // simd, simd, k * k).transpose(0, 1, 2, 3, 5, 4)
     beats = []
-    for taps in win.reshape(-1, 9, simd):
+    for taps in win.reshape(-1, k * k, simd):
         words = pack_words(taps, simd)
         beats.append(sum(word << (8 * simd * t) for t, word in enumerate(words)))
     return beats
 
 
-def simulate(tmp_path, images, simd, **kw):
+def simulate(tmp_path, images, simd, k=3, stride=1, **kw):
     n, h, w, c = images.shape
-    s, m = Stream(8 * simd, signed=False), Stream(72 * simd, signed=False)
-    want = windows(images, simd)
+    s, m = Stream(8 * simd, signed=False), Stream(8 * k * k * simd, signed=False)
+    want = windows(images, simd, k, stride)
     out, when = stream_run(tmp_path, lambda clk, rst: line_buffer(clk, rst, s, m, h=h, w=w, c=c,
-                                                                  simd=simd),
+                                                                  simd=simd, k=k, stride=stride),
                            "line_buffer_dut", s, m, pack_words(images, simd), len(want), **kw)
     return out, want, when
 
@@ -37,6 +40,18 @@ def test_random(tmp_path, h, w, c, simd, gap, stall):
     rng = np.random.default_rng(h * 100 + w * 10 + c)
     images = rng.integers(-128, 128, (2, h, w, c)).astype(np.int8)
     out, want, _ = simulate(tmp_path, images, simd, gap=gap, stall=stall, seed=c)
+    assert out == want
+
+
+@pytest.mark.parametrize("h,w,c,simd,k,stride", [
+    (4, 5, 2, 1, 1, 1), (5, 6, 3, 3, 1, 2), (6, 7, 2, 1, 3, 2), (7, 6, 1, 1, 3, 2),
+    (6, 6, 2, 2, 5, 1), (9, 8, 1, 1, 5, 2), (7, 8, 1, 1, 7, 1), (8, 9, 2, 1, 7, 2)])
+@pytest.mark.parametrize("gap,stall", [(0.0, 0.0), (0.3, 0.4)])
+def test_kernel_and_stride(tmp_path, h, w, c, simd, k, stride, gap, stall):
+    """k = 1, 3, 5, 7 and stride 2 (odd and even sizes: the last row or column off the grid)."""
+    rng = np.random.default_rng(h * 100 + w * 10 + k)
+    images = rng.integers(-128, 128, (2, h, w, c)).astype(np.int8)
+    out, want, _ = simulate(tmp_path, images, simd, k, stride, gap=gap, stall=stall, seed=c)
     assert out == want
 
 
@@ -59,13 +74,13 @@ def test_cycle_model(tmp_path, h, w, c, simd):
     assert [last[1] - last[0], last[2] - last[1]] == [cycles(h, w, c, simd)] * 2
 
 
-# c = 2: column memories with forwarding; c = 1: the two column registers
-@pytest.mark.parametrize("c", [2, 1])
-def test_converted_verilog_in_icarus(tmp_path, c):
+# c = 2: column memories; c = 1: column registers; k = 1 neither; k = 5 stride 2
+@pytest.mark.parametrize("c,k,stride", [(2, 3, 1), (1, 3, 1), (2, 1, 2), (2, 5, 2)])
+def test_converted_verilog_in_icarus(tmp_path, c, k, stride):
     need_tools("iverilog", "vvp", "verilator")
     rng = np.random.default_rng(3)
-    images = rng.integers(-128, 128, (2, 5, 4, c)).astype(np.int8)
-    out, want, _ = simulate(tmp_path, images, 1, gap=0.3, stall=0.3, hdl="icarus")
+    images = rng.integers(-128, 128, (2, 6, 5, c)).astype(np.int8)
+    out, want, _ = simulate(tmp_path, images, 1, k, stride, gap=0.3, stall=0.3, hdl="icarus")
     assert out == want
     icarus.verilator_lint(tmp_path / "line_buffer_dut.v", "line_buffer_dut")
 
@@ -73,10 +88,12 @@ def test_converted_verilog_in_icarus(tmp_path, c):
 def test_bad_parameters():
     clk, rst = make_clk_rst()
     for kw, match in [(dict(h=2, w=5, c=1), "H=2"), (dict(h=5, w=2, c=1), "W=2"),
-                      (dict(h=5, w=5, c=3, simd=2), "SIMD=2")]:
-        simd = kw.get("simd", 1)
+                      (dict(h=5, w=5, c=3, simd=2), "SIMD=2"), (dict(h=5, w=5, c=1, k=4), "k=4"),
+                      (dict(h=5, w=5, c=1, stride=3), "stride=3"),
+                      (dict(h=6, w=4, c=1, k=5), "W=4: a 5x5 window")]:
+        simd, k = kw.get("simd", 1), kw.get("k", 3)
         with pytest.raises(ValueError, match=match):
-            line_buffer(clk, rst, Stream(8 * simd, signed=False), Stream(72 * simd, signed=False),
-                        **kw)
+            line_buffer(clk, rst, Stream(8 * simd, signed=False),
+                        Stream(8 * k * k * simd, signed=False), **kw)
     with pytest.raises(ValueError, match="needs 72"):
         line_buffer(clk, rst, Stream(8, signed=False), Stream(64, signed=False), h=4, w=4, c=1)

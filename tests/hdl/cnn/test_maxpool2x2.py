@@ -84,7 +84,7 @@ def test_real_layer_slice(tmp_path, nets, digits):
     """pool1 of digits_cnn on real conv1 outputs (6x6x8 -> 3x3x8)."""
     net = nets["digits_cnn"]
     p = presets.get("digits_cnn")
-    conv_out = golden.conv3x3(net.quantize_input(p.to_float(digits.test.x[:3])), net.layers[0])
+    conv_out = golden.conv2d(net.quantize_input(p.to_float(digits.test.x[:3])), net.layers[0])
     got, _ = simulate(tmp_path, conv_out, gap=0.1, stall=0.3)
     np.testing.assert_array_equal(got, golden.maxpool2x2(conv_out))
 

@@ -40,7 +40,7 @@ def test_config_files_round_trip(tmp_path, nets):
 
 
 def test_options_all_fold_the_layer():
-    layer = make_layer("conv3x3", 6, 12, h=4, w=4, rng=np.random.default_rng(0))
+    layer = make_layer("conv2d", 6, 12, h=4, w=4, rng=np.random.default_rng(0))
     opts = options(layer)
     assert len(opts) == 2 * 6 * 4  # PE in divisors(12), SIMD in divisors(6), taps 1 or 9
     assert all(par.check(layer) is par for par in opts)
@@ -52,12 +52,12 @@ def Path_hw(name):
     return presets.hw_config(name)
 
 
-@pytest.mark.parametrize("kind,pe,simd", [("conv3x3", 2, 3), ("conv3x3", 4, 1), ("dense", 3, 4),
+@pytest.mark.parametrize("kind,pe,simd", [("conv2d", 2, 3), ("conv2d", 4, 1), ("dense", 3, 4),
                                           ("dense", 1, 12)])
 def test_packed_weights_layout(kind, pe, simd):
     """Word (g*T + t)*(C_in/S) + cg, lane p*S + s = weight [g*PE + p, t, cg*S + s]."""
     rng = np.random.default_rng(1)
-    layer = make_layer(kind, 6 if kind == "conv3x3" else 12, 12, h=4, w=4, rng=rng)
+    layer = make_layer(kind, 6 if kind == "conv2d" else 12, 12, h=4, w=4, rng=rng)
     words = packed_weights(layer, Parallel(pe, simd))
     outs, taps, ins = mac_shape(layer)
     w = layer.weights.reshape(outs, taps, ins)
@@ -75,7 +75,7 @@ def test_packed_weights_layout(kind, pe, simd):
 def test_packed_weights_all_taps_layout(pe, simd):
     """All 9 taps a clock: word g*(C_in/S) + cg, lane (p*9 + t)*S + s = weight
     [g*PE + p, t, cg*S + s]."""
-    layer = make_layer("conv3x3", 6, 12, h=4, w=4, rng=np.random.default_rng(2))
+    layer = make_layer("conv2d", 6, 12, h=4, w=4, rng=np.random.default_rng(2))
     words = packed_weights(layer, Parallel(pe, simd, 9))
     w = layer.weights.reshape(12, 9, 6)
     assert len(words) == 12 * 6 // (pe * simd)
@@ -90,7 +90,7 @@ def test_packed_weights_all_taps_layout(pe, simd):
         packed_weights(layer, Parallel(pe, simd, 3))
 
 
-@pytest.mark.parametrize("kind,pe,simd,taps", [("conv3x3", 2, 3, 1), ("conv3x3", 4, 2, 9),
+@pytest.mark.parametrize("kind,pe,simd,taps", [("conv2d", 2, 3, 1), ("conv2d", 4, 2, 9),
                                                ("dense", 3, 4, 1)])
 def test_stage_weights_layout(tmp_path, kind, pe, simd, taps):
     """Systolic stage k (lane k: tap k // S and channel k % S with all taps a clock, channel
@@ -99,7 +99,7 @@ def test_stage_weights_layout(tmp_path, kind, pe, simd, taps):
     from hdl.cnn.parallel import stage_weights, write_block_mems
     from model.export import read_mem
 
-    layer = make_layer(kind, 6 if kind == "conv3x3" else 12, 12, h=4, w=4,
+    layer = make_layer(kind, 6 if kind == "conv2d" else 12, 12, h=4, w=4,
                        rng=np.random.default_rng(3))
     par = Parallel(pe, simd, taps)
     outs, n_taps, ins = mac_shape(layer)

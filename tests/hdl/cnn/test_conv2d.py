@@ -1,10 +1,10 @@
-"""conv3x3 == golden.conv3x3: random and real layers, several PE/SIMD, gaps, stalls, extremes,
+"""conv2d == golden.conv2d: random and real layers, several PE/SIMD, gaps, stalls, extremes,
 cycle model, MyHDL and the converted Verilog in Icarus."""
 import numpy as np
 import pytest
 
 from cosim import icarus
-from hdl.cnn.conv3x3 import conv3x3, cycles, trace
+from hdl.cnn.conv2d import conv2d, cycles, trace
 from hdl.cnn.parallel import Parallel, write_block_mems
 from hdl.lib.stream import Stream
 from model import golden, presets
@@ -13,8 +13,8 @@ from tests.hdl.layers import layer_input, make_layer, slice_layer
 
 
 def simulate(tmp_path, layer, x, pe, simd, taps=1, lanes=1, **kw):
-    want = golden.conv3x3(x, layer)
-    got, when = mac_block_run(tmp_path, conv3x3, want, layer, x, pe, simd,
+    want = golden.conv2d(x, layer)
+    got, when = mac_block_run(tmp_path, conv2d, want, layer, x, pe, simd,
                               cycles(layer, pe, simd, taps, lanes), taps=taps, lanes=lanes, **kw)
     return got, want, when
 
@@ -25,7 +25,7 @@ def simulate(tmp_path, layer, x, pe, simd, taps=1, lanes=1, **kw):
 @pytest.mark.parametrize("gap,stall", [(0.0, 0.0), (0.3, 0.5)])
 def test_random(tmp_path, h, w, c_in, c_out, pe, simd, mode, gap, stall):
     rng = np.random.default_rng(h * 1000 + w * 100 + c_in * 10 + c_out)
-    layer = make_layer("conv3x3", c_in, c_out, h=h, w=w, rng=rng, mode=mode,
+    layer = make_layer("conv2d", c_in, c_out, h=h, w=w, rng=rng, mode=mode,
                        zp_in=int(rng.integers(-128, 128)), zp_out=int(rng.integers(-128, 0)))
     x = rng.integers(-128, 128, (2, h, w, c_in)).astype(np.int8)
     got, want, _ = simulate(tmp_path, layer, x, pe, simd, gap=gap, stall=stall, seed=pe)
@@ -41,7 +41,7 @@ def test_extremes(tmp_path, weight, value, zp_in):
     fan = 9 * c_in * abs(weight) * 255
     bias = np.array([(1 << 31) - 1 - fan, -(1 << 31) + 1 + fan])
     rng = np.random.default_rng(0)
-    layer = make_layer("conv3x3", c_in, c_out, h=4, w=4, rng=rng, weights=weight, bias=bias,
+    layer = make_layer("conv2d", c_in, c_out, h=4, w=4, rng=rng, weights=weight, bias=bias,
                        zp_in=zp_in, zp_out=0, relu=False, spread=1 << 14)
     assert layer.acc_bits == 32
     x = np.full((2, 4, 4, c_in), value, np.int8)
@@ -79,7 +79,7 @@ def test_real_mnist_slices(tmp_path, nets, mnist, index, outs, hw, pe, simd):
     (5, 7, 4, 2, 2, 4)])
 def test_cycle_model(tmp_path, h, w, c_in, c_out, pe, simd):
     """Back-to-back images, no gaps or stalls: image-to-image spacing == cycles() exactly."""
-    layer = make_layer("conv3x3", c_in, c_out, h=h, w=w, rng=np.random.default_rng(0))
+    layer = make_layer("conv2d", c_in, c_out, h=h, w=w, rng=np.random.default_rng(0))
     x = np.zeros((3, h, w, c_in), np.int8)
     _, want, when = simulate(tmp_path, layer, x, pe, simd)
     per = want[0].size
@@ -91,7 +91,7 @@ def test_cycle_model(tmp_path, h, w, c_in, c_out, pe, simd):
     (5, 6, 3, 4, 4, 3), (4, 8, 6, 4, 4, 1), (6, 6, 1, 16, 16, 1), (5, 7, 4, 2, 2, 4)])
 def test_timing_model(tmp_path, h, w, c_in, c_out, pe, simd):
     """One image into an empty block: trace() gives the clock of every output value exactly."""
-    layer = make_layer("conv3x3", c_in, c_out, h=h, w=w, rng=np.random.default_rng(0))
+    layer = make_layer("conv2d", c_in, c_out, h=h, w=w, rng=np.random.default_rng(0))
     t_in = []
     _, _, when = simulate(tmp_path, layer, np.zeros((1, h, w, c_in), np.int8), pe, simd,
                           in_cycles=t_in)
@@ -105,7 +105,7 @@ def test_all_taps_in_one_clock(tmp_path, h, w, c_in, c_out, pe, simd, lanes):
     """PE x 9 x SIMD multipliers, PE results a beat: bit-exact under gaps and stalls; back to
     back the image spacing is cycles() and every output's clock is trace()'s, exactly."""
     rng = np.random.default_rng(h * 1000 + w * 100 + c_in * 10 + c_out)
-    layer = make_layer("conv3x3", c_in, c_out, h=h, w=w, rng=rng,
+    layer = make_layer("conv2d", c_in, c_out, h=h, w=w, rng=rng,
                        zp_in=int(rng.integers(-128, 128)), zp_out=int(rng.integers(-128, 0)))
     x = rng.integers(-128, 128, (2, h, w, c_in)).astype(np.int8)
     got, want, _ = simulate(tmp_path, layer, x, pe, simd, 9, lanes, gap=0.3, stall=0.4)
@@ -120,37 +120,104 @@ def test_all_taps_in_one_clock(tmp_path, h, w, c_in, c_out, pe, simd, lanes):
     assert when[:per] == trace(layer, pe, simd, t_vals, taps=9, lanes=lanes)
 
 
+# k x k, stride, 'same': (h, w, c_in, c_out, k, stride, same, pe, simd)
+GEOMETRIES = [(6, 7, 2, 4, 1, 1, False, 2, 1), (7, 6, 3, 4, 1, 2, False, 4, 3),
+              (5, 6, 2, 3, 3, 1, True, 3, 2), (7, 8, 1, 4, 3, 2, True, 2, 1),
+              (6, 7, 2, 2, 3, 2, True, 1, 2), (8, 7, 3, 2, 3, 2, False, 2, 1),
+              (6, 6, 2, 4, 5, 1, True, 2, 2), (9, 8, 1, 3, 5, 2, True, 3, 1),
+              (7, 7, 1, 2, 5, 1, False, 2, 1), (8, 9, 1, 2, 7, 2, True, 1, 1),
+              (4, 5, 2, 2, 7, 1, True, 2, 1)]
+
+
+def geometry_layer(h, w, c_in, c_out, k, stride, same, mode="gemmlowp"):
+    rng = np.random.default_rng(h * 1000 + w * 100 + k * 10 + stride)
+    return rng, make_layer("conv2d", c_in, c_out, h=h, w=w, rng=rng, k=k, stride=stride,
+                           same=same, mode=mode, zp_in=int(rng.integers(-128, 128)),
+                           zp_out=int(rng.integers(-128, 0)))
+
+
+@pytest.mark.parametrize("h,w,c_in,c_out,k,stride,same,pe,simd", GEOMETRIES)
+def test_kernel_stride_padding(tmp_path, h, w, c_in, c_out, k, stride, same, pe, simd):
+    """k x k, stride 1 or 2, 'valid' or 'same' (the zero point inserted on the stream):
+    bit-exact under gaps and stalls; back to back, the image spacing is cycles() and every
+    output's clock is trace()'s, exactly."""
+    rng, layer = geometry_layer(h, w, c_in, c_out, k, stride, same)
+    x = rng.integers(-128, 128, (2, h, w, c_in)).astype(np.int8)
+    got, want, _ = simulate(tmp_path, layer, x, pe, simd, gap=0.3, stall=0.4, seed=k)
+    np.testing.assert_array_equal(got, want)
+    assert len(np.unique(want)) >= min(8, want.size // 2), "outputs should spread over int8"
+    t_in = []
+    zeros = np.zeros((3, h, w, c_in), np.int8)
+    _, want, when = simulate(tmp_path, layer, zeros, pe, simd, in_cycles=t_in)
+    per = want[0].size
+    last = [when[(i + 1) * per - 1] for i in range(3)]
+    assert [last[1] - last[0], last[2] - last[1]] == [cycles(layer, pe, simd)] * 2
+    assert when == trace(layer, pe, simd, t_in)
+
+
+@pytest.mark.parametrize("h,w,c_in,c_out,k,stride,same,pe,simd,lanes", [
+    (6, 6, 2, 4, 5, 1, True, 2, 1, 1), (7, 8, 2, 4, 3, 2, True, 4, 2, 2),
+    (6, 6, 2, 3, 1, 2, False, 3, 1, 2)])
+def test_all_taps_of_a_k_by_k_in_one_clock(tmp_path, h, w, c_in, c_out, k, stride, same, pe,
+                                           simd, lanes):
+    """PE x k*k x SIMD multipliers on a padded or strided layer: bit-exact, models exact."""
+    rng, layer = geometry_layer(h, w, c_in, c_out, k, stride, same)
+    taps = k * k
+    x = rng.integers(-128, 128, (2, h, w, c_in)).astype(np.int8)
+    got, want, _ = simulate(tmp_path, layer, x, pe, simd, taps, lanes, gap=0.3, stall=0.4)
+    np.testing.assert_array_equal(got, want)
+    t_in = []
+    _, _, when = simulate(tmp_path, layer, np.zeros((3, h, w, c_in), np.int8), pe, simd, taps,
+                          lanes, in_cycles=t_in)
+    per = want[0].size
+    last = [when[(i + 1) * per - 1] for i in range(3)]
+    assert [last[1] - last[0], last[2] - last[1]] == [cycles(layer, pe, simd, taps, lanes)] * 2
+    t_vals = [t for t in t_in for _ in range(lanes)]
+    assert when == trace(layer, pe, simd, t_vals, taps=taps, lanes=lanes)
+
+
+def test_padded_strided_verilog_in_icarus(tmp_path):
+    """A 5x5 stride-2 'same' layer (pad2d, the decimating line buffer) converted, linted and
+    co-simulated."""
+    need_tools("iverilog", "vvp", "verilator")
+    rng, layer = geometry_layer(7, 6, 2, 2, 5, 2, True)
+    x = rng.integers(-128, 128, (2, 7, 6, 2)).astype(np.int8)
+    got, want, _ = simulate(tmp_path, layer, x, 2, 2, gap=0.3, stall=0.3, hdl="icarus")
+    np.testing.assert_array_equal(got, want)
+    icarus.verilator_lint(tmp_path / "conv2d_dut.v", "conv2d_dut")
+
+
 def test_converted_verilog_in_icarus(tmp_path):
     need_tools("iverilog", "vvp", "verilator")
     rng = np.random.default_rng(11)
-    layer = make_layer("conv3x3", 4, 4, h=4, w=5, rng=rng, zp_in=-3, zp_out=-128)
+    layer = make_layer("conv2d", 4, 4, h=4, w=5, rng=rng, zp_in=-3, zp_out=-128)
     x = rng.integers(-128, 128, (2, 4, 5, 4)).astype(np.int8)
     got, want, _ = simulate(tmp_path, layer, x, 2, 2, gap=0.3, stall=0.3, hdl="icarus")
     np.testing.assert_array_equal(got, want)
-    icarus.verilator_lint(tmp_path / "conv3x3_dut.v", "conv3x3_dut")
+    icarus.verilator_lint(tmp_path / "conv2d_dut.v", "conv2d_dut")
 
 
 def test_bad_parameters(tmp_path):
     clk, rst = make_clk_rst()
     rng = np.random.default_rng(0)
-    layer = make_layer("conv3x3", 4, 6, h=5, w=5, rng=rng)
+    layer = make_layer("conv2d", 4, 6, h=5, w=5, rng=rng)
     paths = write_block_mems(layer, tmp_path, Parallel(1, 1))
     with pytest.raises(ValueError, match="PE=4 must divide its 6 output"):
-        conv3x3(clk, rst, Stream(8), Stream(8), layer=layer, pe=4, simd=1, paths=paths)
+        conv2d(clk, rst, Stream(8), Stream(8), layer=layer, pe=4, simd=1, paths=paths)
     with pytest.raises(ValueError, match="SIMD=3"):
-        conv3x3(clk, rst, Stream(8), Stream(8), layer=layer, pe=1, simd=3, paths=paths)
-    small = make_layer("conv3x3", 1, 2, h=2, w=5, rng=rng)
+        conv2d(clk, rst, Stream(8), Stream(8), layer=layer, pe=1, simd=3, paths=paths)
+    small = make_layer("conv2d", 1, 2, h=2, w=5, rng=rng)
     with pytest.raises(ValueError, match="H=2"):
-        conv3x3(clk, rst, Stream(8), Stream(8), layer=small, pe=1, simd=1, paths=paths)
+        conv2d(clk, rst, Stream(8), Stream(8), layer=small, pe=1, simd=1, paths=paths)
     with pytest.raises(ValueError, match="needs 8"):
-        conv3x3(clk, rst, Stream(16), Stream(8), layer=layer, pe=1, simd=1, paths=paths)
+        conv2d(clk, rst, Stream(16), Stream(8), layer=layer, pe=1, simd=1, paths=paths)
     with pytest.raises(ValueError, match="taps=4 must be 1"):
-        conv3x3(clk, rst, Stream(8), Stream(8), layer=layer, pe=1, simd=1, paths=paths, taps=4)
+        conv2d(clk, rst, Stream(8), Stream(8), layer=layer, pe=1, simd=1, paths=paths, taps=4)
     with pytest.raises(ValueError, match="SIMD=4 and the 3 channels"):
-        conv3x3(clk, rst, Stream(24, signed=False), Stream(8), layer=layer, pe=1, simd=4,
+        conv2d(clk, rst, Stream(24, signed=False), Stream(8), layer=layer, pe=1, simd=4,
                 paths=paths, lanes=3)
     with pytest.raises(ValueError, match="does not exist"):
-        conv3x3(clk, rst, Stream(8), Stream(8), layer=layer, pe=2, simd=1, paths={
+        conv2d(clk, rst, Stream(8), Stream(8), layer=layer, pe=2, simd=1, paths={
             **paths, "weights": [tmp_path / "missing.mem"]})
     with pytest.raises(ValueError, match="1 weight ROM files for 2 lanes"):
-        conv3x3(clk, rst, Stream(8), Stream(8), layer=layer, pe=2, simd=2, paths=paths)
+        conv2d(clk, rst, Stream(8), Stream(8), layer=layer, pe=2, simd=2, paths=paths)

@@ -1,0 +1,186 @@
+"""k x k convolution (k = 1, 3, 5, 7), stride 1 or 2, 'valid' or 'same' padding, bit-exact
+with ``golden.conv2d``.
+
+    s (int8, NHWC raster) -> pack (SIMD channels per word) -> run-ahead FIFO -> pad2d
+      ('same': the zero point around the image, on the stream) -> line_buffer (k x k
+      windows, every one or every other one in both directions) -> mac_engine (T = k*k taps
+      folded in time; a systolic array of PE rows of SIMD multiply-add stages; bias,
+      requant, ReLU)
+      -> m (int8, H' x W' x C_out in raster order)
+
+Parameters: the ``Layer`` (weights OHWI, bias, per-channel multiplier/shift, zero points, the
+fused ReLU clamp, ``kernel``/``stride``/``pad``), ``pe`` output channels in parallel (divides
+C_out), ``simd`` input channels in parallel (divides C_in), and the ROM files
+(``hdl.cnn.parallel.write_block_mems``). The k*k taps are folded: each clock handles one tap of
+SIMD channels for PE outputs, so the multiplier count is exactly ``PE * SIMD`` and any count
+from 1 up is possible; the window is held in the engine's job buffer while the PE groups reuse
+it.
+
+All taps in one clock (``taps = k*k``): the engine multiplies the whole window of SIMD
+channels for PE outputs at once (``PE * k*k * SIMD`` multipliers), a group takes ``C_in/SIMD``
+clocks, and the PE results of a group leave together as one beat of PE int8 lanes (the next
+block takes ``lanes = PE``). Input ``s`` may bring ``lanes`` channels a beat the same way (a
+wide layer before); the packer regroups them into SIMD-channel words. When it splits them
+(SIMD < lanes) it queues up to one input row's beats (W * C_in/lanes), so the bursts a
+pooling layer sends on its odd rows never wait and the cycle model stays exact.
+
+'Same' padding: ``pad2d`` sends the padded image, TFLite's split (the extra row or column at
+the end), every padded position the input zero point in each lane, so the engine's x - zp_in
+is 0 there and the sums are TFLite's. A stride-2 layer's line buffer sends only the windows
+on the stride grid; the rows and columns between still pass through it, one word a clock.
+
+Run-ahead: a ``bram_fifo`` of ``run_ahead`` words (from an image's last window to the next
+image's first: (k-1) rows and k pixels of the padded image, and what is left below and right
+of the last window) sits between the packer and the padding, so the layer before keeps
+delivering while this one computes (and while the pads before an image's first word wait for
+it), and the next image's first window is already queued when the engine needs it.
+
+Cycle model: ``trace`` follows every word of one or more images into the line buffer (one a
+clock; a window word waits for a free job slot of the engine, ``mac_engine.Timing``) and gives
+the clock each output leaves; ``cycles``, the clocks between back-to-back images, is the
+trace's spacing in the steady state with the input at one beat a clock. Both are checked
+against the RTL clock for clock (tests/hdl/cnn/test_conv2d.py).
+
+Resources: one DSP48E1 (one MULT18X18D on the ECP5) per MAC lane; the requantizer's product is
+LUTs (``hdl.lib.softmul``); the weight ROM, the row buffers and the run-ahead FIFO go to block
+RAM once they are big enough, the job-buffer banks and window columns to LUT RAM. Measured per
+layer by ``python scripts/synth.py --model mnist_cnn --layer conv2 --pe 8 --simd 4``
+(docs/hardware.md has the table).
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from myhdl import block
+
+from model.qnet import Layer
+
+from ..lib.bram_fifo import bram_fifo
+from ..lib.stream import Stream, check_stream
+from .line_buffer import check_params, line_buffer, out_size
+from .mac_engine import Timing, mac_engine
+from .pack import check_lanes, pack
+from .pack import delay as pack_delay
+from .pad2d import pad2d, padded
+from .parallel import Parallel, mac_shape
+
+# images the steady-state cycle model runs (the spacing of the last two is the interval)
+STEADY_IMAGES = 4
+
+
+def geometry(layer: Layer) -> tuple[int, int, tuple]:
+    """(k, stride, (top, bottom, left, right)) of a conv2d layer."""
+    return int(layer.weights.shape[1]), int(layer.stride), tuple(int(p) for p in layer.pad)
+
+
+def run_ahead(layer: Layer, simd: int) -> int:
+    """Depth in words of the FIFO before the line buffer: the words between an image's last
+    window and the next image's first window, and one more."""
+    h, w, c_in = layer.in_shape
+    k, st, pad = geometry(layer)
+    hp, wp = padded(h, w, pad)
+    last = (k - 1 + (out_size(hp, k, st) - 1) * st) * wp + k - 1 + (out_size(wp, k, st) - 1) * st
+    return (hp * wp - last + (k - 1) * wp + k) * (c_in // simd)
+
+
+def trace(layer: Layer, pe: int, simd: int, t_in, taps: int = 1, lanes: int = 1) -> list[int]:
+    """Timing model of one or more images back to back: ``t_in[i]`` is the clock input value
+    i is taken; returns the clock each output value leaves (the values of a wide beat share
+    it; downstream always ready).
+
+    A word reaches the line buffer ``ahead`` clocks after its input: packer 1 (2 when it splits
+    wide beats), FIFO 2, the padding's register 1, and 2 more to a window beat. The line buffer
+    takes one word a clock; a window's last word waits for a free job slot. The pads before an
+    image's first word come with that word; the other pads come one a clock behind the words
+    before them. The engine as in ``mac_engine.Timing``."""
+    k, st, pad = geometry(layer)
+    return _trace(tuple(layer.in_shape), layer.c_out, k, st, pad, pe, simd, t_in, taps, lanes)
+
+
+def _trace(in_shape, c_out, k, st, pad, pe, simd, t_in, taps, lanes) -> list[int]:
+    h, w, c_in = in_shape
+    top, _, left, _ = pad
+    hp, wp = padded(h, w, pad)
+    cg_n = c_in // simd
+    engine = Timing(k * k // taps * cg_n, c_out // pe, pe, 2, wide=taps > 1,
+                    lanes=taps * simd, cg=cg_n)
+    ahead = 4 + pack_delay(lanes, simd) + (1 if any(pad) else 0)
+    per_image = h * w * c_in
+    prev = -1
+    for image in range(len(t_in) // per_image):
+        base = image * per_image
+        first = t_in[base + simd - 1] + ahead  # the image's first word, and the pads before
+        word = 0
+        for y in range(hp):
+            real_row = top <= y < top + h
+            grid_y = y >= k - 1 and (y - k + 1) % st == 0
+            for x in range(wp):
+                real = real_row and left <= x < left + w
+                lead = y < top or (y == top and x < left)
+                window = grid_y and x >= k - 1 and (x - k + 1) % st == 0
+                for cg in range(cg_n):
+                    if real:
+                        beat = max(t_in[base + word * simd + simd - 1] + ahead, prev + 1)
+                        word += 1
+                    elif lead:
+                        beat = max(first, prev + 1)
+                    else:
+                        beat = prev + 1
+                    if window:
+                        beat = max(beat, engine.free())
+                        if cg == cg_n - 1:
+                            engine.load(beat)
+                    prev = beat
+    return engine.out
+
+
+@lru_cache(maxsize=4096)
+def _steady(in_shape, c_out, k, st, pad, pe, simd, taps, lanes) -> int:
+    h, w, c_in = in_shape
+    t_in = [i // lanes for i in range(STEADY_IMAGES * h * w * c_in)]
+    out = _trace(in_shape, c_out, k, st, pad, pe, simd, t_in, taps, lanes)
+    per = len(out) // STEADY_IMAGES
+    return out[-1] - out[-1 - per]
+
+
+def cycles(layer: Layer, pe: int, simd: int, taps: int = 1, lanes: int = 1) -> int:
+    """Clocks between back-to-back images with no input gaps or output stalls (``lanes``:
+    channels a beat of the input brings): the steady state of ``trace`` with the input one
+    beat a clock."""
+    Parallel(pe, simd, taps).check(layer)
+    k, st, pad = geometry(layer)
+    return _steady(tuple(layer.in_shape), layer.c_out, k, st, pad, pe, simd, taps, lanes)
+
+
+@block
+def conv2d(clk, rst, s, m, *, layer: Layer, pe: int = 1, simd: int = 1, paths: dict,
+           requant_dsp_bits: int = 0, taps: int = 1, lanes: int = 1):
+    if layer.kind != "conv2d":
+        raise ValueError(f"layer {layer.name} is a {layer.kind}, not conv2d")
+    h, w, c_in = layer.in_shape
+    k, st, pad = geometry(layer)
+    hp, wp = padded(h, w, pad)
+    check_params(hp, wp, c_in, simd, k, st)
+    Parallel(pe, simd, taps).check(layer)
+    check_lanes(lanes, simd, f"layer {layer.name}: ")
+    check_stream("s", s, bits=8 * lanes, ready=True, signed=lanes == 1)
+    packed = Stream(8 * simd, signed=False)
+    queued = Stream(8 * simd, signed=False)
+    windows = Stream(8 * k * k * simd, signed=False)
+    # if it splits wide beats: room for one input row's, so the bursts a pooling layer sends
+    # on its odd rows never stall it (the cycle model takes every beat when it comes)
+    insts = [pack(clk, rst, s, packed, simd=simd, lanes=lanes, hold=w * c_in // lanes),
+             bram_fifo(clk, rst, packed, queued, depth=run_ahead(layer, simd))]
+    if any(pad):
+        # after the FIFO: while the pads before an image's first word wait for it, the FIFO
+        # keeps taking the layer before's words
+        framed = Stream(8 * simd, signed=False)
+        zp_word = sum((layer.zp_in & 0xFF) << (8 * i) for i in range(simd))
+        insts.append(pad2d(clk, rst, queued, framed, h=h, w=w, cg=c_in // simd, pad=pad,
+                           value=zp_word))
+        queued = framed
+    return (insts,
+            line_buffer(clk, rst, queued, windows, h=hp, w=wp, c=c_in, simd=simd, k=k,
+                        stride=st),
+            mac_engine(clk, rst, windows, m, layer=layer, pe=pe, simd=simd, paths=paths,
+                       requant_dsp_bits=requant_dsp_bits, taps=taps))
