@@ -215,7 +215,7 @@ def main() -> int:
     print(head)
     for r in rows:
         print(f"  {r['name']:10s} {r['multipliers']:5d} {r['interval_cycles']:10,.0f} "
-              f"{r['predicted_interval']:10,d} {r['latency_cycles']:10,d} "
+              f"{r['predicted_interval']:10,} {r['latency_cycles']:10,d} "
               f"{r['predicted_latency']:10,d} {r['mac_utilization']:8.1%} "
               f"{r['images_per_second']:9,.0f} "
               f"{'yes' if r['bit_exact'] == r['images'] else 'NO ':5s}" + fmax_text(r))

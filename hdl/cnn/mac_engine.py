@@ -138,6 +138,7 @@ class Timing:
         self.out_delay = (WIDE_OUT_DELAY if wide else OUT_DELAY) + lanes - 1
         self.start: list[int] = []
         self.out: list[int] = []
+        self.record = True  # collect ``out`` (a steady-state model needs only ``start``)
 
     def free(self) -> int:
         """The first clock the next job's words can be taken (its slot is empty)."""
@@ -153,10 +154,12 @@ class Timing:
         if self.start:
             begin = max(begin, self.start[-1] + self.job)
         self.start.append(begin)
+        if not self.record:
+            return
         for g in range(self.groups):
-            last = begin + self.words - 1 + g * self.group
-            self.out.extend(last + self.out_delay + (0 if self.wide else j)
-                            for j in range(self.pe))
+            first = begin + self.words - 1 + g * self.group + self.out_delay
+            # a wide drain's PE results leave together, a serial drain's one a clock
+            self.out.extend([first] * self.pe if self.wide else range(first, first + self.pe))
 
 
 def _signed(bits: int) -> Signal:

@@ -221,3 +221,4 @@ def test_bad_parameters(tmp_path):
             **paths, "weights": [tmp_path / "missing.mem"]})
     with pytest.raises(ValueError, match="1 weight ROM files for 2 lanes"):
         conv2d(clk, rst, Stream(8), Stream(8), layer=layer, pe=2, simd=2, paths=paths)
+
