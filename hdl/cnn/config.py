@@ -27,6 +27,8 @@ from . import argmax as argmax_block
 from . import conv2d as conv_block
 from . import dense as dense_block
 from . import maxpool2x2 as pool_block
+from . import mean as mean_block
+from . import pool2d as pool2d_block
 from . import pack
 from .parallel import Parallel, options, widest
 
@@ -125,6 +127,10 @@ def layer_cycles(layer: Layer, par=None, lanes_in: int = 1) -> int:
         return dense_block.cycles(layer, pe, simd, lanes_in)
     if layer.kind == "maxpool2x2":
         return pool_block.cycles(*layer.in_shape, lanes_in)
+    if layer.kind in ("maxpool", "avgpool"):
+        return pool2d_block.cycles(*layer.in_shape, lanes_in)
+    if layer.kind == "mean":
+        return mean_block.cycles(*layer.in_shape, lanes_in)
     return 0
 
 
@@ -151,6 +157,10 @@ def latency(net: Network, config: dict) -> int:
             t = conv_block.trace(layer, pe, simd, t, taps=taps, lanes=n[layer.name])
         elif layer.kind == "maxpool2x2":
             t = pool_block.trace(*layer.in_shape, t)
+        elif layer.kind in ("maxpool", "avgpool"):
+            t = pool2d_block.trace(*layer.in_shape, layer.kernel, t)
+        elif layer.kind == "mean":
+            t = mean_block.trace(*layer.in_shape, t)
         elif layer.kind == "dense":
             pe, simd, _ = Parallel.of(par)
             t = dense_block.trace(layer, pe, simd, t, slots=DENSE_SLOTS, lanes=n[layer.name])

@@ -104,8 +104,8 @@ def line_buffer(clk, rst, s, m, *, h: int, w: int, c: int, simd: int = 1, k: int
     adv = Signal(bool(0))
     take = Signal(bool(0))
     # input position of the next beat
-    x = Signal(intbv(0, min=0, max=w))
-    y = Signal(intbv(0, min=0, max=h))
+    x = Signal(intbv(0, min=0, max=max(2, w)))
+    y = Signal(intbv(0, min=0, max=max(2, h)))
     cg = Signal(intbv(0, min=0, max=max(2, cg_n)))
     addr = Signal(intbv(0, min=0, max=max(2, row_depth)))
     on_grid = Signal(bool(0))

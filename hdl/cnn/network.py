@@ -1,7 +1,8 @@
 """The whole accelerator, elaborated from a qnet layer list: a dataflow chain of blocks.
 
     s (pixel 0..255) -> pixel ROM (the model's input quantization) -> conv2d / maxpool2x2 /
-    dense ... (flatten is free on a raster stream) -> logits -> argmax -> m (class index)
+    pool2d / mean / dense ... (flatten and a mean's reshape are free on a raster stream)
+    -> logits -> argmax -> m (class index)
 
 Every layer is its own block working concurrently on streams with valid/ready, so image k+1
 enters while image k is still in the later layers; the slowest layer sets the initiation
@@ -18,8 +19,8 @@ Ports (MyHDL flattens the streams):
 ``busy``                    high while any pixel or image is in_flight
 ``done``                    one-clock pulse when a class index is taken
 
-ROM files (``write_mems``): ``pixel_to_int8.mem`` (256 words) and each weighted layer's
-``write_block_mems`` set, all named without a folder.
+ROM files (``write_mems``): ``pixel_to_int8.mem`` (256 words), each weighted layer's
+``write_block_mems`` set and each mean's multiplier and shift, all named without a folder.
 """
 from __future__ import annotations
 
@@ -32,10 +33,12 @@ from model.qnet import Network
 
 from ..lib.rom import rom
 from ..lib.stream import Stream, check_stream
+from . import mean as mean_block
 from .argmax import argmax, index_bits
 from .conv2d import conv2d
 from .dense import dense
 from .maxpool2x2 import maxpool2x2
+from .pool2d import pool2d
 from .parallel import Parallel, write_block_mems
 
 PIXEL_ROM = "pixel_to_int8.mem"
@@ -53,6 +56,8 @@ def write_mems(net: Network, config: dict, folder, input_max: float) -> dict:
     for layer in net.layers:
         if layer.has_weights:
             paths[layer.name] = write_block_mems(layer, folder, Parallel.of(config[layer.name]))
+        elif layer.kind == "mean":
+            paths[layer.name] = mean_block.write_mems(layer, folder)
     return paths
 
 
@@ -105,6 +110,14 @@ def network(clk, rst, s, m, logit_valid, logit_data, busy, done, *, net: Network
         elif layer.kind == "maxpool2x2":
             lh, lw, lc = layer.in_shape
             insts.append(maxpool2x2(clk, rst, x, y, h=lh, w=lw, c=lc, lanes=n))
+        elif layer.kind in ("maxpool", "avgpool"):
+            lh, lw, lc = layer.in_shape
+            insts.append(pool2d(clk, rst, x, y, h=lh, w=lw, c=lc, k=layer.kernel,
+                                op="max" if layer.kind == "maxpool" else "avg", lanes=n,
+                                act_min=layer.act_min, act_max=layer.act_max))
+        elif layer.kind == "mean":
+            insts.append(mean_block.mean(clk, rst, x, y, layer=layer, paths=paths[layer.name],
+                                         lanes=n))
         elif layer.kind == "dense":
             pe, simd, _ = Parallel.of(config[layer.name])
             insts.append(dense(clk, rst, x, y, layer=layer, pe=pe, simd=simd,

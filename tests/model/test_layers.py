@@ -1,11 +1,10 @@
 """The layers beyond the seed network's (k x k convolution with stride and 'same' padding,
 average and 3x3 max pooling, global average pooling): read from the .tflite as TFLite
 computes them, golden == LiteRT's reference kernels on every tensor, the C library == golden
-on every logit, and refused by the commands that build hardware, with the reason, until they
-have blocks."""
+on every logit, and the hardware blocks built and run bit-exact in Verilator with the cycle
+model exact."""
 import json
 import os
-import re
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -14,7 +13,7 @@ import pytest  # noqa: E402
 from keras import layers  # noqa: E402
 
 from model import golden, oracle, qnet  # noqa: E402
-from tests.usermodels import cli, refused, seq, user_tflite, write_idx  # noqa: E402
+from tests.usermodels import cli, seq, user_tflite  # noqa: E402
 
 MODELS = {
     # 'same' on an even size: the padding total is odd, the extra row and column at the end
@@ -105,38 +104,50 @@ def test_layers_read_from_the_tflite(converted):
     assert (mean.multiplier[0], mean.shift[0]) == (m, sh)
 
 
-@pytest.mark.parametrize("name,reason", [
-    ("avgpool2_odd", "average pooling 2x2; no hardware block averages"),
-    ("avgpool3_maxpool3", "average pooling 3x3"),
-    ("global_average_keepdims", "a mean over height and width (GlobalAveragePooling2D)")])
-def test_hardware_commands_refuse_what_golden_and_c_run(monkeypatch, capfd, tmp_path,
-                                                        converted, name, reason):
-    """make_verilog and cosim refuse, naming the file, the operator and why, before anything
-    is written; check_golden runs the model against LiteRT and export_weights writes its C
-    header and ROM files."""
+# every new layer kind and geometry once in the default suite (all of MODELS under slow)
+HARDWARE_QUICK = ["conv3_stride2_same_even", "conv5_stride2_same", "avgpool3_maxpool3",
+                  "global_average", "global_average_1x1"]
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=() if n in HARDWARE_QUICK else
+                                               pytest.mark.slow) for n in sorted(MODELS)])
+def test_hardware_runs_them_bit_exact(monkeypatch, capfd, tmp_path, converted, name):
+    """make_verilog builds the model's accelerator (the fastest config within 16 multipliers);
+    Verilator runs it on random images: every logit equal to the golden model's, the latency
+    and the interval equal to the cycle model's."""
+    from cosim import network_sim as ns
+    from hdl.cnn import config as cfg
+    from tests.hdl.helpers import need_tools
+
+    need_tools("verilator")
     path = converted[name]
-    for script in ("make_verilog", "cosim"):
-        msg = refused(monkeypatch, capfd, tmp_path, script, "--model", path)
-        assert msg.startswith(f"{path}: operator ") and reason in msg, msg
-        assert msg.endswith("in the hardware; the golden model and the C library run it "
-                            "(check_golden.py, export_weights.py)"), msg
-    assert not (tmp_path / "build").exists()
-    with pytest.raises(qnet.UnsupportedTFLiteError, match=re.escape(reason)):
-        qnet.check_hardware(qnet.from_tflite(path))
+    vdir = tmp_path / "verilog"
+    code, out, err = cli(monkeypatch, capfd, "make_verilog", "--model", path, "--out", vdir,
+                         "--pixel-max", "255", "--auto-budget", "16")
+    assert code == 0, err
+    conf = {k: (v["pe"], v["simd"], v["taps"])
+            for k, v in json.loads((vdir / "config.json").read_text())["layers"].items()}
     net = qnet.from_tflite(path)
-    rng = np.random.default_rng(1)
-    h, w, _ = net.input_shape
-    data = write_idx(tmp_path / "data", rng.integers(0, 256, (40, h, w), np.uint8),
-                     rng.integers(0, 3, 40).astype(np.uint8))
-    code, out, err = cli(monkeypatch, capfd, "check_golden", "--model", path, "--dataset", data,
-                         "--json")
-    assert code == 0, err
-    report = json.loads(out)
-    assert report["images"] == 40 and report["mismatches"] == 0
-    code, out, err = cli(monkeypatch, capfd, "export_weights", "--model", path, "--dataset", data,
-                         "--out", tmp_path / "export")
-    assert code == 0, err
-    assert (tmp_path / "export" / f"{path.stem}_weights.h").is_file()
+    rng = np.random.default_rng(5)
+    images = rng.integers(0, 256, (5,) + net.input_shape).astype(np.uint8)
+    want = golden.run_network(net, net.pixel_table(255.0)[images]).logits
+    ns.prepare(tmp_path / "run", vdir, f"{path.stem}_top", images.reshape(len(images), -1),
+               net.logits_layer.c_out)
+    result = ns.run_verilator(tmp_path / "run", f"{path.stem}_top", net.logits_layer.c_out)
+    np.testing.assert_array_equal(result.logits, want)
+    assert result.latency == cfg.latency(net, conf)
+    assert result.interval == cfg.interval(net, conf)
+
+
+def test_a_kind_without_a_block_is_refused(monkeypatch, converted):
+    """A layer kind the golden model runs before it has a hardware block is refused by the
+    commands that build hardware, naming the operator and why."""
+    monkeypatch.setattr(qnet, "HARDWARE_KINDS", ("conv2d", "flatten", "dense"))
+    net = qnet.from_tflite(converted["global_average"])
+    with pytest.raises(qnet.UnsupportedTFLiteError,
+                       match=r"operator 1 MEAN .*: mean has no hardware block yet; the golden "
+                             r"model and the C library run it \(check_golden.py"):
+        qnet.check_hardware(net)
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))

@@ -1,0 +1,331 @@
+"""k x k pooling, stride k, 'valid' (k = 2 or 3): the max (``golden.maxpool``) or the average
+(``golden.avgpool``, TFLite's int8 AVERAGE_POOL_2D), streaming, on int8 values in NHWC raster
+order.
+
+Input ``s``: one int8 value per beat, channel fastest, then column, then row (H x W x C); with
+``lanes`` > 1 every beat carries that many consecutive channels of one pixel, lane i in bits
+[8i+7 : 8i], in and out (after a convolution whose drain is as wide as its PE array).
+Output ``m``: the pooled (H//k) x (W//k) x C tensor in the same order; the rows and columns
+past the last whole window are read and dropped, as TFLite's VALID pooling does.
+
+One memory, ``acc``: (W//k) x C/lanes words, a window's running result per output column and
+channel word (the max so far, or the sum in ``sum_bits`` a lane). Every beat reads its word
+and writes it back combined with the beat (read-modify-write, one a clock). A beat right after
+one with the same address (one channel word: a window's next column) takes the previous result
+from a register instead of the RAM, whose read on that edge returns the old word.
+
+Average: the window's sum (``sum_bits`` signed) over k*k, rounded half away from zero (C's
+``(s + n/2) / n`` for s > 0, ``(s - n/2) / n`` otherwise), clamped to [act_min, act_max]. The
+division is a multiply by a constant and a shift (``divider``), proven equal to the division
+for every sum a window can make when the block is built.
+
+Pipeline, one clock each: the beat and its RAM read (stage 1); the combined word, written back
+(stage 2 holds a finished window's result); the output register (the division and clamp for
+the average). All stages move together when the output register is free or being emptied
+(``s.ready = not m.valid or m.ready``), so an image takes ``H * W * C / lanes`` clocks, and a
+window's result leaves ``LATENCY`` clocks after the beat that completes it (``trace``).
+"""
+from __future__ import annotations
+
+from myhdl import Signal, always, always_comb, always_seq, block, intbv
+
+from model.qnet import signed_bits
+
+from ..lib.ram import ram
+from ..lib.stream import check_stream, concat_lanes
+from .maxpool2x2 import lane_of
+
+OPS = ("max", "avg")
+POOLS = (2, 3)
+# clocks from the beat that completes a window to its result on ``m``
+LATENCY = 3
+
+
+def cycles(h: int, w: int, c: int, lanes: int = 1) -> int:
+    """Clocks per image with no input gaps or output stalls (one beat per clock)."""
+    return h * w * c // lanes
+
+
+def trace(h: int, w: int, c: int, k: int, t_in) -> list[int]:
+    """Timing model of one image: ``t_in[i]`` is the clock input value i is taken (the values
+    of one beat share it); each output leaves ``LATENCY`` clocks after the input value that
+    completes its window."""
+    return [t_in[((k * py + k - 1) * w + k * px + k - 1) * c + ch] + LATENCY
+            for py in range(h // k) for px in range(w // k) for ch in range(c)]
+
+
+def sum_bits(k: int) -> int:
+    """Signed bits of a k x k window's sum of int8 values."""
+    return signed_bits(k * k * 128)
+
+
+def divider(count: int, largest: int) -> tuple[int, int]:
+    """(multiplier, shift) with (n * multiplier) >> shift == n // count for every n in
+    [0, largest]: the fewest shift bits that work, checked value by value."""
+    for shift in range(0, 32):
+        mult = -(-(1 << shift) // count)
+        if all((n * mult) >> shift == n // count for n in range(largest + 1)):
+            return mult, shift
+    raise ValueError(f"no multiplier divides by {count} exactly up to {largest}")
+
+
+def check_params(h: int, w: int, c: int, k: int, op: str, lanes: int = 1) -> None:
+    if op not in OPS:
+        raise ValueError(f"op={op!r} must be one of {OPS}")
+    if k not in POOLS:
+        raise ValueError(f"k={k}: pools of {POOLS} are supported")
+    if h < k or w < k:
+        raise ValueError(f"{h}x{w}: a {k}x{k} pool needs at least {k} rows and columns")
+    if c < 1:
+        raise ValueError(f"C={c} must be at least 1")
+    if lanes < 1 or c % lanes:
+        raise ValueError(f"lanes={lanes} must divide C={c}")
+
+
+@block
+def combine_lane(first, x, base, merged, *, op: str):
+    """merged = x on a window's first beat, else max(base, x) or base + x (x int8, base and
+    merged as wide as the lane's running value)."""
+    if op == "max":
+        @always_comb
+        def pick():
+            if first or x > base:
+                merged.next = x
+            else:
+                merged.next = base
+
+        return pick
+
+    @always_comb
+    def add():
+        if first:
+            merged.next = x
+        else:
+            merged.next = base + x
+
+    return add
+
+
+@block
+def average_lane(total, out, *, count: int, mult: int, shift: int, act_min: int,
+                 act_max: int):
+    """out = clamp(round_half_away(total / count)), int8."""
+    half = count // 2
+    top = (-total.min + half) // count
+    mag = Signal(intbv(0, min=0, max=-total.min + half + 1))
+    q = Signal(intbv(0, min=0, max=top + 1))
+    v = Signal(intbv(0, min=-top, max=top + 1))
+
+    @always_comb
+    def magnitude():
+        if total < 0:
+            mag.next = half - total
+        else:
+            mag.next = total + half
+
+    @always_comb
+    def divide():
+        q.next = (mag * mult) >> shift
+
+    @always_comb
+    def sign():
+        if total < 0:
+            v.next = -q
+        else:
+            v.next = q
+
+    @always_comb
+    def clamp():
+        if v < act_min:
+            out.next = act_min
+        elif v > act_max:
+            out.next = act_max
+        else:
+            out.next = v
+
+    return magnitude, divide, sign, clamp
+
+
+@block
+def signed_lane(word, lane, *, i: int, bits: int):
+    """lane = the signed value in bits [bits*(i+1)-1 : bits*i] of ``word``."""
+    @always_comb
+    def pick():
+        lane.next = word[bits * (i + 1):bits * i].signed()
+
+    return pick
+
+
+@block
+def pool2d(clk, rst, s, m, *, h: int, w: int, c: int, k: int, op: str, lanes: int = 1,
+           act_min: int = -128, act_max: int = 127):
+    check_params(h, w, c, k, op, lanes)
+    signed = lanes == 1
+    check_stream("s", s, bits=8 * lanes, ready=True, signed=signed)
+    check_stream("m", m, bits=8 * lanes, ready=True, signed=signed)
+    cg_n = c // lanes
+    oh, ow = h // k, w // k
+    depth = ow * cg_n
+    lb = 8 if op == "max" else sum_bits(k)   # bits of a lane's running value
+    wb = lb * lanes
+
+    en = Signal(bool(0))
+    take = Signal(bool(0))
+    # the next beat's position
+    y = Signal(intbv(0, min=0, max=h))
+    x = Signal(intbv(0, min=0, max=w))
+    g = Signal(intbv(0, min=0, max=max(2, cg_n)))
+    ky = Signal(intbv(0, min=0, max=k))
+    kx = Signal(intbv(0, min=0, max=k))
+    col = Signal(intbv(0, min=0, max=ow + 1))        # x // k
+    addr = Signal(intbv(0, min=0, max=max(2, depth)))
+    base_addr = Signal(intbv(0, min=0, max=max(2, depth)))  # the window's first channel word
+    keep = Signal(bool(0))
+    read = Signal(bool(0))
+    # stage 1
+    v1, keep1, first1, last1, fwd1 = (Signal(bool(0)) for _ in range(5))
+    d1 = Signal(intbv(0, min=s.data.min, max=s.data.max))
+    a1 = Signal(intbv(0, min=0, max=max(2, depth)))
+    q1 = Signal(intbv(0)[wb:])
+    prev = Signal(intbv(0)[wb:])    # the word stage 1 wrote last
+    base = Signal(intbv(0)[wb:])
+    merged = Signal(intbv(0)[wb:])
+    we = Signal(bool(0))
+    # stage 2
+    v2 = Signal(bool(0))
+    r2 = Signal(intbv(0)[wb:])
+    result = Signal(intbv(0, min=m.data.min, max=m.data.max))
+    # whether the beat is in a whole window: flags that change where the counters cross the
+    # last whole window's edge (an edge that does not exist gets the last row or column, which
+    # the wrap branch takes first, so it never matches)
+    row_keep = Signal(bool(1))
+    col_keep = Signal(bool(1))
+    row_edge = oh * k - 1 if oh * k < h else h - 1
+    col_edge = ow * k - 1 if ow * k < w else w - 1
+
+    insts = [ram(clk, we, a1, merged, read, addr, q1, depth=depth)]
+    news, outs = [], []
+    for i in range(lanes):
+        xi = Signal(intbv(0, min=-128, max=128))
+        bi = Signal(intbv(0, min=-(1 << (lb - 1)), max=1 << (lb - 1)))
+        ni = Signal(intbv(0, min=-(1 << (lb - 1)), max=1 << (lb - 1)))
+        insts += [lane_of(d1, xi, i=i), signed_lane(base, bi, i=i, bits=lb),
+                  combine_lane(first1, xi, bi, ni, op=op)]
+        news.append(ni)
+        if op == "avg":
+            ti = Signal(intbv(0, min=-(1 << (lb - 1)), max=1 << (lb - 1)))
+            oi = Signal(intbv(0, min=-128, max=128))
+            mult, shift = divider(k * k, k * k * 128 + k * k // 2)
+            insts += [signed_lane(r2, ti, i=i, bits=lb),
+                      average_lane(ti, oi, count=k * k, mult=mult, shift=shift,
+                                   act_min=act_min, act_max=act_max)]
+            outs.append(oi)
+    insts.append(concat_lanes(news, merged) if lanes > 1 or op == "max" else
+                 concat_lanes_wide(news, merged))
+    if op == "avg":
+        insts.append(concat_lanes(outs, result))
+
+    @always_comb
+    def handshake():
+        en.next = not m.valid or m.ready
+        s.ready.next = not m.valid or m.ready
+        take.next = s.valid and (not m.valid or m.ready)
+        keep.next = row_keep and col_keep
+
+    @always_comb
+    def ports():
+        read.next = s.valid and (not m.valid or m.ready) and row_keep and col_keep
+        we.next = (not m.valid or m.ready) and v1 and keep1
+        if fwd1:
+            base.next = prev
+        else:
+            base.next = q1
+
+    @always_seq(clk.posedge, reset=rst)
+    def counters():
+        if take:
+            if g == cg_n - 1:
+                g.next = 0
+                if x == w - 1:
+                    x.next = 0
+                    kx.next = 0
+                    col.next = 0
+                    addr.next = 0
+                    base_addr.next = 0
+                    col_keep.next = True
+                    if y == h - 1:
+                        y.next = 0
+                        ky.next = 0
+                        row_keep.next = True
+                    else:
+                        y.next = y + 1
+                        if y == row_edge:
+                            row_keep.next = False
+                        if ky == k - 1:
+                            ky.next = 0
+                        else:
+                            ky.next = ky + 1
+                else:
+                    x.next = x + 1
+                    if x == col_edge:
+                        col_keep.next = False
+                    if kx == k - 1:
+                        kx.next = 0
+                        col.next = col + 1
+                        if col + 1 < ow:  # the next window's words
+                            addr.next = addr + 1
+                            base_addr.next = addr + 1
+                        else:  # past the last whole window: unused, kept in range
+                            addr.next = base_addr
+                    else:
+                        kx.next = kx + 1
+                        addr.next = base_addr
+            else:
+                g.next = g + 1
+                addr.next = addr + 1
+
+    @always_seq(clk.posedge, reset=rst)
+    def stages():
+        if en:
+            v1.next = take
+            if take:
+                d1.next = s.data
+                a1.next = addr
+                keep1.next = keep
+                first1.next = ky == 0 and kx == 0
+                last1.next = ky == k - 1 and kx == k - 1
+                fwd1.next = v1 and keep1 and a1 == addr
+            if v1 and keep1:
+                prev.next = merged
+            v2.next = v1 and keep1 and last1
+            if v1:
+                r2.next = merged
+            m.valid.next = v2
+            if v2:
+                m.data.next = result
+
+    if op == "max":
+        if signed:
+            @always_comb
+            def finish():
+                result.next = r2.signed()
+        else:
+            @always_comb
+            def finish():
+                result.next = r2
+
+        insts.append(finish)
+    return insts, handshake, ports, counters, stages
+
+
+@block
+def concat_lanes_wide(lanes, word):
+    """word = the one signed lane's bit pattern (``concat_lanes`` for a lane wider than 8)."""
+    lane = lanes[0]
+    n = len(word)
+
+    @always_comb
+    def assign():
+        word.next = lane[n:]
+
+    return assign
