@@ -2,11 +2,11 @@
 conv2d/dense layer gets, and the cycle model of the whole network.
 
 A config is ``{layer name: Parallel}``; on disk a JSON object ``{"conv1": [8, 1], "conv2": [8,
-8], ...}`` (a conv2d may add a third number, k*k, for all taps in one clock: ``[8, 1, 9]`` for
-a 3x3, PE x 9 x SIMD multipliers, and its results leave PE channels a beat, ``lanes``). Each preset has a
-default beside its model (``model/pretrained/<model>.hw.json``); ``--par conv2=8x4`` (or
-``conv1=8x1x9``) overrides one layer; ``auto(net, budget=...)`` or ``auto(net, ii=...)`` picks
-one from the cycle model.
+8], ...}`` (a conv2d may add a third number, k*k, for all taps in one clock: ``[8, 1, 9]``
+for a 3x3, PE x 9 x SIMD multipliers, and its results leave PE channels a beat, ``lanes``).
+Each preset has a default beside its model (``model/pretrained/<model>.hw.json``); ``--par
+conv2=8x4`` (or ``conv1=8x1x9``) overrides one layer; ``auto(net, budget=...)`` or
+``auto(net, ii=...)`` picks one from the cycle model.
 
 The network cycle model: every block streams concurrently, so the initiation interval is the
 slowest block's cycles per image (``layer_cycles``); the pixel ROM and argmax take one beat per
@@ -58,7 +58,8 @@ def to_json(config: dict) -> dict:
 
 
 def parse_override(text: str) -> tuple[str, Parallel]:
-    """``conv2=8x4`` -> ("conv2", Parallel(8, 4)); ``conv1=8x1x9`` -> ("conv1", Parallel(8, 1, 9))."""
+    """``conv2=8x4`` -> ("conv2", Parallel(8, 4)); ``conv1=8x1x9`` -> ("conv1",
+    Parallel(8, 1, 9))."""
     try:
         name, value = text.split("=")
         return name, Parallel.parse(value)

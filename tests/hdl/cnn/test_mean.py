@@ -33,8 +33,8 @@ def simulate(tmp_path, layer, images, lanes=1, **kw):
     return np.array(out, np.int8).reshape(want.shape), want, when
 
 
-@pytest.mark.parametrize("h,w,c,lanes", [(1, 1, 3, 1), (2, 2, 1, 1), (3, 5, 4, 1), (4, 4, 8, 2), (7, 6, 6, 3),
-                                         (5, 5, 2, 2), (6, 3, 16, 4)])
+@pytest.mark.parametrize("h,w,c,lanes", [(1, 1, 3, 1), (2, 2, 1, 1), (3, 5, 4, 1), (4, 4, 8, 2),
+                                         (7, 6, 6, 3), (5, 5, 2, 2), (6, 3, 16, 4)])
 @pytest.mark.parametrize("gap,stall", [(0.0, 0.0), (0.3, 0.6)])
 def test_random(tmp_path, h, w, c, lanes, gap, stall):
     rng = np.random.default_rng(h * 100 + w * 10 + c)
