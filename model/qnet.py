@@ -674,9 +674,11 @@ def from_tflite(source: str | os.PathLike | bytes, name: str | None = None,
 
     if current != sub.outputs[0]:
         raise UnsupportedTFLiteError(f"{label}: the chain of operators does not reach the output")
-    if not layers or layers[-1].kind != "dense":
-        raise UnsupportedTFLiteError(f"{label}: the last layer must be a dense (FULLY_CONNECTED) "
-                                     f"layer giving the class logits")
+    if not layers or not (layers[-1].kind == "dense" or
+                          (layers[-1].kind == "mean" and len(layers[-1].out_shape) == 1)):
+        raise UnsupportedTFLiteError(f"{label}: the last layer must give the class logits: a "
+                                     f"dense (FULLY_CONNECTED) layer or a global average "
+                                     f"(MEAN, Keras GlobalAveragePooling2D)")
     return Network(name=name, layers=tuple(layers), input_shape=in_shape[1:],
                    input_scale=float(in_scale[0]), input_zp=int(in_zp[0]),
                    input_tensor=int(sub.inputs[0]), output_tensor=int(sub.outputs[0]),

@@ -64,8 +64,8 @@ def parse_override(text: str) -> tuple[str, Parallel]:
         name, value = text.split("=")
         return name, Parallel.parse(value)
     except ValueError:
-        raise ValueError(f"--par {text!r}: write LAYER=PExSIMD or LAYER=PExSIMDx9 (all taps "
-                         f"in one clock), e.g. conv2=8x4") from None
+        raise ValueError(f"--par {text!r}: write LAYER=PExSIMD or LAYER=PExSIMDxT (all "
+                         f"T = k*k taps in one clock, 9 for a 3x3), e.g. conv2=8x4") from None
 
 
 def describe(config: dict) -> str:
@@ -203,6 +203,8 @@ def auto(net: Network, budget: int | None = None, ii: int | None = None) -> dict
                 if o.simd % n and n % o.simd:
                     continue
                 out = out_lanes(layer, o, n)
+                if layer is weighted[-1] and out != 1:
+                    continue  # argmax takes one logit a beat (a mean passes the beat on)
                 if (layer_cycles(layer, o, n) <= limit and
                         all(layer_cycles(nxt, None, out) <= limit for nxt in after)):
                     picked[layer.name], n = o, out
