@@ -11,7 +11,8 @@ the maxima are taken lane by lane and an image takes ``H * W * C / lanes`` beats
 Memories: ``hbuf`` (C values: the even column's value per channel until its odd partner
 arrives) and one row buffer of (W//2) x C values (the horizontal maxima of an even row until
 the odd row below arrives), written and read once per beat. The row buffer is read two beats
-ahead: the address of the beat after next (``col_nn``) into the block RAM's own read register
+ahead: the address of the beat after next (``col2``, kept in registers that step with the beats,
+so no counter arithmetic sits before the RAM) into the block RAM's own read register
 (``pre``), then into a fabric register (``above``) a beat later, so neither the RAM read nor
 the comparisons share a clock with the other (on the ECP5 a DP16KD read without its output
 register takes 5.8 ns). A value is read R = W x C words (one row) after it was written, so two
@@ -128,6 +129,36 @@ def next_col(col, x, ch, col_n, *, w: int, c: int):
     return step
 
 
+def step_counters(col: int, x: int, ch: int, w: int, c: int) -> tuple[int, int, int]:
+    """(col, x, ch) of the beat after one at (col, x, ch): ``next_col`` and ``step_pixel`` in
+    Python (the registers' reset values)."""
+    if ch == c - 1:
+        if x == w - 1:
+            return 0, 0, 0
+        if x % 2 == 1 and x + 1 < 2 * (w // 2):
+            return col + 1, x + 1, 0
+        return col - (c - 1), x + 1, 0
+    return col + 1, x, ch + 1
+
+
+@block
+def step_pixel(x, ch, x_n, ch_n, *, w: int, c: int):
+    """(x_n, ch_n) = the column and channel word of the beat after the one at (x, ch)."""
+    @always_comb
+    def step():
+        if ch == c - 1:
+            ch_n.next = 0
+            if x == w - 1:
+                x_n.next = 0
+            else:
+                x_n.next = x + 1
+        else:
+            ch_n.next = ch + 1
+            x_n.next = x
+
+    return step
+
+
 @block
 def maxpool2x2(clk, rst, s, m, *, h: int, w: int, c: int, lanes: int = 1):
     check_params(h, w, c, lanes)
@@ -159,19 +190,7 @@ def maxpool2x2(clk, rst, s, m, *, h: int, w: int, c: int, lanes: int = 1):
     col_n = Signal(intbv(0, min=0, max=max(2, wo * c)))   # col after this beat
     x_n = Signal(intbv(0, min=0, max=w))                   # x and ch after this beat
     ch_n = Signal(intbv(0, min=0, max=c))
-    cols = [next_col(col, x, ch, col_n, w=w, c=c)]
-
-    @always_comb
-    def next_pixel():
-        if ch == c - 1:
-            ch_n.next = 0
-            if x == w - 1:
-                x_n.next = 0
-            else:
-                x_n.next = x + 1
-        else:
-            ch_n.next = ch + 1
-            x_n.next = x
+    cols = [next_col(col, x, ch, col_n, w=w, c=c), step_pixel(x, ch, x_n, ch_n, w=w, c=c)]
 
     @always_comb
     def read():
@@ -181,13 +200,32 @@ def maxpool2x2(clk, rst, s, m, *, h: int, w: int, c: int, lanes: int = 1):
     # written, so a read two beats ahead sees every write when the row has 3 words or more
     if w * c >= 3:
         pre = word()
-        col_nn = Signal(intbv(0, min=0, max=max(2, wo * c)))  # col after the next beat
-        cols.append(next_col(col_n, x_n, ch_n, col_nn, w=w, c=c))
+        # the position two beats ahead, kept in registers (beat 2's at reset: row 0 has 3
+        # words or more), so the read address comes straight from a register and one
+        # counter step feeds it
+        col2_0, x2_0, ch2_0 = step_counters(*step_counters(0, 0, 0, w, c), w, c)
+        x2 = Signal(intbv(x2_0, min=0, max=w))
+        ch2 = Signal(intbv(ch2_0, min=0, max=c))
+        col2 = Signal(intbv(col2_0, min=0, max=max(2, wo * c)))
+        x3 = Signal(intbv(0, min=0, max=w))
+        ch3 = Signal(intbv(0, min=0, max=c))
+        col3 = Signal(intbv(0, min=0, max=max(2, wo * c)))
+        cols += [next_col(col2, x2, ch2, col3, w=w, c=c),
+                 step_pixel(x2, ch2, x3, ch3, w=w, c=c)]
+
+        @always_seq(clk.posedge, reset=rst)
+        def ahead():
+            if take:
+                x2.next = x3
+                ch2.next = ch3
+                col2.next = col3
+
+        cols.append(ahead)
 
         @always(clk.posedge)
         def read_above():
             if take:
-                pre.next = rowbuf[col_nn]
+                pre.next = rowbuf[col2]
                 above.next = pre
     else:
         @always(clk.posedge)
@@ -221,4 +259,4 @@ def maxpool2x2(clk, rst, s, m, *, h: int, w: int, c: int, lanes: int = 1):
                 else:
                     y.next = y + 1
 
-    return handshake, cols, next_pixel, read, read_above, maxima, memories, control
+    return handshake, cols, read, read_above, maxima, memories, control
