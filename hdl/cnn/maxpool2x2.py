@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from myhdl import Signal, always, always_comb, always_seq, block, intbv
 
-from ..lib.stream import Stream, check_stream, concat_lanes
+from ..lib.stream import check_stream, concat_lanes, lane_of
 
 
 def cycles(h: int, w: int, c: int, lanes: int = 1) -> int:
@@ -55,16 +55,6 @@ def check_params(h: int, w: int, c: int, lanes: int = 1) -> None:
         raise ValueError(f"C={c} must be at least 1")
     if lanes < 1 or c % lanes:
         raise ValueError(f"lanes={lanes} must divide C={c}")
-
-
-@block
-def lane_of(word, lane, *, i: int):
-    """lane = the signed int8 in bits [8i+7 : 8i] of ``word``."""
-    @always_comb
-    def pick():
-        lane.next = word[8 * i + 8:8 * i].signed()
-
-    return pick
 
 
 @block

@@ -34,11 +34,9 @@ from model.qnet import Layer, signed_bits
 
 from ..lib.fifo import fifo
 from ..lib.ram import ram
-from ..lib.stream import Stream, check_stream, concat_lanes
+from ..lib.stream import Stream, check_stream, concat_lanes, lane_of
 from . import mac_engine as me
 from . import requant as rq
-from .maxpool2x2 import lane_of
-from .pool2d import signed_lane
 
 # clocks from the last beat of a channel word to its means on ``m``
 DELAY = 2 + rq.LATENCY + 1
@@ -144,7 +142,7 @@ def mean(clk, rst, s, m, *, layer: Layer, paths: dict, lanes: int = 1):
         xi = Signal(intbv(0, min=-128, max=128))
         bi = Signal(intbv(0, min=-(1 << (sb - 1)), max=1 << (sb - 1)))
         ti = Signal(intbv(0, min=-(1 << (sb - 1)), max=1 << (sb - 1)))
-        insts += [lane_of(d1, xi, i=i), signed_lane(base, bi, i=i, bits=sb),
+        insts += [lane_of(d1, xi, i=i), lane_of(base, bi, i=i, bits=sb),
                   accumulate_lane(first1, xi, bi, ti, zp_in=layer.zp_in)]
         totals.append(ti)
         acc_s = Stream(sb, ready=False)
@@ -156,7 +154,7 @@ def mean(clk, rst, s, m, *, layer: Layer, paths: dict, lanes: int = 1):
                                 zp_out=layer.zp_out, act_min=-128, act_max=127))
         q_lanes.append(q_s.data)
         q_valids.append(q_s.valid)
-    insts.append(concat_lanes(totals, total) if lanes > 1 else wide_one(totals[0], total))
+    insts.append(concat_lanes(totals, total))
     word = Stream(8 * lanes, signed=signed, ready=False)
     insts.append(concat_lanes(q_lanes, word.data))
     insts.append(fifo(clk, rst, word, m, depth=depth))
@@ -226,14 +224,3 @@ def lane_input(clk, rst, v1, last1, total, acc_s):
 
     return reg
 
-
-@block
-def wide_one(lane, word):
-    """word = one signed lane's bit pattern."""
-    n = len(word)
-
-    @always_comb
-    def assign():
-        word.next = lane[n:]
-
-    return assign

@@ -27,13 +27,12 @@ window's result leaves ``LATENCY`` clocks after the beat that completes it (``tr
 """
 from __future__ import annotations
 
-from myhdl import Signal, always, always_comb, always_seq, block, intbv
+from myhdl import Signal, always_comb, always_seq, block, intbv
 
 from model.qnet import signed_bits
 
 from ..lib.ram import ram
-from ..lib.stream import check_stream, concat_lanes
-from .maxpool2x2 import lane_of
+from ..lib.stream import check_stream, concat_lanes, lane_of
 
 OPS = ("max", "avg")
 POOLS = (2, 3)
@@ -147,16 +146,6 @@ def average_lane(total, out, *, count: int, mult: int, shift: int, act_min: int,
 
 
 @block
-def signed_lane(word, lane, *, i: int, bits: int):
-    """lane = the signed value in bits [bits*(i+1)-1 : bits*i] of ``word``."""
-    @always_comb
-    def pick():
-        lane.next = word[bits * (i + 1):bits * i].signed()
-
-    return pick
-
-
-@block
 def pool2d(clk, rst, s, m, *, h: int, w: int, c: int, k: int, op: str, lanes: int = 1,
            act_min: int = -128, act_max: int = 127):
     check_params(h, w, c, k, op, lanes)
@@ -209,19 +198,18 @@ def pool2d(clk, rst, s, m, *, h: int, w: int, c: int, k: int, op: str, lanes: in
         xi = Signal(intbv(0, min=-128, max=128))
         bi = Signal(intbv(0, min=-(1 << (lb - 1)), max=1 << (lb - 1)))
         ni = Signal(intbv(0, min=-(1 << (lb - 1)), max=1 << (lb - 1)))
-        insts += [lane_of(d1, xi, i=i), signed_lane(base, bi, i=i, bits=lb),
+        insts += [lane_of(d1, xi, i=i), lane_of(base, bi, i=i, bits=lb),
                   combine_lane(first1, xi, bi, ni, op=op)]
         news.append(ni)
         if op == "avg":
             ti = Signal(intbv(0, min=-(1 << (lb - 1)), max=1 << (lb - 1)))
             oi = Signal(intbv(0, min=-128, max=128))
             mult, shift = divider(k * k, k * k * 128 + k * k // 2)
-            insts += [signed_lane(r2, ti, i=i, bits=lb),
+            insts += [lane_of(r2, ti, i=i, bits=lb),
                       average_lane(ti, oi, count=k * k, mult=mult, shift=shift,
                                    act_min=act_min, act_max=act_max)]
             outs.append(oi)
-    insts.append(concat_lanes(news, merged) if lanes > 1 or op == "max" else
-                 concat_lanes_wide(news, merged))
+    insts.append(concat_lanes(news, merged))
     if op == "avg":
         insts.append(concat_lanes(outs, result))
 
@@ -317,15 +305,3 @@ def pool2d(clk, rst, s, m, *, h: int, w: int, c: int, k: int, op: str, lanes: in
         insts.append(finish)
     return insts, handshake, ports, counters, stages
 
-
-@block
-def concat_lanes_wide(lanes, word):
-    """word = the one signed lane's bit pattern (``concat_lanes`` for a lane wider than 8)."""
-    lane = lanes[0]
-    n = len(word)
-
-    @always_comb
-    def assign():
-        word.next = lane[n:]
-
-    return assign

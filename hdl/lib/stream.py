@@ -115,6 +115,17 @@ def sink(clk, stream: Stream, out: list, stall: float = 0.0, seed: int = 1, cycl
 
 
 @block
+def lane_of(word, lane, *, i: int, bits: int = 8):
+    """lane = the signed value in bits [bits*(i+1)-1 : bits*i] of ``word`` (lane i of a word of
+    int8 lanes, or of wider signed lanes)."""
+    @always_comb
+    def pick():
+        lane.next = word[bits * (i + 1):bits * i].signed()
+
+    return pick
+
+
+@block
 def concat_lanes(lanes, word):
     """word = the int8 ``lanes`` side by side, lane i in bits [8i+7 : 8i] (one lane into a
     signed ``word``: the value itself)."""
@@ -124,10 +135,12 @@ def concat_lanes(lanes, word):
             word.next = lanes[0]
 
         return same
-    if len(lanes) == 1:
+    if len(lanes) == 1:  # the lane's bit pattern (an int8, or a wider signed value)
+        n = len(word)
+
         @always_comb
         def one():
-            word.next = lanes[0][8:]
+            word.next = lanes[0][n:]
 
         return one
     joined = ConcatSignal(*reversed(lanes))
