@@ -20,14 +20,16 @@ division is a multiply by a constant and a shift (``divider``), proven equal to 
 for every sum a window can make when the block is built.
 
 Pipeline, one clock each: the beat and its RAM read (stage 1); the combined word, written back
-(stage 2 holds a finished window's result); the output register (the division and clamp for
-the average). All stages move together when the output register is free or being emptied
-(``s.ready = not m.valid or m.ready``), so an image takes ``H * W * C / lanes`` clocks, and a
-window's result leaves ``LATENCY`` clocks after the beat that completes it (``trace``).
+(stage 2 holds a finished window's result); for the average, the magnitude plus half the count,
+then its product by the divider's constant, shifted; the output register (for the average the
+sign and the clamp before it). No clock holds more than one add or one multiply. All stages
+move together when the output register is free or being emptied (``s.ready = not m.valid or
+m.ready``), so an image takes ``H * W * C / lanes`` clocks, and a window's result leaves
+``LATENCY[op]`` clocks after the beat that completes it (``trace``).
 """
 from __future__ import annotations
 
-from myhdl import Signal, always_comb, always_seq, block, intbv
+from myhdl import Signal, always, always_comb, always_seq, block, intbv
 
 from model.qnet import signed_bits
 
@@ -36,8 +38,8 @@ from ..lib.stream import check_stream, concat_lanes, lane_of
 
 OPS = ("max", "avg")
 POOLS = (2, 3)
-# clocks from the beat that completes a window to its result on ``m``
-LATENCY = 3
+# clocks from the beat that completes a window to its result on ``m``, per op
+LATENCY = {"max": 3, "avg": 5}
 
 
 def cycles(h: int, w: int, c: int, lanes: int = 1) -> int:
@@ -45,11 +47,11 @@ def cycles(h: int, w: int, c: int, lanes: int = 1) -> int:
     return h * w * c // lanes
 
 
-def trace(h: int, w: int, c: int, k: int, t_in) -> list[int]:
+def trace(h: int, w: int, c: int, k: int, t_in, op: str = "max") -> list[int]:
     """Timing model of one image: ``t_in[i]`` is the clock input value i is taken (the values
-    of one beat share it); each output leaves ``LATENCY`` clocks after the input value that
-    completes its window."""
-    return [t_in[((k * py + k - 1) * w + k * px + k - 1) * c + ch] + LATENCY
+    of one beat share it); each output leaves ``LATENCY[op]`` clocks after the input value
+    that completes its window."""
+    return [t_in[((k * py + k - 1) * w + k * px + k - 1) * c + ch] + LATENCY[op]
             for py in range(h // k) for px in range(w // k) for ch in range(c)]
 
 
@@ -106,29 +108,37 @@ def combine_lane(first, x, base, merged, *, op: str):
 
 
 @block
-def average_lane(total, out, *, count: int, mult: int, shift: int, act_min: int,
+def average_lane(clk, en, total, out, *, count: int, mult: int, shift: int, act_min: int,
                  act_max: int):
-    """out = clamp(round_half_away(total / count)), int8."""
+    """out = clamp(round_half_away(total / count)), int8, two clocks after ``total`` (while
+    ``en``): the magnitude plus half the count into a register, its product by ``mult``
+    shifted into a register, then the sign and the clamp (combinational, into the output
+    register)."""
     half = count // 2
     top = (-total.min + half) // count
     mag = Signal(intbv(0, min=0, max=-total.min + half + 1))
     q = Signal(intbv(0, min=0, max=top + 1))
+    neg3, neg4 = Signal(bool(0)), Signal(bool(0))
     v = Signal(intbv(0, min=-top, max=top + 1))
 
-    @always_comb
+    @always(clk.posedge)
     def magnitude():
-        if total < 0:
-            mag.next = half - total
-        else:
-            mag.next = total + half
+        if en:
+            neg3.next = total < 0
+            if total < 0:
+                mag.next = half - total
+            else:
+                mag.next = total + half
 
-    @always_comb
+    @always(clk.posedge)
     def divide():
-        q.next = (mag * mult) >> shift
+        if en:
+            neg4.next = neg3
+            q.next = (mag * mult) >> shift
 
     @always_comb
     def sign():
-        if total < 0:
+        if neg4:
             v.next = -q
         else:
             v.next = q
@@ -182,6 +192,8 @@ def pool2d(clk, rst, s, m, *, h: int, w: int, c: int, k: int, op: str, lanes: in
     we = Signal(bool(0))
     # stage 2
     v2 = Signal(bool(0))
+    v3, v4 = Signal(bool(0)), Signal(bool(0))  # the average's divide stages
+    v_out = v4 if op == "avg" else v2
     r2 = Signal(intbv(0)[wb:])
     result = Signal(intbv(0, min=m.data.min, max=m.data.max))
     # whether the beat is in a whole window: flags that change where the counters cross the
@@ -206,7 +218,7 @@ def pool2d(clk, rst, s, m, *, h: int, w: int, c: int, k: int, op: str, lanes: in
             oi = Signal(intbv(0, min=-128, max=128))
             mult, shift = divider(k * k, k * k * 128 + k * k // 2)
             insts += [lane_of(r2, ti, i=i, bits=lb),
-                      average_lane(ti, oi, count=k * k, mult=mult, shift=shift,
+                      average_lane(clk, en, ti, oi, count=k * k, mult=mult, shift=shift,
                                    act_min=act_min, act_max=act_max)]
             outs.append(oi)
     insts.append(concat_lanes(news, merged))
@@ -288,10 +300,18 @@ def pool2d(clk, rst, s, m, *, h: int, w: int, c: int, k: int, op: str, lanes: in
             v2.next = v1 and keep1 and last1
             if v1:
                 r2.next = merged
-            m.valid.next = v2
-            if v2:
+            m.valid.next = v_out
+            if v_out:
                 m.data.next = result
 
+    if op == "avg":
+        @always_seq(clk.posedge, reset=rst)
+        def divide_stages():
+            if en:
+                v3.next = v2
+                v4.next = v3
+
+        insts.append(divide_stages)
     if op == "max":
         if signed:
             @always_comb

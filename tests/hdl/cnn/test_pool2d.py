@@ -81,7 +81,7 @@ def test_timing_model(tmp_path, op, h, w, c, k, lanes):
     t_vals = [t for t in t_in for _ in range(lanes)]
     per = h * w * c
     assert when == [t for i in range(3)
-                    for t in trace(h, w, c, k, t_vals[i * per:(i + 1) * per])]
+                    for t in trace(h, w, c, k, t_vals[i * per:(i + 1) * per], op)]
     per_out = want[0].size
     last = [when[(i + 1) * per_out - 1] for i in range(3)]
     assert [last[1] - last[0], last[2] - last[1]] == [cycles(h, w, c, lanes)] * 2
