@@ -10,7 +10,8 @@ Flatten after a kept 1 x 1 x C, is free on the stream).
 
 One memory, ``acc``: C/lanes words of ``lanes`` sums (``sum_bits`` each). Every beat reads its
 channel word and writes it back plus the beat (the image's first pixel starts it from 0); with
-one channel word the next beat's read meets this write, and takes the sum from a register.
+one channel word the next beat's read meets this write, and the RAM forwards it
+(``ram(forward=True)``).
 The last pixel's sums go to ``lanes`` requantizers side by side (``requant``, gemmlowp), then
 to a FIFO; a beat of the last pixel is taken only with a FIFO word reserved for it (a credit),
 so output stalls never lose a mean.
@@ -127,16 +128,15 @@ def mean(clk, rst, s, m, *, layer: Layer, paths: dict, lanes: int = 1):
     credit = Signal(intbv(depth, min=0, max=depth + 1))
     pop = Signal(bool(0))
     # stage 1
-    v1, first1, last1, fwd1 = (Signal(bool(0)) for _ in range(4))
+    v1, first1, last1 = (Signal(bool(0)) for _ in range(3))
     d1 = Signal(intbv(0, min=s.data.min, max=s.data.max))
     a1 = Signal(intbv(0, min=0, max=max(2, cg_n)))
-    q1 = Signal(intbv(0)[wb:])
-    prev = Signal(intbv(0)[wb:])
-    base = Signal(intbv(0)[wb:])
+    base = Signal(intbv(0)[wb:])    # the channel word's sums so far (the write before forwarded)
     total = Signal(intbv(0)[wb:])
     chan = Signal(intbv(0, min=0, max=2))
 
-    insts = [ram(clk, v1, a1, total, take, g, q1, depth=cg_n), constant_zero(clk, chan)]
+    insts = [ram(clk, v1, a1, total, take, g, base, depth=cg_n, forward=True),
+             constant_zero(clk, chan)]
     totals, q_lanes, q_valids = [], [], []
     for i in range(lanes):
         xi = Signal(intbv(0, min=-128, max=128))
@@ -173,10 +173,6 @@ def mean(clk, rst, s, m, *, layer: Layer, paths: dict, lanes: int = 1):
         take.next = s.valid and (not last_px or credit != 0)
         pop.next = m.valid and m.ready
         word.valid.next = valids == every
-        if fwd1:
-            base.next = prev
-        else:
-            base.next = q1
 
     @always_seq(clk.posedge, reset=rst)
     def counters():
@@ -206,9 +202,6 @@ def mean(clk, rst, s, m, *, layer: Layer, paths: dict, lanes: int = 1):
             a1.next = g
             first1.next = first_px
             last1.next = last_px
-            fwd1.next = v1 and a1 == g
-        if v1:
-            prev.next = total
 
     return insts, position, handshake, counters, stage1
 

@@ -12,7 +12,7 @@ One memory, ``acc``: (W//k) x C/lanes words, a window's running result per outpu
 channel word (the max so far, or the sum in ``sum_bits`` a lane). Every beat reads its word
 and writes it back combined with the beat (read-modify-write, one a clock). A beat right after
 one with the same address (one channel word: a window's next column) takes the previous result
-from a register instead of the RAM, whose read on that edge returns the old word.
+as the RAM forwards it (``ram(forward=True)``: its read on that edge would return the old word).
 
 Average: the window's sum (``sum_bits`` signed) over k*k, rounded half away from zero (C's
 ``(s + n/2) / n`` for s > 0, ``(s - n/2) / n`` otherwise), clamped to [act_min, act_max]. The
@@ -182,12 +182,10 @@ def pool2d(clk, rst, s, m, *, h: int, w: int, c: int, k: int, op: str, lanes: in
     keep = Signal(bool(0))
     read = Signal(bool(0))
     # stage 1
-    v1, keep1, first1, last1, fwd1 = (Signal(bool(0)) for _ in range(5))
+    v1, keep1, first1, last1 = (Signal(bool(0)) for _ in range(4))
     d1 = Signal(intbv(0, min=s.data.min, max=s.data.max))
     a1 = Signal(intbv(0, min=0, max=max(2, depth)))
-    q1 = Signal(intbv(0)[wb:])
-    prev = Signal(intbv(0)[wb:])    # the word stage 1 wrote last
-    base = Signal(intbv(0)[wb:])
+    base = Signal(intbv(0)[wb:])    # the window's result so far (the write before forwarded)
     merged = Signal(intbv(0)[wb:])
     we = Signal(bool(0))
     # stage 2
@@ -204,7 +202,7 @@ def pool2d(clk, rst, s, m, *, h: int, w: int, c: int, k: int, op: str, lanes: in
     row_edge = oh * k - 1 if oh * k < h else h - 1
     col_edge = ow * k - 1 if ow * k < w else w - 1
 
-    insts = [ram(clk, we, a1, merged, read, addr, q1, depth=depth)]
+    insts = [ram(clk, we, a1, merged, read, addr, base, depth=depth, forward=True)]
     news, outs = [], []
     for i in range(lanes):
         xi = Signal(intbv(0, min=-128, max=128))
@@ -236,10 +234,6 @@ def pool2d(clk, rst, s, m, *, h: int, w: int, c: int, k: int, op: str, lanes: in
     def ports():
         read.next = s.valid and (not m.valid or m.ready) and row_keep and col_keep
         we.next = (not m.valid or m.ready) and v1 and keep1
-        if fwd1:
-            base.next = prev
-        else:
-            base.next = q1
 
     @always_seq(clk.posedge, reset=rst)
     def counters():
@@ -294,9 +288,6 @@ def pool2d(clk, rst, s, m, *, h: int, w: int, c: int, k: int, op: str, lanes: in
                 keep1.next = keep
                 first1.next = ky == 0 and kx == 0
                 last1.next = ky == k - 1 and kx == k - 1
-                fwd1.next = v1 and keep1 and a1 == addr
-            if v1 and keep1:
-                prev.next = merged
             v2.next = v1 and keep1 and last1
             if v1:
                 r2.next = merged
