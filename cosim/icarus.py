@@ -91,10 +91,13 @@ def patch_harness(text: str) -> str:
     return text if text.startswith("`timescale") else "`timescale 1ns/10ps\n" + text
 
 
-def cosimulation(folder: Path, name: str, **ports):
+def cosimulation(folder: Path, name: str, libraries=(), **ports):
     """A ``myhdl.Cosimulation`` of the converted ``name`` in ``folder`` (compiled here).
 
     ``$readmemh`` names files without a folder, so the simulator runs in ``folder``.
+    ``libraries``: cell models a gate-level ``name.v`` instantiates, compiled beside it with
+    the harness as the only root, and without ``-Wall``, since vendor cell libraries are not
+    written to it.
     """
     from myhdl import Cosimulation
 
@@ -102,6 +105,15 @@ def cosimulation(folder: Path, name: str, **ports):
     vvp = folder / f"{name}.vvp"
     tb = folder / f"tb_{name}.v"
     tb.write_text(patch_harness(tb.read_text()))
-    iverilog([folder / f"{name}.v", tb], vvp)
+    if libraries:
+        incs = [arg for lib in libraries for arg in ("-I", str(Path(lib).parent))]
+        proc = subprocess.run([tool("iverilog"), "-g2012", "-s", f"tb_{name}", "-o", str(vvp),
+                               *incs, *map(str, libraries),
+                               str(folder / f"{name}.v"), str(tb)], capture_output=True,
+                              text=True)
+        if proc.returncode:
+            raise AssertionError(f"iverilog:\n{(proc.stdout + proc.stderr).strip()}")
+    else:
+        iverilog([folder / f"{name}.v", tb], vvp)
     script = f'cd "{folder}" && exec "{tool("vvp")}" -n -m "{vpi_path()}" "{vvp.name}"'
     return Cosimulation(["sh", "-c", script], **ports)

@@ -43,6 +43,11 @@ def finish(title: str, flow: dict, doc: dict, out: Path, routed: bool, freq_mhz:
     extra = {k: v for k, v in flow["resources"].items() if k not in flow["fit"]}
     if extra:
         report.append("  also: " + ", ".join(f"{k} {v:,}" for k, v in extra.items()))
+    moved = flow.get("dsp_registers")
+    if moved and moved["flip_flops"]:
+        report.append(f"  in the multipliers: {moved['flip_flops']:,} flip-flops moved into "
+                      f"{moved['multipliers']} MULT18X18D ({moved['inputs']} input ports, "
+                      f"{moved['pipelines']} pipeline registers; not counted under FF)")
     pnr = flow["pnr"]
     if routed and pnr is None:
         report.append(f"  not placed: over on {', '.join(flow['over'])}")
@@ -109,7 +114,7 @@ def whole(src, net, args) -> int:
     print(f"Yosys (script: {synth.script_path(top, args.target)}){then if routed else ''} ...",
           flush=True)
     flow = synth.run_flow(top, args.target, out, freq_mhz=args.freq_mhz, seed=args.seed,
-                          bitstream=args.bitstream)
+                          bitstream=args.bitstream, dsp_registers=not args.fabric_registers)
     doc = {"model": src.name, "config": cfg.to_json(conf),
            "multipliers": cfg.multipliers(conf), "requant_dsp_bits": dsp_bits, **flow}
     finish(f"{src.name} on {flow['device']}, {flow['yosys']}:", flow, doc, out, routed,
@@ -167,7 +172,8 @@ def board_flow(args) -> int:
                             src.input_max)
     pcf = out / board.constraints[0] if routed else None
     flow = synth.run_flow(top, target, out, freq_mhz=freq, seed=args.seed,
-                          bitstream=args.bitstream, pcf=pcf, timing_seeds=TIMING_SEEDS)
+                          bitstream=args.bitstream, pcf=pcf, timing_seeds=TIMING_SEEDS,
+                          dsp_registers=not args.fabric_registers)
     doc = {"board": board.name, "model": src.name, "camera": camera, **flow}
     finish(f"{board.top} ({src.name}) on {flow['device']}, {flow['yosys']}:", flow, doc, out,
            routed, freq, args.seed, pcf=pcf)
@@ -261,6 +267,9 @@ def main() -> int:
                     help="ice40/ecp5: the clock nextpnr aims for (default 24 for ice40, 50 for "
                          "ecp5)")
     ap.add_argument("--seed", type=int, default=1, help="ice40/ecp5: nextpnr's placer seed (1)")
+    ap.add_argument("--fabric-registers", action="store_true",
+                    help="ecp5: leave the registers around each multiplier in the fabric "
+                         "(by default they move into the MULT18X18D: hdl/flow/ecp5_dsp.py)")
     ap.add_argument("--bitstream", action="store_true",
                     help="ice40/ecp5: also pack the routed design: <top>.bin with icepack, "
                          "<top>.bit with ecppack")

@@ -333,7 +333,8 @@ def nextpnr_version(target: str = "ice40") -> str:
 
 
 def run_flow(top: Path, target: str, out: Path, *, freq_mhz: float = 24.0, seed: int = 1,
-             bitstream: bool = False, pcf: Path | None = None, timing_seeds: int = 1) -> dict:
+             bitstream: bool = False, pcf: Path | None = None, timing_seeds: int = 1,
+             dsp_registers: bool = True) -> dict:
     """The open flow on a converted top (``hdl.flow.build``'s ``.v``), everything into ``out``:
     Yosys; for ice40 and ecp5, when the design fits the device, nextpnr and (``bitstream``)
     the packer. Returns what ``make synth`` and the bench report: device, tool versions, the
@@ -341,18 +342,29 @@ def run_flow(top: Path, target: str, out: Path, *, freq_mhz: float = 24.0, seed:
     resources beyond the device), ``pnr`` (None unless placed) and ``bitstream`` (a file
     name or None). ``pcf``: the pin constraints (a board top; nextpnr then refuses any top
     port the file does not place). ``timing_seeds``: placer seeds to try, one after another,
-    until every clock meets its constraint (the last result is kept when none does)."""
+    until every clock meets its constraint (the last result is kept when none does).
+    ``dsp_registers`` (ecp5): move the registers around each MULT18X18D into it
+    (``hdl.flow.ecp5_dsp``) before nextpnr; the flip-flop count is then what is left in the
+    fabric, and ``dsp_registers`` in the result says how many moved."""
     top, out = Path(top), Path(out)
     routed = target in PNR
     netlist = out / f"{top.stem}.json" if routed else None
     result = synthesize(top, top.stem, target, log=out / f"{target}.log", netlist=netlist)
+    moved = None
+    if target == "ecp5" and dsp_registers:
+        from . import ecp5_dsp
+
+        moved = ecp5_dsp.absorb(netlist)
+        cells = result["cells"]
+        cells["TRELLIS_FF"] = cells.get("TRELLIS_FF", 0) - moved["flip_flops"]
     groups = summary(result["cells"], target)
     device, _ = DEVICES[target]
     rows = fit(groups, target)
     doc = {"target": target, "device": device, "yosys": version(), "resources": groups,
            "fit": {name: {"used": used, "capacity": cap} for name, used, cap in rows},
            "over": [name for name, used, cap in rows if used > cap], "cells": result["cells"],
-           "yosys_seconds": result["seconds"], "pnr": None, "bitstream": None}
+           "yosys_seconds": result["seconds"], "dsp_registers": moved, "pnr": None,
+           "bitstream": None}
     if routed and not doc["over"]:
         _, _, _, routed_ext, bit_ext = PNR[target]
         asc = out / f"{top.stem}{routed_ext}"

@@ -29,9 +29,11 @@ def flat(clk, en, x_bus, w_bus, s_bus, *, lanes: int, pe: int, zp_in: int):
     return arr, out
 
 
-def simulate(tmp_path, xs, ws, zp_in, *, hold=0.0, hdl="myhdl", seed=0):
+def simulate(tmp_path, xs, ws, zp_in, *, hold=0.0, hdl="myhdl", seed=0, gates=None):
     """xs: (N, L) int8 inputs, ws: (N, PE, L) int8 weights; returns the (N, PE) sums read
-    ``latency`` enabled clocks after each word's lane-0 operands."""
+    ``latency`` enabled clocks after each word's lane-0 operands. ``hdl``: "myhdl", or
+    "icarus" for the converted Verilog; ``gates``: for "icarus", a function (folder, name)
+    that replaces ``name.v`` by a netlist and returns the cell libraries it needs."""
     n, lanes = xs.shape
     pe = ws.shape[1]
     bits = sa.sum_bits(lanes - 1)
@@ -42,8 +44,9 @@ def simulate(tmp_path, xs, ws, zp_in, *, hold=0.0, hdl="myhdl", seed=0):
     dut = flat(clk, en, x_bus, w_bus, s_bus, lanes=lanes, pe=pe, zp_in=zp_in)
     if hdl != "myhdl":
         icarus.convert(dut, tmp_path, "systolic_array_dut")
-        dut = icarus.cosimulation(tmp_path, "systolic_array_dut", clk=clk, en=en, x_bus=x_bus,
-                                  w_bus=w_bus, s_bus=s_bus)
+        libraries = gates(tmp_path, "systolic_array_dut") if gates else ()
+        dut = icarus.cosimulation(tmp_path, "systolic_array_dut", libraries, clk=clk, en=en,
+                                  x_bus=x_bus, w_bus=w_bus, s_bus=s_bus)
     rng = np.random.default_rng(seed)
     lat = sa.latency(lanes)
     got = []

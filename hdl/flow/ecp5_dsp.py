@@ -1,0 +1,208 @@
+"""Registers into the ECP5 multipliers: a pass on the Yosys JSON netlist before nextpnr-ecp5.
+
+Yosys' ``synth_ecp5`` maps every multiply to a MULT18X18D with all its registers off, and
+leaves the registers around it in the fabric (it has no pass that moves them in, as
+``xilinx_dsp`` does for the DSP48E1). The systolic array's stage is exactly what the
+MULT18X18D can hold inside::
+
+    fabric before:   [xz_dup] --route--> A ─┐
+                     [w]      --route--> B ─┴ (x) MULT18X18D --route--> [p] --> (+)
+    after:           A -> [input A] ─┐
+                     B -> [input B] ─┴ (x) -> [pipeline] = MULT18X18D --> (+)
+
+so the multiplier's delay and both routes into and out of the DSP column leave the clock
+period: the clock holds only the route to the DSP's input registers, or the pipeline
+register's clock-to-out and the add.
+
+``absorb(netlist)`` rewrites the netlist in place. For each MULT18X18D:
+
+* **input A, input B:** when every pin of the port not tied to 0 is driven by a TRELLIS_FF
+  whose output goes to nothing but this multiplier's pins of that port, the flip-flops are removed and the pins
+  take their D inputs, with ``REG_INPUTx_CLK`` set;
+* **pipeline:** when every product bit that drives anything drives exactly one TRELLIS_FF
+  and nothing else, those flip-flops are removed and the product pins drive their outputs,
+  with ``REG_PIPELINE_CLK`` set.
+
+A flip-flop qualifies only as a plain enabled register: rising clock (``CLKMUX "CLK"``), an
+active-high enable or none (``CEMUX "CE"`` or ``"1"``), its set/reset input tied to 0 and no
+global reset (``GSR "DISABLED"``): what the DSP's register does with its CE pin and RST tied
+low. The registers of one multiplier take one of the DSP's four clock/enable pairs per
+distinct (clock, enable) nets, in order. Anything else stays as it is, so the pass only moves
+registers, never changes what is computed (the gate-level simulation of a converted array
+in ``tests/hdl/flow/test_ecp5_dsp.py`` checks it against the RTL, with the register model in
+``cosim/ecp5_sim.v``).
+"""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+PORTS = {"A": "INPUTA", "B": "INPUTB"}
+WIDTH = 18  # A0..A17, B0..B17
+PRODUCT = 36  # P0..P35
+
+
+def _params(cell: dict) -> dict:
+    """A cell's string parameters, without the padding Yosys gives wide ones (CEMUX "1 ")."""
+    return {k: v.strip() if isinstance(v, str) else v for k, v in cell["parameters"].items()}
+
+
+def _plain(ff: dict) -> bool:
+    """A register the DSP can hold: rising clock, active-high or no enable, no reset."""
+    par, con = _params(ff), ff["connections"]
+    # absent parameters take the defaults of the cell (Yosys' ecp5 cells_sim)
+    return (par.get("CLKMUX", "CLK") == "CLK" and par.get("CEMUX", "1") in ("CE", "1")
+            and par.get("GSR", "ENABLED") == "DISABLED" and par.get("LSRMODE", "LSR") == "LSR"
+            and con.get("LSR", ["0"]) == ["0"] and par.get("LSRMUX", "LSR") == "LSR")
+
+
+def _domain(ff: dict) -> tuple:
+    """(clock bit, enable bit) of a flip-flop; the enable is '1' when it has none."""
+    con = ff["connections"]
+    ce = "1" if _params(ff).get("CEMUX", "1") == "1" else con.get("CE", ["1"])[0]
+    return con["CLK"][0], ce
+
+
+def absorb(netlist: Path) -> dict:
+    """Move the registers around every MULT18X18D of ``netlist`` into it (the module
+    docstring says which). Returns {"multipliers", "inputs", "pipelines", "flip_flops"}:
+    the multipliers seen, the input ports and pipeline registers moved in, and the
+    flip-flops removed."""
+    netlist = Path(netlist)
+    design = json.loads(netlist.read_text())
+    stats = {"multipliers": 0, "inputs": 0, "pipelines": 0, "flip_flops": 0}
+    for module in design["modules"].values():
+        _absorb_module(module, stats)
+    netlist.write_text(json.dumps(design))
+    return stats
+
+
+def _absorb_module(module: dict, stats: dict) -> None:
+    cells = module["cells"]
+    drivers, loads = {}, defaultdict(list)  # net bit -> (cell, port); -> [(cell, port)]
+    for name, cell in cells.items():
+        dirs = cell.get("port_directions", {})
+        for port, bits in cell["connections"].items():
+            for bit in bits:
+                if isinstance(bit, str):
+                    continue
+                if dirs.get(port) == "output":
+                    drivers[bit] = (name, port)
+                else:
+                    loads[bit].append((name, port))
+    for port in module.get("ports", {}).values():  # a top port is a load nothing may take
+        for bit in port["bits"]:
+            if not isinstance(bit, str):
+                loads[bit].append((None, port["direction"]))
+    removed = set()
+
+    def register_of(bit):
+        """The plain TRELLIS_FF driving ``bit``, or None."""
+        if isinstance(bit, str) or bit not in drivers:
+            return None
+        name, port = drivers[bit]
+        cell = cells[name]
+        if cell["type"] != "TRELLIS_FF" or port != "Q" or name in removed or not _plain(cell):
+            return None
+        return name
+
+    for mname, mult in list(cells.items()):
+        if mult["type"] != "MULT18X18D":
+            continue
+        stats["multipliers"] += 1
+        con = mult["connections"]
+        par = mult.setdefault("parameters", {})
+        domains: list[tuple] = []
+
+        def pair(domain) -> int | None:
+            if domain not in domains:
+                if len(domains) == 4:
+                    return None
+                domains.append(domain)
+            return domains.index(domain)
+
+        for letter, reg in PORTS.items():
+            pins = [f"{letter}{i}" for i in range(WIDTH) if con.get(f"{letter}{i}", ["0"]) != ["0"]]
+            ffs = [register_of(con[p][0]) for p in pins]  # a pin tied to 0 needs no register
+            if not pins or any(ff is None for ff in ffs):
+                continue
+            if len({_domain(cells[ff]) for ff in ffs}) != 1:
+                continue
+            # each flip-flop's output goes to this multiplier's pins of this port only
+            pinset = set(pins)
+            if any(sink != mname or port not in pinset for ff in set(ffs)
+                   for sink, port in loads[cells[ff]["connections"]["Q"][0]]):
+                continue
+            index = pair(_domain(cells[ffs[0]]))
+            if index is None:
+                continue
+            for p, ff in zip(pins, ffs):
+                con[p] = [cells[ff]["connections"]["DI"][0]]
+            _clock(mult, par, reg, index, _domain(cells[ffs[0]]))
+            removed.update(ffs)
+            stats["inputs"] += 1
+            stats["flip_flops"] += len(set(ffs))
+
+        used = [f"P{i}" for i in range(PRODUCT)
+                if f"P{i}" in con and not isinstance(con[f"P{i}"][0], str)
+                and loads[con[f"P{i}"][0]]]
+        outs = []
+        for p in used:
+            sinks = loads[con[p][0]]
+            name = sinks[0][0] if len(sinks) == 1 else None
+            ok = (name is not None and sinks[0][1] == "DI" and cells[name]["type"] == "TRELLIS_FF"
+                  and name not in removed and _plain(cells[name]))
+            outs.append(name if ok else None)
+        if used and all(outs) and len({_domain(cells[ff]) for ff in outs}) == 1:
+            index = pair(_domain(cells[outs[0]]))
+            if index is not None:
+                for p, ff in zip(used, outs):
+                    con[p] = [cells[ff]["connections"]["Q"][0]]
+                _clock(mult, par, "PIPELINE", index, _domain(cells[outs[0]]))
+                removed.update(outs)
+                stats["pipelines"] += 1
+                stats["flip_flops"] += len(outs)
+    for name in removed:
+        del cells[name]
+
+
+def _clock(mult: dict, par: dict, reg: str, index: int, domain: tuple) -> None:
+    """Clock register ``reg`` (INPUTA, INPUTB, PIPELINE) of ``mult`` from pair ``index``."""
+    clk, ce = domain
+    con, dirs = mult["connections"], mult.setdefault("port_directions", {})
+    for pin, bit in ((f"CLK{index}", clk), (f"CE{index}", ce), (f"RST{index}", "0")):
+        con[pin] = [bit]
+        dirs[pin] = "input"
+    par[f"REG_{reg}_CLK"] = f"CLK{index}"
+    par[f"REG_{reg}_CE"] = f"CE{index}"
+    par[f"REG_{reg}_RST"] = f"RST{index}"
+    par["GSR"] = "DISABLED"
+
+
+# Yosys' ECP5 simulation models of the fabric cells (LUT4, PFUMX, L6MUX21, TRELLIS_FF, CCU2C,
+# distributed RAM): cells_sim.v itself also defines DP16KD, but includes these files twice
+# in the YoWASP build, so neither Yosys nor Icarus reads it whole.
+FABRIC_MODELS = ("+/ecp5/common_sim.vh", "+/ecp5/ccu2c_sim.vh")
+DSP_MODEL = Path(__file__).resolve().parents[2] / "cosim" / "ecp5_dsp_sim.v"
+
+
+def gate_level(netlist: Path, top: str, out: Path) -> Path:
+    """``out``: the mapped ``netlist`` (module ``top``) as plain Verilog for simulation, the
+    fabric cells' models flattened into it; the MULT18X18D cells stay instances, for
+    ``DSP_MODEL``. The design may not use block RAM (no DP16KD model)."""
+    from . import synth as ys
+
+    netlist, out = Path(netlist), Path(out)
+    design = json.loads(netlist.read_text())
+    only = out.with_suffix(".top.json")  # the top alone: the other modules are Yosys' boxes
+    only.write_text(json.dumps({**design, "modules": {top: design["modules"][top]}}))
+    here = out.parent
+    script = (f"read_verilog {' '.join(FABRIC_MODELS)}; read_json {ys.rel(only, here)}; "
+              f"hierarchy -top {top}; proc; flatten; opt_clean; "
+              f"write_verilog -noattr {ys.rel(out, here)}")
+    proc = ys.subprocess.run([ys.yosys(), "-q", "-p", script], cwd=here, capture_output=True,
+                             text=True)
+    if proc.returncode:
+        raise ys.SynthError(f"yosys could not write the gate-level netlist:\n{proc.stderr}")
+    return out

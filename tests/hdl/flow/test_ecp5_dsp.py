@@ -1,0 +1,108 @@
+"""hdl.flow.ecp5_dsp: the registers around each MULT18X18D move into it, and the netlist
+still computes the same. A converted systolic array goes through synth_ecp5, the pass, and
+back to Verilog as a gate-level netlist (Yosys' ECP5 cell models, the MULT18X18D model of
+cosim/ecp5_dsp_sim.v), and runs in Icarus under random enable gaps against the dot products;
+nextpnr-ecp5 then places it with every register in the DSPs."""
+import json
+
+import numpy as np
+import pytest
+
+from hdl.cnn import systolic_array as sa
+from hdl.flow import ecp5_dsp
+from hdl.flow import synth as ys
+from tests.hdl.cnn.test_systolic_array import simulate, want
+from tests.hdl.helpers import need_fpga, need_tools
+
+LANES, PE, ZP = 3, 2, -20
+
+
+def cells_of(netlist, kind):
+    modules = json.loads(netlist.read_text())["modules"].values()
+    return [c for m in modules for c in m["cells"].values() if c["type"] == kind]
+
+
+def gate_level(stats):
+    """A ``gates`` hook for ``simulate``: synth_ecp5, the pass (its figures into ``stats``),
+    and the netlist written back as Verilog in place of the converted one."""
+    def build(folder, name):
+        netlist = folder / f"{name}.json"
+        ys.synthesize(folder / f"{name}.v", name, "ecp5", netlist=netlist)
+        stats["before"] = len(cells_of(netlist, "TRELLIS_FF"))
+        stats.update(ecp5_dsp.absorb(netlist))
+        stats["after"] = len(cells_of(netlist, "TRELLIS_FF"))
+        stats["mults"] = cells_of(netlist, "MULT18X18D")
+        ecp5_dsp.gate_level(netlist, name, folder / f"{name}.v")
+        return [ecp5_dsp.DSP_MODEL]
+    return build
+
+
+def test_array_registers_move_into_the_multipliers(tmp_path):
+    need_fpga("yosys")
+    need_tools("iverilog", "vvp")
+    rng = np.random.default_rng(3)
+    xs = rng.integers(-128, 128, (30, LANES))
+    ws = rng.integers(-128, 128, (30, PE, LANES))
+    xs[0], ws[0] = 127, -128  # the largest product
+    stats = {}
+    got = simulate(tmp_path, xs, ws, ZP, hold=0.3, hdl="icarus", gates=gate_level(stats))
+    np.testing.assert_array_equal(got, want(xs, ws, ZP))
+    # every stage: both operand registers and the product register are in its MULT18X18D
+    assert stats["multipliers"] == LANES * PE
+    assert stats["inputs"] == 2 * LANES * PE and stats["pipelines"] == LANES * PE
+    assert stats["flip_flops"] == stats["before"] - stats["after"]
+    assert stats["flip_flops"] >= LANES * PE * (sa.XZ_BITS + 8 + 15)
+    for mult in stats["mults"]:
+        par = mult["parameters"]
+        assert [par.get(f"REG_{r}_CLK") for r in ("INPUTA", "INPUTB", "PIPELINE")] == ["CLK0"] * 3
+        assert "REG_OUTPUT_CLK" not in par
+
+
+SHARED = """module shared(input clk, input en, input signed [7:0] a, b, output reg signed [15:0] p,
+                  output [7:0] a_seen);
+  reg signed [7:0] ar, br; reg signed [15:0] m;
+  always @(posedge clk) begin if (en) begin ar <= a; br <= b; end m <= ar * br; p <= m + 16'sd1; end
+  assign a_seen = ar;
+endmodule
+"""
+
+
+def test_only_registers_the_multiplier_alone_reads(tmp_path):
+    """``ar`` also drives a port and stays in the fabric; ``br`` (enabled) and ``m`` (no
+    enable) move in, on two clock/enable pairs of the DSP."""
+    need_fpga("yosys")
+    verilog = tmp_path / "shared.v"
+    verilog.write_text(SHARED)
+    netlist = tmp_path / "shared.json"
+    ys.synthesize(verilog, "shared", "ecp5", netlist=netlist)
+    stats = ecp5_dsp.absorb(netlist)
+    assert (stats["inputs"], stats["pipelines"]) == (1, 1)
+    (mult,) = cells_of(netlist, "MULT18X18D")
+    par = mult["parameters"]
+    assert par.get("REG_INPUTA_CLK", "NONE") == "NONE" or par.get("REG_INPUTB_CLK", "NONE") == "NONE"
+    clocked = {par[f"REG_{r}_CE"] for r in ("INPUTA", "INPUTB", "PIPELINE")
+               if par.get(f"REG_{r}_CLK", "NONE") != "NONE"}
+    assert clocked == {"CE0", "CE1"}
+    assert mult["connections"]["CE1"] == ["1"] or mult["connections"]["CE0"] == ["1"]
+
+
+@pytest.mark.parametrize("absorbed", [False, True])
+def test_nextpnr_places_the_registered_multipliers(tmp_path, absorbed):
+    """nextpnr-ecp5 takes the rewritten netlist (registers configured in the DSP) and routes it."""
+    from tests.hdl.cnn.test_systolic_array import flat
+    from myhdl import Signal, intbv
+    from cosim import icarus
+
+    need_fpga("yosys", "nextpnr-ecp5")
+    clk, en = Signal(bool(0)), Signal(bool(0))
+    bits = sa.sum_bits(LANES - 1)
+    dut = flat(clk, en, Signal(intbv(0)[8 * LANES:]), Signal(intbv(0)[8 * PE * LANES:]),
+               Signal(intbv(0)[bits * PE:]), lanes=LANES, pe=PE, zp_in=ZP)
+    verilog = icarus.convert(dut, tmp_path, "arr", testbench=False)
+    netlist = tmp_path / "arr.json"
+    ys.synthesize(verilog, "arr", "ecp5", netlist=netlist)
+    if absorbed:
+        ecp5_dsp.absorb(netlist)
+    pnr = ys.place_and_route(netlist, tmp_path / "arr.config", freq_mhz=100, target="ecp5",
+                             log=tmp_path / "nextpnr.log")
+    assert pnr["fmax_mhz"] > 0
