@@ -310,6 +310,11 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
     insts = []
     raddrs, was = line_of(raddr, n_lanes - 1), line_of(wa, n_lanes - 1)
     insts += [delay_line(clk, en, raddrs), delay_line(clk, en, was)]
+    # what each lane's ROM address holds after the next enabled clock (a deep ROM reads its
+    # banks a clock early: hdl.lib.rom): lane 0's is the issue counter's next value, lane k's
+    # is lane k-1's address now
+    wa_next = Signal(wa.val)
+    aheads = [wa_next] + was[:-1]
     x_ops, w_ops = [], []
     for k in range(n_lanes):
         lane_t = [k // simd] if wide else list(range(n_taps))  # the taps lane k reads
@@ -323,7 +328,8 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
             qs.append(q)
         x_ops.append(qs)
         wk = Signal(intbv(0)[8 * pe:])
-        insts.append(rom(clk, was[k], wk, path=paths["weights"][k], signed=False, en=en))
+        insts.append(rom(clk, was[k], wk, path=paths["weights"][k], signed=False, en=en,
+                         ahead=aheads[k]))
         w_ops.append(wk)
     x_lane = []
     if steps > 1:  # the tap each lane's RAM word is for: t1 delayed k more clocks
@@ -466,10 +472,20 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
             else:
                 raddr.next = raddr + 1
 
+    @always_comb
+    def next_word():  # (the last word's own test, not ``finish``: a glitch must stay in range)
+        if go and g == groups - 1 and t == steps - 1 and cg == cg_n - 1:
+            wa_next.next = 0
+        elif go:
+            wa_next.next = wa + 1
+        else:
+            wa_next.next = wa
+
     @always_seq(clk.posedge, reset=rst)
     def issue():
         if en:
             v1.next = go
+            wa.next = wa_next
             if go:
                 g1.next = g
                 first1.next = t == 0 and cg == 0
@@ -480,18 +496,14 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
                         t.next = 0
                         if g == groups - 1:
                             g.next = 0
-                            wa.next = 0
                         else:
                             g.next = g + 1
-                            wa.next = wa + 1
                     else:
                         t.next = t + 1
-                        wa.next = wa + 1
                 else:
                     cg.next = cg + 1
-                    wa.next = wa + 1
 
-    stages = [issue]
+    stages = [next_word, issue]
     if steps > 1:  # with one step there is nothing to select (and t1 would be unused)
         @always_seq(clk.posedge, reset=rst)
         def tap_stage():

@@ -32,8 +32,9 @@ What each clock holds: the operand registers (the ROM's output register for w; t
 and the zero-point subtraction for x), one multiply into the product register, one add into
 the partial sum register. On a Xilinx DSP48E1 a stage is one DSP: A/B registers, M register,
 P = M + PCIN into the P register, and Yosys' ``xilinx_dsp`` cascades the chain through
-PCOUT -> PCIN, so the adders leave the LUTs. On an ECP5 a stage is a MULT18X18D between two
-registers and one carry chain.
+PCOUT -> PCIN, so the adders leave the LUTs. On an ECP5 a stage is a MULT18X18D and one
+carry chain: the operand registers become its input registers and the product register its
+pipeline register (``hdl.flow.ecp5_dsp``, after synthesis).
 
 Ports: ``clk``; ``en`` (every register holds while low); ``x`` (L signals, unsigned 8-bit
 int8 patterns); ``w`` (L signals of 8 x PE bits); ``sums`` (PE signed signals). Latency: the

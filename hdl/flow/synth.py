@@ -16,7 +16,8 @@ resources people compare parts by (``summary``). Targets:
             maps about 8 % fewer LUT4s than the default ABC on these designs); flip-flop
             enables and resets only where 8 or more share one (``ICE40_FFS``); then
             nextpnr-ice40 (UP5K, SG48) and icepack
-``ecp5``    ``synth_ecp5 -abc9``: ECP5 LUT4, TRELLIS_FF, MULT18X18D, DP16KD; then nextpnr-ecp5
+``ecp5``    ``synth_ecp5 -abc9``: ECP5 LUT4, TRELLIS_FF, MULT18X18D, DP16KD; the registers
+            around each multiplier moved into it (``hdl.flow.ecp5_dsp``); then nextpnr-ecp5
             (LFE5U-85F, CABGA381: the ULX3S part) and ecppack
 
 The iCE40 has no LUT RAM: a memory Yosys leaves in logic costs a flip-flop per bit and a read
@@ -28,7 +29,8 @@ flip-flops, where an EBR each would run out of EBRs.
 Registers whose name ends in ``_dup`` are copies of one register, one per load, so each can
 sit by the logic it drives (the systolic array's per-row operand registers). Yosys would
 merge them back into one (same input, same clock); on ``ecp5`` they are marked ``keep`` first
-(``DUPLICATES``), since synth_ecp5 leaves the MULT18X18D input registers unused. On ``xilinx``
+(``DUPLICATES``), and each copy then becomes its multiplier's input register
+(``hdl.flow.ecp5_dsp``, which moves registers into the MULT18X18D after synthesis). On ``xilinx``
 they merge, and ``xilinx_dsp`` then copies the register into every DSP48E1 as its A register
 (kept apart they would stay in the fabric: 648 more FDRE on a 9-lane, 8-row array). On the
 UP5K, where logic cells are the scarce resource and far slower paths set the clock, they merge.

@@ -114,6 +114,34 @@ def test_converted_verilog_in_icarus(tmp_path, mode):
     icarus.verilator_lint(tmp_path / "dense_dut.v", "dense_dut")
 
 
+@pytest.mark.parametrize("hdl", ["myhdl", "icarus"])
+def test_deep_weight_rom_reads_in_banks(tmp_path, hdl):
+    """600 x 8 weights at PE = SIMD = 1: a 4,800-word ROM, deeper than one block RAM, reads in
+    three banks (2,048, 2,048 and 704 words) a clock early (hdl.lib.rom): bit-exact under
+    gaps and stalls, in MyHDL and in the converted Verilog, with the output clocks still
+    trace()'s."""
+    from hdl.lib import rom
+
+    if hdl == "icarus":
+        need_tools("iverilog", "vvp", "verilator")
+    rng = np.random.default_rng(21)
+    layer = make_layer("dense", 600, 8, rng=rng, mode="round", zp_in=-3, zp_out=-100)
+    x = rng.integers(-128, 128, (2, 600)).astype(np.int8)
+    got, want, _ = simulate(tmp_path, layer, x, 1, 1, gap=0.2, stall=0.3, hdl=hdl)
+    np.testing.assert_array_equal(got, want)
+    banks = sorted(tmp_path.glob("*_weights_pe1_simd1_lane0_bank*.mem"))
+    assert [len(b.read_text().split()) for b in banks] == [2048, 2048, 704]
+    assert rom.bank_words(8) == 2048
+    if hdl == "icarus":
+        text = (tmp_path / "dense_dut.v").read_text()
+        assert text.count("$readmemh(\"dense1_weights_pe1_simd1_lane0_bank") == 3
+        icarus.verilator_lint(tmp_path / "dense_dut.v", "dense_dut")
+    else:
+        t_in = []
+        _, _, when = simulate(tmp_path, layer, x[:1], 1, 1, in_cycles=t_in)
+        assert when == trace(layer, 1, 1, t_in)
+
+
 def test_bad_parameters(tmp_path):
     clk, rst = make_clk_rst()
     layer = make_layer("dense", 12, 6, rng=np.random.default_rng(0))
