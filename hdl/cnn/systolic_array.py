@@ -79,13 +79,28 @@ def operand_x(clk, en, x, xz_dup, *, zp_in: int):
 
 @block
 def delay(clk, en, d, q):
-    """q <= d while ``en``: a lane's weight operand register (the weight ROM's output
-    register), and one clock of the engine's skew and flag lines."""
+    """q <= d while ``en``: one clock of the engine's skew and flag lines."""
 
     @always(clk.posedge)
     def hold():
         if en:
             q.next = d
+
+    return hold
+
+
+@block
+def operand_w(clk, en, w, w_dup):
+    """w_dup <= w: a lane's weight operand register (after the weight ROM's read register).
+    Named ``_dup`` like the input operand copies, so that synthesis keeps its bits apart:
+    Yosys would otherwise merge bits that hold the same function of the ROM address (in
+    small ROMs built from LUTs, two weights' bits often are), and a bit that drives two
+    multipliers cannot become a register inside either (hdl/flow/ecp5_dsp.py)."""
+
+    @always(clk.posedge)
+    def hold():
+        if en:
+            w_dup.next = w
 
     return hold
 
@@ -131,7 +146,7 @@ def systolic_array(clk, en, x, w, sums, *, pe: int, zp_in: int):
     insts = []
     wq = [Signal(intbv(0)[8 * pe:]) for _ in range(lanes)]
     for k in range(lanes):
-        insts.append(delay(clk, en, w[k], wq[k]))
+        insts.append(operand_w(clk, en, w[k], wq[k]))
     for p in range(pe):
         xz = [_signed(XZ_BITS) for _ in range(lanes)]
         chain = [_signed(sum_bits(k)) for k in range(lanes - 1)] + [sums[p]]

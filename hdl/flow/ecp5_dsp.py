@@ -16,9 +16,12 @@ register's clock-to-out and the add.
 
 ``absorb(netlist)`` rewrites the netlist in place. For each MULT18X18D:
 
-* **input A, input B:** when every pin of the port not tied to 0 is driven by a TRELLIS_FF
-  whose output goes to nothing but this multiplier's pins of that port, the flip-flops are removed and the pins
-  take their D inputs, with ``REG_INPUTx_CLK`` set;
+* **input A, input B:** when every pin of the port not tied to a constant is driven by a
+  TRELLIS_FF, the pins take the flip-flops' D inputs, with ``REG_INPUTx_CLK`` set: the DSP's
+  register is a copy of them. A flip-flop whose every load became such a copy is removed; one
+  that also drives other logic (Yosys merges a weight bit with an address bit that is the same
+  function of the clock) stays for it. A pin tied to a constant stays tied: in the register it
+  holds the constant from the first enabled clock on, before any product is used;
 * **pipeline:** when every product bit that drives anything drives exactly one TRELLIS_FF
   and nothing else, those flip-flops are removed and the product pins drive their outputs,
   with ``REG_PIPELINE_CLK`` set.
@@ -29,8 +32,8 @@ global reset (``GSR "DISABLED"``): what the DSP's register does with its CE pin 
 low. The registers of one multiplier take one of the DSP's four clock/enable pairs per
 distinct (clock, enable) nets, in order. Anything else stays as it is, so the pass only moves
 registers, never changes what is computed (the gate-level simulation of a converted array
-in ``tests/hdl/flow/test_ecp5_dsp.py`` checks it against the RTL, with the register model in
-``cosim/ecp5_sim.v``).
+in ``tests/hdl/flow/test_ecp5_dsp.py`` checks it against the RTL, with the MULT18X18D model
+in ``cosim/ecp5_dsp_sim.v``).
 """
 from __future__ import annotations
 
@@ -96,6 +99,7 @@ def _absorb_module(module: dict, stats: dict) -> None:
             if not isinstance(bit, str):
                 loads[bit].append((None, port["direction"]))
     removed = set()
+    taken = defaultdict(set)  # flip-flop -> the multiplier pins that now hold a copy of it
 
     def register_of(bit):
         """The plain TRELLIS_FF driving ``bit``, or None."""
@@ -123,27 +127,34 @@ def _absorb_module(module: dict, stats: dict) -> None:
             return domains.index(domain)
 
         for letter, reg in PORTS.items():
-            pins = [f"{letter}{i}" for i in range(WIDTH) if con.get(f"{letter}{i}", ["0"]) != ["0"]]
-            ffs = [register_of(con[p][0]) for p in pins]  # a pin tied to 0 needs no register
+            if par.get(f"REG_{reg}_CLK", "NONE") != "NONE":  # registered already
+                continue
+            # a pin tied to a constant needs no register (Yosys ties a weight bit that is the
+            # same in every word of a ROM); in the DSP's register it holds the constant from
+            # the first enabled clock on, before any product is used
+            pins = [f"{letter}{i}" for i in range(WIDTH)
+                    if not isinstance(con.get(f"{letter}{i}", ["0"])[0], str)]
+            ffs = [register_of(con[p][0]) for p in pins]
             if not pins or any(ff is None for ff in ffs):
                 continue
             if len({_domain(cells[ff]) for ff in ffs}) != 1:
-                continue
-            # each flip-flop's output goes to this multiplier's pins of this port only
-            pinset = set(pins)
-            if any(sink != mname or port not in pinset for ff in set(ffs)
-                   for sink, port in loads[cells[ff]["connections"]["Q"][0]]):
                 continue
             index = pair(_domain(cells[ffs[0]]))
             if index is None:
                 continue
             for p, ff in zip(pins, ffs):
                 con[p] = [cells[ff]["connections"]["DI"][0]]
+                taken[ff].add((mname, p))
             _clock(mult, par, reg, index, _domain(cells[ffs[0]]))
-            removed.update(ffs)
             stats["inputs"] += 1
-            stats["flip_flops"] += len(set(ffs))
+            for ff in set(ffs):  # a flip-flop that also drives other logic stays for it
+                if taken[ff] >= set(loads[cells[ff]["connections"]["Q"][0]]):
+                    removed.add(ff)
+                    stats["flip_flops"] += 1
 
+        if par.get("REG_PIPELINE_CLK", "NONE") != "NONE" or par.get("REG_OUTPUT_CLK",
+                                                                     "NONE") != "NONE":
+            continue
         used = [f"P{i}" for i in range(PRODUCT)
                 if f"P{i}" in con and not isinstance(con[f"P{i}"][0], str)
                 and loads[con[f"P{i}"][0]]]
@@ -152,7 +163,7 @@ def _absorb_module(module: dict, stats: dict) -> None:
             sinks = loads[con[p][0]]
             name = sinks[0][0] if len(sinks) == 1 else None
             ok = (name is not None and sinks[0][1] == "DI" and cells[name]["type"] == "TRELLIS_FF"
-                  and name not in removed and _plain(cells[name]))
+                  and name not in removed and name not in taken and _plain(cells[name]))
             outs.append(name if ok else None)
         if used and all(outs) and len({_domain(cells[ff]) for ff in outs}) == 1:
             index = pair(_domain(cells[outs[0]]))

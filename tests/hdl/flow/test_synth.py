@@ -116,6 +116,12 @@ def test_ecp5_flow_end_to_end(tmp_path):
     bit = tmp_path / report["bitstream"]
     assert bit.suffix == ".bit" and bit.stat().st_size > 1_000_000
     assert "critical path" in proc.stdout and "openFPGALoader" in proc.stdout
+    # every MAC lane's operand and product registers moved into its MULT18X18D
+    moved = report["dsp_registers"]
+    lanes = fit["MULT18X18D"]["used"]
+    assert (moved["multipliers"], moved["inputs"], moved["pipelines"]) == (lanes, 2 * lanes,
+                                                                            lanes)
+    assert "flip-flops moved into" in proc.stdout
 
 
 def test_bitstream_needs_a_routed_target(tmp_path):
