@@ -21,7 +21,9 @@ register's clock-to-out and the add.
   register is a copy of them. A flip-flop whose every load became such a copy is removed; one
   that also drives other logic (Yosys merges a weight bit with an address bit that is the same
   function of the clock) stays for it. A pin tied to a constant stays tied: in the register it
-  holds the constant from the first enabled clock on, before any product is used;
+  holds the constant from the first enabled clock on, before any product is used. A port tied
+  to constants only (a weight that is a single number) takes the other port's register, so
+  that both inputs are registered, which is when nextpnr times the multiplier as registered;
 * **pipeline:** when every product bit that drives anything drives exactly one TRELLIS_FF
   and nothing else, those flip-flops are removed and the product pins drive their outputs,
   with ``REG_PIPELINE_CLK`` set.
@@ -151,6 +153,18 @@ def _absorb_module(module: dict, stats: dict) -> None:
                 if taken[ff] >= set(loads[cells[ff]["connections"]["Q"][0]]):
                     removed.add(ff)
                     stats["flip_flops"] += 1
+
+        # a port tied to constants only (a weight that is one number) takes the other port's
+        # register too: nextpnr times the multiplier as registered only when both inputs are
+        for letter, reg in PORTS.items():
+            other = f"REG_{PORTS['B' if letter == 'A' else 'A']}"
+            if (par.get(f"REG_{reg}_CLK", "NONE") == "NONE"
+                    and par.get(f"{other}_CLK", "NONE") != "NONE"
+                    and all(isinstance(con.get(f"{letter}{i}", ["0"])[0], str)
+                            for i in range(WIDTH))):
+                for key in ("CLK", "CE", "RST"):
+                    par[f"REG_{reg}_{key}"] = par[f"{other}_{key}"]
+                stats["inputs"] += 1
 
         if par.get("REG_PIPELINE_CLK", "NONE") != "NONE" or par.get("REG_OUTPUT_CLK",
                                                                      "NONE") != "NONE":

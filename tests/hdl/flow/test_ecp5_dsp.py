@@ -106,15 +106,51 @@ def test_a_register_that_drives_other_logic_is_copied(tmp_path):
     assert par["REG_PIPELINE_CE"] == "CE1" and con["CE1"] == ["1"]
     assert ecp5_dsp.absorb(netlist)["flip_flops"] == 0  # nothing moves twice
     gates = ecp5_dsp.gate_level(netlist, "shared", tmp_path / "gates.v")
-    (tmp_path / "rtl.v").write_text(SHARED.replace("module shared", "module rtl"))
-    (tmp_path / "bench.v").write_text(BENCH)
+    assert bench(tmp_path, SHARED, gates) == 0
+
+
+CONST = """module shared(input clk, input en, input signed [7:0] a, b, output reg signed [15:0] p,
+                  output [7:0] a_seen);
+  reg signed [7:0] ar, w; reg signed [15:0] m;
+  always @(posedge clk) if (en) begin ar <= a; w <= -8'sd77; m <= ar * w; end
+  always @(posedge clk) p <= m;
+  assign a_seen = 8'd0;
+endmodule
+"""
+
+
+def test_a_constant_weight_is_registered_with_the_other_input(tmp_path):
+    """A weight that is one number (a 1-word ROM): Yosys ties B to constants; the pass gives B
+    the A register's clock and enable all the same (nextpnr times the multiplier as
+    registered only with both inputs registered), and the netlist still matches the RTL."""
+    need_fpga("yosys")
+    need_tools("iverilog", "vvp")
+    (tmp_path / "shared.v").write_text(CONST)
+    netlist = tmp_path / "shared.json"
+    ys.synthesize(tmp_path / "shared.v", "shared", "ecp5", netlist=netlist)
+    (mult,) = cells_of(netlist, "MULT18X18D")
+    assert all(isinstance(mult["connections"][f"B{i}"][0], str) for i in range(18))
+    stats = ecp5_dsp.absorb(netlist)
+    assert (stats["inputs"], stats["pipelines"]) == (2, 1)
+    (mult,) = cells_of(netlist, "MULT18X18D")
+    par = mult["parameters"]
+    assert [par[f"REG_INPUT{x}_{k}"] for x in "AB" for k in ("CLK", "CE")] == ["CLK0", "CE0"] * 2
+    gates = ecp5_dsp.gate_level(netlist, "shared", tmp_path / "gates.v")
+    assert bench(tmp_path, CONST, gates) == 0
+
+
+def bench(folder, rtl, gates) -> int:
+    """Mismatches between ``rtl`` and its gate-level netlist ``gates`` (module ``shared``)
+    over 400 clocks of random inputs and enables, after the first five."""
+    (folder / "rtl.v").write_text(rtl.replace("module shared", "module rtl"))
+    (folder / "bench.v").write_text(BENCH)
     run = ys.subprocess.run
-    proc = run(["iverilog", "-g2012", "-s", "bench", "-o", str(tmp_path / "b.vvp"),
-                str(tmp_path / "bench.v"), str(tmp_path / "rtl.v"), str(gates),
+    proc = run(["iverilog", "-g2012", "-s", "bench", "-o", str(folder / "b.vvp"),
+                str(folder / "bench.v"), str(folder / "rtl.v"), str(gates),
                 str(ecp5_dsp.DSP_MODEL)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    out = run(["vvp", "-n", str(tmp_path / "b.vvp")], capture_output=True, text=True).stdout
-    assert "MISMATCHES 0" in out, out
+    out = run(["vvp", "-n", str(folder / "b.vvp")], capture_output=True, text=True).stdout
+    return int(out.split("MISMATCHES")[1].split()[0])
 
 
 @pytest.mark.parametrize("absorbed", [False, True])
