@@ -293,7 +293,7 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
     rbase = Signal(intbv(0, min=0, max=slots * cg_n))
     wtake = Signal(bool(0))
     go = Signal(bool(0))
-    en = Signal(bool(0))
+    en = Signal(bool(1))  # the clock enable (a register: ``enable`` below)
 
     # --- issue counters (the next word to issue) and the pipeline flags ----------------------
     g = Signal(intbv(0, min=0, max=max(2, groups)))
@@ -362,9 +362,10 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
     depth = fifo_depth(1 if wide else pe, group)
     credit = Signal(intbv(depth, min=0, max=depth + 1))
     pop = Signal(bool(0))
+    free_next = Signal(bool(0))
     if wide:
-        drain_insts = wide_drain(clk, rst, load, accs, g_done, credit, pop, m, layer=layer,
-                                 pe=pe, paths=paths, depth=depth,
+        drain_insts = wide_drain(clk, rst, load, accs, g_done, credit, free_next, pop, m,
+                                 layer=layer, pe=pe, paths=paths, depth=depth,
                                  requant_dsp_bits=requant_dsp_bits)
 
         @always_comb
@@ -372,8 +373,8 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
             drain_free.next = credit != 0
             pop.next = m.valid and m.ready
     else:
-        drain_insts = serial_drain(clk, rst, load, accs, g_done, credit, drain_free, pop, m,
-                                   layer=layer, pe=pe, paths=paths, depth=depth,
+        drain_insts = serial_drain(clk, rst, load, accs, g_done, credit, drain_free, free_next,
+                                   pop, m, layer=layer, pe=pe, paths=paths, depth=depth,
                                    requant_dsp_bits=requant_dsp_bits)
         drain_state = []
 
@@ -421,15 +422,31 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
 
         @always_comb
         def control():
-            en.next = not done or drain_free
             load.next = done and drain_free
-            go.next = (not done or drain_free) and full[rslot] and ready_g
+            go.next = en and full[rslot] and ready_g
     else:
         @always_comb
         def control():
-            en.next = not done or drain_free
             load.next = done and drain_free
-            go.next = (not done or drain_free) and full[rslot]
+            go.next = en and full[rslot]
+
+    # the clock enable, ``not done or drain_free``, is a register: computed a clock ahead from
+    # the values ``done`` and the drain's registers take, so that the array's many enable pins
+    # hang off a flip-flop, not off the drain's credit logic (which then also decided ``go``)
+    done_n = Signal(bool(0))
+
+    @always_comb
+    def done_ahead():
+        if en:
+            done_n.next = v_a and last_a
+        else:
+            done_n.next = done
+
+    @always_seq(clk.posedge, reset=rst)
+    def enable():
+        en.next = not done_n or free_next
+
+    insts += [done_ahead, enable]
 
     @always_comb
     def last_word():
@@ -523,11 +540,12 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
 
 
 @block
-def serial_drain(clk, rst, load, accs, g_done, credit, drain_free, pop, m, *, layer: Layer, pe: int,
-                 paths: dict, depth: int, requant_dsp_bits: int):
+def serial_drain(clk, rst, load, accs, g_done, credit, drain_free, free_next, pop, m, *,
+                 layer: Layer, pe: int, paths: dict, depth: int, requant_dsp_bits: int):
     """The PE sums of a group (taken on ``load``) leave one per clock through a shift register,
     the bias ROM, one requantizer and the output FIFO; one credit per value. ``drain_free``:
-    the drain takes a group on this clock."""
+    the drain takes a group on this clock; ``free_next``: it will on the next clock (from the
+    values its registers take on this one)."""
     outs, acc_bits = layer.c_out, layer.acc_bits
     shift = Signal(bool(0))
     cnt = Signal(intbv(0, min=0, max=pe + 1))
@@ -548,11 +566,33 @@ def serial_drain(clk, rst, load, accs, g_done, credit, drain_free, pop, m, *, la
                                   requant_dsp_bits=requant_dsp_bits)
     out_fifo = fifo(clk, rst, q_s, m, depth=depth)
 
+    cnt_n = Signal(intbv(0, min=-1, max=pe + 2))  # what cnt and credit hold next clock
+    credit_n = Signal(intbv(0, min=-1, max=depth + 2))
+
     @always_comb
     def drain_state():
         drain_free.next = cnt == 0 or (cnt == 1 and credit != 0)
         shift.next = cnt != 0 and credit != 0
         pop.next = m.valid and m.ready
+
+    @always_comb
+    def drain_next():
+        if load:
+            cnt_n.next = pe
+        elif shift:
+            cnt_n.next = cnt - 1
+        else:
+            cnt_n.next = cnt
+        if shift and not pop:
+            credit_n.next = credit - 1
+        elif pop and not shift:
+            credit_n.next = credit + 1
+        else:
+            credit_n.next = credit
+
+    @always_comb
+    def free_ahead():
+        free_next.next = cnt_n == 0 or (cnt_n == 1 and credit_n != 0)
 
     @always_seq(clk.posedge, reset=rst)
     def drain():
@@ -578,7 +618,7 @@ def serial_drain(clk, rst, load, accs, g_done, credit, drain_free, pop, m, *, la
             acc_s.data.next = q1 + bias_q
             acc_chan.next = o1
 
-    return lanes, brom, requantizer, out_fifo, drain_state, drain
+    return lanes, brom, requantizer, out_fifo, drain_state, drain_next, free_ahead, drain
 
 
 @block
@@ -623,10 +663,11 @@ def wide_lane(clk, rst, load, acc, g_done, acc_s, acc_chan, *, pe: int, p: int, 
 
 
 @block
-def wide_drain(clk, rst, load, accs, g_done, credit, pop, m, *, layer: Layer, pe: int, paths: dict,
-               depth: int, requant_dsp_bits: int):
+def wide_drain(clk, rst, load, accs, g_done, credit, free_next, pop, m, *, layer: Layer, pe: int,
+               paths: dict, depth: int, requant_dsp_bits: int):
     """The PE sums of a group (taken on ``load``) go side by side through PE bias ROMs and PE
-    requantizers into one FIFO word of PE int8 lanes; one credit per word."""
+    requantizers into one FIFO word of PE int8 lanes; one credit per word. ``free_next``: a
+    credit is left on the next clock."""
     outs, acc_bits = layer.c_out, layer.acc_bits
     insts, q_lanes, q_valids = [], [], []
     for p in range(pe):
@@ -651,6 +692,18 @@ def wide_drain(clk, rst, load, accs, g_done, credit, pop, m, *, layer: Layer, pe
     def word_valid():
         word.valid.next = valids == every
 
+    credit_n = Signal(intbv(0, min=-1, max=depth + 2))  # what credit holds next clock
+
+    @always_comb
+    def credit_ahead():
+        if load and not pop:
+            credit_n.next = credit - 1
+        elif pop and not load:
+            credit_n.next = credit + 1
+        else:
+            credit_n.next = credit
+        free_next.next = credit_n != 0
+
     @always_seq(clk.posedge, reset=rst)
     def credits():
         if load and not pop:
@@ -658,4 +711,4 @@ def wide_drain(clk, rst, load, accs, g_done, credit, pop, m, *, layer: Layer, pe
         elif pop and not load:
             credit.next = credit + 1
 
-    return insts, word_valid, credits
+    return insts, word_valid, credit_ahead, credits
