@@ -40,7 +40,10 @@ Dataflow, all in one clock domain::
 * Pacing: when a group has fewer words than the drain has values (PE > T*Cg), a group's first
   word issues ``group_cycles`` clocks after the previous group's, so its sums reach the drain
   just as it frees up; if the output stalls and a group finishes while the previous one is
-  still draining, the whole array waits (``en``).
+  still draining, the whole array waits (``en``, the engine's clock enable: a register,
+  computed a clock ahead from the values the done flag and the drain's credit take).
+* Deep weight ROMs (deeper than a block RAM) read in banks a clock early (``hdl.lib.rom``),
+  fed by the issue counter's next address: the word reaches the array on the same clock.
 * Job buffer: ``slots`` jobs (``job_slots``: at least two, computing one while loading the
   next, and more when the last lane still reads a finished job for L-1 clocks longer than a
   job lasts). ``s.ready`` is high while the slot being filled is free; a slot frees when the
