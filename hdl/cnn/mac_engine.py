@@ -543,6 +543,31 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
 
 
 @block
+def credit_counter(clk, rst, take, give, credit, credit_n):
+    """A drain's credits: ``take`` spends one (a value or word enters the drain), ``give``
+    returns one (a pop of the output FIFO). ``credit_n`` is what ``credit`` holds next clock,
+    so the engine can decide a clock ahead whether the drain will be free. Its range is one
+    wider than ``credit``'s each way: ``take`` and ``credit`` settle in either order within a
+    clock (the register takes the settled value's low bits)."""
+    bits = len(credit)
+
+    @always_comb
+    def ahead():
+        if take and not give:
+            credit_n.next = credit - 1
+        elif give and not take:
+            credit_n.next = credit + 1
+        else:
+            credit_n.next = credit
+
+    @always_seq(clk.posedge, reset=rst)
+    def count():
+        credit.next = credit_n[bits:]
+
+    return ahead, count
+
+
+@block
 def serial_drain(clk, rst, load, accs, g_done, credit, drain_free, free_next, pop, m, *,
                  layer: Layer, pe: int, paths: dict, depth: int, requant_dsp_bits: int):
     """The PE sums of a group (taken on ``load``) leave one per clock through a shift register,
@@ -570,7 +595,8 @@ def serial_drain(clk, rst, load, accs, g_done, credit, drain_free, free_next, po
     out_fifo = fifo(clk, rst, q_s, m, depth=depth)
 
     cnt_n = Signal(intbv(0, min=-1, max=pe + 2))  # what cnt and credit hold next clock
-    credit_n = Signal(intbv(0, min=-1, max=depth + 2))
+    credit_n = Signal(intbv(depth, min=-1, max=depth + 2))
+    credits = credit_counter(clk, rst, shift, pop, credit, credit_n)
 
     @always_comb
     def drain_state():
@@ -586,12 +612,6 @@ def serial_drain(clk, rst, load, accs, g_done, credit, drain_free, free_next, po
             cnt_n.next = cnt - 1
         else:
             cnt_n.next = cnt
-        if shift and not pop:
-            credit_n.next = credit - 1
-        elif pop and not shift:
-            credit_n.next = credit + 1
-        else:
-            credit_n.next = credit
 
     @always_comb
     def free_ahead():
@@ -608,10 +628,6 @@ def serial_drain(clk, rst, load, accs, g_done, credit, drain_free, free_next, po
                 o.next = 0
             else:
                 o.next = o + 1
-        if shift and not pop:
-            credit.next = credit - 1
-        elif pop and not shift:
-            credit.next = credit + 1
         vq1.next = shift
         if shift:
             q1.next = d0
@@ -621,7 +637,8 @@ def serial_drain(clk, rst, load, accs, g_done, credit, drain_free, free_next, po
             acc_s.data.next = q1 + bias_q
             acc_chan.next = o1
 
-    return lanes, brom, requantizer, out_fifo, drain_state, drain_next, free_ahead, drain
+    return (lanes, brom, requantizer, out_fifo, credits, drain_state, drain_next, free_ahead,
+            drain)
 
 
 @block
@@ -695,23 +712,11 @@ def wide_drain(clk, rst, load, accs, g_done, credit, free_next, pop, m, *, layer
     def word_valid():
         word.valid.next = valids == every
 
-    credit_n = Signal(intbv(0, min=-1, max=depth + 2))  # what credit holds next clock
+    credit_n = Signal(intbv(depth, min=-1, max=depth + 2))  # what credit holds next clock
+    credits = credit_counter(clk, rst, load, pop, credit, credit_n)
 
     @always_comb
-    def credit_ahead():
-        if load and not pop:
-            credit_n.next = credit - 1
-        elif pop and not load:
-            credit_n.next = credit + 1
-        else:
-            credit_n.next = credit
+    def free_ahead():
         free_next.next = credit_n != 0
 
-    @always_seq(clk.posedge, reset=rst)
-    def credits():
-        if load and not pop:
-            credit.next = credit - 1
-        elif pop and not load:
-            credit.next = credit + 1
-
-    return insts, word_valid, credit_ahead, credits
+    return insts, word_valid, credits, free_ahead
