@@ -4,9 +4,12 @@ Input ``s``: N int8 values per image (one per beat). Output ``m``: one unsigned 
 the index of the largest value; a later value replaces the best only when strictly greater,
 so ties resolve to the lowest index exactly as ``numpy.argmax`` (``golden.argmax``).
 
-Handshake (hdl/lib/stream.py): ``s.ready = not m.valid or m.ready``; the result register holds
-until taken. Cycle model: N clocks per image with no gaps or stalls (``cycles(n)``); the
-result leaves one clock after the last logit.
+The logit is registered before it is compared (``x``), so the comparison and the registers it
+enables do not share a clock with the read of the FIFO the logits come from.
+
+Handshake (hdl/lib/stream.py): a logit is taken into ``x`` when ``x`` is empty or is being
+compared; the result register holds until taken. Cycle model: N clocks per image with no gaps
+or stalls (``cycles(n)``); the result leaves ``LATENCY`` clocks after the last logit is taken.
 """
 from __future__ import annotations
 
@@ -17,6 +20,9 @@ from ..lib.stream import Stream, check_stream
 
 def index_bits(n: int) -> int:
     return max(1, (n - 1).bit_length())
+
+
+LATENCY = 2  # the input register, then the result register
 
 
 def cycles(n: int) -> int:
@@ -32,12 +38,24 @@ def argmax(clk, rst, s, m, *, n: int):
     count = Signal(intbv(0, min=0, max=max(2, n)))
     best = Signal(intbv(-128, min=-128, max=128))
     best_i = Signal(intbv(0, min=0, max=max(2, n)))
-    take = Signal(bool(0))
+    x_valid = Signal(bool(0))  # the registered logit
+    x_data = Signal(intbv(-128, min=-128, max=128))
+    take = Signal(bool(0))  # x is compared on this clock
+    load = Signal(bool(0))  # s is taken into x on this clock
 
     @always_comb
     def handshake():
-        s.ready.next = (not m.valid) or m.ready
-        take.next = s.valid and ((not m.valid) or m.ready)
+        take.next = x_valid and ((not m.valid) or m.ready)
+        s.ready.next = (not x_valid) or ((not m.valid) or m.ready)
+        load.next = s.valid and ((not x_valid) or ((not m.valid) or m.ready))
+
+    @always_seq(clk.posedge, reset=rst)
+    def hold():
+        if load:
+            x_valid.next = 1
+            x_data.next = s.data
+        elif take:
+            x_valid.next = 0
 
     @always_seq(clk.posedge, reset=rst)
     def scan():
@@ -47,7 +65,7 @@ def argmax(clk, rst, s, m, *, n: int):
             if count == n - 1:
                 count.next = 0
                 m.valid.next = 1
-                if count != 0 and s.data > best:
+                if count != 0 and x_data > best:
                     m.data.next = count
                 elif count == 0:
                     m.data.next = 0
@@ -55,8 +73,8 @@ def argmax(clk, rst, s, m, *, n: int):
                     m.data.next = best_i
             else:
                 count.next = count + 1
-                if count == 0 or s.data > best:
-                    best.next = s.data
+                if count == 0 or x_data > best:
+                    best.next = x_data
                     best_i.next = count
 
-    return handshake, scan
+    return handshake, hold, scan

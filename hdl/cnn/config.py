@@ -166,7 +166,7 @@ def latency(net: Network, config: dict) -> int:
         elif layer.kind == "dense":
             pe, simd, _ = Parallel.of(par)
             t = dense_block.trace(layer, pe, simd, t, slots=DENSE_SLOTS, lanes=n[layer.name])
-    return max(t) + 1  # argmax: the class leaves one clock after the last logit
+    return max(t) + argmax_block.LATENCY  # the class leaves argmax after the last logit
 
 
 def multipliers(config: dict) -> int:
