@@ -39,7 +39,7 @@ from __future__ import annotations
 from myhdl import ConcatSignal, Signal, always, always_comb, always_seq, block, intbv
 
 from ..lib.ram import ram
-from ..lib.stream import check_stream
+from ..lib.stream import check_stream, wire
 
 KERNELS = (1, 3, 5, 7)
 STRIDES = (1, 2)
@@ -68,15 +68,6 @@ def check_params(h: int, w: int, c: int, simd: int, k: int = 3, stride: int = 1)
         raise ValueError(f"C={c} must be at least 1")
     if simd < 1 or c % simd:
         raise ValueError(f"SIMD={simd} must divide C={c}")
-
-
-@block
-def wire(a, out):
-    @always_comb
-    def assign():
-        out.next = a
-
-    return assign
 
 
 @block

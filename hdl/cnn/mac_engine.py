@@ -72,7 +72,7 @@ from model.qnet import Layer
 from ..lib.fifo import fifo
 from ..lib.ram import ram
 from ..lib.rom import rom
-from ..lib.stream import Stream, check_stream, concat_lanes
+from ..lib.stream import Stream, check_stream, concat_lanes, wire
 from . import requant as rq
 from . import systolic_array as sa
 from .parallel import Parallel, mac_shape
@@ -167,15 +167,6 @@ class Timing:
 
 def _signed(bits: int) -> Signal:
     return Signal(intbv(0, min=-(1 << (bits - 1)), max=1 << (bits - 1)))
-
-
-@block
-def wire(a, out):
-    @always_comb
-    def assign():
-        out.next = a
-
-    return assign
 
 
 @block

@@ -115,6 +115,16 @@ def sink(clk, stream: Stream, out: list, stall: float = 0.0, seed: int = 1, cycl
 
 
 @block
+def wire(a, out):
+    """out = a (combinational): a signal, or a ConcatSignal, joined to another signal."""
+    @always_comb
+    def assign():
+        out.next = a
+
+    return assign
+
+
+@block
 def lane_of(word, lane, *, i: int, bits: int = 8):
     """lane = the signed value in bits [bits*(i+1)-1 : bits*i] of ``word`` (lane i of a word of
     int8 lanes, or of wider signed lanes)."""
