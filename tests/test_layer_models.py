@@ -4,19 +4,16 @@ average pooling, three dense layers) and a strided all-convolutional network (st
 3x3 convolutions with batch norm and ReLU, a 1x1 convolution, global average pooling as the
 logits). For each: the golden check on all 10,000 test images with 0 mismatches against
 LiteRT, `make_verilog`, and Verilator bit for bit with the cycle model exact."""
-import json
-
 import numpy as np
 import pytest
 
 keras = pytest.importorskip("keras")
 from keras import layers  # noqa: E402
 
-from cosim import network_sim as ns  # noqa: E402
 from hdl.cnn import config as cfg  # noqa: E402
 from model import golden, qnet  # noqa: E402
 from tests.hdl.helpers import need_tools  # noqa: E402
-from tests.usermodels import cli, user_tflite  # noqa: E402
+from tests.usermodels import golden_check_passes, hardware_bit_exact, user_tflite  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -60,26 +57,10 @@ def test_trained_network_in_hardware(mnist, tmp_path, monkeypatch, capfd, build,
     net = qnet.from_tflite(path)
     assert [layer.kind for layer in net.layers] == kinds
 
-    code, out, err = cli(monkeypatch, capfd, "check_golden", "--model", path, "--json",
-                         "--no-float")
-    assert code == 0, err
-    report = json.loads(out)
-    assert report["images"] == 10_000 and report["mismatches"] == 0
-    assert report["int8_accuracy"] == report["golden_accuracy"] > 0.9
-
-    vdir = tmp_path / "verilog"
-    code, out, err = cli(monkeypatch, capfd, "make_verilog", "--model", path, "--out", vdir,
-                         "--auto-budget", "32")
-    assert code == 0 and err == "", err
-    conf = {k: (v["pe"], v["simd"], v["taps"])
-            for k, v in json.loads((vdir / "config.json").read_text())["layers"].items()}
-
+    report = golden_check_passes(monkeypatch, capfd, path)
     images = np.asarray(mnist.test.x[:12])
     want = golden.run_network(net, net.quantize_input(images / np.float32(255))).logits
-    ns.prepare(tmp_path / "run", vdir, f"{model.name}_top", images, 10)
-    result = ns.run_verilator(tmp_path / "run", f"{model.name}_top", 10)
-    np.testing.assert_array_equal(result.logits, want)
-    assert result.latency == cfg.latency(net, conf)
-    assert result.interval == cfg.interval(net, conf)
+    result, conf = hardware_bit_exact(monkeypatch, capfd, tmp_path, path, images, want,
+                                      "--auto-budget", "32", quiet=True)
     print(f"{model.name}: accuracy {report['golden_accuracy']:.4f}, {cfg.describe(conf)}, "
           f"latency {result.latency:,} clocks, interval {result.interval:,.0f} clocks")

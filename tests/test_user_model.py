@@ -2,19 +2,15 @@
 (``keras.Input((28, 28, 1))``), trained on MNIST here, converted the tutorials' way (int8 in and
 out), then the golden check on the whole test set, `make verilog`, and Verilator bit for bit
 with the cycle model exact."""
-import json
-
 import numpy as np
 import pytest
 
 keras = pytest.importorskip("keras")
 from keras import layers  # noqa: E402
 
-from cosim import network_sim as ns  # noqa: E402
-from hdl.cnn import config as cfg  # noqa: E402
 from model import golden, qnet  # noqa: E402
 from tests.hdl.helpers import need_tools  # noqa: E402
-from tests.usermodels import cli, user_tflite  # noqa: E402
+from tests.usermodels import golden_check_passes, hardware_bit_exact, user_tflite  # noqa: E402
 
 
 def test_tutorial_mnist_model(mnist, tmp_path, monkeypatch, capfd):
@@ -41,25 +37,9 @@ def test_tutorial_mnist_model(mnist, tmp_path, monkeypatch, capfd):
     assert ops == ["CONV_2D", "MAX_POOL_2D", "CONV_2D", "MAX_POOL_2D", "SHAPE", "STRIDED_SLICE",
                    "PACK", "RESHAPE", "FULLY_CONNECTED", "SOFTMAX"]
 
-    code, out, err = cli(monkeypatch, capfd, "check_golden", "--model", path, "--json",
-                         "--no-float")
-    assert code == 0, err
-    report = json.loads(out)
-    assert report["images"] == 10_000 and report["mismatches"] == 0
-    assert report["int8_accuracy"] == report["golden_accuracy"] > 0.9
-
-    vdir = tmp_path / "verilog"
-    code, out, err = cli(monkeypatch, capfd, "make_verilog", "--model", path, "--out", vdir,
-                         "--auto-budget", "16")
-    assert code == 0 and err == "", err
-    conf = {k: (v["pe"], v["simd"], v["taps"])
-            for k, v in json.loads((vdir / "config.json").read_text())["layers"].items()}
-
+    golden_check_passes(monkeypatch, capfd, path)
     net = qnet.from_tflite(path)
     images = np.asarray(mnist.test.x[:12])
     want = golden.run_network(net, net.quantize_input(images / np.float32(255))).logits
-    ns.prepare(tmp_path / "run", vdir, "tutorial_top", images, 10)
-    result = ns.run_verilator(tmp_path / "run", "tutorial_top", 10)
-    np.testing.assert_array_equal(result.logits, want)
-    assert result.latency == cfg.latency(net, conf)
-    assert result.interval == cfg.interval(net, conf)
+    hardware_bit_exact(monkeypatch, capfd, tmp_path, path, images, want, "--auto-budget", "16",
+                       quiet=True)

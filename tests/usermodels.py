@@ -6,6 +6,7 @@ import gzip
 import importlib
 import struct
 import sys
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -82,3 +83,49 @@ def refused(monkeypatch, capfd, tmp_path, script, *args):
     assert "Traceback" not in err and err.startswith("error: ") and err.count("\n") == 1, err
     assert sorted(p.name for p in tmp_path.iterdir()) == before
     return err[len("error: "):].strip()
+
+
+def golden_check_passes(monkeypatch, capfd, path) -> dict:
+    """`check_golden` on the whole MNIST test set: every image equal to LiteRT's reference
+    kernels, the golden accuracy that of the int8 model and above 90 %. Returns its report."""
+    import json
+
+    code, out, err = cli(monkeypatch, capfd, "check_golden", "--model", path, "--json",
+                         "--no-float")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["images"] == 10_000 and report["mismatches"] == 0
+    assert report["int8_accuracy"] == report["golden_accuracy"] > 0.9
+    return report
+
+
+def hardware_bit_exact(monkeypatch, capfd, tmp_path, path, images, want, *args,
+                       quiet: bool = False):
+    """`make_verilog --model path *args` (the config choice: ``--auto-budget N``; with
+    ``quiet`` it must print nothing on stderr), then
+    Verilator on ``images`` (uint8, one per row or in the model's input shape): every logit
+    equal to ``want`` (the golden model's), the latency and the interval equal to the cycle
+    model's. Returns (the Verilator result, the config)."""
+    import json
+
+    from cosim import network_sim as ns
+    from hdl.cnn import config as cfg
+    from model import qnet
+    from tests.hdl.helpers import need_tools
+
+    need_tools("verilator")
+    vdir = tmp_path / "verilog"
+    code, out, err = cli(monkeypatch, capfd, "make_verilog", "--model", path, "--out", vdir,
+                         *args)
+    assert code == 0 and not (quiet and err), err
+    conf = {k: (v["pe"], v["simd"], v["taps"])
+            for k, v in json.loads((vdir / "config.json").read_text())["layers"].items()}
+    net = qnet.from_tflite(path)
+    n_classes, top = net.logits_layer.c_out, f"{Path(path).stem}_top"
+    ns.prepare(tmp_path / "run", vdir, top, np.asarray(images).reshape(len(images), -1),
+               n_classes)
+    result = ns.run_verilator(tmp_path / "run", top, n_classes)
+    np.testing.assert_array_equal(result.logits, want)
+    assert result.latency == cfg.latency(net, conf)
+    assert result.interval == cfg.interval(net, conf)
+    return result, conf

@@ -3,7 +3,6 @@ average and 3x3 max pooling, global average pooling): read from the .tflite as T
 computes them, golden == LiteRT's reference kernels on every tensor, the C library == golden
 on every logit, and the hardware blocks built and run bit-exact in Verilator with the cycle
 model exact."""
-import json
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -13,7 +12,7 @@ import pytest  # noqa: E402
 from keras import layers  # noqa: E402
 
 from model import golden, oracle, qnet  # noqa: E402
-from tests.usermodels import cli, seq, user_tflite  # noqa: E402
+from tests.usermodels import cli, hardware_bit_exact, seq, user_tflite  # noqa: E402
 
 MODELS = {
     # 'same' on an even size: the padding total is odd, the extra row and column at the end
@@ -115,28 +114,13 @@ def test_hardware_runs_them_bit_exact(monkeypatch, capfd, tmp_path, converted, n
     """make_verilog builds the model's accelerator (the fastest config within 16 multipliers);
     Verilator runs it on random images: every logit equal to the golden model's, the latency
     and the interval equal to the cycle model's."""
-    from cosim import network_sim as ns
-    from hdl.cnn import config as cfg
-    from tests.hdl.helpers import need_tools
-
-    need_tools("verilator")
     path = converted[name]
-    vdir = tmp_path / "verilog"
-    code, out, err = cli(monkeypatch, capfd, "make_verilog", "--model", path, "--out", vdir,
-                         "--pixel-max", "255", "--auto-budget", "16")
-    assert code == 0, err
-    conf = {k: (v["pe"], v["simd"], v["taps"])
-            for k, v in json.loads((vdir / "config.json").read_text())["layers"].items()}
     net = qnet.from_tflite(path)
     rng = np.random.default_rng(5)
     images = rng.integers(0, 256, (5,) + net.input_shape).astype(np.uint8)
     want = golden.run_network(net, net.pixel_table(255.0)[images]).logits
-    ns.prepare(tmp_path / "run", vdir, f"{path.stem}_top", images.reshape(len(images), -1),
-               net.logits_layer.c_out)
-    result = ns.run_verilator(tmp_path / "run", f"{path.stem}_top", net.logits_layer.c_out)
-    np.testing.assert_array_equal(result.logits, want)
-    assert result.latency == cfg.latency(net, conf)
-    assert result.interval == cfg.interval(net, conf)
+    hardware_bit_exact(monkeypatch, capfd, tmp_path, path, images, want, "--pixel-max", "255",
+                       "--auto-budget", "16")
 
 
 def test_a_kind_without_a_block_is_refused(monkeypatch, converted):

@@ -1,13 +1,12 @@
 """argmax == golden.argmax (ties to the lowest index), gaps, stalls, MyHDL and Icarus."""
 import numpy as np
 import pytest
-from myhdl import instance
 
 from cosim import icarus
 from hdl.cnn.argmax import LATENCY, argmax, cycles, index_bits
 from hdl.lib.stream import Stream, sink, source
 from model import golden, presets
-from tests.hdl.helpers import clock, make_clk_rst, need_tools, run
+from tests.hdl.helpers import clock, make_clk_rst, need_tools, run, taken
 
 
 def simulate(tmp_path, logits, *, gap=0.0, stall=0.0, hdl="myhdl", seed=0):
@@ -21,21 +20,11 @@ def simulate(tmp_path, logits, *, gap=0.0, stall=0.0, hdl="myhdl", seed=0):
         dut = icarus.cosimulation(tmp_path, "argmax_dut", clk=clk, rst=rst, s_valid=s.valid,
                                   s_data=s.data, s_ready=s.ready, m_valid=m.valid,
                                   m_data=m.data, m_ready=m.ready)
-    out, when, taken = [], [], []
-
-    @instance
-    def inputs():  # the clock count (as the sink counts) of every logit argmax takes
-        count = 0
-        while True:
-            yield clk.posedge
-            count += 1
-            if s.valid and s.ready:
-                taken.append(count)
-
+    out, when, took = [], [], []
     parts = [dut, clock(clk), source(clk, s, logits.ravel(), gap=gap, seed=seed, rst=rst),
-             sink(clk, m, out, stall=stall, seed=seed + 1, cycles=when), inputs]
+             sink(clk, m, out, stall=stall, seed=seed + 1, cycles=when), taken(clk, s, took)]
     run(parts, lambda: len(out) >= images, clk, 10 * logits.size + 100, rst=rst)
-    return np.array(out), when, taken
+    return np.array(out), when, took
 
 
 @pytest.mark.parametrize("n", [1, 2, 10, 13])
@@ -59,9 +48,9 @@ def test_real_logits(tmp_path, nets, digits):
 
 def test_cycle_model(tmp_path):
     logits = np.zeros((4, 10), np.int8)
-    _, when, taken = simulate(tmp_path, logits)
+    _, when, took = simulate(tmp_path, logits)
     assert np.diff(when).tolist() == [cycles(10)] * 3
-    assert [w - t for w, t in zip(when, taken[9::10])] == [LATENCY] * 4
+    assert [w - t for w, t in zip(when, took[9::10])] == [LATENCY] * 4
 
 
 def test_converted_verilog_in_icarus(tmp_path):
