@@ -126,7 +126,7 @@ def one_config(job: dict) -> dict:
         top = folder / "verilog" / f"{build.top_name(net)}.v"
         (folder / target).mkdir(parents=True, exist_ok=True)
         flow = synth.run_flow(top, target, folder / target, freq_mhz=job["freq_mhz"],
-                              seed=job["seed"])
+                              seed=job["seed"], progress=False)  # jobs run side by side
         pnr = flow["pnr"]
         row.update(device=flow["device"], resources=flow["resources"], over=flow["over"],
                    fmax_mhz=pnr["fmax_mhz"] if pnr else None,

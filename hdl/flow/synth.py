@@ -230,7 +230,7 @@ PLACE_TRIES = 3
 
 def place_and_route(netlist: Path, asc: Path, *, pcf: Path | None = None, freq_mhz: float = 24,
                     seed: int = 1, log: Path | None = None, tries: int = PLACE_TRIES,
-                    target: str = "ice40") -> dict:
+                    target: str = "ice40", progress: bool = True) -> dict:
     """nextpnr on a Yosys JSON netlist: ice40 --up5k (SG48, the iCEBreaker's package), or
     ecp5 --85k (CABGA381, the ULX3S part). ``asc``: the routed design (.asc, or the ECP5's
     textual .config); ``pcf``: the pin constraints (.pcf, or the ECP5's .lpf).
@@ -242,7 +242,8 @@ def place_and_route(netlist: Path, asc: Path, *, pcf: Path | None = None, freq_m
     a clock still returns (``met`` False, ``missed`` {clock: (fmax, needed)}); a design that does not fit or route raises SynthError with nextpnr's
     reason. Near the UP5K's capacity (the camera top, ~92 % of its logic cells) the analytic
     placer's legaliser may find no legal spot for the last cells from one start; then
-    the next seeds are tried, up to ``tries`` in all, and ``seed`` reports the one that placed."""
+    the next seeds are tried, up to ``tries`` in all, and ``seed`` reports the one that placed.
+    ``progress``: say on stderr what nextpnr is doing (``run_nextpnr``)."""
     start = time.monotonic()
     for attempt in range(tries):
         Path(asc).unlink(missing_ok=True)
@@ -253,11 +254,8 @@ def place_and_route(netlist: Path, asc: Path, *, pcf: Path | None = None, freq_m
                "--freq", str(freq_mhz), "--seed", str(seed + attempt), "--timing-allow-fail"]
         if pcf:
             cmd += ["--pcf" if target == "ice40" else "--lpf", rel(pcf, here)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=here)
-        text = proc.stdout + proc.stderr
-        if log is not None:
-            Path(log).write_text(text)
-        echo(text)
+        returncode, text = run_nextpnr(cmd, here, log, label=f"{exe} {Path(netlist).stem}",
+                                       progress=progress)
         if LEGALISE_FAILED not in text:
             break
     found = re.findall(r"Max frequency for clock\s+'([^']*)': ([0-9.]+) MHz"
@@ -267,7 +265,7 @@ def place_and_route(netlist: Path, asc: Path, *, pcf: Path | None = None, freq_m
     fmax = list(clocks.values())
     used = utilisation(text)
     lc = used.get("ICESTORM_LC") or used.get("TRELLIS_COMB")
-    if not fmax or not Path(asc).is_file() or lc is None or proc.returncode:
+    if not fmax or not Path(asc).is_file() or lc is None or returncode:
         tail = "\n".join(line for line in text.strip().splitlines() if "ERROR" in line)
         tried = f" (seeds {seed}-{seed + attempt})" if attempt else ""
         raise SynthError(f"{exe} failed on {Path(netlist).name}{tried}:\n"
@@ -280,6 +278,72 @@ def place_and_route(netlist: Path, asc: Path, *, pcf: Path | None = None, freq_m
             "clocks": clocks, "clock_targets": targets, "missed": missed, "lc": lc,
             "utilisation": used, "critical_path": critical_path(text), "seed": seed + attempt,
             "seconds": time.monotonic() - start}
+
+
+# what nextpnr's log says it is doing: (pattern, what to show; {0} is the pattern's group)
+PNR_PHASES = [
+    (re.compile(r"Info: Packing"), "packing"),
+    (re.compile(r"Info: Creating initial analytic placement"), "placing"),
+    (re.compile(r"Info: Running simulated annealing placer"), "placing (refinement)"),
+    (re.compile(r"Info: Routing (\d+) arcs"), "routing {0} arcs"),
+    (re.compile(r"Info:\s+\d+ \|.*\|\s*(\d+)\|\s*[0-9.]+\s+[0-9.]+\|"),
+     "routing: {0} arcs left"),
+    (re.compile(r"Info: Routing complete"), "timing analysis"),
+]
+
+
+PNR_QUIET_MINUTES = 5
+
+
+def pnr_phase(line: str) -> str | None:
+    """What a line of nextpnr's log says it is now doing, or None."""
+    for pattern, say in PNR_PHASES:
+        found = pattern.search(line)
+        if found:
+            return say.format(*(f"{int(g):,}" for g in found.groups()))
+    return None
+
+
+def run_nextpnr(cmd: list, cwd: Path, log: Path | None, *, label: str,
+                progress: bool = True) -> tuple[int, str]:
+    """Run nextpnr, its output line by line into ``log`` as it comes (``tail -f`` it: a large
+    design can take an hour), and, with ``progress``, what it is doing on stderr: one line
+    rewritten in place on a terminal, else a line when the phase changes (packing, placing,
+    routing, timing analysis) and every ``PNR_QUIET_MINUTES`` within one. Returns (exit
+    status, the whole output)."""
+    start = time.monotonic()
+    tty = sys.stderr.isatty()
+    lines, shown, step, said = [], None, None, 0.0
+    sink = open(log, "w") if log is not None else None
+    try:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, cwd=cwd)
+        for line in proc.stdout:
+            lines.append(line)
+            if sink:
+                sink.write(line)
+                sink.flush()
+            echo(line)
+            phase = pnr_phase(line) if progress else None
+            if phase is None:
+                continue
+            minutes = (time.monotonic() - start) / 60
+            if tty and not os.environ.get("CNN2FPGA_VERBOSE"):
+                sys.stderr.write(f"\r\033[K{label}: {phase} ({minutes:.0f} min)")
+                sys.stderr.flush()
+                shown = phase
+            elif phase.split()[0].rstrip(":") != step or minutes >= said + PNR_QUIET_MINUTES:
+                step, said = phase.split()[0].rstrip(":"), minutes
+                sys.stderr.write(f"{label}: {phase} (at {minutes:.0f} min)\n")
+                sys.stderr.flush()
+        returncode = proc.wait()
+    finally:
+        if sink:
+            sink.close()
+        if shown:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+    return returncode, "".join(lines)
 
 
 def utilisation(text: str) -> dict:
@@ -336,7 +400,7 @@ def nextpnr_version(target: str = "ice40") -> str:
 
 def run_flow(top: Path, target: str, out: Path, *, freq_mhz: float = 24.0, seed: int = 1,
              bitstream: bool = False, pcf: Path | None = None, timing_seeds: int = 1,
-             dsp_registers: bool = True) -> dict:
+             dsp_registers: bool = True, progress: bool = True) -> dict:
     """The open flow on a converted top (``hdl.flow.build``'s ``.v``), everything into ``out``:
     Yosys; for ice40 and ecp5, when the design fits the device, nextpnr and (``bitstream``)
     the packer. Returns what ``make synth`` and the bench report: device, tool versions, the
@@ -347,7 +411,8 @@ def run_flow(top: Path, target: str, out: Path, *, freq_mhz: float = 24.0, seed:
     until every clock meets its constraint (the last result is kept when none does).
     ``dsp_registers`` (ecp5): move the registers around each MULT18X18D into it
     (``hdl.flow.ecp5_dsp``) before nextpnr; the flip-flop count is then what is left in the
-    fabric, and ``dsp_registers`` in the result says how many moved."""
+    fabric, and ``dsp_registers`` in the result says how many moved. ``progress``: nextpnr's
+    phase on stderr as it runs."""
     top, out = Path(top), Path(out)
     routed = target in PNR
     netlist = out / f"{top.stem}.json" if routed else None
@@ -372,7 +437,7 @@ def run_flow(top: Path, target: str, out: Path, *, freq_mhz: float = 24.0, seed:
         asc = out / f"{top.stem}{routed_ext}"
         for attempt in range(max(1, timing_seeds)):
             pnr = place_and_route(netlist, asc, freq_mhz=freq_mhz, seed=seed, pcf=pcf,
-                                  log=out / "nextpnr.log", target=target)
+                                  log=out / "nextpnr.log", target=target, progress=progress)
             if pnr["met"]:
                 break
             seed = pnr["seed"] + 1

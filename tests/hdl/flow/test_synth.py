@@ -179,6 +179,44 @@ echo placed > "$asc"
         ys.place_and_route(tmp_path / "d.json", tmp_path / "d.asc", freq_mhz=12)
 
 
+def test_nextpnr_says_what_it_is_doing_and_logs_as_it_goes(tmp_path, monkeypatch, capfd):
+    """A stand-in nextpnr-ecp5 that packs, places and routes in its log's words, and checks
+    that its log file already holds the packing line while it routes: stderr names each phase
+    (off a terminal, a line when the phase changes), the log holds every line."""
+    from hdl.flow import synth as ys
+
+    fake = tmp_path / "nextpnr-ecp5"
+    fake.write_text("""#!/bin/sh
+cfg=""; while [ $# -gt 0 ]; do case "$1" in --textcfg) cfg=$2; shift;; esac; shift; done
+echo "Info: Packing IOs.."
+echo "Info: Creating initial analytic placement for 8301 cells, random placement wirelen = 1."
+echo "Info: Running simulated annealing placer for refinement."
+echo "Info: Routing 57156 arcs."
+grep -q "Packing IOs" nextpnr.log || echo "ERROR: the log is written at the end"
+echo "Info:       1000 |      328        671 |  328   671 |     56550|       3.95       3.95|"
+echo "Info:      64592 |     5810      53353 |   67   489 |         0|      31.09     115.17|"
+echo "Info: Routing complete."
+echo "Info:          TRELLIS_COMB:  8301/83640    9%"
+echo "Info: Max frequency for clock 'clk': 96.77 MHz (FAIL at 100.00 MHz)"
+echo routed > "$cfg"
+""")
+    fake.chmod(0o755)
+    monkeypatch.setattr(ys, "tool", lambda name: str(fake))
+    monkeypatch.chdir(tmp_path)
+    capfd.readouterr()
+    pnr = ys.place_and_route(tmp_path / "d.json", tmp_path / "d.config", freq_mhz=100,
+                             log=tmp_path / "nextpnr.log", target="ecp5")
+    err = capfd.readouterr().err
+    assert pnr["fmax_mhz"] == 96.77 and not pnr["met"] and pnr["lc"] == (8301, 83640)
+    assert "ERROR" not in (tmp_path / "nextpnr.log").read_text()
+    assert [line.split(": ", 1)[1].split(" (at")[0] for line in err.splitlines()] == [
+        "packing", "placing", "routing 57,156 arcs", "timing analysis"]
+    assert ys.pnr_phase("Info:       1000 |      328        671 |  328   671 |     56550|"
+                        "       3.95       3.95|") == "routing: 56,550 arcs left"
+    assert ys.pnr_phase("Info: Running simulated annealing placer for refinement.") == \
+        "placing (refinement)"
+
+
 DUPS = """module dups(input clk, input [7:0] x, output [7:0] a, output [7:0] b);
   reg [7:0] a_dup, b_dup;
   always @(posedge clk) begin a_dup <= x + 8'd3; b_dup <= x + 8'd3; end
