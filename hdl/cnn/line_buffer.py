@@ -38,6 +38,7 @@ from __future__ import annotations
 
 from myhdl import ConcatSignal, Signal, always, always_comb, always_seq, block, intbv
 
+from ..lib.counters import raster
 from ..lib.ram import ram
 from ..lib.stream import check_stream, wire
 
@@ -98,6 +99,7 @@ def line_buffer(clk, rst, s, m, *, h: int, w: int, c: int, simd: int = 1, k: int
     x = Signal(intbv(0, min=0, max=max(2, w)))
     y = Signal(intbv(0, min=0, max=max(2, h)))
     cg = Signal(intbv(0, min=0, max=max(2, cg_n)))
+    insts = [raster(clk, rst, take, cg, x, y, groups=cg_n, w=w, h=h)]  # take: a beat enters
     addr = Signal(intbv(0, min=0, max=max(2, row_depth)))
     on_grid = Signal(bool(0))
     # stage 1: the beat and its reads
@@ -107,7 +109,6 @@ def line_buffer(clk, rst, s, m, *, h: int, w: int, c: int, simd: int = 1, k: int
     a1 = Signal(intbv(0, min=0, max=max(2, row_depth)))
     cg1 = Signal(intbv(0, min=0, max=max(2, cg_n)))
     we = Signal(bool(0))
-    insts = []
 
     # the rows above: up[i] is row y-(k-1)+i at this column (row i's word)
     up = [Signal(intbv(0)[b:]) for _ in range(k - 1)]
@@ -163,21 +164,10 @@ def line_buffer(clk, rst, s, m, *, h: int, w: int, c: int, simd: int = 1, k: int
                 d1.next = s.data
                 a1.next = addr
                 win1.next = on_grid
-                # raster counters: channel group fastest, then column, then row
-                if cg == cg_n - 1:
-                    cg.next = 0
-                    if x == w - 1:
-                        x.next = 0
-                        addr.next = 0
-                        if y == h - 1:
-                            y.next = 0
-                        else:
-                            y.next = y + 1
-                    else:
-                        x.next = x + 1
-                        addr.next = addr + 1
+                # the row address steps with the raster counters: back to 0 at a row's end
+                if cg == cg_n - 1 and x == w - 1:
+                    addr.next = 0
                 else:
-                    cg.next = cg + 1
                     addr.next = addr + 1
 
     # k = 1: no memories, so no row address
@@ -188,18 +178,6 @@ def line_buffer(clk, rst, s, m, *, h: int, w: int, c: int, simd: int = 1, k: int
             if take:
                 d1.next = s.data
                 win1.next = on_grid
-                if cg == cg_n - 1:
-                    cg.next = 0
-                    if x == w - 1:
-                        x.next = 0
-                        if y == h - 1:
-                            y.next = 0
-                        else:
-                            y.next = y + 1
-                    else:
-                        x.next = x + 1
-                else:
-                    cg.next = cg + 1
 
     @always_seq(clk.posedge, reset=rst)
     def stage2():

@@ -69,6 +69,7 @@ from myhdl import ConcatSignal, Signal, always, always_comb, always_seq, block, 
 from model import export
 from model.qnet import Layer
 
+from ..lib.counters import credit_counter, raster
 from ..lib.fifo import fifo
 from ..lib.ram import ram
 from ..lib.rom import rom
@@ -501,20 +502,9 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
                 g1.next = g
                 first1.next = t == 0 and cg == 0
                 last1.next = t == steps - 1 and cg == cg_n - 1
-                if cg == cg_n - 1:
-                    cg.next = 0
-                    if t == steps - 1:
-                        t.next = 0
-                        if g == groups - 1:
-                            g.next = 0
-                        else:
-                            g.next = g + 1
-                    else:
-                        t.next = t + 1
-                else:
-                    cg.next = cg + 1
 
-    stages = [next_word, issue]
+    # the issue position: channel word fastest, then step, then output group (go has en in it)
+    stages = [next_word, issue, raster(clk, rst, go, cg, t, g, groups=cg_n, w=steps, h=groups)]
     if steps > 1:  # with one step there is nothing to select (and t1 would be unused)
         @always_seq(clk.posedge, reset=rst)
         def tap_stage():
@@ -531,31 +521,6 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
 
     return (insts, drain_insts, buffer_ports, drain_state, control, last_word, job_buffer,
             stages, done_flag)
-
-
-@block
-def credit_counter(clk, rst, take, give, credit, credit_n):
-    """A drain's credits: ``take`` spends one (a value or word enters the drain), ``give``
-    returns one (a pop of the output FIFO). ``credit_n`` is what ``credit`` holds next clock,
-    so the engine can decide a clock ahead whether the drain will be free. Its range is one
-    wider than ``credit``'s each way: ``take`` and ``credit`` settle in either order within a
-    clock (the register takes the settled value's low bits)."""
-    bits = len(credit)
-
-    @always_comb
-    def ahead():
-        if take and not give:
-            credit_n.next = credit - 1
-        elif give and not take:
-            credit_n.next = credit + 1
-        else:
-            credit_n.next = credit
-
-    @always_seq(clk.posedge, reset=rst)
-    def count():
-        credit.next = credit_n[bits:]
-
-    return ahead, count
 
 
 @block

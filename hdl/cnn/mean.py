@@ -33,6 +33,7 @@ from myhdl import ConcatSignal, Signal, always, always_comb, always_seq, block, 
 from model import export
 from model.qnet import Layer, signed_bits
 
+from ..lib.counters import credit_counter, raster
 from ..lib.fifo import fifo
 from ..lib.ram import ram
 from ..lib.stream import Stream, check_stream, concat_lanes, lane_of
@@ -127,6 +128,7 @@ def mean(clk, rst, s, m, *, layer: Layer, paths: dict, lanes: int = 1):
     last_px = Signal(bool(0))
     credit = Signal(intbv(depth, min=0, max=depth + 1))
     pop = Signal(bool(0))
+    take_last = Signal(bool(0))  # a last pixel's beat is taken: its means need a credit
     # stage 1
     v1, first1, last1 = (Signal(bool(0)) for _ in range(3))
     d1 = Signal(intbv(0, min=s.data.min, max=s.data.max))
@@ -136,7 +138,8 @@ def mean(clk, rst, s, m, *, layer: Layer, paths: dict, lanes: int = 1):
     chan = Signal(intbv(0, min=0, max=2))
 
     insts = [ram(clk, v1, a1, total, take, g, base, depth=cg_n, forward=True),
-             constant_zero(clk, chan)]
+             constant_zero(clk, chan), raster(clk, rst, take, g, x, y, groups=cg_n, w=w, h=h),
+             credit_counter(clk, rst, take_last, pop, credit)]
     totals, q_lanes, q_valids = [], [], []
     for i in range(lanes):
         xi = Signal(intbv(0, min=-128, max=128))
@@ -171,28 +174,10 @@ def mean(clk, rst, s, m, *, layer: Layer, paths: dict, lanes: int = 1):
     def handshake():
         s.ready.next = not last_px or credit != 0
         take.next = s.valid and (not last_px or credit != 0)
+        take_last.next = s.valid and last_px and credit != 0
         pop.next = m.valid and m.ready
         word.valid.next = valids == every
 
-    @always_seq(clk.posedge, reset=rst)
-    def counters():
-        if take:
-            if g == cg_n - 1:
-                g.next = 0
-                if x == w - 1:
-                    x.next = 0
-                    if y == h - 1:
-                        y.next = 0
-                    else:
-                        y.next = y + 1
-                else:
-                    x.next = x + 1
-            else:
-                g.next = g + 1
-        if take and last_px and not pop:
-            credit.next = credit - 1
-        elif pop and not (take and last_px):
-            credit.next = credit + 1
 
     @always_seq(clk.posedge, reset=rst)
     def stage1():
@@ -203,7 +188,7 @@ def mean(clk, rst, s, m, *, layer: Layer, paths: dict, lanes: int = 1):
             first1.next = first_px
             last1.next = last_px
 
-    return insts, position, handshake, counters, stage1
+    return insts, position, handshake, stage1
 
 
 @block

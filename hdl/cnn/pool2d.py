@@ -33,6 +33,7 @@ from myhdl import Signal, always, always_comb, always_seq, block, intbv
 
 from model.qnet import signed_bits
 
+from ..lib.counters import raster
 from ..lib.ram import ram
 from ..lib.stream import check_stream, concat_lanes, lane_of
 
@@ -202,7 +203,8 @@ def pool2d(clk, rst, s, m, *, h: int, w: int, c: int, k: int, op: str, lanes: in
     row_edge = oh * k - 1 if oh * k < h else h - 1
     col_edge = ow * k - 1 if ow * k < w else w - 1
 
-    insts = [ram(clk, we, a1, merged, read, addr, base, depth=depth, forward=True)]
+    insts = [ram(clk, we, a1, merged, read, addr, base, depth=depth, forward=True),
+             raster(clk, rst, take, g, x, y, groups=cg_n, w=w, h=h)]
     news, outs = [], []
     for i in range(lanes):
         xi = Signal(intbv(0, min=-128, max=128))
@@ -235,24 +237,21 @@ def pool2d(clk, rst, s, m, *, h: int, w: int, c: int, k: int, op: str, lanes: in
         read.next = s.valid and (not m.valid or m.ready) and row_keep and col_keep
         we.next = (not m.valid or m.ready) and v1 and keep1
 
+    # the window counters step with the raster counters (g, x, y): same conditions
     @always_seq(clk.posedge, reset=rst)
     def counters():
         if take:
             if g == cg_n - 1:
-                g.next = 0
                 if x == w - 1:
-                    x.next = 0
                     kx.next = 0
                     col.next = 0
                     addr.next = 0
                     base_addr.next = 0
                     col_keep.next = True
                     if y == h - 1:
-                        y.next = 0
                         ky.next = 0
                         row_keep.next = True
                     else:
-                        y.next = y + 1
                         if y == row_edge:
                             row_keep.next = False
                         if ky == k - 1:
@@ -260,7 +259,6 @@ def pool2d(clk, rst, s, m, *, h: int, w: int, c: int, k: int, op: str, lanes: in
                         else:
                             ky.next = ky + 1
                 else:
-                    x.next = x + 1
                     if x == col_edge:
                         col_keep.next = False
                     if kx == k - 1:
@@ -275,7 +273,6 @@ def pool2d(clk, rst, s, m, *, h: int, w: int, c: int, k: int, op: str, lanes: in
                         kx.next = kx + 1
                         addr.next = base_addr
             else:
-                g.next = g + 1
                 addr.next = addr + 1
 
     @always_seq(clk.posedge, reset=rst)
