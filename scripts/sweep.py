@@ -74,7 +74,7 @@ def plot(rows, path, model, clock_mhz, macs, floor):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = plt.subplots(figsize=(6.4, 5.2))
     hz = clock_mhz * 1e6
     x = [r["multipliers"] for r in rows]
     span = [min(x) / 1.5, max(x) * 1.5]
@@ -104,9 +104,10 @@ def plot(rows, path, model, clock_mhz, macs, floor):
     ax.set_title(f"{model}: throughput against multipliers (MAC utilization in brackets)",
                  fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    # below the axes: the points and lines fill the plot from corner to corner
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
 
 
