@@ -43,15 +43,18 @@ Dataflow, all in one clock domain::
   still draining, the whole array waits (``en``, the engine's clock enable: a register,
   computed a clock ahead from the values the done flag and the drain's credit take).
 * Deep weight ROMs (deeper than a block RAM) read in banks a clock early (``hdl.lib.rom``),
-  fed by the issue counter's next address: the word reaches the array on the same clock.
+  fed by the issue counter's next address, each bank into a fabric register, the bank
+  multiplexer a clock later: the word reaches the array with the job-buffer word.
 * Job buffer: ``slots`` jobs (``job_slots``: at least two, computing one while loading the
   next, and more when the last lane still reads a finished job for L-1 clocks longer than a
   job lasts). ``s.ready`` is high while the slot being filled is free; a slot frees when the
   last lane has read the job's last word.
 
-Pipeline from the issue of a word (lane 0): RAM and ROM read (1), operand registers: tap
-select - zp, the ROM output register (2), product (3), partial sums (4 .. L+3), accumulate
-(L+4), drain (L+5..), bias (+2), requant (+14, ``requant.LATENCY``), FIFO (+1).
+Pipeline from the issue of a word (lane 0): RAM and ROM read (1: the block RAMs' own read
+registers), fetch registers in the fabric (2, ``FETCH``: so neither a block RAM's slow
+clock-to-out nor a deep ROM's bank multiplexer shares a clock with what follows), operand
+registers: tap select - zp, the ROM's word (3), product (4), partial sums (5 .. L+4),
+accumulate (L+5), drain (L+6..), bias (+2), requant (+14, ``requant.LATENCY``), FIFO (+1).
 
 Cycle model: a group takes ``max(T * Cg, PE)`` clocks (``group_cycles``), a job ``C_out/PE``
 groups, back to back while jobs are waiting; see ``Timing``, ``conv2d.cycles`` and
@@ -113,12 +116,17 @@ def job_slots(slots: int, words: int, groups: int, group: int, lanes: int, cg: i
     return max(slots, -(-busy // job))
 
 
+# clocks the operands spend in fabric registers between their memories (the job-buffer RAMs,
+# the weight ROMs: block RAMs whose read register is the RAM's own, with a slow clock-to-out)
+# and the tap select or the array's operand registers
+FETCH = 1
+
 # clocks from a group's last issued word to its first result on ``m`` with a one-lane array
 # (operand, product, partial sum and accumulate stages, done flag, drain load and shift, bias,
 # requant, FIFO); each more lane adds a clock. Checked against the RTL, value by value, in
 # tests/hdl/cnn/test_conv2d.py and test_dense.py. The wide drain skips the shift register's
 # clock.
-OUT_DELAY = 8 + rq.LATENCY + 1
+OUT_DELAY = 8 + rq.LATENCY + 1 + 1  # + 1: the operand fetch register (FETCH)
 WIDE_OUT_DELAY = OUT_DELAY - 1
 
 
@@ -317,22 +325,23 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
         qs = []
         for tap in lane_t:
             byte = tap * simd + s_k
-            q = Signal(intbv(0)[8:])
+            q, q_f = Signal(intbv(0)[8:]), Signal(intbv(0)[8:])
             insts.append(ram(clk, wtake, waddr, s.data(8 * byte + 8, 8 * byte), en, raddrs[k],
                              q, depth=slots * cg_n))
-            qs.append(q)
+            insts.append(sa.delay(clk, en, q, q_f))  # the fetch register
+            qs.append(q_f)
         x_ops.append(qs)
         wk = Signal(intbv(0)[8 * pe:])
         insts.append(rom(clk, was[k], wk, path=paths["weights"][k], signed=False, en=en,
-                         ahead=aheads[k]))
+                         ahead=aheads[k], latency=1 + FETCH))
         w_ops.append(wk)
     x_lane = []
-    if steps > 1:  # the tap each lane's RAM word is for: t1 delayed k more clocks
-        tsel = line_of(t1, n_lanes - 1)
+    if steps > 1:  # the tap each lane's RAM word is for: t1 delayed k (+ FETCH) more clocks
+        tsel = line_of(t1, n_lanes - 1 + FETCH)
         insts.append(delay_line(clk, en, tsel))
         for k in range(n_lanes):
             xk = Signal(intbv(0)[8:])
-            insts.append(mux_tree(tsel[k], x_ops[k], xk))
+            insts.append(mux_tree(tsel[k + FETCH], x_ops[k], xk))
             x_lane.append(xk)
     else:
         x_lane = [qs[0] for qs in x_ops]
@@ -341,7 +350,7 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
     sums = [_signed(sa.sum_bits(n_lanes - 1)) for _ in range(pe)]
     insts.append(sa.systolic_array(clk, en, x_lane, w_ops, sums, pe=pe, zp_in=layer.zp_in))
     # the flags of the word whose sums are on `sums`: v1 (lane 0's operands) + the array
-    depth_f = sa.latency(n_lanes)
+    depth_f = FETCH + sa.latency(n_lanes)
     lines = [line_of(sig, depth_f) for sig in (v1, first1, last1, g1)]
     insts += [delay_line(clk, en, line, rst) for line in lines[:3]]
     insts.append(delay_line(clk, en, lines[3]))

@@ -1,7 +1,10 @@
 """dense == golden.dense: random and real layers (both requant modes), several PE/SIMD, gaps,
 stalls, extremes, cycle model, MyHDL and the converted Verilog in Icarus."""
+import re
+
 import numpy as np
 import pytest
+from myhdl import Signal, intbv
 
 from cosim import icarus
 from hdl.cnn.dense import cycles, dense, trace
@@ -117,9 +120,9 @@ def test_converted_verilog_in_icarus(tmp_path, mode):
 @pytest.mark.parametrize("hdl", ["myhdl", "icarus"])
 def test_deep_weight_rom_reads_in_banks(tmp_path, hdl):
     """600 x 8 weights at PE = SIMD = 1: a 4,800-word ROM, deeper than one block RAM, reads in
-    three banks (2,048, 2,048 and 704 words) a clock early (hdl.lib.rom): bit-exact under
-    gaps and stalls, in MyHDL and in the converted Verilog, with the output clocks still
-    trace()'s."""
+    three banks (2,048, 2,048 and 704 words) a clock early (hdl.lib.rom), each bank's word
+    into a fabric register before the bank multiplexer: bit-exact under gaps and stalls, in
+    MyHDL and in the converted Verilog, with the output clocks still trace()'s."""
     from hdl.lib import rom
 
     if hdl == "icarus":
@@ -135,6 +138,8 @@ def test_deep_weight_rom_reads_in_banks(tmp_path, hdl):
     if hdl == "icarus":
         text = (tmp_path / "dense_dut.v").read_text()
         assert text.count("$readmemh(\"dense1_weights_pe1_simd1_lane0_bank") == 3
+        for b in range(3):  # the bank's read register, then its fabric register
+            assert re.search(rf"_r{b} <= \w+_q{b};", text)
         icarus.verilator_lint(tmp_path / "dense_dut.v", "dense_dut")
     else:
         t_in = []
@@ -155,3 +160,7 @@ def test_bad_parameters(tmp_path):
         dense(clk, rst, Stream(8), Stream(8), layer=conv, pe=1, simd=1, paths=paths)
     with pytest.raises(ValueError, match="needs 8"):
         dense(clk, rst, Stream(8), Stream(9), layer=layer, pe=1, simd=1, paths=paths)
+    from hdl.lib.rom import rom
+    addr, word = Signal(intbv(0, min=0, max=16)), Signal(intbv(0)[8:])
+    with pytest.raises(ValueError, match="latency 2 .1, or 2 with en."):
+        rom(clk, addr, word, path=paths["bias"], latency=2)
