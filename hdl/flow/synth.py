@@ -225,12 +225,14 @@ def nextpnr(target: str = "ice40") -> str:
 
 
 LEGALISE_FAILED = "Unable to find legal placement"
+ROUTERS = ("router1", "router2")  # nextpnr's --router; router1 is its default
 PLACE_TRIES = 3
 
 
 def place_and_route(netlist: Path, asc: Path, *, pcf: Path | None = None, freq_mhz: float = 24,
                     seed: int = 1, log: Path | None = None, tries: int = PLACE_TRIES,
-                    target: str = "ice40", progress: bool = True) -> dict:
+                    target: str = "ice40", progress: bool = True,
+                    router: str = "router1") -> dict:
     """nextpnr on a Yosys JSON netlist: ice40 --up5k (SG48, the iCEBreaker's package), or
     ecp5 --85k (CABGA381, the ULX3S part). ``asc``: the routed design (.asc, or the ECP5's
     textual .config); ``pcf``: the pin constraints (.pcf, or the ECP5's .lpf).
@@ -243,7 +245,10 @@ def place_and_route(netlist: Path, asc: Path, *, pcf: Path | None = None, freq_m
     reason. Near the UP5K's capacity (the camera top, ~92 % of its logic cells) the analytic
     placer's legaliser may find no legal spot for the last cells from one start; then
     the next seeds are tried, up to ``tries`` in all, and ``seed`` reports the one that placed.
-    ``progress``: say on stderr what nextpnr is doing (``run_nextpnr``)."""
+    ``progress``: say on stderr what nextpnr is doing (``run_nextpnr``); ``router``: nextpnr's
+    router (``ROUTERS``)."""
+    if router not in ROUTERS:
+        raise ValueError(f"router {router!r}: nextpnr has {', '.join(ROUTERS)}")
     start = time.monotonic()
     for attempt in range(tries):
         Path(asc).unlink(missing_ok=True)
@@ -251,7 +256,8 @@ def place_and_route(netlist: Path, asc: Path, *, pcf: Path | None = None, freq_m
         here = Path(netlist).resolve().parent
         cmd = [nextpnr(target), *part, "--json", rel(netlist, here),
                "--asc" if target == "ice40" else "--textcfg", rel(asc, here),
-               "--freq", str(freq_mhz), "--seed", str(seed + attempt), "--timing-allow-fail"]
+               "--freq", str(freq_mhz), "--seed", str(seed + attempt), "--timing-allow-fail",
+               "--router", router]
         if pcf:
             cmd += ["--pcf" if target == "ice40" else "--lpf", rel(pcf, here)]
         returncode, text = run_nextpnr(cmd, here, log, label=f"{exe} {Path(netlist).stem}",
@@ -277,7 +283,7 @@ def place_and_route(netlist: Path, asc: Path, *, pcf: Path | None = None, freq_m
     return {"fmax_mhz": min(fmax), "target_mhz": freq_mhz, "met": not missed,
             "clocks": clocks, "clock_targets": targets, "missed": missed, "lc": lc,
             "utilisation": used, "critical_path": critical_path(text), "seed": seed + attempt,
-            "seconds": time.monotonic() - start}
+            "router": router, "seconds": time.monotonic() - start}
 
 
 # what nextpnr's log says it is doing: (pattern, what to show; {0} is the pattern's group)
@@ -288,6 +294,8 @@ PNR_PHASES = [
     (re.compile(r"Info: Routing (\d+) arcs"), "routing {0} arcs"),
     (re.compile(r"Info:\s+\d+ \|.*\|\s*(\d+)\|\s*[0-9.]+\s+[0-9.]+\|"),
      "routing: {0} arcs left"),
+    (re.compile(r"Info:\s+iter=(\d+) wires=\d+ overused=(\d+)"),  # router2
+     "routing: pass {0}, {1} wires overused"),
     (re.compile(r"Info: Routing complete"), "timing analysis"),
 ]
 
@@ -400,7 +408,8 @@ def nextpnr_version(target: str = "ice40") -> str:
 
 def run_flow(top: Path, target: str, out: Path, *, freq_mhz: float = 24.0, seed: int = 1,
              bitstream: bool = False, pcf: Path | None = None, timing_seeds: int = 1,
-             dsp_registers: bool = True, progress: bool = True) -> dict:
+             dsp_registers: bool = True, progress: bool = True,
+             router: str = "router1") -> dict:
     """The open flow on a converted top (``hdl.flow.build``'s ``.v``), everything into ``out``:
     Yosys; for ice40 and ecp5, when the design fits the device, nextpnr and (``bitstream``)
     the packer. Returns what ``make synth`` and the bench report: device, tool versions, the
@@ -412,7 +421,7 @@ def run_flow(top: Path, target: str, out: Path, *, freq_mhz: float = 24.0, seed:
     ``dsp_registers`` (ecp5): move the registers around each MULT18X18D into it
     (``hdl.flow.ecp5_dsp``) before nextpnr; the flip-flop count is then what is left in the
     fabric, and ``dsp_registers`` in the result says how many moved. ``progress``: nextpnr's
-    phase on stderr as it runs."""
+    phase on stderr as it runs; ``router``: nextpnr's router."""
     top, out = Path(top), Path(out)
     routed = target in PNR
     netlist = out / f"{top.stem}.json" if routed else None
@@ -437,7 +446,8 @@ def run_flow(top: Path, target: str, out: Path, *, freq_mhz: float = 24.0, seed:
         asc = out / f"{top.stem}{routed_ext}"
         for attempt in range(max(1, timing_seeds)):
             pnr = place_and_route(netlist, asc, freq_mhz=freq_mhz, seed=seed, pcf=pcf,
-                                  log=out / "nextpnr.log", target=target, progress=progress)
+                                  log=out / "nextpnr.log", target=target, progress=progress,
+                                  router=router)
             if pnr["met"]:
                 break
             seed = pnr["seed"] + 1

@@ -187,11 +187,13 @@ def test_nextpnr_says_what_it_is_doing_and_logs_as_it_goes(tmp_path, monkeypatch
 
     fake = tmp_path / "nextpnr-ecp5"
     fake.write_text("""#!/bin/sh
+echo "ARGS: $*"
 cfg=""; while [ $# -gt 0 ]; do case "$1" in --textcfg) cfg=$2; shift;; esac; shift; done
 echo "Info: Packing IOs.."
 echo "Info: Creating initial analytic placement for 8301 cells, random placement wirelen = 1."
 echo "Info: Running simulated annealing placer for refinement."
 echo "Info: Routing 57156 arcs."
+for i in $(seq 100); do grep -q "Packing IOs" nextpnr.log && break; sleep 0.05; done
 grep -q "Packing IOs" nextpnr.log || echo "ERROR: the log is written at the end"
 echo "Info:       1000 |      328        671 |  328   671 |     56550|       3.95       3.95|"
 echo "Info:      64592 |     5810      53353 |   67   489 |         0|      31.09     115.17|"
@@ -205,9 +207,11 @@ echo routed > "$cfg"
     monkeypatch.chdir(tmp_path)
     capfd.readouterr()
     pnr = ys.place_and_route(tmp_path / "d.json", tmp_path / "d.config", freq_mhz=100,
-                             log=tmp_path / "nextpnr.log", target="ecp5")
+                             log=tmp_path / "nextpnr.log", target="ecp5", router="router2")
     err = capfd.readouterr().err
     assert pnr["fmax_mhz"] == 96.77 and not pnr["met"] and pnr["lc"] == (8301, 83640)
+    assert pnr["router"] == "router2" and "ARGS: " in (tmp_path / "nextpnr.log").read_text()
+    assert "--router router2" in (tmp_path / "nextpnr.log").read_text()
     assert "ERROR" not in (tmp_path / "nextpnr.log").read_text()
     assert [line.split(": ", 1)[1].split(" (at")[0] for line in err.splitlines()] == [
         "packing", "placing", "routing 57,156 arcs", "timing analysis"]
@@ -215,6 +219,10 @@ echo routed > "$cfg"
                         "       3.95       3.95|") == "routing: 56,550 arcs left"
     assert ys.pnr_phase("Info: Running simulated annealing placer for refinement.") == \
         "placing (refinement)"
+    assert ys.pnr_phase("Info:     iter=13 wires=389675 overused=540 overuse=542 "
+                        "archfail=NA") == "routing: pass 13, 540 wires overused"
+    with pytest.raises(ValueError, match="router 'router3': nextpnr has router1, router2"):
+        ys.place_and_route(tmp_path / "d.json", tmp_path / "d.config", router="router3")
 
 
 DUPS = """module dups(input clk, input [7:0] x, output [7:0] a, output [7:0] b);
