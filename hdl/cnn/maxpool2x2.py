@@ -9,7 +9,7 @@ carries that many consecutive channels of one pixel, lane i in bits [8i+7 : 8i],
 the maxima are taken lane by lane and an image takes ``H * W * C / lanes`` beats.
 
 Memories: ``hbuf`` (C values: the even column's value per channel until its odd partner
-arrives) and one row buffer of (W//2) x C values (the horizontal maxima of an even row until
+arrives; read a beat ahead into a register, ``hold``) and one row buffer of (W//2) x C values (the horizontal maxima of an even row until
 the odd row below arrives), written and read once per beat. The row buffer is read two beats
 ahead: the address of the beat after next (``col2``, kept in registers that step with the beats,
 so no counter arithmetic sits before the RAM) into the block RAM's own read register
@@ -182,9 +182,17 @@ def maxpool2x2(clk, rst, s, m, *, h: int, w: int, c: int, lanes: int = 1):
     ch_n = Signal(intbv(0, min=0, max=c))
     cols = [next_col(col, x, ch, col_n, w=w, c=c), step_pixel(x, ch, x_n, ch_n, w=w, c=c)]
 
-    @always_comb
+    # hold: the even column's value of the next beat's channel word, read from hbuf a beat
+    # ahead into a register, so the comparisons start at a flip-flop (not at the LUT RAM's
+    # read). A beat's partner was written C beats before it: with one channel word a pixel
+    # that is this beat's own write, taken straight from s.
+    @always(clk.posedge)
     def read():
-        hold.next = hbuf[ch]
+        if take:
+            if c == 1 and x % 2 == 0:
+                hold.next = s.data
+            else:
+                hold.next = hbuf[ch_n]
 
     # odd rows only read the row buffer and a value is read a row (w * c beats) after it was
     # written, so a read two beats ahead sees every write when the row has 3 words or more
