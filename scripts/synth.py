@@ -62,7 +62,7 @@ def finish(title: str, flow: dict, doc: dict, out: Path, routed: bool, freq_mhz:
                               + (f" (needs {want:g})" if want else ""))
         report.append(f"  fmax {pnr['fmax_mhz']:.2f} MHz after routing "
                       f"({'meets' if pnr['met'] else 'MISSES'} {freq_mhz:g} MHz; "
-                      f"seed {pnr['seed']}, {pnr.get('router', 'router1')}; {pnr['nextpnr']})")
+                      f"seed {pnr['seed']}, {pnr['router']}; {pnr['nextpnr']})")
         if pnr.get("critical_path"):
             path = pnr["critical_path"]
             report.append(f"  critical path ({len(path)} steps; whole report in nextpnr.log):")

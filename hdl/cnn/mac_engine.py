@@ -122,11 +122,11 @@ def job_slots(slots: int, words: int, groups: int, group: int, lanes: int, cg: i
 FETCH = 1
 
 # clocks from a group's last issued word to its first result on ``m`` with a one-lane array
-# (operand, product, partial sum and accumulate stages, done flag, drain load and shift, bias,
+# (fetch, operand, product, partial sum and accumulate stages, done flag, drain load and shift, bias,
 # requant, FIFO); each more lane adds a clock. Checked against the RTL, value by value, in
 # tests/hdl/cnn/test_conv2d.py and test_dense.py. The wide drain skips the shift register's
 # clock.
-OUT_DELAY = 8 + rq.LATENCY + 1 + 1  # + 1: the operand fetch register (FETCH)
+OUT_DELAY = 8 + FETCH + rq.LATENCY + 1
 WIDE_OUT_DELAY = OUT_DELAY - 1
 
 

@@ -9,15 +9,15 @@ carries that many consecutive channels of one pixel, lane i in bits [8i+7 : 8i],
 the maxima are taken lane by lane and an image takes ``H * W * C / lanes`` beats.
 
 Memories: ``hbuf`` (C values: the even column's value per channel until its odd partner
-arrives; read a beat ahead into a register, ``hold``) and one row buffer of (W//2) x C values (the horizontal maxima of an even row until
-the odd row below arrives), written and read once per beat. The row buffer is read two beats
-ahead: the address of the beat after next (``col2``, kept in registers that step with the beats,
-so no counter arithmetic sits before the RAM) into the block RAM's own read register
-(``pre``), then into a fabric register (``above``) a beat later, so neither the RAM read nor
-the comparisons share a clock with the other (on the ECP5 a DP16KD read without its output
-register takes 5.8 ns). A value is read R = W x C words (one row) after it was written, so two
-beats ahead is safe when R >= 3; the one geometry with R < 3 (W = 2 and one channel word)
-reads one beat ahead, straight into ``above``.
+arrives; read a beat ahead into a register, ``hold``) and one row buffer of (W//2) x C values
+(the horizontal maxima of an even row until the odd row below arrives), written and read once
+per beat. The row buffer is read two beats ahead: the address of the beat after next (``col2``,
+kept in registers that step with the beats, so no counter arithmetic sits before the RAM) into
+the block RAM's own read register (``pre``), then into a fabric register (``above``) a beat
+later, so neither the RAM read nor the comparisons share a clock with the other (on the ECP5 a
+DP16KD read without its output register takes 5.8 ns). A value is read R = W x C words (one
+row) after it was written, so two beats ahead is safe when R >= 3; the one geometry with R < 3
+(W = 2 and one channel word) reads one beat ahead, straight into ``above``.
 
 Handshake (hdl/lib/stream.py): ``s.ready = not m.valid or m.ready`` -- a beat is taken whenever
 the output register is free or being emptied on the same edge.

@@ -178,7 +178,6 @@ def mean(clk, rst, s, m, *, layer: Layer, paths: dict, lanes: int = 1):
         pop.next = m.valid and m.ready
         word.valid.next = valids == every
 
-
     @always_seq(clk.posedge, reset=rst)
     def stage1():
         v1.next = take

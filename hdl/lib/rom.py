@@ -7,10 +7,10 @@ folder that holds the ``.mem`` files (``make verilog`` copies them beside the ``
 
 Ports: ``clk``; ``addr`` (unsigned); ``dout`` (registered: the word at ``addr`` one clock
 later, or ``latency`` = 2 clocks later); optional ``en`` (read enable: ``dout`` holds while it
-is low). One read per clock, no reset: the shape Yosys maps to block RAM (RAMB18/36 on 7-series, SB_RAM40_4K on iCE40) when it
-is large enough. Words may be wider than 64 bits (packed weight words). The Verilog memory is
-named after the file and ``dout``, so several ROMs of one file (a wide drain's lanes) can sit
-in one converted module.
+is low). One read per clock, no reset: the shape Yosys maps to block RAM (RAMB18/36 on
+7-series, SB_RAM40_4K on iCE40) when it is large enough. Words may be wider than 64 bits
+(packed weight words). The Verilog memory is named after the file and ``dout``, so several ROMs
+of one file (a wide drain's lanes) can sit in one converted module.
 
 **Banked read.** A ROM deeper than one block RAM (``bank_words``: 512 words of up to 36 bits
 on the ECP5's DP16KD, 1,024 of 18, 2,048 of 9, ...) becomes several block RAMs joined by
