@@ -48,6 +48,10 @@ def finish(title: str, flow: dict, doc: dict, out: Path, routed: bool, freq_mhz:
         report.append(f"  in the multipliers: {moved['flip_flops']:,} flip-flops moved into "
                       f"{moved['multipliers']} MULT18X18D ({moved['inputs']} input ports, "
                       f"{moved['pipelines']} pipeline registers; not counted under FF)")
+    placed = (moved or {}).get("placed")
+    if placed and placed["rows"]:
+        report.append(f"  systolic rows: {placed['rows']} given side-by-side multiplier sites "
+                      f"({placed['stages']} stages; hdl.flow.ecp5_dsp.place)")
     pnr = flow["pnr"]
     if routed and pnr is None:
         report.append(f"  not placed: over on {', '.join(flow['over'])}")
@@ -115,7 +119,7 @@ def whole(src, net, args) -> int:
           flush=True)
     flow = synth.run_flow(top, args.target, out, freq_mhz=args.freq_mhz, seed=args.seed,
                           bitstream=args.bitstream, dsp_registers=not args.fabric_registers,
-                          router=args.router)
+                          router=args.router, dsp_sites=not args.free_placement)
     doc = {"model": src.name, "config": cfg.to_json(conf),
            "multipliers": cfg.multipliers(conf), "requant_dsp_bits": dsp_bits, **flow}
     finish(f"{src.name} on {flow['device']}, {flow['yosys']}:", flow, doc, out, routed,
@@ -174,7 +178,8 @@ def board_flow(args) -> int:
     pcf = out / board.constraints[0] if routed else None
     flow = synth.run_flow(top, target, out, freq_mhz=freq, seed=args.seed,
                           bitstream=args.bitstream, pcf=pcf, timing_seeds=TIMING_SEEDS,
-                          dsp_registers=not args.fabric_registers, router=args.router)
+                          dsp_registers=not args.fabric_registers, router=args.router,
+                          dsp_sites=not args.free_placement)
     doc = {"board": board.name, "model": src.name, "camera": camera, **flow}
     finish(f"{board.top} ({src.name}) on {flow['device']}, {flow['yosys']}:", flow, doc, out,
            routed, freq, args.seed, pcf=pcf)
@@ -275,6 +280,10 @@ def main() -> int:
     ap.add_argument("--fabric-registers", action="store_true",
                     help="ecp5: leave the registers around each multiplier in the fabric "
                          "(by default they move into the MULT18X18D: hdl/flow/ecp5_dsp.py)")
+    ap.add_argument("--free-placement", action="store_true",
+                    help="ecp5: leave the systolic rows' multipliers to nextpnr's placer (by "
+                         "default each row's stages get neighbouring DSP sites, in chain "
+                         "order: hdl/flow/ecp5_dsp.py, place)")
     ap.add_argument("--bitstream", action="store_true",
                     help="ice40/ecp5: also pack the routed design: <top>.bin with icepack, "
                          "<top>.bit with ecppack")

@@ -148,11 +148,22 @@ def systolic_array(clk, en, x, w, sums, *, pe: int, zp_in: int):
     for k in range(lanes):
         insts.append(operand_w(clk, en, w[k], wq[k]))
     for p in range(pe):
-        xz = [_signed(XZ_BITS) for _ in range(lanes)]
-        chain = [_signed(sum_bits(k)) for k in range(lanes - 1)] + [sums[p]]
-        for k in range(lanes):
-            insts.append(operand_x(clk, en, x[k], xz[k], zp_in=zp_in))
-            weight = wq[k]((p + 1) * 8, p * 8)
-            insts.append(stage(clk, en, weight, xz[k], chain[k - 1] if k else chain[0],
-                               chain[k], first=k == 0))
+        insts.append(row(clk, en, x, [wk((p + 1) * 8, p * 8) for wk in wq], sums[p],
+                         zp_in=zp_in))
+    return insts
+
+
+@block
+def row(clk, en, x, w, total, *, zp_in: int):
+    """One PE row: its L stages chained, the last one's partial sum on ``total``. A block of
+    its own so that the converted names say where a stage is, ``..._row<p>_stage<k>_p``
+    (``hdl.flow.ecp5_dsp.place`` reads them)."""
+    lanes = len(x)
+    insts = []
+    xz = [_signed(XZ_BITS) for _ in range(lanes)]
+    chain = [_signed(sum_bits(k)) for k in range(lanes - 1)] + [total]
+    for k in range(lanes):
+        insts.append(operand_x(clk, en, x[k], xz[k], zp_in=zp_in))
+        insts.append(stage(clk, en, w[k], xz[k], chain[k - 1] if k else chain[0], chain[k],
+                           first=k == 0))
     return insts

@@ -40,6 +40,7 @@ in ``cosim/ecp5_dsp_sim.v``).
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -231,3 +232,90 @@ def gate_level(netlist: Path, top: str, out: Path) -> Path:
     if proc.returncode:
         raise ys.SynthError(f"yosys could not write the gate-level netlist:\n{proc.stderr}")
     return out
+
+
+# The MULT18X18D sites of the LFE5U-85F, as nextpnr-ecp5 names them (``X<col>/Y<row>/<bel>``):
+# three rows of 52 (Y 10, 34 and 58), in column pairs; read from nextpnr's placement of 156
+# multipliers. A pair's two sites are MULT18_0/1 or MULT18_4/5, alternating along the row.
+SITE_ROWS = (34, 10, 58)  # the middle row first
+SITE_COLUMNS = (4, 8, 13, 17, 22, 26, 31, 35, 40, 44, 49, 53, 58, 62, 69, 73, 78, 82, 87, 91,
+                96, 100, 105, 109, 114, 118)
+STAGE = re.compile(r"^(?P<array>.*systolic_array\d+)_row(?P<row>\d+)_stage(?P<stage>\d+)_p$")
+
+
+def sites(y: int) -> list[str]:
+    """The 52 multiplier sites of DSP row ``y``, left to right."""
+    out = []
+    for i, x in enumerate(SITE_COLUMNS):
+        z = 4 * (i % 2)
+        out += [f"X{x}/Y{y}/MULT18_{z}", f"X{x + 1}/Y{y}/MULT18_{z + 1}"]
+    return out
+
+
+def place(netlist: Path) -> dict:
+    """Give each systolic row's multipliers neighbouring sites: the stages of a row side by
+    side along one DSP row, in chain order, so that every stage's adder, between its own
+    multiplier and the previous stage's adder, has both close by (left to the placer, the
+    multipliers of one row spread along the DSP rows, and a product crossed 61 columns to its
+    adder: 8 ns of routing). A stage is a MULT18X18D whose product is a net named
+    ``..._systolic_array<i>_row<p>_stage<k>_p`` (``hdl.cnn.systolic_array``: the product
+    register, in the DSP or on its output). Arrays go largest first; each row into the DSP
+    row with the most free sites, grown outwards from the middle column, so that the arrays'
+    rows stack up in the middle of the die. Sets the ``BEL`` attribute nextpnr places a cell
+    by; other multipliers are left to the placer. Returns {"rows", "stages"} placed."""
+    netlist = Path(netlist)
+    design = json.loads(netlist.read_text())
+    stats = {"rows": 0, "stages": 0}
+    for module in design["modules"].values():
+        _place_module(module, stats)
+    netlist.write_text(json.dumps(design))
+    return stats
+
+
+def _place_module(module: dict, stats: dict) -> None:
+    names = defaultdict(list)
+    for name, net in module.get("netnames", {}).items():
+        if len(net["bits"]) and STAGE.match(name):
+            names[net["bits"][0]].append(name)
+    rows = defaultdict(list)  # (array, row) -> [(stage, cell)]
+    for cname, cell in module["cells"].items():
+        if cell["type"] != "MULT18X18D" or "BEL" in cell.get("attributes", {}):
+            continue
+        bit = next((b for p in (f"P{i}" for i in range(PRODUCT))
+                    for b in cell["connections"].get(p, []) if not isinstance(b, str)), None)
+        found = [STAGE.match(n) for n in names.get(bit, [])]
+        if found:
+            m = found[0]
+            rows[(m["array"], int(m["row"]))].append((int(m["stage"]), cname))
+    if not rows:
+        return
+    size = defaultdict(int)
+    for (array, _), stages in rows.items():
+        size[array] += len(stages)
+    order = sorted(rows, key=lambda key: (-size[key[0]], key[0], key[1]))
+    free = {y: sites(y) for y in SITE_ROWS}  # each DSP row's free sites, left to right
+    span = {y: None for y in SITE_ROWS}  # the used interval [lo, hi) of each DSP row
+    for key in order:
+        stages = [c for _, c in sorted(rows[key])]
+        n = len(stages)
+        y = max(SITE_ROWS, key=lambda r: len(free[r]) - _used(span[r]))
+        total = len(free[y])
+        if span[y] is None:
+            lo = (total - n) // 2
+            span[y] = (lo, lo + n)
+        else:
+            lo0, hi0 = span[y]
+            if total - hi0 >= lo0 and hi0 + n <= total:
+                lo, span[y] = hi0, (lo0, hi0 + n)
+            elif lo0 >= n:
+                lo, span[y] = lo0 - n, (lo0 - n, hi0)
+            else:
+                return  # no room left in a row: the rest stay free
+        for i, cname in enumerate(stages):
+            module["cells"][cname].setdefault("attributes", {})["BEL"] = free[y][lo + i]
+        stats["rows"] += 1
+        stats["stages"] += n
+
+
+def _used(span) -> int:
+    return 0 if span is None else span[1] - span[0]

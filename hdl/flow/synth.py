@@ -17,8 +17,9 @@ resources people compare parts by (``summary``). Targets:
             enables and resets only where 8 or more share one (``ICE40_FFS``); then
             nextpnr-ice40 (UP5K, SG48) and icepack
 ``ecp5``    ``synth_ecp5 -abc9``: ECP5 LUT4, TRELLIS_FF, MULT18X18D, DP16KD; the registers
-            around each multiplier moved into it (``hdl.flow.ecp5_dsp``); then nextpnr-ecp5
-            (LFE5U-85F, CABGA381: the ULX3S part) and ecppack
+            around each multiplier moved into it and each systolic row's multipliers given
+            neighbouring sites (``hdl.flow.ecp5_dsp``); then nextpnr-ecp5 (LFE5U-85F,
+            CABGA381: the ULX3S part) and ecppack
 
 The iCE40 has no LUT RAM: a memory Yosys leaves in logic costs a flip-flop per bit and a read
 multiplexer, and Yosys leaves memories of a few words there. For ice40, every ``hdl.lib.ram``
@@ -409,7 +410,7 @@ def nextpnr_version(target: str = "ice40") -> str:
 def run_flow(top: Path, target: str, out: Path, *, freq_mhz: float = 24.0, seed: int = 1,
              bitstream: bool = False, pcf: Path | None = None, timing_seeds: int = 1,
              dsp_registers: bool = True, progress: bool = True,
-             router: str = "router1") -> dict:
+             router: str = "router1", dsp_sites: bool = True) -> dict:
     """The open flow on a converted top (``hdl.flow.build``'s ``.v``), everything into ``out``:
     Yosys; for ice40 and ecp5, when the design fits the device, nextpnr and (``bitstream``)
     the packer. Returns what ``make synth`` and the bench report: device, tool versions, the
@@ -420,8 +421,10 @@ def run_flow(top: Path, target: str, out: Path, *, freq_mhz: float = 24.0, seed:
     until every clock meets its constraint (the last result is kept when none does).
     ``dsp_registers`` (ecp5): move the registers around each MULT18X18D into it
     (``hdl.flow.ecp5_dsp``) before nextpnr; the flip-flop count is then what is left in the
-    fabric, and ``dsp_registers`` in the result says how many moved. ``progress``: nextpnr's
-    phase on stderr as it runs; ``router``: nextpnr's router."""
+    fabric, and ``dsp_registers`` in the result says how many moved; with it, ``dsp_sites``
+    gives each systolic row's multipliers neighbouring sites (``ecp5_dsp.place``; the count
+    in ``dsp_registers["placed"]``). ``progress``: nextpnr's phase on stderr as it runs;
+    ``router``: nextpnr's router."""
     top, out = Path(top), Path(out)
     routed = target in PNR
     netlist = out / f"{top.stem}.json" if routed else None
@@ -431,6 +434,8 @@ def run_flow(top: Path, target: str, out: Path, *, freq_mhz: float = 24.0, seed:
         from . import ecp5_dsp
 
         moved = ecp5_dsp.absorb(netlist)
+        if dsp_sites:
+            moved["placed"] = ecp5_dsp.place(netlist)
         cells = result["cells"]
         cells["TRELLIS_FF"] = cells.get("TRELLIS_FF", 0) - moved["flip_flops"]
     groups = summary(result["cells"], target)

@@ -173,3 +173,57 @@ def test_nextpnr_places_the_registered_multipliers(tmp_path, absorbed):
     pnr = ys.place_and_route(netlist, tmp_path / "arr.config", freq_mhz=100, target="ecp5",
                              log=tmp_path / "nextpnr.log")
     assert pnr["fmax_mhz"] > 0
+
+
+def test_each_systolic_row_gets_neighbouring_sites_in_chain_order(tmp_path):
+    """``place``: every stage of a converted array gets a site; a row's stages sit side by
+    side along one DSP row, stage k+1 on the site after stage k's; no two share a site; and
+    nextpnr places the multipliers on them."""
+    from tests.hdl.cnn.test_systolic_array import flat
+    from myhdl import Signal, intbv
+    from cosim import icarus
+
+    need_fpga("yosys", "nextpnr-ecp5")
+    lanes, pe = 4, 3
+    clk, en = Signal(bool(0)), Signal(bool(0))
+    bits = sa.sum_bits(lanes - 1)
+    dut = flat(clk, en, Signal(intbv(0)[8 * lanes:]), Signal(intbv(0)[8 * pe * lanes:]),
+               Signal(intbv(0)[bits * pe:]), lanes=lanes, pe=pe, zp_in=ZP)
+    verilog = icarus.convert(dut, tmp_path, "arr", testbench=False)
+    netlist = tmp_path / "arr.json"
+    ys.synthesize(verilog, "arr", "ecp5", netlist=netlist)
+    ecp5_dsp.absorb(netlist)
+    assert ecp5_dsp.place(netlist) == {"rows": pe, "stages": pe * lanes}
+    module = json.loads(netlist.read_text())["modules"]["arr"]
+    where = {}  # (row, stage) -> site
+    for cell in module["cells"].values():
+        if cell["type"] != "MULT18X18D":
+            continue
+        product = cell["connections"]["P0"][0]
+        (name,) = [n for n, net in module["netnames"].items()
+                   if net["bits"][0] == product and ecp5_dsp.STAGE.match(n)]
+        found = ecp5_dsp.STAGE.match(name)
+        where[int(found["row"]), int(found["stage"])] = cell["attributes"]["BEL"]
+    assert len(where) == pe * lanes and len(set(where.values())) == pe * lanes
+    for row in {r for r, _ in where}:
+        stages = sorted(s for r, s in where if r == row)
+        y = where[row, stages[0]].split("/")[1]
+        line = ecp5_dsp.sites(int(y[1:]))
+        index = [line.index(where[row, s]) for s in stages]
+        assert index == list(range(index[0], index[0] + lanes)), (row, index)
+    pnr = ys.place_and_route(netlist, tmp_path / "arr.config", freq_mhz=100, target="ecp5",
+                             log=tmp_path / "nextpnr.log")
+    assert pnr["fmax_mhz"] > 0
+    log = (tmp_path / "nextpnr.log").read_text()
+    assert f"Placed {pe * lanes} cells based on constraints" in log
+
+
+def test_the_sites_are_the_devices_multipliers():
+    """Three DSP rows of 52 sites, left to right, each named once (the test above has
+    nextpnr place a row on each of the three)."""
+    rows = [ecp5_dsp.sites(y) for y in ecp5_dsp.SITE_ROWS]
+    every = [s for row in rows for s in row]
+    assert len(every) == len(set(every)) == 156
+    for row in rows:
+        xs = [int(s.split("/")[0][1:]) for s in row]
+        assert xs == sorted(xs) and len(row) == 52
