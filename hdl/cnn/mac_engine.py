@@ -296,6 +296,7 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
     rbase = Signal(intbv(0, min=0, max=slots * cg_n))
     wtake = Signal(bool(0))
     go = Signal(bool(0))
+    waiting = Signal(bool(0))  # a job's word is ready to issue (``go`` is this and ``en``)
     en = Signal(bool(1))  # the clock enable (a register: ``enable`` below)
 
     # --- issue counters (the next word to issue) and the pipeline flags ----------------------
@@ -427,11 +428,13 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
         @always_comb
         def control():
             load.next = done and drain_free
+            waiting.next = full[rslot] and ready_g
             go.next = en and full[rslot] and ready_g
     else:
         @always_comb
         def control():
             load.next = done and drain_free
+            waiting.next = full[rslot]
             go.next = en and full[rslot]
 
     # the clock enable, ``not done or drain_free``, is a register: computed a clock ahead from
@@ -493,11 +496,14 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
             else:
                 raddr.next = raddr + 1
 
+    # the next address leaves ``en`` out: it is used only on enabled clocks (``issue``, and
+    # the ROM's early read), and ``en`` drives every register of the engine, so its route is
+    # long; with it in, it reached a deep ROM's address pins through the increment (12.5 ns)
     @always_comb
     def next_word():  # (the last word's own test, not ``finish``: a glitch must stay in range)
-        if go and g == groups - 1 and t == steps - 1 and cg == cg_n - 1:
+        if waiting and g == groups - 1 and t == steps - 1 and cg == cg_n - 1:
             wa_next.next = 0
-        elif go:
+        elif waiting:
             wa_next.next = wa + 1
         else:
             wa_next.next = wa
