@@ -227,3 +227,16 @@ def test_the_sites_are_the_devices_multipliers():
     for row in rows:
         xs = [int(s.split("/")[0][1:]) for s in row]
         assert xs == sorted(xs) and len(row) == 52
+
+
+def test_stage_names_with_myhdls_suffix():
+    """MyHDL names a signal ``<name>_0`` where the name is taken already (the mnist_cnn top
+    has ``..._row8_stage10_0_p``): still a stage, row 8, stage 10."""
+    for name in ("net0_conv2d1_mac_engine1_systolic_array1_row8_stage10_0_p",
+                 "conv2d1_mac_engine1_systolic_array1_row8_stage10_p"):
+        found = ecp5_dsp.STAGE.match(name)
+        assert found and (int(found["row"]), int(found["stage"])) == (8, 10), name
+        assert found["array"].endswith("conv2d1_mac_engine1_systolic_array1")
+    for name in ("conv2d1_mac_engine1_systolic_array1_row8_stage10_p_TRELLIS_FF_Q_DI",
+                 "conv2d1_mac_engine1_systolic_array1_row8_stage10_s_out"):
+        assert not ecp5_dsp.STAGE.match(name), name
