@@ -2,7 +2,8 @@
 with ``golden.conv2d``.
 
     s (int8, NHWC raster) -> pack (SIMD channels per word) -> run-ahead FIFO -> pad2d
-      ('same': the zero point around the image, on the stream) -> line_buffer (k x k
+      ('same': the zero point around the image, on the stream) -> skid_buffer (the
+      handshake's register: the line buffer's ready stops there) -> line_buffer (k x k
       windows, every one or every other one in both directions) -> mac_engine (T = k*k taps
       folded in time; a systolic array of PE rows of SIMD multiply-add stages; bias,
       requant, ReLU)
@@ -58,6 +59,7 @@ from myhdl import block
 from model.qnet import Layer
 
 from ..lib.bram_fifo import bram_fifo
+from ..lib.skid_buffer import skid_buffer
 from ..lib.stream import Stream, check_stream
 from .line_buffer import check_params, line_buffer, out_size
 from .mac_engine import Timing, mac_engine
@@ -94,7 +96,8 @@ def trace(layer: Layer, pe: int, simd: int, t_in, taps: int = 1, lanes: int = 1)
     it; downstream always ready).
 
     A word reaches the line buffer ``ahead`` clocks after its input: packer 1 (2 when it splits
-    wide beats), FIFO 2, the padding's register 1, and 2 more to a window beat. The line buffer
+    wide beats), FIFO 2, the padding's register 1, the skid buffer 1, and 2 more to a window
+    beat. The line buffer
     takes one word a clock; a window's last word waits for a free job slot. The pads before an
     image's first word come with that word; the other pads come one a clock behind the words
     before them. The engine as in ``mac_engine.Timing``."""
@@ -113,7 +116,7 @@ def _trace(in_shape, c_out, k, st, pad, pe, simd, t_in, taps, lanes, record=True
     engine = Timing(k * k // taps * cg_n, c_out // pe, pe, 2, wide=taps > 1,
                     lanes=taps * simd, cg=cg_n)
     engine.record = record
-    ahead = 4 + pack_delay(lanes, simd) + (1 if any(pad) else 0)
+    ahead = 5 + pack_delay(lanes, simd) + (1 if any(pad) else 0)
     # a pixel's words go one a clock: word j at max(avail_j, previous word + 1, free slot), so
     # its last word at max over j of (avail_j + Cg-1-j), previous pixel's last + Cg, free +
     # Cg-1. ``reach[p]``: the first term for real pixel p.
@@ -196,8 +199,12 @@ def conv2d(clk, rst, s, m, *, layer: Layer, pe: int = 1, simd: int = 1, paths: d
         insts.append(pad2d(clk, rst, queued, framed, h=h, w=w, cg=c_in // simd, pad=pad,
                            value=zp_word))
         queued = framed
+    # the line buffer's ready (from the engine's job buffer) ends at the skid buffer's
+    # registers instead of reaching the FIFO's block RAM
+    held = Stream(8 * simd, signed=False)
+    insts.append(skid_buffer(clk, rst, queued, held))
     return (insts,
-            line_buffer(clk, rst, queued, windows, h=hp, w=wp, c=c_in, simd=simd, k=k,
+            line_buffer(clk, rst, held, windows, h=hp, w=wp, c=c_in, simd=simd, k=k,
                         stride=st),
             mac_engine(clk, rst, windows, m, layer=layer, pe=pe, simd=simd, paths=paths,
                        requant_dsp_bits=requant_dsp_bits, taps=taps))
