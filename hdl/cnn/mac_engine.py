@@ -22,7 +22,8 @@ Dataflow, all in one clock domain::
   stage, so no clock holds more than one block-RAM read, one multiply or one add, whatever
   PE x L is. The skew costs no data registers: lane k has its own job-buffer RAM (8 bits wide)
   and its own weight ROM (``hdl.cnn.parallel.stage_weights``: the PE weights of lane k, one
-  word per issued word), both read with the word's address delayed k clocks::
+  word per issued word), both read with the word's address delayed k clocks (the ROM one
+  clock more, ``SELECT``, matching the input word's select register)::
 
         issue: address a ->[a]->[a]-> ... ->[a]      (one register a lane)
                    |        |    |           |
@@ -50,11 +51,14 @@ Dataflow, all in one clock domain::
   job lasts). ``s.ready`` is high while the slot being filled is free; a slot frees when the
   last lane has read the job's last word.
 
-Pipeline from the issue of a word (lane 0): RAM and ROM read (1: the block RAMs' own read
-registers), fetch registers in the fabric (2, ``FETCH``: so neither a block RAM's slow
-clock-to-out nor a deep ROM's bank multiplexer shares a clock with what follows), operand
-registers: tap select - zp, the ROM's word (3), product (4), partial sums (5 .. L+4),
-accumulate (L+5), drain (L+6..), bias (+2), requant (+14, ``requant.LATENCY``), FIFO (+1).
+Pipeline from the issue of a word (lane 0): RAM read (1: the block RAM's own read
+register), fetch register in the fabric (2, ``FETCH``: so a block RAM's slow clock-to-out
+does not share a clock with what follows), the tap select into the select register (3,
+``SELECT``: the selected word then fans out to the rows in a clock of its own); the ROM reads
+a clock later (2, its fabric register 3: ``FETCH`` again, so neither the read nor a deep
+ROM's bank multiplexer shares a clock with what follows); operand registers: the selected
+word - zp, the ROM's word (4), product (5), partial sums (6 .. L+5), accumulate (L+6), drain
+(L+7..), bias (+2), requant (+14, ``requant.LATENCY``), FIFO (+1).
 
 Cycle model: a group takes ``max(T * Cg, PE)`` clocks (``group_cycles``), a job ``C_out/PE``
 groups, back to back while jobs are waiting; see ``Timing``, ``conv2d.cycles`` and
@@ -75,7 +79,7 @@ from model.qnet import Layer
 from ..lib.counters import credit_counter, raster
 from ..lib.fifo import fifo
 from ..lib.ram import ram
-from ..lib.rom import rom
+from ..lib.rom import bank_words, rom
 from ..lib.stream import Stream, check_stream, concat_lanes, wire
 from . import requant as rq
 from . import systolic_array as sa
@@ -120,13 +124,18 @@ def job_slots(slots: int, words: int, groups: int, group: int, lanes: int, cg: i
 # the weight ROMs: block RAMs whose read register is the RAM's own, with a slow clock-to-out)
 # and the tap select or the array's operand registers
 FETCH = 1
+# clocks from the tap select to the array's operand registers: the selected input word is
+# registered once before it fans out to the rows' copies (spread over the DSP rows), so the
+# select's multiplexers and the long route to a far row are in different clocks; the weight
+# ROMs read one clock later to match (their address delayed one clock more)
+SELECT = 1
 
 # clocks from a group's last issued word to its first result on ``m`` with a one-lane array
-# (fetch, operand, product, partial sum and accumulate stages, done flag, drain load and shift, bias,
-# requant, FIFO); each more lane adds a clock. Checked against the RTL, value by value, in
-# tests/hdl/cnn/test_conv2d.py and test_dense.py. The wide drain skips the shift register's
-# clock.
-OUT_DELAY = 8 + FETCH + rq.LATENCY + 1
+# (fetch, select, operand, product, partial sum and accumulate stages, done flag, drain load
+# and shift, bias, requant, FIFO); each more lane adds a clock. Checked against the RTL, value
+# by value, in tests/hdl/cnn/test_conv2d.py and test_dense.py. The wide drain skips the shift
+# register's clock.
+OUT_DELAY = 8 + FETCH + SELECT + rq.LATENCY + 1
 WIDE_OUT_DELAY = OUT_DELAY - 1
 
 
@@ -310,15 +319,18 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
     done = Signal(bool(0))
     g_done = Signal(intbv(0, min=0, max=max(2, groups)))
 
-    # --- the skew: lane k reads with the word's RAM/ROM address (and tap) delayed k clocks ---
+    # --- the skew: lane k reads with the word's RAM address (and tap) delayed k clocks, its
+    # ROM address SELECT more (the select register is on the RAM's side only) ---------------
     insts = []
-    raddrs, was = line_of(raddr, n_lanes - 1), line_of(wa, n_lanes - 1)
+    # (a deep ROM reads its banks from ``ahead`` alone: its last lane needs no address more)
+    deep = words > bank_words(8 * pe)
+    raddrs = line_of(raddr, n_lanes - 1)
+    was = line_of(wa, n_lanes - 1 + (0 if deep else SELECT))
     insts += [delay_line(clk, en, raddrs), delay_line(clk, en, was)]
     # what each lane's ROM address holds after the next enabled clock (a deep ROM reads its
-    # banks a clock early: hdl.lib.rom): lane 0's is the issue counter's next value, lane k's
-    # is lane k-1's address now
+    # banks a clock early: hdl.lib.rom): the address a clock before it on the line
     wa_next = Signal(wa.val)
-    aheads = [wa_next] + was[:-1]
+    aheads = ([wa_next] + was)[SELECT:SELECT + n_lanes]
     x_ops, w_ops = [], []
     for k in range(n_lanes):
         lane_t = [k // simd] if wide else list(range(n_taps))  # the taps lane k reads
@@ -333,25 +345,28 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
             qs.append(q_f)
         x_ops.append(qs)
         wk = Signal(intbv(0)[8 * pe:])
-        insts.append(rom(clk, was[k], wk, path=paths["weights"][k], signed=False, en=en,
+        addr = was[k + SELECT] if k + SELECT < len(was) else aheads[k]  # (deep: not read)
+        insts.append(rom(clk, addr, wk, path=paths["weights"][k], signed=False, en=en,
                          ahead=aheads[k], latency=1 + FETCH))
         w_ops.append(wk)
-    x_lane = []
+    x_sel = []
     if steps > 1:  # the tap each lane's RAM word is for: t1 delayed k (+ FETCH) more clocks
         tsel = line_of(t1, n_lanes - 1 + FETCH)
         insts.append(delay_line(clk, en, tsel))
         for k in range(n_lanes):
             xk = Signal(intbv(0)[8:])
             insts.append(mux_tree(tsel[k + FETCH], x_ops[k], xk))
-            x_lane.append(xk)
+            x_sel.append(xk)
     else:
-        x_lane = [qs[0] for qs in x_ops]
+        x_sel = [qs[0] for qs in x_ops]
+    x_lane = [Signal(intbv(0)[8:]) for _ in range(n_lanes)]  # the select register
+    insts += [sa.delay(clk, en, a, b) for a, b in zip(x_sel, x_lane)]
 
     # --- the systolic array, then the accumulators ------------------------------------------
     sums = [_signed(sa.sum_bits(n_lanes - 1)) for _ in range(pe)]
     insts.append(sa.systolic_array(clk, en, x_lane, w_ops, sums, pe=pe, zp_in=layer.zp_in))
     # the flags of the word whose sums are on `sums`: v1 (lane 0's operands) + the array
-    depth_f = FETCH + sa.latency(n_lanes)
+    depth_f = FETCH + SELECT + sa.latency(n_lanes)
     lines = [line_of(sig, depth_f) for sig in (v1, first1, last1, g1)]
     insts += [delay_line(clk, en, line, rst) for line in lines[:3]]
     insts.append(delay_line(clk, en, lines[3]))
