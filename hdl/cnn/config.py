@@ -149,7 +149,8 @@ def latency(net: Network, config: dict) -> int:
     per clock, output always ready (dense layers with the top's ``DENSE_SLOTS`` job slots)."""
     from .network import DENSE_SLOTS
 
-    t = [i + 1 for i in range(int(np.prod(net.input_shape)))]  # the pixel ROM's register
+    # the input's skid buffer and the pixel ROM's register
+    t = [i + 2 for i in range(int(np.prod(net.input_shape)))]
     n = lanes(net, config)
     for layer in net.layers:
         par = config.get(layer.name)

@@ -1,8 +1,8 @@
 """The whole accelerator, elaborated from a qnet layer list: a dataflow chain of blocks.
 
-    s (pixel 0..255) -> pixel ROM (the model's input quantization) -> conv2d / maxpool2x2 /
-    pool2d / mean / dense ... (flatten and a mean's reshape are free on a raster stream)
-    -> logits -> argmax -> m (class index)
+    s (pixel 0..255) -> skid buffer (s.ready a register) -> pixel ROM (the model's input
+    quantization) -> conv2d / maxpool2x2 / pool2d / mean / dense ... (flatten and a mean's
+    reshape are free on a raster stream) -> logits -> argmax -> m (class index)
 
 Every layer is its own block working concurrently on streams with valid/ready, so image k+1
 enters while image k is still in the later layers; the slowest layer sets the initiation
@@ -32,6 +32,7 @@ from model import export
 from model.qnet import Network
 
 from ..lib.rom import rom
+from ..lib.skid_buffer import skid_buffer
 from ..lib.stream import Stream, check_stream
 from . import mean as mean_block
 from .argmax import argmax, index_bits
@@ -92,9 +93,12 @@ def network(clk, rst, s, m, logit_valid, logit_data, busy, done, *, net: Network
     from .config import lanes as beat_lanes
     from .config import out_lanes
 
-    insts = []
+    # the input's ready is a register: without it, it came from conv1's FIFO through the
+    # packer and the pixel ROM's handshake to the pins and the image counters (12.3 ns)
+    held = Stream(8, signed=False)
+    insts = [skid_buffer(clk, rst, s, held)]
     x = Stream(8)
-    insts.append(pixel_map(clk, rst, s, x, path=paths["pixel"]))
+    insts.append(pixel_map(clk, rst, held, x, path=paths["pixel"]))
     n_in = beat_lanes(net, config)
     for layer in net.layers:
         if layer.kind == "flatten":
