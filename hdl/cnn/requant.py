@@ -171,10 +171,15 @@ def requant(clk, rst, s, s_chan, m, *, mode: str, acc_bits: int, mult_bits: int,
     pad = sm.LATENCY - mul_depth
 
     # shift ROM output registered: aligned with stage 1; multiplier ROM: with stage 4
-    mult = _unsigned(b_bits)  # the file's words, >= 0 (checked above)
+    # the file's words, >= 0 (checked above). Named ``_dup`` so that on the ECP5 synthesis
+    # keeps it apart (hdl/flow/synth.py, DUPLICATES): requantizers side by side (a wide drain)
+    # have ROMs whose bits are often the same function of the channel, and Yosys merged them
+    # into one register driving two multipliers' adder trees across the die (11.2 ns of one
+    # route, the digits_cnn default's limit)
+    mult_dup = _unsigned(b_bits)
     shift = _signed(8) if gemm else _unsigned(8)  # round: a right shift, 1..62
     chan_late = Signal(intbv(0, min=s_chan.min, max=s_chan.max))
-    rom_m = rom(clk, chan_late, mult, path=mult_path, signed=False)
+    rom_m = rom(clk, chan_late, mult_dup, path=mult_path, signed=False)
     rom_s = rom(clk, s_chan, shift, path=shift_path, signed=gemm)
 
     v1, v2, v3, v4 = (Signal(bool(0)) for _ in range(4))
@@ -187,7 +192,7 @@ def requant(clk, rst, s, s_chan, m, *, mode: str, acc_bits: int, mult_bits: int,
     mag4 = _unsigned(mag_bits)
     prod = _unsigned(prod_bits)
     chan_delay = delay(clk, rst, s_chan, chan_late, 3)
-    mul = sm.softmul(clk, mag4, mult, prod, a_bits=mag_bits, b_bits=b_bits,
+    mul = sm.softmul(clk, mag4, mult_dup, prod, a_bits=mag_bits, b_bits=b_bits,
                      dsp_bits=dsp_bits)
 
     # side band of stage 4, delayed along the multiplier
