@@ -49,7 +49,7 @@ is (p >> 30) + 1, minus one when x < 0 and p's low 30 bits are all zero, then >>
 from __future__ import annotations
 
 import numpy as np
-from myhdl import Signal, always_comb, always_seq, block, intbv
+from myhdl import Signal, always, always_comb, always_seq, block, intbv
 
 from model import golden
 
@@ -282,7 +282,6 @@ def requant(clk, rst, s, s_chan, m, *, mode: str, acc_bits: int, mult_bits: int,
         # stage 12: >> 31 and the sign back: SaturatingRoundingDoublingHighMul
         v12.next = v11
         n12.next = n11
-        mask12.next = ((1 << n11) << n_lo) - 1
         if neg11:
             y12.next = -(t11 >> 1)
         else:
@@ -298,6 +297,14 @@ def requant(clk, rst, s, s_chan, m, *, mode: str, acc_bits: int, mult_bits: int,
             y13.next = ((y12 >> n_lo) >> n12) + 1
         else:
             y13.next = (y12 >> n_lo) >> n12
+
+    # no reset: the mask is read only with a valid y12, and a layer whose shifts are all one
+    # value makes it a constant. With a reset it stayed a register holding that constant,
+    # and Yosys merged such registers across layers (conv1's drove conv3's rounding, 6 ns
+    # apart on the ECP5)
+    @always(clk.posedge)
+    def mask_gemmlowp():
+        mask12.next = ((1 << n11) << n_lo) - 1
 
     @always_seq(clk.posedge, reset=rst)
     def result_round():
@@ -333,7 +340,7 @@ def requant(clk, rst, s, s_chan, m, *, mode: str, acc_bits: int, mult_bits: int,
 
     operand = [right_gemmlowp if gemm else right_round, operand_left if has_left else operand_plain]
     if gemm:
-        result = result_gemmlowp
+        result = [result_gemmlowp, mask_gemmlowp]
     else:
         result = result_round if n_lo else result_round_small
     if pad:
