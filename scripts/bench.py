@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from hdl.flow.synth import ROUTERS  # noqa: E402
 from scripts._cli import add_verbose, run  # noqa: E402
 
 # (model, config name, synthesis target): the config name picks
@@ -87,14 +88,14 @@ def rtl_figures(fig: dict, conf: dict, dsp_bits: int, folder: Path, n: int | Non
 
 
 def synth_figures(fig: dict, conf: dict, dsp_bits: int, target: str, folder: Path,
-                  freq: float) -> dict:
+                  freq: float, router: str) -> dict:
     from hdl.flow import build, synth
 
     pnr = f", {synth.PNR[target][0]}" if target in synth.PNR else ""
     print(f"  Yosys ({target}{pnr}) ...", flush=True)
     work = folder / f"synth_{target}"
     top = build.build(fig["net"], conf, work, fig["src"].input_max, dsp_bits)
-    flow = synth.run_flow(top, target, work, freq_mhz=freq)
+    flow = synth.run_flow(top, target, work, freq_mhz=freq, router=router)
     out = {"target": target, "device": flow["device"], "yosys": flow["yosys"],
            "fit": flow["fit"]}
     if flow["pnr"]:
@@ -198,6 +199,9 @@ def main() -> int:
                     help="only this preset's rows (repeatable; default all)")
     ap.add_argument("--targets", nargs="+", choices=("ecp5", "ice40", "xilinx"),
                     help="only these synthesis targets (default: each row's)")
+    ap.add_argument("--router", choices=ROUTERS, default="router2",
+                    help="nextpnr's router (default router2: it routes mnist_cnn's ECP5 build "
+                         "in minutes, where router1 took over 30)")
     ap.add_argument("--mnist-dir", help="MNIST IDX folder (default $MNIST_DIR or download)")
     ap.add_argument("--out", type=Path, default=Path("build"), help="folder for bench.json, "
                                                                     "bench.md (default build)")
@@ -234,10 +238,10 @@ def main() -> int:
         if not args.no_synth:
             for target in targets:
                 row["synth"][target] = synth_figures(fig, conf, dsp_bits, target, folder,
-                                                     synth.FREQ_MHZ[target])
+                                                     synth.FREQ_MHZ[target], args.router)
         rows.append(row)
     tools = [] if args.no_synth else [synth.version()] + [
-        synth.nextpnr_version(t) for t in ("ecp5", "ice40")]
+        synth.nextpnr_version(t) for t in ("ecp5", "ice40")] + [f"--router {args.router}"]
     doc = {"date": time.strftime("%Y-%m-%d"),
            "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
                       f"{platform.python_version()}",
