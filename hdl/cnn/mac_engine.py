@@ -511,9 +511,9 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
             else:
                 raddr.next = raddr + 1
 
-    # the next address leaves ``en`` out: it is used only on enabled clocks (``issue``, and
-    # the ROM's early read), and ``en`` drives every register of the engine, so its route is
-    # long; with it in, it reached a deep ROM's address pins through the increment (12.5 ns)
+    # the next address leaves ``en`` out: it is used only on enabled clocks (``issue``; with
+    # ``SELECT`` 0 also a deep ROM's early read, whose address pins ``en`` then reached through
+    # the increment, 12.5 ns), and ``en`` drives every register of the engine: a long route
     @always_comb
     def next_word():  # (the last word's own test, not ``finish``: a glitch must stay in range)
         if waiting and g == groups - 1 and t == steps - 1 and cg == cg_n - 1:
