@@ -240,9 +240,10 @@ def gate_level(netlist: Path, top: str, out: Path) -> Path:
 SITE_ROWS = (34, 10, 58)  # the middle row first
 SITE_COLUMNS = (4, 8, 13, 17, 22, 26, 31, 35, 40, 44, 49, 53, 58, 62, 69, 73, 78, 82, 87, 91,
                 96, 100, 105, 109, 114, 118)
-# a stage's product register; MyHDL adds "_0" to a name another signal already has
-STAGE = re.compile(r"^(?P<array>.*systolic_array\d+)_row(?P<row>\d+)_stage(?P<stage>\d+)"
-                   r"(?:_\d+)?_p$")
+# a stage's product register; MyHDL adds "_0" to a name another signal already has, and to
+# every instance's name when it elaborates a design again in the same process
+STAGE = re.compile(r"^(?P<array>.*systolic_array\d+(?:_\d+)*)_row(?P<row>\d+)(?:_\d+)*"
+                   r"_stage(?P<stage>\d+)(?:_\d+)*_p$")
 
 
 def sites(y: int) -> list[str]:
@@ -260,12 +261,12 @@ def place(netlist: Path) -> dict:
     multiplier and the previous stage's adder, has both close by (left to the placer, the
     multipliers of one row spread along the DSP rows, and a product crossed 61 columns to its
     adder: 8 ns of routing). A stage is a MULT18X18D whose product is a net named
-    ``..._systolic_array<i>_row<p>_stage<k>_p`` or ``..._stage<k>_0_p``
-    (``hdl.cnn.systolic_array``: the product register, in the DSP or on its output). Arrays
-    go largest first; each row into the DSP row with the most free sites, grown outwards from
-    the middle column, so that the arrays' rows stack up in the middle of the die. Sets the
-    ``BEL`` attribute nextpnr places a cell by; other multipliers are left to the placer.
-    Returns {"rows", "stages"} placed."""
+    ``..._systolic_array<i>_row<p>_stage<k>_p``, each number perhaps followed by MyHDL's
+    ``_0`` (``hdl.cnn.systolic_array``: the product register, in the DSP or on its output).
+    Arrays go largest first; each row into the DSP row with the most free sites, grown
+    outwards from the middle column, so that the arrays' rows stack up in the middle of the
+    die. Sets the ``BEL`` attribute nextpnr places a cell by; other multipliers are left to
+    the placer. Returns {"rows", "stages"} placed."""
     netlist = Path(netlist)
     design = json.loads(netlist.read_text())
     stats = {"rows": 0, "stages": 0}

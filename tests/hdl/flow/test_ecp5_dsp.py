@@ -153,21 +153,27 @@ def bench(folder, rtl, gates) -> int:
     return int(out.split("MISMATCHES")[1].split()[0])
 
 
-@pytest.mark.parametrize("absorbed", [False, True])
-def test_nextpnr_places_the_registered_multipliers(tmp_path, absorbed):
-    """nextpnr-ecp5 takes the rewritten netlist (registers configured in the DSP) and routes it."""
+def array_netlist(folder, lanes: int, pe: int):
+    """A converted ``lanes`` x ``pe`` systolic array through synth_ecp5: its JSON netlist."""
     from tests.hdl.cnn.test_systolic_array import flat
     from myhdl import Signal, intbv
     from cosim import icarus
 
-    need_fpga("yosys", "nextpnr-ecp5")
     clk, en = Signal(bool(0)), Signal(bool(0))
-    bits = sa.sum_bits(LANES - 1)
-    dut = flat(clk, en, Signal(intbv(0)[8 * LANES:]), Signal(intbv(0)[8 * PE * LANES:]),
-               Signal(intbv(0)[bits * PE:]), lanes=LANES, pe=PE, zp_in=ZP)
-    verilog = icarus.convert(dut, tmp_path, "arr", testbench=False)
-    netlist = tmp_path / "arr.json"
+    bits = sa.sum_bits(lanes - 1)
+    dut = flat(clk, en, Signal(intbv(0)[8 * lanes:]), Signal(intbv(0)[8 * pe * lanes:]),
+               Signal(intbv(0)[bits * pe:]), lanes=lanes, pe=pe, zp_in=ZP)
+    verilog = icarus.convert(dut, folder, "arr", testbench=False)
+    netlist = folder / "arr.json"
     ys.synthesize(verilog, "arr", "ecp5", netlist=netlist)
+    return netlist
+
+
+@pytest.mark.parametrize("absorbed", [False, True])
+def test_nextpnr_places_the_registered_multipliers(tmp_path, absorbed):
+    """nextpnr-ecp5 takes the rewritten netlist (registers configured in the DSP) and routes it."""
+    need_fpga("yosys", "nextpnr-ecp5")
+    netlist = array_netlist(tmp_path, LANES, PE)
     if absorbed:
         ecp5_dsp.absorb(netlist)
     pnr = ys.place_and_route(netlist, tmp_path / "arr.config", freq_mhz=100, target="ecp5",
@@ -179,19 +185,9 @@ def test_each_systolic_row_gets_neighbouring_sites_in_chain_order(tmp_path):
     """``place``: every stage of a converted array gets a site; a row's stages sit side by
     side along one DSP row, stage k+1 on the site after stage k's; no two share a site; and
     nextpnr places the multipliers on them."""
-    from tests.hdl.cnn.test_systolic_array import flat
-    from myhdl import Signal, intbv
-    from cosim import icarus
-
     need_fpga("yosys", "nextpnr-ecp5")
     lanes, pe = 4, 3
-    clk, en = Signal(bool(0)), Signal(bool(0))
-    bits = sa.sum_bits(lanes - 1)
-    dut = flat(clk, en, Signal(intbv(0)[8 * lanes:]), Signal(intbv(0)[8 * pe * lanes:]),
-               Signal(intbv(0)[bits * pe:]), lanes=lanes, pe=pe, zp_in=ZP)
-    verilog = icarus.convert(dut, tmp_path, "arr", testbench=False)
-    netlist = tmp_path / "arr.json"
-    ys.synthesize(verilog, "arr", "ecp5", netlist=netlist)
+    netlist = array_netlist(tmp_path, lanes, pe)
     ecp5_dsp.absorb(netlist)
     assert ecp5_dsp.place(netlist) == {"rows": pe, "stages": pe * lanes}
     module = json.loads(netlist.read_text())["modules"]["arr"]
@@ -231,12 +227,15 @@ def test_the_sites_are_the_devices_multipliers():
 
 def test_stage_names_with_myhdls_suffix():
     """MyHDL names a signal ``<name>_0`` where the name is taken already (the mnist_cnn top
-    has ``..._row8_stage10_0_p``): still a stage, row 8, stage 10."""
+    has ``..._row8_stage10_0_p``), and every instance ``<name>_0`` when a process elaborates a
+    design again (``..._systolic_array1_0_row8_0_stage10_0_p``): still a stage, row 8,
+    stage 10."""
     for name in ("net0_conv2d1_mac_engine1_systolic_array1_row8_stage10_0_p",
-                 "conv2d1_mac_engine1_systolic_array1_row8_stage10_p"):
+                 "conv2d1_mac_engine1_systolic_array1_row8_stage10_p",
+                 "conv2d1_0_mac_engine1_0_systolic_array1_0_row8_0_stage10_0_p"):
         found = ecp5_dsp.STAGE.match(name)
         assert found and (int(found["row"]), int(found["stage"])) == (8, 10), name
-        assert found["array"].endswith("conv2d1_mac_engine1_systolic_array1")
+        assert "_systolic_array1" in found["array"] and "_row" not in found["array"]
     for name in ("conv2d1_mac_engine1_systolic_array1_row8_stage10_p_TRELLIS_FF_Q_DI",
                  "conv2d1_mac_engine1_systolic_array1_row8_stage10_s_out"):
         assert not ecp5_dsp.STAGE.match(name), name
