@@ -50,8 +50,10 @@ def finish(title: str, flow: dict, doc: dict, out: Path, routed: bool, freq_mhz:
                       f"{moved['pipelines']} pipeline registers; not counted under FF)")
     placed = (moved or {}).get("placed")
     if placed and placed["rows"]:
+        left = (f", {placed['left']} stages of longer rows left to nextpnr"
+                if placed.get("left") else "")
         report.append(f"  systolic rows: {placed['rows']} given side-by-side multiplier sites "
-                      f"({placed['stages']} stages; hdl.flow.ecp5_dsp.place)")
+                      f"({placed['stages']} stages{left}; hdl.flow.ecp5_dsp.place)")
     pnr = flow["pnr"]
     if routed and pnr is None:
         report.append(f"  not placed: over on {', '.join(flow['over'])}")

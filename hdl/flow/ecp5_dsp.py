@@ -265,11 +265,12 @@ def place(netlist: Path) -> dict:
     ``_0`` (``hdl.cnn.systolic_array``: the product register, in the DSP or on its output).
     Arrays go largest first; each row into the DSP row with the most free sites, grown
     outwards from the middle column, so that the arrays' rows stack up in the middle of the
-    die. Sets the ``BEL`` attribute nextpnr places a cell by; other multipliers are left to
-    the placer. Returns {"rows", "stages"} placed."""
+    die. Sets the ``BEL`` attribute nextpnr places a cell by; other multipliers, and a row
+    that finds no run of free sites as long as itself, are left to the placer. Returns
+    {"rows", "stages"} placed and the stages "left"."""
     netlist = Path(netlist)
     design = json.loads(netlist.read_text())
-    stats = {"rows": 0, "stages": 0}
+    stats = {"rows": 0, "stages": 0, "left": 0}
     for module in design["modules"].values():
         _place_module(module, stats)
     netlist.write_text(json.dumps(design))
@@ -302,23 +303,33 @@ def _place_module(module: dict, stats: dict) -> None:
     for key in order:
         stages = [c for _, c in sorted(rows[key])]
         n = len(stages)
-        y = max(SITE_ROWS, key=lambda r: len(free[r]) - _used(span[r]))
-        total = len(free[y])
-        if span[y] is None:
-            lo = (total - n) // 2
-            span[y] = (lo, lo + n)
-        else:
-            lo0, hi0 = span[y]
-            if total - hi0 >= lo0 and hi0 + n <= total:
-                lo, span[y] = hi0, (lo0, hi0 + n)
-            elif lo0 >= n:
-                lo, span[y] = lo0 - n, (lo0 - n, hi0)
-            else:
-                return  # no room left in a row: the rest stay free
+        # the DSP row with the most free sites first, the next where neither side of that
+        # one's used run is long enough
+        fits = [(y, lo) for y in sorted(SITE_ROWS, key=lambda r: _used(span[r]))
+                if (lo := _room(span, y, n, len(free[y]))) is not None]
+        if not fits:  # left to the placer
+            stats["left"] += n
+            continue
+        y, lo = fits[0]
+        span[y] = (lo, lo + n) if span[y] is None else (min(lo, span[y][0]),
+                                                          max(lo + n, span[y][1]))
         for i, cname in enumerate(stages):
             module["cells"][cname].setdefault("attributes", {})["BEL"] = free[y][lo + i]
         stats["rows"] += 1
         stats["stages"] += n
+
+
+def _room(span: dict, y: int, n: int, total: int) -> int | None:
+    """Where a run of ``n`` sites goes in DSP row ``y`` of ``total``: the middle of an empty
+    row, else beside the used run (right first); None when neither side has room."""
+    if span[y] is None:
+        return (total - n) // 2
+    lo0, hi0 = span[y]
+    if total - hi0 >= lo0 and hi0 + n <= total:
+        return hi0
+    if lo0 >= n:
+        return lo0 - n
+    return None
 
 
 def _used(span) -> int:

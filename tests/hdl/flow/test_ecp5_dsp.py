@@ -189,7 +189,7 @@ def test_each_systolic_row_gets_neighbouring_sites_in_chain_order(tmp_path):
     lanes, pe = 4, 3
     netlist = array_netlist(tmp_path, lanes, pe)
     ecp5_dsp.absorb(netlist)
-    assert ecp5_dsp.place(netlist) == {"rows": pe, "stages": pe * lanes}
+    assert ecp5_dsp.place(netlist) == {"rows": pe, "stages": pe * lanes, "left": 0}
     module = json.loads(netlist.read_text())["modules"]["arr"]
     where = {}  # (row, stage) -> site
     for cell in module["cells"].values():
@@ -239,3 +239,27 @@ def test_stage_names_with_myhdls_suffix():
     for name in ("conv2d1_mac_engine1_systolic_array1_row8_stage10_p_TRELLIS_FF_Q_DI",
                  "conv2d1_mac_engine1_systolic_array1_row8_stage10_s_out"):
         assert not ecp5_dsp.STAGE.match(name), name
+
+
+def test_a_row_with_no_room_is_left_and_the_rest_still_placed(tmp_path):
+    """Four rows of 32 stages (mnist_cnn's fastest config has such rows) and one of 10 on
+    three DSP rows of 52 sites: three long rows take the middle of a DSP row each, the fourth
+    finds no run of 32 free sites and is left to the placer, and the short row still gets the
+    10 sites beside a long one."""
+    cells, netnames, bit = {}, {}, 10
+    for array, rows, lanes in (("conv2d1_mac_engine1_systolic_array1", range(4), 32),
+                               ("conv2d2_mac_engine2_systolic_array2", [4], 10)):
+        for row in rows:
+            for k in range(lanes):
+                name = f"{array}_row{row}_stage{row * lanes + k}_p"
+                cells[f"m{bit}"] = {"type": "MULT18X18D", "connections": {"P0": [bit]},
+                                    "attributes": {}}
+                netnames[name] = {"bits": [bit]}
+                bit += 1
+    netlist = tmp_path / "fake.json"
+    netlist.write_text(json.dumps({"modules": {"top": {"cells": cells, "netnames": netnames}}}))
+    assert ecp5_dsp.place(netlist) == {"rows": 4, "stages": 3 * 32 + 10, "left": 32}
+    placed = [c["attributes"].get("BEL") for c in
+              json.loads(netlist.read_text())["modules"]["top"]["cells"].values()]
+    sites = [b for b in placed if b]
+    assert len(sites) == len(set(sites)) == 106
