@@ -97,10 +97,9 @@ def trace(layer: Layer, pe: int, simd: int, t_in, taps: int = 1, lanes: int = 1)
 
     A word reaches the line buffer ``ahead`` clocks after its input: packer 1 (2 when it splits
     wide beats), FIFO 2, the padding's register 1, the skid buffer 1, and 2 more to a window
-    beat. The line buffer
-    takes one word a clock; a window's last word waits for a free job slot. The pads before an
-    image's first word come with that word; the other pads come one a clock behind the words
-    before them. The engine as in ``mac_engine.Timing``."""
+    beat. The line buffer takes one word a clock; a window's last word waits for a free job
+    slot. The pads before an image's first word come with that word; the other pads come one
+    a clock behind the words before them. The engine as in ``mac_engine.Timing``."""
     k, st, pad = geometry(layer)
     return _trace(tuple(layer.in_shape), layer.c_out, k, st, pad, pe, simd, t_in, taps,
                   lanes).out

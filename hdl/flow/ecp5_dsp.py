@@ -298,15 +298,15 @@ def _place_module(module: dict, stats: dict) -> None:
     for (array, _), stages in rows.items():
         size[array] += len(stages)
     order = sorted(rows, key=lambda key: (-size[key[0]], key[0], key[1]))
-    free = {y: sites(y) for y in SITE_ROWS}  # each DSP row's free sites, left to right
-    span = {y: None for y in SITE_ROWS}  # the used interval [lo, hi) of each DSP row
+    line = {y: sites(y) for y in SITE_ROWS}  # each DSP row's sites, left to right
+    span = {y: None for y in SITE_ROWS}  # the run [lo, hi) of each DSP row's used sites
     for key in order:
         stages = [c for _, c in sorted(rows[key])]
         n = len(stages)
         # the DSP row with the most free sites first, the next where neither side of that
         # one's used run is long enough
         fits = [(y, lo) for y in sorted(SITE_ROWS, key=lambda r: _used(span[r]))
-                if (lo := _room(span, y, n, len(free[y]))) is not None]
+                if (lo := _room(span, y, n, len(line[y]))) is not None]
         if not fits:  # left to the placer
             stats["left"] += n
             continue
@@ -314,7 +314,7 @@ def _place_module(module: dict, stats: dict) -> None:
         span[y] = (lo, lo + n) if span[y] is None else (min(lo, span[y][0]),
                                                           max(lo + n, span[y][1]))
         for i, cname in enumerate(stages):
-            module["cells"][cname].setdefault("attributes", {})["BEL"] = free[y][lo + i]
+            module["cells"][cname].setdefault("attributes", {})["BEL"] = line[y][lo + i]
         stats["rows"] += 1
         stats["stages"] += n
 
