@@ -12,7 +12,10 @@ was already high) waits in the skid register, and ``s.ready`` drops until it mov
              +--> [skid] ---^
     s.ready = not [skid full]
 
-Ports: ``clk``, ``rst``, ``s`` (a stream with ready), ``m`` (same width and sign).
+Ports: ``clk``, ``rst``, ``s`` (a stream with ready), ``m`` (same width and sign), and
+optionally ``full_next``: high when ``s.ready`` will be low at the next clock (combinational,
+from this clock's registers and handshakes), so the block before can keep registered copies of
+``s.ready`` for its many enable pins (``line_buffer``'s ``full_next``).
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ from .stream import check_stream
 
 
 @block
-def skid_buffer(clk, rst, s, m):
+def skid_buffer(clk, rst, s, m, *, full_next=None):
     check_stream("s", s, ready=True)
     check_stream("m", m, bits=s.bits, ready=True, signed=s.signed)
     skid = Signal(intbv(0, min=m.data.min, max=m.data.max))
@@ -57,4 +60,12 @@ def skid_buffer(clk, rst, s, m):
             else:
                 m.data.next = s.data
 
-    return ready, valid, data
+    if full_next is None:
+        return ready, valid, data
+
+    @always_comb
+    def ahead():  # the skid stays or becomes full: a beat waits while m stalls
+        full_next.next = (full and not m.ready) or (not full and s.valid and m.valid
+                                                    and not m.ready)
+
+    return ready, valid, data, ahead

@@ -1,12 +1,12 @@
 """skid_buffer: clock by clock what a two-place queue with registered outputs shows (a beat
 out one clock after it is taken, in order, s.ready low only while a beat waits in the skid
-register), under random gaps and stalls; one beat a clock when nothing stalls; MyHDL and the
-converted Verilog."""
+register), under random gaps and stalls; ``full_next`` is the next clock's not s.ready; one beat
+a clock when nothing stalls; MyHDL and the converted Verilog."""
 import random
 from collections import deque
 
 import pytest
-from myhdl import instance
+from myhdl import Signal, block, instance
 
 from cosim import icarus
 from hdl.lib.skid_buffer import skid_buffer
@@ -14,20 +14,26 @@ from hdl.lib.stream import Stream
 from tests.hdl.helpers import clock, make_clk_rst, need_tools, run
 
 
+@block
+def skid_dut(clk, rst, s, m, full_next):
+    """The skid buffer with ``full_next`` a port of the converted module."""
+    return skid_buffer(clk, rst, s, m, full_next=full_next)
+
+
 def simulate(tmp_path, *, rate, stall, clocks=400, bits=8, hdl="myhdl", seed=0):
     """Check every clock against the queue's model; return (values out, their clocks)."""
     clk, rst = make_clk_rst()
     s, m = Stream(bits), Stream(bits)
-    if hdl == "myhdl":
-        dut = skid_buffer(clk, rst, s, m)
-    else:
-        icarus.convert(skid_buffer(clk, rst, s, m), tmp_path, "skid_dut")
+    full_next = Signal(bool(0))
+    dut = skid_dut(clk, rst, s, m, full_next)
+    if hdl != "myhdl":
+        icarus.convert(dut, tmp_path, "skid_dut")
         dut = icarus.cosimulation(tmp_path, "skid_dut", clk=clk, rst=rst, s_valid=s.valid,
                                   s_ready=s.ready, s_data=s.data, m_valid=m.valid,
-                                  m_data=m.data, m_ready=m.ready)
+                                  m_data=m.data, m_ready=m.ready, full_next=full_next)
     rng = random.Random(seed)
     lo, hi = -(1 << (bits - 1)), 1 << (bits - 1)
-    inside, out, when, state = deque(), [], [], {"clock": 0}
+    inside, out, when, state = deque(), [], [], {"clock": 0, "ahead": True}
 
     @instance
     def drive_and_check():
@@ -46,6 +52,8 @@ def simulate(tmp_path, *, rate, stall, clocks=400, bits=8, hdl="myhdl", seed=0):
             # what the registers show: the model's beats, and ready unless two are inside
             assert bool(m.valid) == bool(inside), f"clock {state['clock']}: valid"
             assert bool(s.ready) == (len(inside) < 2), f"clock {state['clock']}: ready"
+            assert bool(s.ready) == state["ahead"], f"clock {state['clock']}: full_next"
+            state["ahead"] = not full_next
             if m.valid:
                 assert int(m.data) == inside[0], f"clock {state['clock']}: data"
             taken, given = bool(s.valid and s.ready), bool(m.valid and m.ready)
