@@ -4,7 +4,8 @@ with ``golden.conv2d``.
     s (int8, NHWC raster) -> pack (SIMD channels per word) -> run-ahead FIFO -> pad2d
       ('same': the zero point around the image, on the stream) -> skid_buffer (the
       handshake's register: the line buffer's ready stops there) -> line_buffer (k x k
-      windows, every one or every other one in both directions) -> mac_engine (T = k*k taps
+      windows, every one or every other one in both directions; its enables from copies of
+      the engine's ready, a register the engine computes a clock ahead) -> mac_engine (T = k*k taps
       folded in time; a systolic array of PE rows of SIMD multiply-add stages; bias,
       requant, ReLU)
       -> m (int8, H' x W' x C_out in raster order)
@@ -54,7 +55,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from myhdl import block
+from myhdl import Signal, block
 
 from model.qnet import Layer
 
@@ -202,8 +203,10 @@ def conv2d(clk, rst, s, m, *, layer: Layer, pe: int = 1, simd: int = 1, paths: d
     # registers instead of reaching the FIFO's block RAM
     held = Stream(8 * simd, signed=False)
     insts.append(skid_buffer(clk, rst, queued, held))
+    # the engine's next ready: the line buffer keeps copies of it for its enables
+    full_next = Signal(bool(0))
     return (insts,
             line_buffer(clk, rst, held, windows, h=hp, w=wp, c=c_in, simd=simd, k=k,
-                        stride=st),
+                        stride=st, full_next=full_next),
             mac_engine(clk, rst, windows, m, layer=layer, pe=pe, simd=simd, paths=paths,
-                       requant_dsp_bits=requant_dsp_bits, taps=taps))
+                       requant_dsp_bits=requant_dsp_bits, taps=taps, full_next=full_next))

@@ -33,6 +33,14 @@ output (stage 2). Stage 2 advances when the output register is free or being emp
 (``s.ready = adv or not v1``), so a stalled output still lets one more beat in. Memories are
 written when a beat leaves stage 1. Input gaps and output stalls lose or duplicate nothing. One
 input beat per clock: ``cycles(h, w, c, simd) = h * w * c / simd``.
+
+Enables: ``m.ready`` decides every enable above, and the window register alone is k*k*8*SIMD
+flip-flops (1,152 for 3x3 x 16 channels). Given ``full_next`` (high when ``m.ready`` will be
+low at the next clock: ``mac_engine`` and ``skid_buffer`` give it), each group of registers
+(stage 1 and the counters, ``s.ready``, each row and column memory, each tap of the window
+register) takes its enables from its own register copy of ``m.ready`` (``enables``), so no
+one net, and none of the consumer's logic, reaches them all in one clock. The same values
+every clock: the cycle model does not change.
 """
 from __future__ import annotations
 
@@ -84,8 +92,68 @@ def column_reg(clk, we, d, q):
 
 
 @block
+def window_tap(clk, adv, d, q):
+    """q <= d when stage 2 advances: one tap of the window register."""
+
+    @always(clk.posedge)
+    def hold():
+        if adv:
+            q.next = d
+
+    return hold
+
+
+@block
+def enables(clk, rst, s_valid, v1, m_valid, m_ready, full_next, *, accept=None, take=None,
+            adv=None, we=None):
+    """The handshake's enables for one group of registers (each output optional): ``accept``
+    (stage 1 can take a beat: ``s.ready``), ``take`` (it takes one), ``adv`` (stage 2
+    advances), ``we`` (a beat leaves stage 1). With ``full_next`` (the consumer's next
+    not-ready, ``skid_buffer`` and ``mac_engine`` give it) the group has its own register copy
+    of ``m.ready`` (``ready_dup``: synthesis keeps such copies apart, hdl/flow/synth.py), so
+    no single net drives the enables of the whole window; without, ``m.ready`` itself."""
+    insts = []
+    if full_next is None:
+        ready = m_ready  # (with copies, not read: it is ``None``)
+    else:
+        ready_dup = Signal(bool(1))
+        ready = ready_dup
+
+        @always_seq(clk.posedge, reset=rst)
+        def copy():
+            ready_dup.next = not full_next
+
+        insts.append(copy)
+    if accept is not None:
+        @always_comb
+        def accepting():
+            accept.next = not m_valid or ready or not v1
+
+        insts.append(accepting)
+    if take is not None:
+        @always_comb
+        def taking():
+            take.next = s_valid and (not m_valid or ready or not v1)
+
+        insts.append(taking)
+    if adv is not None:
+        @always_comb
+        def advancing():
+            adv.next = not m_valid or ready
+
+        insts.append(advancing)
+    if we is not None:
+        @always_comb
+        def writing():
+            we.next = v1 and (not m_valid or ready)
+
+        insts.append(writing)
+    return insts
+
+
+@block
 def line_buffer(clk, rst, s, m, *, h: int, w: int, c: int, simd: int = 1, k: int = 3,
-                stride: int = 1):
+                stride: int = 1, full_next=None):
     check_params(h, w, c, simd, k, stride)
     b = 8 * simd
     cg_n = c // simd
@@ -93,13 +161,10 @@ def line_buffer(clk, rst, s, m, *, h: int, w: int, c: int, simd: int = 1, k: int
     check_stream("m", m, bits=k * k * b, ready=True, signed=False)
     row_depth = w * cg_n
 
-    adv = Signal(bool(0))
-    take = Signal(bool(0))
     # input position of the next beat
     x = Signal(intbv(0, min=0, max=max(2, w)))
     y = Signal(intbv(0, min=0, max=max(2, h)))
     cg = Signal(intbv(0, min=0, max=max(2, cg_n)))
-    insts = [raster(clk, rst, take, cg, x, y, groups=cg_n, w=w, h=h)]  # take: a beat enters
     addr = Signal(intbv(0, min=0, max=max(2, row_depth)))
     on_grid = Signal(bool(0))
     # stage 1: the beat and its reads
@@ -108,13 +173,25 @@ def line_buffer(clk, rst, s, m, *, h: int, w: int, c: int, simd: int = 1, k: int
     d1 = Signal(intbv(0)[b:])
     a1 = Signal(intbv(0, min=0, max=max(2, row_depth)))
     cg1 = Signal(intbv(0, min=0, max=max(2, cg_n)))
-    we = Signal(bool(0))
+
+    insts = []
+
+    hs = (clk, rst, s.valid, v1, m.valid, m.ready if full_next is None else None,
+          full_next)  # ``enables``' ports
+
+    # stage 1's own registers and the raster counters; s.ready
+    take, adv, accept = (Signal(bool(0)) for _ in range(3))
+    insts.append(enables(*hs, take=take, adv=adv))
+    insts.append(raster(clk, rst, take, cg, x, y, groups=cg_n, w=w, h=h))  # a beat enters
+    insts += [enables(*hs, accept=accept), wire(accept, s.ready)]
 
     # the rows above: up[i] is row y-(k-1)+i at this column (row i's word)
     up = [Signal(intbv(0)[b:]) for _ in range(k - 1)]
     for i in range(k - 1):
         below = up[i + 1] if i + 1 < k - 1 else d1
-        insts.append(ram(clk, we, a1, below, take, addr, up[i], depth=row_depth))
+        we_i, take_i = Signal(bool(0)), Signal(bool(0))
+        insts.append(enables(*hs, we=we_i, take=take_i))
+        insts.append(ram(clk, we_i, a1, below, take_i, addr, up[i], depth=row_depth))
     # back[j]: the window column j pixels back, rows y-k+1 (low) .. y (high)
     back = [Signal(intbv(0)[k * b:]) for _ in range(k)]
     if k == 1:
@@ -123,9 +200,13 @@ def line_buffer(clk, rst, s, m, *, h: int, w: int, c: int, simd: int = 1, k: int
         insts.append(wire(ConcatSignal(*([d1] + up[::-1])), back[0]))
     for j in range(1, k):
         if cg_n == 1:
-            insts.append(column_reg(clk, we, back[j - 1], back[j]))
+            we_j = Signal(bool(0))
+            insts.append(enables(*hs, we=we_j))
+            insts.append(column_reg(clk, we_j, back[j - 1], back[j]))
         else:
-            insts.append(ram(clk, we, cg1, back[j - 1], take, cg, back[j], depth=cg_n))
+            we_j, take_j = Signal(bool(0)), Signal(bool(0))
+            insts.append(enables(*hs, we=we_j, take=take_j))
+            insts.append(ram(clk, we_j, cg1, back[j - 1], take_j, cg, back[j], depth=cg_n))
     if cg_n > 1 and k > 1:  # the column memories' write address: the beat's channel group
         @always_seq(clk.posedge, reset=rst)
         def group1():
@@ -133,19 +214,15 @@ def line_buffer(clk, rst, s, m, *, h: int, w: int, c: int, simd: int = 1, k: int
                 cg1.next = cg
 
         insts.append(group1)
-    # tap (ky, kx) = column k-1-kx back, row ky; tap 0 in the low bits
+    # tap (ky, kx) = column k-1-kx back, row ky; tap 0 in the low bits. Stage 2, the window
+    # register, one register a tap, each with its own enable
     taps = [back[k - 1 - kx](b * (ky + 1), b * ky) for ky in range(k) for kx in range(k)]
-    window = ConcatSignal(*taps[::-1]) if k > 1 else back[0]
-
-    @always_comb
-    def handshake():
-        adv.next = not m.valid or m.ready
-        s.ready.next = not m.valid or m.ready or not v1
-        take.next = s.valid and (not m.valid or m.ready or not v1)
-
-    @always_comb
-    def write_enable():
-        we.next = v1 and (not m.valid or m.ready)
+    held = [m.data] if k == 1 else [Signal(intbv(0)[b:]) for _ in taps]
+    for tap, q in zip(taps if k > 1 else [back[0]], held):
+        adv_t = Signal(bool(0))
+        insts += [enables(*hs, adv=adv_t), window_tap(clk, adv_t, tap, q)]
+    if k > 1:
+        insts.append(wire(ConcatSignal(*held[::-1]), m.data))
 
     if stride == 1:
         @always_comb
@@ -183,8 +260,7 @@ def line_buffer(clk, rst, s, m, *, h: int, w: int, c: int, simd: int = 1, k: int
     def stage2():
         if adv:
             m.valid.next = v1 and win1
-            m.data.next = window
 
     if k == 1:
-        return insts, handshake, grid, stage1_pointwise, stage2
-    return insts, handshake, write_enable, grid, stage1, stage2
+        return insts, grid, stage1_pointwise, stage2
+    return insts, grid, stage1, stage2

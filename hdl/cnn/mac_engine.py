@@ -49,7 +49,9 @@ Dataflow, all in one clock domain::
 * Job buffer: ``slots`` jobs (``job_slots``: at least two, computing one while loading the
   next, and more when the last lane still reads a finished job for L-1 clocks longer than a
   job lasts). ``s.ready`` is high while the slot being filled is free; a slot frees when the
-  last lane has read the job's last word.
+  last lane has read the job's last word. ``s.ready`` is a register, computed a clock ahead
+  (``stop_n``), and each tap's job-buffer RAMs take their write enable from a copy of it;
+  ``full_next`` gives that next value to the block before (``line_buffer``), for its copies.
 
 Pipeline from the issue of a word (lane 0): RAM read (1: the block RAM's own read
 register), fetch register in the fabric (2, ``FETCH``: so a block RAM's slow clock-to-out
@@ -269,8 +271,26 @@ def drain_lane(clk, load, shift, acc, nxt, d):
 
 
 @block
+def write_enable(clk, rst, s_valid, stop_n, we):
+    """we = s.valid and not stop, from this group's own register copy of ``stop`` (set from
+    ``stop_n``, its next value): the job-buffer RAMs of one tap. Named ``full_dup``: synthesis
+    keeps such copies apart (hdl/flow/synth.py)."""
+    full_dup = Signal(bool(0))
+
+    @always_seq(clk.posedge, reset=rst)
+    def copy():
+        full_dup.next = stop_n
+
+    @always_comb
+    def enable():
+        we.next = s_valid and not full_dup
+
+    return copy, enable
+
+
+@block
 def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict, slots: int = 2,
-               requant_dsp_bits: int = 0, taps: int = 1):
+               requant_dsp_bits: int = 0, taps: int = 1, full_next=None):
     outs, n_taps, ins = mac_shape(layer)
     Parallel(pe, simd, taps).check(layer)
     wide = taps > 1  # all taps in one clock, and a drain as wide as the array
@@ -304,6 +324,13 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
     raddr = Signal(intbv(0, min=0, max=slots * cg_n))
     rbase = Signal(intbv(0, min=0, max=slots * cg_n))
     wtake = Signal(bool(0))
+    # ``s.ready`` is a register: ``stop`` (the slot being filled is full), set from ``stop_n``,
+    # its value after this clock; ``full_next`` (when given) is ``stop_n``, for the block
+    # before to keep copies of ``s.ready`` (``line_buffer``)
+    stop = Signal(bool(0))
+    stop_n = full_next if full_next is not None else Signal(bool(0))
+    full_n = Signal(intbv(0)[slots:])
+    wslot_n = Signal(intbv(0, min=0, max=slots))
     go = Signal(bool(0))
     waiting = Signal(bool(0))  # a job's word is ready to issue (``go`` is this and ``en``)
     en = Signal(bool(1))  # the clock enable (a register: ``enable`` below)
@@ -332,6 +359,13 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
     wa_next = Signal(wa.val)
     aheads = ([wa_next] + was)[SELECT:SELECT + n_lanes]
     x_ops, w_ops = [], []
+    # the job buffer's write enables: a tap's RAMs share one, from a register copy of ``stop``
+    # (a 3x3 window of 16 channels writes 144 RAMs: one enable net would reach them all)
+    if n_taps > 1:
+        wtakes = [Signal(bool(0)) for _ in range(n_taps)]
+        insts += [write_enable(clk, rst, s.valid, stop_n, we) for we in wtakes]
+    else:
+        wtakes = [wtake]
     for k in range(n_lanes):
         lane_t = [k // simd] if wide else list(range(n_taps))  # the taps lane k reads
         s_k = k % simd
@@ -339,7 +373,7 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
         for tap in lane_t:
             byte = tap * simd + s_k
             q, q_f = Signal(intbv(0)[8:]), Signal(intbv(0)[8:])
-            insts.append(ram(clk, wtake, waddr, s.data(8 * byte + 8, 8 * byte), en, raddrs[k],
+            insts.append(ram(clk, wtakes[tap], waddr, s.data(8 * byte + 8, 8 * byte), en, raddrs[k],
                              q, depth=slots * cg_n))
             insts.append(sa.delay(clk, en, q, q_f))  # the fetch register
             qs.append(q_f)
@@ -417,8 +451,37 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
 
     @always_comb
     def buffer_ports():
-        s.ready.next = not full[wslot]
-        wtake.next = s.valid and not full[wslot]
+        s.ready.next = not stop
+        wtake.next = s.valid and s.ready
+
+    # the job buffer's state after this clock: the slot being filled and which slots are full
+    @always_comb
+    def slot_ahead():
+        if wtake and wcg == cg_n - 1:
+            if wslot == slots - 1:
+                wslot_n.next = 0
+            else:
+                wslot_n.next = wslot + 1
+        else:
+            wslot_n.next = wslot
+
+    @always_comb
+    def full_ahead():
+        if wtake and wcg == cg_n - 1:
+            if release:
+                full_n.next = (full | (1 << wslot)) & ~(1 << rel_slot)
+            else:
+                full_n.next = full | (1 << wslot)
+        elif release:
+            full_n.next = full & ~(1 << rel_slot)
+        else:
+            full_n.next = full
+
+    @always_comb
+    def stop_ahead():
+        stop_n.next = full_n[wslot_n]
+
+    insts += [slot_ahead, full_ahead, stop_ahead]
 
     # --- pacing: a group's first word waits until `group` clocks after the previous group's
     paced = group > per_group
@@ -476,13 +539,9 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
 
     @always_seq(clk.posedge, reset=rst)
     def job_buffer():
-        if wtake and wcg == cg_n - 1:
-            if release:
-                full.next = (full | (1 << wslot)) & ~(1 << rel_slot)
-            else:
-                full.next = full | (1 << wslot)
-        elif release:
-            full.next = full & ~(1 << rel_slot)
+        full.next = full_n
+        wslot.next = wslot_n
+        stop.next = stop_n
         if wtake:
             if waddr == slots * cg_n - 1:
                 waddr.next = 0
@@ -490,10 +549,6 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
                 waddr.next = waddr + 1
             if wcg == cg_n - 1:
                 wcg.next = 0
-                if wslot == slots - 1:
-                    wslot.next = 0
-                else:
-                    wslot.next = wslot + 1
             else:
                 wcg.next = wcg + 1
         if finish:

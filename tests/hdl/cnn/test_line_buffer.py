@@ -2,9 +2,11 @@
 order, packed as the MAC engine reads it."""
 import numpy as np
 import pytest
+from myhdl import Signal, block
 
 from cosim import icarus
 from hdl.cnn.line_buffer import cycles, line_buffer
+from hdl.lib.skid_buffer import skid_buffer
 from hdl.lib.stream import Stream
 from tests.hdl.helpers import make_clk_rst, need_tools, pack_words, stream_run
 
@@ -23,12 +25,24 @@ def windows(images, simd, k=3, stride=1):
     return beats
 
 
-def simulate(tmp_path, images, simd, k=3, stride=1, **kw):
+@block
+def copies_dut(clk, rst, s, m, *, h, w, c, simd, k, stride):
+    """The line buffer into a skid buffer that tells it its next ready (``full_next``): the
+    line buffer's enables from register copies of its ready, as in conv2d before the engine."""
+    windows_s = Stream(len(m.data), signed=False)
+    full_next = Signal(bool(0))
+    return (line_buffer(clk, rst, s, windows_s, h=h, w=w, c=c, simd=simd, k=k, stride=stride,
+                        full_next=full_next),
+            skid_buffer(clk, rst, windows_s, m, full_next=full_next))
+
+
+def simulate(tmp_path, images, simd, k=3, stride=1, copies=False, **kw):
     n, h, w, c = images.shape
     s, m = Stream(8 * simd, signed=False), Stream(8 * k * k * simd, signed=False)
     want = windows(images, simd, k, stride)
-    out, when = stream_run(tmp_path, lambda clk, rst: line_buffer(clk, rst, s, m, h=h, w=w, c=c,
-                                                                  simd=simd, k=k, stride=stride),
+    dut = copies_dut if copies else line_buffer
+    out, when = stream_run(tmp_path, lambda clk, rst: dut(clk, rst, s, m, h=h, w=w, c=c,
+                                                          simd=simd, k=k, stride=stride),
                            "line_buffer_dut", s, m, pack_words(images, simd), len(want), **kw)
     return out, want, when
 
@@ -55,6 +69,20 @@ def test_kernel_and_stride(tmp_path, h, w, c, simd, k, stride, gap, stall):
     assert out == want
 
 
+@pytest.mark.parametrize("h,w,c,simd,k,stride", [
+    (4, 5, 2, 1, 1, 1), (5, 6, 3, 3, 1, 2), (5, 4, 3, 1, 3, 1), (6, 5, 4, 2, 3, 1),
+    (4, 4, 1, 1, 3, 1), (9, 8, 2, 1, 5, 2)])
+@pytest.mark.parametrize("gap,stall", [(0.0, 0.5), (0.3, 0.4)])
+def test_ready_copies(tmp_path, h, w, c, simd, k, stride, gap, stall):
+    """With ``full_next`` every group of registers has its own copy of the ready: the same
+    windows under stalls (k = 1, column registers and memories, stride 2)."""
+    rng = np.random.default_rng(h * 100 + w * 10 + k)
+    images = rng.integers(-128, 128, (2, h, w, c)).astype(np.int8)
+    out, want, _ = simulate(tmp_path, images, simd, k, stride, copies=True, gap=gap,
+                            stall=stall, seed=c)
+    assert out == want
+
+
 def test_real_image(tmp_path, digits):
     """The digits_cnn input: 8x8x1 scikit-learn digits, quantized as the model does."""
     from model import presets, qnet
@@ -74,15 +102,20 @@ def test_cycle_model(tmp_path, h, w, c, simd):
     assert [last[1] - last[0], last[2] - last[1]] == [cycles(h, w, c, simd)] * 2
 
 
-# c = 2: column memories; c = 1: column registers; k = 1 neither; k = 5 stride 2
-@pytest.mark.parametrize("c,k,stride", [(2, 3, 1), (1, 3, 1), (2, 1, 2), (2, 5, 2)])
-def test_converted_verilog_in_icarus(tmp_path, c, k, stride):
+# c = 2: column memories; c = 1: column registers; k = 1 neither; k = 5 stride 2; the ready
+# copies (the skid's s.ready is then read by nothing, so that one is not linted)
+@pytest.mark.parametrize("c,k,stride,copies", [(2, 3, 1, False), (1, 3, 1, False),
+                                               (2, 1, 2, False), (2, 5, 2, False),
+                                               (2, 3, 1, True)])
+def test_converted_verilog_in_icarus(tmp_path, c, k, stride, copies):
     need_tools("iverilog", "vvp", "verilator")
     rng = np.random.default_rng(3)
     images = rng.integers(-128, 128, (2, 6, 5, c)).astype(np.int8)
-    out, want, _ = simulate(tmp_path, images, 1, k, stride, gap=0.3, stall=0.3, hdl="icarus")
+    out, want, _ = simulate(tmp_path, images, 1, k, stride, copies=copies, gap=0.3, stall=0.3,
+                            hdl="icarus")
     assert out == want
-    icarus.verilator_lint(tmp_path / "line_buffer_dut.v", "line_buffer_dut")
+    if not copies:
+        icarus.verilator_lint(tmp_path / "line_buffer_dut.v", "line_buffer_dut")
 
 
 def test_bad_parameters():
