@@ -114,10 +114,9 @@ def enables(clk, rst, s_valid, v1, m_valid, m_ready, full_next, *, accept=None, 
     no single net drives the enables of the whole window; without, ``m.ready`` itself."""
     insts = []
     if full_next is None:
-        ready = m_ready  # (with copies, not read: it is ``None``)
+        ready_dup = m_ready  # no copy (``m_ready`` is ``None`` when there are copies)
     else:
         ready_dup = Signal(bool(1))
-        ready = ready_dup
 
         @always_seq(clk.posedge, reset=rst)
         def copy():
@@ -127,25 +126,25 @@ def enables(clk, rst, s_valid, v1, m_valid, m_ready, full_next, *, accept=None, 
     if accept is not None:
         @always_comb
         def accepting():
-            accept.next = not m_valid or ready or not v1
+            accept.next = not m_valid or ready_dup or not v1
 
         insts.append(accepting)
     if take is not None:
         @always_comb
         def taking():
-            take.next = s_valid and (not m_valid or ready or not v1)
+            take.next = s_valid and (not m_valid or ready_dup or not v1)
 
         insts.append(taking)
     if adv is not None:
         @always_comb
         def advancing():
-            adv.next = not m_valid or ready
+            adv.next = not m_valid or ready_dup
 
         insts.append(advancing)
     if we is not None:
         @always_comb
         def writing():
-            we.next = v1 and (not m_valid or ready)
+            we.next = v1 and (not m_valid or ready_dup)
 
         insts.append(writing)
     return insts
