@@ -235,10 +235,32 @@ def flag(clk, rst, en, d, q):
 @block
 def delay_line(clk, en, taps, rst=None):
     """taps[i+1] <= taps[i] while ``en``: taps[i] is taps[0] delayed i clocks (with ``rst``:
-    flags a reset clears; without: addresses and data, whose flags say when they count)."""
+    flags a reset clears; without: addresses and data, whose flags say when they count).
+    ``en`` may be a list, one enable a register (copies of one enable: ``lane_enables``)."""
+    ens = en if isinstance(en, list) else [en] * (len(taps) - 1)
     if rst is None:
-        return [sa.delay(clk, en, a, b) for a, b in zip(taps, taps[1:])]
-    return [flag(clk, rst, en, a, b) for a, b in zip(taps, taps[1:])]
+        return [sa.delay(clk, e, a, b) for e, a, b in zip(ens, taps, taps[1:])]
+    return [flag(clk, rst, e, a, b) for e, a, b in zip(ens, taps, taps[1:])]
+
+
+@block
+def enable_copy(clk, rst, done_n, free_next, en_dup):
+    """en_dup <= not done_n or free_next: one lane's copy of the engine's clock enable ``en``
+    (the same register, the same value every clock). Named ``_dup``: synthesis keeps the
+    copies apart (hdl/flow/synth.py), so each drives one lane's registers, not the whole
+    array's."""
+
+    @always_seq(clk.posedge, reset=rst)
+    def copy():
+        en_dup.next = not done_n or free_next
+
+    return copy
+
+
+def lane_enables(ens: list, first: int, n: int) -> list:
+    """The enables of ``n`` registers in a line whose register i belongs to lane
+    ``first + i`` (clipped to the lanes there are)."""
+    return [ens[min(max(first + i, 0), len(ens) - 1)] for i in range(n)]
 
 
 @block
@@ -334,6 +356,9 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
     go = Signal(bool(0))
     waiting = Signal(bool(0))  # a job's word is ready to issue (``go`` is this and ``en``)
     en = Signal(bool(1))  # the clock enable (a register: ``enable`` below)
+    # its copies, one a lane: lane k's memories, fetch, select and operand registers, and
+    # stage k of every row (a 4 x 32 array holds over 5,000 enabled flip-flops)
+    en_lane = [Signal(bool(1)) for _ in range(n_lanes)]
 
     # --- issue counters (the next word to issue) and the pipeline flags ----------------------
     g = Signal(intbv(0, min=0, max=max(2, groups)))
@@ -353,7 +378,9 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
     deep = words > bank_words(8 * pe)
     raddrs = line_of(raddr, n_lanes - 1)
     was = line_of(wa, n_lanes - 1 + (0 if deep else SELECT))
-    insts += [delay_line(clk, en, raddrs), delay_line(clk, en, was)]
+    # register i of a line feeds lane i (the ROM addresses: lane i - SELECT)
+    insts += [delay_line(clk, lane_enables(en_lane, 1, n_lanes - 1), raddrs),
+              delay_line(clk, lane_enables(en_lane, 1 - SELECT, len(was) - 1), was)]
     # what each lane's ROM address holds after the next enabled clock (a deep ROM reads its
     # banks a clock early: hdl.lib.rom): the address a clock before it on the line
     wa_next = Signal(wa.val)
@@ -373,20 +400,20 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
         for tap in lane_t:
             byte = tap * simd + s_k
             q, q_f = Signal(intbv(0)[8:]), Signal(intbv(0)[8:])
-            insts.append(ram(clk, wtakes[tap], waddr, s.data(8 * byte + 8, 8 * byte), en, raddrs[k],
-                             q, depth=slots * cg_n))
-            insts.append(sa.delay(clk, en, q, q_f))  # the fetch register
+            insts.append(ram(clk, wtakes[tap], waddr, s.data(8 * byte + 8, 8 * byte),
+                             en_lane[k], raddrs[k], q, depth=slots * cg_n))
+            insts.append(sa.delay(clk, en_lane[k], q, q_f))  # the fetch register
             qs.append(q_f)
         x_ops.append(qs)
         wk = Signal(intbv(0)[8 * pe:])
         addr = was[k + SELECT] if k + SELECT < len(was) else aheads[k]  # (deep: not read)
-        insts.append(rom(clk, addr, wk, path=paths["weights"][k], signed=False, en=en,
+        insts.append(rom(clk, addr, wk, path=paths["weights"][k], signed=False, en=en_lane[k],
                          ahead=aheads[k], latency=1 + FETCH))
         w_ops.append(wk)
     x_sel = []
     if steps > 1:  # the tap each lane's RAM word is for: t1 delayed k (+ FETCH) more clocks
         tsel = line_of(t1, n_lanes - 1 + FETCH)
-        insts.append(delay_line(clk, en, tsel))
+        insts.append(delay_line(clk, lane_enables(en_lane, 1 - FETCH, len(tsel) - 1), tsel))
         for k in range(n_lanes):
             xk = Signal(intbv(0)[8:])
             insts.append(mux_tree(tsel[k + FETCH], x_ops[k], xk))
@@ -394,11 +421,12 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
     else:
         x_sel = [qs[0] for qs in x_ops]
     x_lane = [Signal(intbv(0)[8:]) for _ in range(n_lanes)]  # the select register
-    insts += [sa.delay(clk, en, a, b) for a, b in zip(x_sel, x_lane)]
+    insts += [sa.delay(clk, e, a, b) for e, a, b in zip(en_lane, x_sel, x_lane)]
 
     # --- the systolic array, then the accumulators ------------------------------------------
     sums = [_signed(sa.sum_bits(n_lanes - 1)) for _ in range(pe)]
-    insts.append(sa.systolic_array(clk, en, x_lane, w_ops, sums, pe=pe, zp_in=layer.zp_in))
+    insts.append(sa.systolic_array(clk, en_lane, x_lane, w_ops, sums, pe=pe,
+                                   zp_in=layer.zp_in))
     # the flags of the word whose sums are on `sums`: v1 (lane 0's operands) + the array
     depth_f = FETCH + SELECT + sa.latency(n_lanes)
     lines = [line_of(sig, depth_f) for sig in (v1, first1, last1, g1)]
@@ -532,6 +560,7 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
         en.next = not done_n or free_next
 
     insts += [done_ahead, enable]
+    insts += [enable_copy(clk, rst, done_n, free_next, e) for e in en_lane]
 
     @always_comb
     def last_word():

@@ -36,7 +36,8 @@ PCOUT -> PCIN, so the adders leave the LUTs. On an ECP5 a stage is a MULT18X18D 
 carry chain: the operand registers become its input registers and the product register its
 pipeline register (``hdl.flow.ecp5_dsp``, after synthesis).
 
-Ports: ``clk``; ``en`` (every register holds while low); ``x`` (L signals, unsigned 8-bit
+Ports: ``clk``; ``en`` (every register holds while low; or a list of L copies of one enable,
+lane k's for its operand registers and stage k of every row: ``mac_engine``'s); ``x`` (L signals, unsigned 8-bit
 int8 patterns); ``w`` (L signals of 8 x PE bits); ``sums`` (PE signed signals). Latency: the
 word whose lane-0 operands are on ``x[0]``/``w[0]`` at clock n is on ``sums`` at clock
 n + L + 2 (``latency``), counting enabled clocks. Multipliers: PE x L.
@@ -134,6 +135,8 @@ def stage(clk, en, w, xz, s_in, s_out, *, first: bool):
 @block
 def systolic_array(clk, en, x, w, sums, *, pe: int, zp_in: int):
     lanes = len(x)
+    if not isinstance(en, list):  # one enable, or one a lane (copies of one: mac_engine)
+        en = [en] * lanes
     if lanes < 1 or len(w) != lanes:
         raise ValueError(f"systolic_array: {len(x)} input lanes and {len(w)} weight lanes must "
                          f"agree (at least one)")
@@ -146,7 +149,7 @@ def systolic_array(clk, en, x, w, sums, *, pe: int, zp_in: int):
     insts = []
     wq = [Signal(intbv(0)[8 * pe:]) for _ in range(lanes)]
     for k in range(lanes):
-        insts.append(operand_w(clk, en, w[k], wq[k]))
+        insts.append(operand_w(clk, en[k], w[k], wq[k]))
     for p in range(pe):
         insts.append(row(clk, en, x, [wk((p + 1) * 8, p * 8) for wk in wq], sums[p],
                          zp_in=zp_in))
@@ -163,7 +166,7 @@ def row(clk, en, x, w, total, *, zp_in: int):
     xz = [_signed(XZ_BITS) for _ in range(lanes)]
     chain = [_signed(sum_bits(k)) for k in range(lanes - 1)] + [total]
     for k in range(lanes):
-        insts.append(operand_x(clk, en, x[k], xz[k], zp_in=zp_in))
-        insts.append(stage(clk, en, w[k], xz[k], chain[k - 1] if k else chain[0], chain[k],
+        insts.append(operand_x(clk, en[k], x[k], xz[k], zp_in=zp_in))
+        insts.append(stage(clk, en[k], w[k], xz[k], chain[k - 1] if k else chain[0], chain[k],
                            first=k == 0))
     return insts
