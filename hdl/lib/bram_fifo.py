@@ -1,6 +1,8 @@
 """FIFO in a RAM, valid/ready on both sides: lets a producer run ahead of a slow consumer.
 
-``s`` is taken while fewer than ``depth`` words are stored (``s.ready = stored != depth``);
+``s`` is taken while fewer than ``depth`` words are stored (``s.ready = stored != depth``, kept
+in a register of its own, ``room``, set a clock ahead: the ready then leaves a flip-flop, not
+the count's comparison, on its way back through the blocks before);
 ``m`` shows the oldest word from the RAM's own read register. The memory is one ``ram`` (one
 write and one registered read per clock), so a deep FIFO costs block RAM on an FPGA, not
 flip-flops.
@@ -35,14 +37,15 @@ def bram_fifo(clk, rst, s, m, *, depth: int):
     waddr = Signal(intbv(0, min=0, max=depth))
     raddr = Signal(intbv(0, min=0, max=depth))
     stored = Signal(intbv(0, min=0, max=depth + 1))
+    room = Signal(bool(1))  # stored != depth
     push = Signal(bool(0))
     re = Signal(bool(0))
     mem = ram(clk, push, waddr, s.data, re, raddr, m.data, depth=depth)
 
     @always_comb
     def strobes():
-        s.ready.next = stored != depth
-        push.next = s.valid and stored != depth
+        s.ready.next = room
+        push.next = s.valid and room
         re.next = stored != 0 and (not m.valid or m.ready)
 
     @always_seq(clk.posedge, reset=rst)
@@ -59,8 +62,10 @@ def bram_fifo(clk, rst, s, m, *, depth: int):
                 raddr.next = raddr + 1
         if push and not re:
             stored.next = stored + 1
+            room.next = stored != depth - 1
         elif re and not push:
             stored.next = stored - 1
+            room.next = 1
         if re:
             m.valid.next = 1
         elif m.ready:
