@@ -359,6 +359,8 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
     # its copies, one a lane: lane k's memories, fetch, select and operand registers, and
     # stage k of every row (a 4 x 32 array holds over 5,000 enabled flip-flops)
     en_lane = [Signal(bool(1)) for _ in range(n_lanes)]
+    done_n = Signal(bool(0))  # ``done`` after this clock
+    free_next = Signal(bool(0))  # the drain free after this clock
 
     # --- issue counters (the next word to issue) and the pipeline flags ----------------------
     g = Signal(intbv(0, min=0, max=max(2, groups)))
@@ -371,9 +373,12 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
     done = Signal(bool(0))
     g_done = Signal(intbv(0, min=0, max=max(2, groups)))
 
+    # the enable copies, first: MyHDL names a signal after the first block that has it as a
+    # port, so these are ``..._en_dup`` in the Verilog, as synthesis needs to keep them apart
+    insts = [enable_copy(clk, rst, done_n, free_next, e) for e in en_lane]
+
     # --- the skew: lane k reads with the word's RAM address (and tap) delayed k clocks, its
     # ROM address SELECT more (the select register is on the RAM's side only) ---------------
-    insts = []
     # (a deep ROM reads its banks from ``ahead`` alone: its last lane needs no address more)
     deep = words > bank_words(8 * pe)
     raddrs = line_of(raddr, n_lanes - 1)
@@ -444,7 +449,6 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
     depth = fifo_depth(1 if wide else pe, group)
     credit = Signal(intbv(depth, min=0, max=depth + 1))
     pop = Signal(bool(0))
-    free_next = Signal(bool(0))
     if wide:
         drain_insts = wide_drain(clk, rst, load, accs, g_done, credit, free_next, pop, m,
                                  layer=layer, pe=pe, paths=paths, depth=depth,
@@ -546,7 +550,6 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
     # the clock enable, ``not done or drain_free``, is a register: computed a clock ahead from
     # the values ``done`` and the drain's registers take, so that the array's many enable pins
     # hang off a flip-flop, not off the drain's credit logic (which then also decided ``go``)
-    done_n = Signal(bool(0))
 
     @always_comb
     def done_ahead():
@@ -560,7 +563,6 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
         en.next = not done_n or free_next
 
     insts += [done_ahead, enable]
-    insts += [enable_copy(clk, rst, done_n, free_next, e) for e in en_lane]
 
     @always_comb
     def last_word():
