@@ -37,7 +37,8 @@ input beat per clock: ``cycles(h, w, c, simd) = h * w * c / simd``.
 Enables: ``m.ready`` decides every enable above, and the window register alone is k*k*8*SIMD
 flip-flops (1,152 for 3x3 x 16 channels). Given ``full_next`` (high when ``m.ready`` will be
 low at the next clock: ``mac_engine`` and ``skid_buffer`` give it), each group of registers
-(stage 1 and the counters, ``s.ready``, each row and column memory, each tap of the window
+(stage 1's control and counters, ``s.ready``, each row memory, and every piece of at most
+``CHUNK`` bits of the beat's register, the column memories and each tap of the window
 register) takes its enables from its own register copy of ``m.ready`` (``enables``), so no
 one net, and none of the consumer's logic, reaches them all in one clock. The same values
 every clock: the cycle model does not change.
@@ -51,12 +52,25 @@ from ..lib.ram import ram
 from ..lib.stream import check_stream, wire
 
 KERNELS = (1, 3, 5, 7)
+# the most flip-flops one copy of the ready enables (a wider register is cut into pieces)
+CHUNK = 64
 STRIDES = (1, 2)
 
 
 def cycles(h: int, w: int, c: int, simd: int = 1) -> int:
     """Clocks per image with no input gaps or output stalls (one beat per clock)."""
     return h * w * (c // simd)
+
+
+def spans(lo: int, hi: int) -> list[tuple[int, int]]:
+    """Bits lo..hi-1 in pieces of at most ``CHUNK``: (low, high) of each, low first."""
+    return [(a, min(a + CHUNK, hi)) for a in range(lo, hi, CHUNK)]
+
+
+def bits(sig, lo: int, hi: int):
+    """Bits lo..hi-1 of ``sig``: the signal itself when that is all of it (MyHDL converts a
+    slice of all of a signal to a constant)."""
+    return sig if (lo, hi) == (0, len(sig)) else sig(hi, lo)
 
 
 def out_size(size: int, k: int, stride: int) -> int:
@@ -183,6 +197,16 @@ def line_buffer(clk, rst, s, m, *, h: int, w: int, c: int, simd: int = 1, k: int
     insts.append(enables(*hs, take=take, adv=adv))
     insts.append(raster(clk, rst, take, cg, x, y, groups=cg_n, w=w, h=h))  # a beat enters
     insts += [enables(*hs, accept=accept), wire(accept, s.ready)]
+    # the beat's register, in pieces of at most CHUNK bits, each with its own enable (sliced
+    # from a signal of the block's own: MyHDL converts a slice of a top-level port to 0)
+    data_in = Signal(intbv(0)[b:])
+    parts = []
+    insts.append(wire(s.data, data_in))
+    for lo, hi in spans(0, b):
+        q, take_c = Signal(intbv(0)[hi - lo:]), Signal(bool(0))
+        insts += [enables(*hs, take=take_c), window_tap(clk, take_c, bits(data_in, lo, hi), q)]
+        parts.append(q)
+    insts.append(wire(ConcatSignal(*parts[::-1]) if len(parts) > 1 else parts[0], d1))
 
     # the rows above: up[i] is row y-(k-1)+i at this column (row i's word)
     up = [Signal(intbv(0)[b:]) for _ in range(k - 1)]
@@ -197,15 +221,20 @@ def line_buffer(clk, rst, s, m, *, h: int, w: int, c: int, simd: int = 1, k: int
         insts.append(wire(d1, back[0]))
     else:
         insts.append(wire(ConcatSignal(*([d1] + up[::-1])), back[0]))
-    for j in range(1, k):
-        if cg_n == 1:
-            we_j = Signal(bool(0))
-            insts.append(enables(*hs, we=we_j))
-            insts.append(column_reg(clk, we_j, back[j - 1], back[j]))
-        else:
-            we_j, take_j = Signal(bool(0)), Signal(bool(0))
-            insts.append(enables(*hs, we=we_j, take=take_j))
-            insts.append(ram(clk, we_j, cg1, back[j - 1], take_j, cg, back[j], depth=cg_n))
+    for j in range(1, k):  # in pieces of at most CHUNK bits, each with its own enables
+        parts = []
+        for lo, hi in spans(0, k * b):
+            q, we_c, take_c = Signal(intbv(0)[hi - lo:]), Signal(bool(0)), Signal(bool(0))
+            if cg_n == 1:
+                insts += [enables(*hs, we=we_c),
+                          column_reg(clk, we_c, bits(back[j - 1], lo, hi), q)]
+            else:
+                insts += [enables(*hs, we=we_c, take=take_c),
+                          ram(clk, we_c, cg1, bits(back[j - 1], lo, hi), take_c, cg, q,
+                              depth=cg_n)]
+            parts.append(q)
+        insts.append(wire(ConcatSignal(*parts[::-1]) if len(parts) > 1 else parts[0],
+                          back[j]))
     if cg_n > 1 and k > 1:  # the column memories' write address: the beat's channel group
         @always_seq(clk.posedge, reset=rst)
         def group1():
@@ -214,14 +243,16 @@ def line_buffer(clk, rst, s, m, *, h: int, w: int, c: int, simd: int = 1, k: int
 
         insts.append(group1)
     # tap (ky, kx) = column k-1-kx back, row ky; tap 0 in the low bits. Stage 2, the window
-    # register, one register a tap, each with its own enable
-    taps = [back[k - 1 - kx](b * (ky + 1), b * ky) for ky in range(k) for kx in range(k)]
-    held = [m.data] if k == 1 else [Signal(intbv(0)[b:]) for _ in taps]
-    for tap, q in zip(taps if k > 1 else [back[0]], held):
-        adv_t = Signal(bool(0))
-        insts += [enables(*hs, adv=adv_t), window_tap(clk, adv_t, tap, q)]
-    if k > 1:
-        insts.append(wire(ConcatSignal(*held[::-1]), m.data))
+    # register, in pieces of at most CHUNK bits of a tap, each with its own enable
+    held = []
+    for ky in range(k):
+        for kx in range(k):
+            for lo, hi in spans(b * ky, b * (ky + 1)):
+                q, adv_c = Signal(intbv(0)[hi - lo:]), Signal(bool(0))
+                insts += [enables(*hs, adv=adv_c),
+                          window_tap(clk, adv_c, bits(back[k - 1 - kx], lo, hi), q)]
+                held.append(q)
+    insts.append(wire(ConcatSignal(*held[::-1]) if len(held) > 1 else held[0], m.data))
 
     if stride == 1:
         @always_comb
@@ -237,7 +268,6 @@ def line_buffer(clk, rst, s, m, *, h: int, w: int, c: int, simd: int = 1, k: int
         if adv or not v1:
             v1.next = take
             if take:
-                d1.next = s.data
                 a1.next = addr
                 win1.next = on_grid
                 # the row address steps with the raster counters: back to 0 at a row's end
@@ -252,7 +282,6 @@ def line_buffer(clk, rst, s, m, *, h: int, w: int, c: int, simd: int = 1, k: int
         if adv or not v1:
             v1.next = take
             if take:
-                d1.next = s.data
                 win1.next = on_grid
 
     @always_seq(clk.posedge, reset=rst)

@@ -71,11 +71,12 @@ def test_kernel_and_stride(tmp_path, h, w, c, simd, k, stride, gap, stall):
 
 @pytest.mark.parametrize("h,w,c,simd,k,stride", [
     (4, 5, 2, 1, 1, 1), (5, 6, 3, 3, 1, 2), (5, 4, 3, 1, 3, 1), (6, 5, 4, 2, 3, 1),
-    (4, 4, 1, 1, 3, 1), (9, 8, 2, 1, 5, 2)])
+    (4, 4, 1, 1, 3, 1), (9, 8, 2, 1, 5, 2), (4, 5, 32, 16, 3, 1), (4, 4, 16, 16, 3, 1)])
 @pytest.mark.parametrize("gap,stall", [(0.0, 0.5), (0.3, 0.4)])
 def test_ready_copies(tmp_path, h, w, c, simd, k, stride, gap, stall):
     """With ``full_next`` every group of registers has its own copy of the ready: the same
-    windows under stalls (k = 1, column registers and memories, stride 2)."""
+    windows under stalls (k = 1, column registers and memories, stride 2, 128-bit words cut
+    into pieces of ``CHUNK`` bits)."""
     rng = np.random.default_rng(h * 100 + w * 10 + k)
     images = rng.integers(-128, 128, (2, h, w, c)).astype(np.int8)
     out, want, _ = simulate(tmp_path, images, simd, k, stride, copies=True, gap=gap,
@@ -116,6 +117,18 @@ def test_converted_verilog_in_icarus(tmp_path, c, k, stride, copies):
     assert out == want
     if not copies:
         icarus.verilator_lint(tmp_path / "line_buffer_dut.v", "line_buffer_dut")
+
+
+def test_wide_words_in_icarus(tmp_path):
+    """16 channels a word: the registers cut into pieces of ``CHUNK`` bits, converted and
+    co-simulated, with and without the ready copies."""
+    need_tools("iverilog", "vvp")
+    rng = np.random.default_rng(5)
+    images = rng.integers(-128, 128, (2, 4, 4, 16)).astype(np.int8)
+    for copies in (False, True):
+        out, want, _ = simulate(tmp_path / str(copies), images, 16, copies=copies, gap=0.3,
+                                stall=0.3, hdl="icarus")
+        assert out == want
 
 
 def test_bad_parameters():
