@@ -666,9 +666,7 @@ def serial_drain(clk, rst, load, accs, g_done, credit, drain_free, free_next, po
                                   requant_dsp_bits=requant_dsp_bits)
     out_fifo = fifo(clk, rst, q_s, m, depth=depth)
 
-    cnt_n = Signal(intbv(0, min=-1, max=pe + 2))  # what cnt and credit hold next clock
-    credit_n = Signal(intbv(depth, min=-1, max=depth + 2))
-    credits = credit_counter(clk, rst, shift, pop, credit, credit_n)
+    credits = credit_counter(clk, rst, shift, pop, credit)
 
     @always_comb
     def drain_state():
@@ -676,18 +674,20 @@ def serial_drain(clk, rst, load, accs, g_done, credit, drain_free, free_next, po
         shift.next = cnt != 0 and credit != 0
         pop.next = m.valid and m.ready
 
-    @always_comb
-    def drain_next():
-        if load:
-            cnt_n.next = pe
-        elif shift:
-            cnt_n.next = cnt - 1
-        else:
-            cnt_n.next = cnt
-
+    # ``drain_free`` after this clock, ``cnt == 0 or (cnt == 1 and credit != 0)`` of the
+    # values cnt (pe on load, one less on a shift) and credit (one less on a shift, one more
+    # on a pop) take, from the registers and flags themselves: no subtraction and comparison
+    # of a carry chain in the clock that sets the engine's enable and its copies (a credit
+    # cannot fall to 0 from 0: a shift needs one)
     @always_comb
     def free_ahead():
-        free_next.next = cnt_n == 0 or (cnt_n == 1 and credit_n != 0)
+        if load:
+            free_next.next = pe == 1 and not (credit == 1 and shift and not pop) and not (
+                credit == 0 and not pop)
+        elif shift:
+            free_next.next = cnt == 1 or (cnt == 2 and not (credit == 1 and not pop))
+        else:
+            free_next.next = cnt == 0 or (cnt == 1 and not (credit == 0 and not pop))
 
     @always_seq(clk.posedge, reset=rst)
     def drain():
@@ -709,8 +709,7 @@ def serial_drain(clk, rst, load, accs, g_done, credit, drain_free, free_next, po
             acc_s.data.next = q1 + bias_q
             acc_chan.next = o1
 
-    return (lanes, brom, requantizer, out_fifo, credits, drain_state, drain_next, free_ahead,
-            drain)
+    return lanes, brom, requantizer, out_fifo, credits, drain_state, free_ahead, drain
 
 
 @block
