@@ -67,10 +67,9 @@ def spans(lo: int, hi: int) -> list[tuple[int, int]]:
     return [(a, min(a + CHUNK, hi)) for a in range(lo, hi, CHUNK)]
 
 
-def bits(sig, lo: int, hi: int):
-    """Bits lo..hi-1 of ``sig``: the signal itself when that is all of it (MyHDL converts a
-    slice of all of a signal to a constant)."""
-    return sig if (lo, hi) == (0, len(sig)) else sig(hi, lo)
+def joined(parts: list):
+    """The pieces of a register side by side, the first in the low bits."""
+    return ConcatSignal(*parts[::-1]) if len(parts) > 1 else parts[0]
 
 
 def out_size(size: int, k: int, stride: int) -> int:
@@ -94,24 +93,13 @@ def check_params(h: int, w: int, c: int, simd: int, k: int = 3, stride: int = 1)
 
 
 @block
-def column_reg(clk, we, d, q):
-    """q <= d when a beat leaves stage 1 (Cg = 1: a column of the window as a register)."""
+def piece_reg(clk, en, d, q):
+    """q <= d while ``en``: one piece of the beat, column (Cg = 1) or window register, with
+    the enable of its own group."""
 
     @always(clk.posedge)
     def hold():
-        if we:
-            q.next = d
-
-    return hold
-
-
-@block
-def window_tap(clk, adv, d, q):
-    """q <= d when stage 2 advances: one tap of the window register."""
-
-    @always(clk.posedge)
-    def hold():
-        if adv:
+        if en:
             q.next = d
 
     return hold
@@ -204,9 +192,9 @@ def line_buffer(clk, rst, s, m, *, h: int, w: int, c: int, simd: int = 1, k: int
     insts.append(wire(s.data, data_in))
     for lo, hi in spans(0, b):
         q, take_c = Signal(intbv(0)[hi - lo:]), Signal(bool(0))
-        insts += [enables(*hs, take=take_c), window_tap(clk, take_c, bits(data_in, lo, hi), q)]
+        insts += [enables(*hs, take=take_c), piece_reg(clk, take_c, data_in(hi, lo), q)]
         parts.append(q)
-    insts.append(wire(ConcatSignal(*parts[::-1]) if len(parts) > 1 else parts[0], d1))
+    insts.append(wire(joined(parts), d1))
 
     # the rows above: up[i] is row y-(k-1)+i at this column (row i's word)
     up = [Signal(intbv(0)[b:]) for _ in range(k - 1)]
@@ -227,14 +215,13 @@ def line_buffer(clk, rst, s, m, *, h: int, w: int, c: int, simd: int = 1, k: int
             q, we_c, take_c = Signal(intbv(0)[hi - lo:]), Signal(bool(0)), Signal(bool(0))
             if cg_n == 1:
                 insts += [enables(*hs, we=we_c),
-                          column_reg(clk, we_c, bits(back[j - 1], lo, hi), q)]
+                          piece_reg(clk, we_c, back[j - 1](hi, lo), q)]
             else:
                 insts += [enables(*hs, we=we_c, take=take_c),
-                          ram(clk, we_c, cg1, bits(back[j - 1], lo, hi), take_c, cg, q,
+                          ram(clk, we_c, cg1, back[j - 1](hi, lo), take_c, cg, q,
                               depth=cg_n)]
             parts.append(q)
-        insts.append(wire(ConcatSignal(*parts[::-1]) if len(parts) > 1 else parts[0],
-                          back[j]))
+        insts.append(wire(joined(parts), back[j]))
     if cg_n > 1 and k > 1:  # the column memories' write address: the beat's channel group
         @always_seq(clk.posedge, reset=rst)
         def group1():
@@ -250,9 +237,9 @@ def line_buffer(clk, rst, s, m, *, h: int, w: int, c: int, simd: int = 1, k: int
             for lo, hi in spans(b * ky, b * (ky + 1)):
                 q, adv_c = Signal(intbv(0)[hi - lo:]), Signal(bool(0))
                 insts += [enables(*hs, adv=adv_c),
-                          window_tap(clk, adv_c, bits(back[k - 1 - kx], lo, hi), q)]
+                          piece_reg(clk, adv_c, back[k - 1 - kx](hi, lo), q)]
                 held.append(q)
-    insts.append(wire(ConcatSignal(*held[::-1]) if len(held) > 1 else held[0], m.data))
+    insts.append(wire(joined(held), m.data))
 
     if stride == 1:
         @always_comb
