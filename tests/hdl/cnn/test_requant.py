@@ -212,6 +212,25 @@ def test_converted_verilog_in_icarus(tmp_path, mode, narrow, dsp):
     icarus.verilator_lint(tmp_path / "requant_dut.v", "requant_dut")
 
 
+def test_accumulators_beyond_2_30_in_verilog(tmp_path):
+    """A 32-bit accumulator: a dead conv channel whose int32 bias the converter set to 2^30
+    (issue 41's model), with its real multipliers and shifts. The clamp bound is then above
+    2^30, a constant MyHDL wrote as an unsigned literal, which made the converted comparison
+    unsigned: every positive accumulator above 2^30 saturated (``hdl/__init__.py``)."""
+    need_tools("iverilog", "vvp")
+    mults = [1959175857, 1846577025, 2055835280]
+    shifts = [-29, -24, -10]
+    base = [1040485376, 1 << 30, (1 << 31) - 1, 1 << 30, -(1 << 31), -(1 << 30) - 3]
+    accs = [a + d for a in base for d in (-700, -1, 0) if I32[0] <= a + d <= I32[1]]
+    accs += [I32[1], I32[0], 0, 5, -5]
+    chans = [i % 3 for i in range(len(accs))]
+    want = expected("gemmlowp", accs, chans, mults, shifts, -128, -128, 127)
+    got = simulate(tmp_path, "gemmlowp", accs, chans, mults, shifts, acc_bits=32, zp=-128,
+                   lo=-128, hi=127, gap=0, hdl="icarus")
+    assert got == want
+    assert len(set(want)) > 3  # not all at one clamp
+
+
 def test_bad_parameters(tmp_path):
     clk, rst = make_clk_rst()
     s, m = Stream(40, ready=False), Stream(8, ready=False)
