@@ -46,22 +46,50 @@ static int32_t rdbpot(int32_t x, int e)
     return (int32_t)(q + (remainder > threshold ? 1 : 0));
 }
 
+/* The per-channel FULLY_CONNECTED kernel's requantization: round(double(acc) * scale) with C's
+ * round (halves away from zero), converted to int32 as the kernel's cast does on x86: a value
+ * beyond int32 gives INT32_MIN. Written without libm and without an out-of-range cast. */
+static int32_t round_double(int32_t acc, double scale)
+{
+    double p = (double)acc * scale;
+    int64_t r;
+    double frac;
+    if (p >= 2147483647.5 || p <= -2147483648.5)
+        return (int32_t)C2F_INT32_MIN;
+    r = (int64_t)p; /* toward zero; |p| < 2^31 + 1 */
+    frac = p - (double)r; /* exact */
+    if (frac >= 0.5)
+        r += 1;
+    else if (frac <= -0.5)
+        r -= 1;
+    return (int32_t)r;
+}
+
 int8_t c2f_requant(const c2f_layer *layer, int32_t acc, int o)
 {
-    int64_t scaled;
-    int shift = layer->shift[o];
-    if (layer->requant == C2F_ROUND) {
-        /* the exporter checked |acc| * M + 2^(n-1) < 2^64 for every reachable acc */
+    int32_t scaled;
+    if (layer->requant == C2F_ROUND_DOUBLE) {
+        scaled = round_double(acc, layer->scale[o]);
+    } else if (layer->requant == C2F_ROUND) {
+        /* the integer form qnet proved equal to the double rounding (the exporter checked
+         * |acc| * M + 2^(n-1) < 2^64); a result beyond int32 converts as the kernel's does */
+        int shift = layer->shift[o];
         uint64_t mag = acc < 0 ? (uint64_t)(-(int64_t)acc) : (uint64_t)acc;
         mag = (mag * (uint64_t)layer->multiplier[o] + ((uint64_t)1 << (shift - 1))) >> shift;
-        scaled = acc < 0 ? -(int64_t)mag : (int64_t)mag;
+        if (acc >= 0)
+            scaled = mag > (uint64_t)C2F_INT32_MAX ? (int32_t)C2F_INT32_MIN : (int32_t)mag;
+        else
+            scaled = mag > (uint64_t)C2F_INT32_MAX + 1u ? (int32_t)C2F_INT32_MIN
+                                                       : (int32_t)(-(int64_t)mag);
     } else {
+        int shift = layer->shift[o];
         int left = shift > 0 ? shift : 0;
         int right = shift > 0 ? 0 : -shift;
         int32_t shifted = wrap_int32((int64_t)acc * ((int64_t)1 << left));
         scaled = rdbpot(srdhm(shifted, (int32_t)layer->multiplier[o]), right);
     }
-    scaled += layer->zp_out;
+    /* the kernels add the zero point in int32, which wraps */
+    scaled = wrap_int32((int64_t)scaled + layer->zp_out);
     if (scaled < layer->act_min)
         scaled = layer->act_min;
     if (scaled > layer->act_max)

@@ -28,7 +28,7 @@ extern "C" {
 
 enum c2f_kind { C2F_MAXPOOL2X2 = 2, C2F_DENSE = 3, C2F_CONV = 4,
                 C2F_MAXPOOL = 5, C2F_AVGPOOL = 6, C2F_MEAN = 7 };
-enum c2f_requant { C2F_NONE = 0, C2F_GEMMLOWP = 1, C2F_ROUND = 2 };
+enum c2f_requant { C2F_NONE = 0, C2F_GEMMLOWP = 1, C2F_ROUND = 2, C2F_ROUND_DOUBLE = 3 };
 
 /* One layer. Shapes are the layer's input, NHWC; dense layers have h = w = 1. */
 typedef struct {
@@ -42,6 +42,8 @@ typedef struct {
     const int32_t *bias;     /* [c_out] */
     const int64_t *multiplier; /* [c_out]: M0 (gemmlowp, 31 bits) or M (round) */
     const int8_t *shift;     /* [c_out]: TFLite shift (gemmlowp) or right shift n (round) */
+    const double *scale;     /* [c_out]: C2F_ROUND_DOUBLE (a layer whose integer form needs
+                              * more than 64 bits): the kernel's double s_in * s_w / s_out */
     uint8_t k, stride;       /* C2F_CONV, the pools: window side and step */
     uint8_t pad_top, pad_left; /* C2F_CONV: padding rows above, columns left ('same') */
     uint16_t h_out, w_out;   /* output rows and columns */

@@ -2,7 +2,8 @@
 
 Everything comes from the qnet (``model.qnet``), as the golden model and the ROM files read it:
 int8 weights (conv OHWI, dense [out][in] in NHWC flatten order), int32 biases, per-channel
-multipliers (int64) and shifts (int8), zero points, clamp bounds, the pixel-to-int8 table, and
+multipliers (int64) and shifts (int8) (a per-channel dense layer whose integer form needs more
+than 64 bits: the kernel's double scales instead), zero points, clamp bounds, the pixel-to-int8 table, and
 a layer table. Flatten has no entry (a no-op on NHWC memory).
 
 Memory figures (``memory``): flash is every const array; RAM is the two scratch buffers
@@ -33,16 +34,21 @@ def _array(ctype: str, name: str, values) -> str:
     return f"static const {ctype} {name}[{len(values)}] = {{\n    {body}\n}};\n"
 
 
-def check_round(layer: Layer) -> None:
-    """The C "round" requantizer computes |acc| * M + 2^(n-1) in uint64: prove it fits."""
-    if layer.requant != "round":
-        return
-    for m, n in zip(layer.multiplier, layer.shift):
-        if not 1 <= int(n) <= 63:
-            raise ValueError(f"layer {layer.name}: round shift {int(n)} outside 1..63")
-        if int(layer.acc_bound) * int(m) + (1 << (int(n) - 1)) >= 1 << 64:
-            raise ValueError(f"layer {layer.name}: |acc| * M needs more than 64 bits "
-                             f"(bound {layer.acc_bound}, M {int(m)})")
+def round_fits_64(layer: Layer) -> bool:
+    """Whether the C library's integer ``round`` form, |acc| * M + 2^(n-1) in uint64, holds
+    every accumulator of ``layer`` (else it computes the kernel's double rounding)."""
+    if layer.refusal:
+        return False
+    return all(1 <= int(n) <= 63 and
+               int(layer.acc_bound) * int(m) + (1 << (int(n) - 1)) < 1 << 64
+               for m, n in zip(layer.multiplier, layer.shift))
+
+
+def _doubles(name: str, values) -> str:
+    """A const double array, each value written so that it reads back as the same double."""
+    values = [repr(float(v)) for v in np.ravel(values)]
+    rows = [", ".join(values[i:i + 4]) for i in range(0, len(values), 4)]
+    return f"static const double {name}[{len(values)}] = {{\n    " + ",\n    ".join(rows) + "\n};\n"
 
 
 def buffer_values(net: Network) -> int:
@@ -108,20 +114,25 @@ def weights_header(net: Network, input_max: float) -> str:
         name = f"{ident}_{c_identifier(layer.name)}"
         kind = C_KINDS[layer.kind]
         if layer.has_weights:
-            check_round(layer)
             parts.append(_array("int8_t", f"{name}_weights", layer.weights))
             parts.append(_array("int32_t", f"{name}_bias", layer.bias))
-            parts.append(_array("int64_t", f"{name}_multiplier", layer.multiplier))
-            parts.append(_array("int8_t", f"{name}_shift", layer.shift))
-            mode = "C2F_ROUND" if layer.requant == "round" else "C2F_GEMMLOWP"
-            arrays = (f"{name}_weights, {name}_bias, {name}_multiplier, {name}_shift")
+            if layer.requant == "round" and not round_fits_64(layer):
+                # the kernel's own double arithmetic (floating point only for such a layer)
+                parts.append(_doubles(f"{name}_scale", layer.round_scales))
+                mode = "C2F_ROUND_DOUBLE"
+                arrays = f"{name}_weights, {name}_bias, 0, 0, {name}_scale"
+            else:
+                parts.append(_array("int64_t", f"{name}_multiplier", layer.multiplier))
+                parts.append(_array("int8_t", f"{name}_shift", layer.shift))
+                mode = "C2F_ROUND" if layer.requant == "round" else "C2F_GEMMLOWP"
+                arrays = f"{name}_weights, {name}_bias, {name}_multiplier, {name}_shift, 0"
             c_out = layer.c_out
         elif layer.kind == "mean":
             parts.append(_array("int64_t", f"{name}_multiplier", layer.multiplier))
             parts.append(_array("int8_t", f"{name}_shift", layer.shift))
-            mode, arrays, c_out = "C2F_GEMMLOWP", f"0, 0, {name}_multiplier, {name}_shift", lc
+            mode, arrays, c_out = "C2F_GEMMLOWP", f"0, 0, {name}_multiplier, {name}_shift, 0", lc
         else:
-            mode, arrays, c_out = "C2F_NONE", "0, 0, 0, 0", lc
+            mode, arrays, c_out = "C2F_NONE", "0, 0, 0, 0, 0", lc
         out_h, out_w = layer.out_shape[:2] if len(layer.out_shape) == 3 else (1, 1)
         geometry = (f"{layer.kernel}, {layer.stride}, {layer.pad[0]}, {layer.pad[2]}, "
                     f"{out_h}, {out_w}")

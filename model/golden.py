@@ -10,8 +10,14 @@ Arithmetic (TFLite reference kernels ConvPerChannel / FullyConnectedPerChannel, 
     acc  = MultiplyByQuantizedMultiplier(acc, M0[c], shift[c])  (layer.requant == "gemmlowp")
          = RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(acc << max(shift, 0), M0),
                                max(-shift, 0))
-      or = round(acc * scale[c]) in double, as an exact integer form  (layer.requant == "round")
-    out  = clamp(acc + zp_out, act_min, act_max)                (int8)
+      or = int32(round(double(acc) * scale[c]))                 (layer.requant == "round")
+    out  = clamp(int32(acc + zp_out), act_min, act_max)         (int8)
+
+The int32 steps are the kernels' C++ on the machines LiteRT runs on, measured against LiteRT:
+a double result outside int32 converts to INT32_MIN (x86's conversion of an out-of-range
+value), and ``acc + zp_out`` wraps. Both only matter at the edges of int32 (a scale or an
+accumulator far beyond what an int8 output can show), where they turn a saturated output into
+the other clamp; ``requant`` computes them, and so does the hardware (``hdl.cnn.requant``).
 
 The sums of products are computed as float64 matrix products (BLAS), which is exact here: every
 partial sum is an integer far below 2^53 (|w| <= 127, |x - zp| <= 255, fan-in < 2^20), and the
@@ -63,24 +69,73 @@ def multiply_by_quantized_multiplier(x, multiplier, shift) -> np.ndarray:
 
 
 def round_multiply(acc, multiplier, shift) -> np.ndarray:
-    """sign(acc) * ((|acc| * multiplier + 2^(shift-1)) >> shift): the ``round`` requantizer.
-
-    Equal to TFLite's double-precision ``round(acc * scale)`` for every accumulator the layer
-    can produce (proved per channel by ``qnet.rounding_multiplier``); fits int64 by the same.
-    """
-    acc = np.asarray(acc, np.int64)
+    """sign(acc) * ((|acc| * multiplier + 2^(shift-1)) >> shift): the hardware's ``round``
+    requantizer before the int32 conversion (``qnet.rounding_multiplier`` proves it equal to
+    the kernel's double rounding). Exact for any width: Python integers where int64 is too
+    narrow."""
+    acc = np.asarray(acc)
+    multiplier = np.asarray(multiplier)
     shift = np.asarray(shift, np.int64)
-    mag = (np.abs(acc) * np.asarray(multiplier, np.int64) + (np.int64(1) << (shift - 1))) >> shift
+    top = int(np.max(np.abs(acc.astype(object)))) if acc.size else 0
+    widest = top * int(np.max(multiplier, initial=0)) + (1 << int(np.max(shift, initial=1)))
+    if multiplier.dtype == object or widest >= 1 << 62:
+        mag = ((np.abs(acc.astype(object)) * multiplier.astype(object)
+                + (1 << (shift.astype(object) - 1))) >> shift.astype(object))
+        return np.where(acc < 0, -mag, mag)
+    acc = acc.astype(np.int64)
+    mag = (np.abs(acc) * multiplier.astype(np.int64) + (np.int64(1) << (shift - 1))) >> shift
     return np.where(acc < 0, -mag, mag)
 
 
+def c_round(x) -> np.ndarray:
+    """C's round() on doubles: nearest, halves away from zero (exact: the fraction is exact)."""
+    x = np.asarray(x, np.float64)
+    t = np.trunc(x)
+    frac = x - t
+    return t + (frac >= 0.5) - (frac <= -0.5)
+
+
+def to_int32(r) -> np.ndarray:
+    """An integer-valued result converted to int32 as the kernel's cast does on x86 (LiteRT's
+    reference kernels, measured): out of range gives INT32_MIN."""
+    r = np.asarray(r)
+    out = (r >= 1 << 31) | (r < INT32_MIN)
+    return np.where(out, INT32_MIN, r).astype(np.int64)
+
+
+def round_double(acc, scales) -> np.ndarray:
+    """The per-channel FULLY_CONNECTED kernel's requantization: int32(round(double(acc) *
+    scale)), the scale a double (``qnet.effective_scale``)."""
+    product = np.asarray(acc).astype(np.float64) * np.asarray(scales, np.float64)
+    return to_int32(c_round(product))
+
+
+def finish(scaled, zp_out: int, act_min: int, act_max: int) -> np.ndarray:
+    """+ zp_out in int32 (it wraps, as the kernels' int32 add does), then the clamp."""
+    return np.clip(wrap_int32(np.asarray(scaled, np.int64) + zp_out), act_min,
+                   act_max).astype(np.int8)
+
+
 def requant(acc: np.ndarray, layer: Layer) -> np.ndarray:
-    """int32 accumulators (..., C_out), bias included -> int8 outputs of ``layer``."""
+    """int32 accumulators (..., C_out), bias included -> int8 outputs of ``layer``, as the
+    TFLite kernel computes them (round mode: in double precision, ``round_double``)."""
     if layer.requant == "round":
-        scaled = round_multiply(acc, layer.multiplier, layer.shift)
+        scaled = round_double(acc, layer.round_scales)
     else:
         scaled = multiply_by_quantized_multiplier(acc, layer.multiplier, layer.shift)
-    return np.clip(scaled + layer.zp_out, layer.act_min, layer.act_max).astype(np.int8)
+    return finish(scaled, layer.zp_out, layer.act_min, layer.act_max)
+
+
+def requant_integer(acc, mode: str, multiplier, shift, zp_out: int, act_min: int,
+                    act_max: int) -> np.ndarray:
+    """The hardware requantizer's arithmetic (and the C library's gemmlowp): ``round`` mode in
+    integers (``round_multiply``, proven equal to ``round_double`` by qnet), then the same int32
+    conversion and zero-point add as the kernel."""
+    if mode == "round":
+        scaled = to_int32(round_multiply(acc, multiplier, shift))
+    else:
+        scaled = multiply_by_quantized_multiplier(acc, multiplier, shift)
+    return finish(scaled, zp_out, act_min, act_max)
 
 
 def _exact_matmul(patches: np.ndarray, weights: np.ndarray, layer: Layer) -> np.ndarray:

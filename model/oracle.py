@@ -25,10 +25,25 @@ def interpreter(model: str | os.PathLike | bytes, reference: bool = True, preser
         kwargs["experimental_op_resolver_type"] = OpResolverType.BUILTIN_REF
     if threads:
         kwargs["num_threads"] = threads
-    with quiet():
-        interp = Interpreter(experimental_preserve_all_tensors=preserve, **kwargs)
-        interp.allocate_tensors()
+    kernels = "reference kernels" if reference else "default kernels (XNNPACK)"
+    try:
+        with quiet():
+            interp = Interpreter(experimental_preserve_all_tensors=preserve, **kwargs)
+            interp.allocate_tensors()
+    except (RuntimeError, ValueError) as exc:
+        label = "the model" if isinstance(model, bytes) else str(model)
+        raise OracleError(f"{label}: LiteRT's {kernels} cannot load it: "
+                          f"{_first_line(exc)}") from None
     return interp
+
+
+class OracleError(ValueError):
+    """LiteRT refuses a model (it cannot be loaded or run)."""
+
+
+def _first_line(exc: Exception) -> str:
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    return lines[0][:300] if lines else type(exc).__name__
 
 
 def run(model, x_int8: np.ndarray, tensors: list[int] | None = None, reference: bool = True,
@@ -62,18 +77,32 @@ def run(model, x_int8: np.ndarray, tensors: list[int] | None = None, reference: 
     return outputs, inter
 
 
-def timed(model, x: np.ndarray, threads: int = 1, progress: bool = False):
+def timed(model, x: np.ndarray, threads: int = 1, progress: bool = False,
+          used: dict | None = None):
     """LiteRT with its default, optimized kernels, one image per invoke as the FPGA sees them:
     (mean seconds per image, outputs (N, ...)). ``x`` is cast to the model's input type;
-    a few images are run first to warm up."""
+    a few images are run first to warm up.
+
+    When the default kernels refuse a model that the reference kernels run (XNNPACK's delegate
+    fails to prepare some legal models), the time is the reference kernels'. ``used`` (a dict)
+    is told which: ``kernels`` "default" or "reference", and ``why``."""
     import time
 
-    interp = interpreter(model, reference=False, preserve=False, threads=threads)
+    info = {"kernels": "default", "why": ""}
+    try:
+        interp = interpreter(model, reference=False, preserve=False, threads=threads)
+        inp = interp.get_input_details()[0]
+        warm = np.asarray(x[:min(10, len(x))]).astype(inp["dtype"])
+        for i in range(len(warm)):
+            interp.set_tensor(inp["index"], warm[i:i + 1])
+            interp.invoke()
+    except (OracleError, RuntimeError) as exc:
+        info = {"kernels": "reference", "why": _first_line(exc)}
+        interp = interpreter(model, reference=True, preserve=False, threads=threads)
+    if used is not None:
+        used.update(info)
     inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
     x = np.asarray(x).astype(inp["dtype"])
-    for i in range(min(10, len(x))):
-        interp.set_tensor(inp["index"], x[i:i + 1])
-        interp.invoke()
     items = range(len(x))
     if progress:
         from tqdm import tqdm

@@ -89,6 +89,7 @@ class Layer:
     stride: int = 1
     pad: tuple = (0, 0, 0, 0)          # conv2d: rows above, below, columns left, right
     where: str = ""                    # the operator in the .tflite, for messages
+    refusal: str = ""                  # why the hardware cannot compute it (else "")
 
     @property
     def has_weights(self) -> bool:
@@ -118,6 +119,12 @@ class Layer:
         xmax = max(abs(-128 - self.zp_in), abs(127 - self.zp_in))
         w = np.abs(self.weights.reshape(len(self.weights), -1).astype(np.int64)).sum(axis=1)
         return int(np.max(w * xmax + np.abs(self.bias.astype(np.int64))))
+
+    @property
+    def round_scales(self) -> np.ndarray:
+        """The per-channel double scales of a ``round`` layer, as the kernel computes them."""
+        return np.array([effective_scale(self.scale_in, w, self.scale_out)
+                         for w in self.weight_scale], np.float64)
 
     @property
     def acc_bits(self) -> int:
@@ -163,6 +170,8 @@ class Network:
 
 def hardware_reason(layer: Layer) -> str | None:
     """Why the hardware blocks cannot run ``layer`` (None: they can)."""
+    if layer.refusal:
+        return layer.refusal
     if layer.kind in HARDWARE_KINDS:
         return None
     return (f"{layer.kind} has no hardware block yet; the golden model and the C library run "
@@ -237,46 +246,74 @@ def round_multiply(acc: int, multiplier: int, shift: int) -> int:
     return -mag if acc < 0 else mag
 
 
-def rounding_multiplier(eff: float, bound: int) -> tuple[int, int]:
-    """Integer (multiplier, shift) with round_multiply(a, ...) == c_round(a * eff) for |a| <= bound.
+# |results| the int8 output can tell apart: beyond, every zero point and clamp saturates
+SHOWN = 300
+# widest multiplier rounding_multiplier tries before it gives up (the hardware's product is
+# |acc| (at most 32 bits) times it)
+MAX_MULT_BITS = 128
 
-    ``a * eff`` is a double product as TFLite computes it. Both it and the integer form are
-    within a tiny error of the exact product a * eff (the double to 2^-53 relative, the integer
-    form to bound * 2^-(shift+1)), so they can only disagree on accumulators whose exact product
-    lies next to a half-integer. For each half-integer h in range those are the integers next to
-    h / eff: every one of them is checked exactly; all other accumulators are at least eff / 2
-    away from a tie, far beyond both errors (asserted). The shift starts at TFLite's precision
-    (a 31-bit multiplier) and grows until every candidate agrees; the product must fit 63 bits.
+
+class RoundingError(UnsupportedTFLiteError):
+    """No integer multiplier reproduces a layer's double-precision rounding."""
+
+
+def rounding_multiplier(eff: float, bound: int) -> tuple[int, int]:
+    """Integer (multiplier, shift) whose ``round_multiply`` gives the kernel's double rounding
+    ``c_round(a * eff)`` wherever the int8 output depends on it, for |a| <= bound.
+
+    Where that is: every a with |a * eff| <= SHOWN (beyond, any zero point and clamp
+    saturate), and the a next to the int32 limits, where the kernel's int32 conversion and
+    zero-point add wrap (``golden.finish``): results within 2^31 +- 130. Both forms are
+    monotone in a, so between those ranges they saturate alike.
+
+    ``a * eff`` is a double product. Both it and the integer form are within a tiny error of
+    the exact product, so they can only disagree next to a half-integer. For each half-integer h
+    in those ranges, the integers next to h / eff are checked exactly; all other accumulators
+    are at least eff / 2 away from a tie, far beyond both errors (asserted). The shift starts
+    at TFLite's precision (a 31-bit multiplier) and grows, with no fixed width, until every
+    candidate agrees. ``RoundingError`` if none up to MAX_MULT_BITS bits does, naming the
+    accumulator whose double rounding no such multiplier reproduced.
     """
     if eff == 0.0 or bound == 0:
         return 0, 1
-    if eff < 0:
-        raise ValueError(f"negative effective scale {eff}")
+    if not eff > 0 or math.isinf(eff):
+        raise ValueError(f"effective scale {eff} must be positive and finite")
     from fractions import Fraction
 
     exact = Fraction(eff)
     _, e = math.frexp(eff)
-    top = int(bound * eff) + 2
-    centre = np.floor((np.arange(-top, top + 1) + 0.5) / eff).astype(np.int64)
-    cand = (centre[:, None] + np.arange(-1, 3)).ravel()
-    cand = np.unique(cand[np.abs(cand) <= bound])
-    product = cand.astype(np.float64) * eff          # IEEE double, as the C++ kernel computes
-    trunc = np.trunc(product)
-    frac = product - trunc                           # exact
-    want = (trunc + (frac >= 0.5) - (frac <= -0.5)).astype(np.int64)
-    for shift in range(31 - e, 63):
+    near = min(bound, int(SHOWN / eff) + 2)       # |a| <= near: the results an int8 shows
+    halves = [h + 0.5 for h in range(-SHOWN - 1, SHOWN + 1)]
+    edge = 1 << 31
+    if bound * eff >= edge - 2 * SHOWN:           # the int32 limits are reachable
+        halves += [s * (edge + d + 0.5) for s in (1, -1) for d in range(-140, 141)]
+    cand = set()
+    for h in halves:
+        centre = math.floor(h / eff)
+        cand.update(a for a in range(centre - 1, centre + 3) if abs(a) <= bound)
+    cand.update(a for a in range(-2, 3) if abs(a) <= bound)
+    cand = sorted(cand)
+    bad = cand[:1]
+    reach = max(abs(a) for a in cand) if cand else near
+    reach = max(reach, near)
+    want = [int(c) for c in _c_round_list([a * eff for a in cand])]  # IEEE double products
+    for shift in range(max(1, 31 - e), 31 - e + MAX_MULT_BITS):
         multiplier = round(exact * (1 << shift))
-        if bound * multiplier + (1 << (shift - 1)) >= 1 << 63:
-            break
-        int_error = bound / (1 << (shift + 1)) + bound * eff * 2.0 ** -52
-        if int_error >= eff / 4:
+        int_error = Fraction(reach, 1 << (shift + 1)) + Fraction(reach) * exact / (1 << 52)
+        if int_error >= exact / 4:
             continue
-        mag = (np.abs(cand) * np.int64(multiplier) + np.int64(1 << (shift - 1))) >> np.int64(shift)
-        if np.array_equal(np.where(cand < 0, -mag, mag), want):
+        bad = [a for a, w in zip(cand, want) if round_multiply(a, multiplier, shift) != w]
+        if not bad:
             return multiplier, shift
-    raise UnsupportedTFLiteError(
-        f"no integer multiplier of at most 63 bits reproduces the double requantization "
-        f"(scale {eff!r}, accumulator bound {bound})")
+    a = bad[0]
+    raise RoundingError(
+        f"no integer multiplier of up to {MAX_MULT_BITS} bits reproduces the double "
+        f"requantization (scale {eff!r}: accumulator {a} times it rounds to "
+        f"{want[cand.index(a)]} in double precision)")
+
+
+def _c_round_list(values) -> list[int]:
+    return [c_round(v) for v in values]
 
 
 # --- reading the flatbuffer -------------------------------------------------------------
@@ -594,8 +631,13 @@ def from_tflite(source: str | os.PathLike | bytes, name: str | None = None,
             if mode == "gemmlowp":
                 m, sh = zip(*(quantize_multiplier(eff) for eff in effs))
             else:
-                m, sh = zip(*(rounding_multiplier(eff, layer.acc_bound) for eff in effs))
-            object.__setattr__(layer, "multiplier", np.array(m, np.int64))
+                try:
+                    m, sh = zip(*(rounding_multiplier(eff, layer.acc_bound) for eff in effs))
+                except RoundingError as exc:  # golden and C compute in double; no hardware
+                    m, sh = [0] * len(effs), [1] * len(effs)
+                    object.__setattr__(layer, "refusal", str(exc))
+            wide = max(int(v) for v in m) >= 1 << 63
+            object.__setattr__(layer, "multiplier", np.array(m, object if wide else np.int64))
             object.__setattr__(layer, "shift", np.array(sh, np.int64))
         elif opcode in (schema.BuiltinOperator.MAX_POOL_2D,
                         schema.BuiltinOperator.AVERAGE_POOL_2D):

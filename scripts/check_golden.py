@@ -67,8 +67,13 @@ def check(src, mnist_dir=None, n=None, float_model=True, progress=True,
         say(f"{src.name}: the float32 TFLite model ...")
         times["float32"], fout = oracle.timed(src.float_tflite(), x_float, progress=progress)
         report["float_tflite_accuracy"] = float(np.mean(np.argmax(fout, axis=1) == test.y))
-    times["int8"], _ = oracle.timed(src.tflite, x, progress=progress)
+    used = {}
+    times["int8"], _ = oracle.timed(src.tflite, x, progress=progress, used=used)
     report["litert_ms_per_image"] = {k: round(v * 1e3, 4) for k, v in times.items()}
+    report["litert_int8_kernels"] = used["kernels"]
+    if used["kernels"] != "default":
+        say(f"{src.name}: LiteRT's default kernels (XNNPACK) refused the int8 model "
+            f"({used['why']}); its time is the reference kernels'")
     return report
 
 
@@ -96,7 +101,9 @@ def main() -> int:
         pct = lambda v: "n/a" if v is None else f"{100 * v:.2f}%"  # noqa: E731
         print(f"mismatches {report['mismatches']}")
         ms = report["litert_ms_per_image"]
-        print("  model                 accuracy  LiteRT CPU ms/image (1 thread)")
+        kernels = "" if report["litert_int8_kernels"] == "default" else \
+            " (int8: reference kernels, the default ones refused it)"
+        print(f"  model                 accuracy  LiteRT CPU ms/image (1 thread){kernels}")
         for label, acc, key in (("float (Keras)", report["float_accuracy"], None),
                                 ("float32 TFLite", report["float_tflite_accuracy"], "float32"),
                                 ("int8 TFLite (LiteRT)", report["int8_accuracy"], "int8"),

@@ -11,6 +11,15 @@ Two modes, the same two the golden model has (``model.golden.requant``):
 
 Then + zp_out and the clamp to [act_min, act_max] (ReLU when act_min = zp_out).
 
+The int32 edges (``golden.finish``, ``golden.to_int32``): TFLite adds zp_out in int32, which
+wraps, and converts a round-mode result beyond int32 to INT32_MIN, so a result near +2^31 with
+zp_out >= 0 comes out as act_min, and one near -2^31 with zp_out < 0 as act_max. Where some
+channel's operand can reach such a result (``overflow_thresholds``: found by a binary search at
+elaboration, exactly), the channel's threshold is read from a table beside the shift ROM, the
+operand compared with it at the magnitude stage, and the flag carried to the clamp, which then
+gives that constant. A layer whose operands cannot reach it (every real one seen so far) has no
+such logic.
+
 Ports: ``clk``, ``rst``; input stream ``s`` (valid, data = signed accumulator of ``acc_bits``)
 with ``s_chan`` (the output channel of the beat, selects multiplier and shift); output stream
 ``m`` (valid, data = int8); ``dsp_bits`` as in ``softmul`` (0: the product in LUTs). No ready: a beat enters on every cycle ``s.valid`` is high and
@@ -88,7 +97,8 @@ def magnitude_bound(mode: str, multipliers, shifts, *, acc_bits: int, zp_out: in
     the largest |x| the accumulator reaches; a binary search finds the smallest such K. When
     the left shift can wrap (accumulator bits + left shift > 32), TFLite's result is not
     monotone and the bound is 2^31 (no clamping)."""
-    mults = np.asarray(multipliers, np.int64)
+    wide = max(int(v) for v in multipliers) >= 1 << 62
+    mults = np.asarray([int(v) for v in multipliers], object if wide else np.int64)
     shifts = np.asarray(shifts, np.int64)
     if np.any(mults < 0):
         raise ValueError(f"requant: multiplier {int(mults.min())} is negative (TFLite's "
@@ -113,6 +123,47 @@ def magnitude_bound(mode: str, multipliers, shifts, *, acc_bits: int, zp_out: in
     return b
 
 
+def overflow_thresholds(mode: str, multipliers, shifts, *, x_bits: int,
+                        zp_out: int) -> list[int] | None:
+    """Per channel, where the kernel's int32 steps turn a saturated output into the other
+    clamp (the module docstring): zp_out >= 0: the smallest operand x > 0 whose result reaches
+    2^31 - zp_out (the output is then act_min); zp_out < 0: minus the smallest magnitude whose
+    negative result reaches -2^31 - zp_out - 1 (the output is then act_max). A channel that
+    cannot get there within the operand's ``x_bits`` gets a value beyond the operand's range.
+    None when no channel can. The result is monotone in x, so a binary search is exact."""
+    top = (1 << (x_bits - 1)) - 1
+    out = []
+    for mult, shift in zip(multipliers, shifts):
+        def result(x):
+            return int(scaled(mode, np.array([x], np.int64), [int(mult)], [int(shift)])[0])
+
+        if zp_out >= 0:
+            target = (1 << 31) - zp_out
+            if result(top) < target:
+                out.append(top + 1)
+                continue
+            a, b = 1, top
+            while a < b:
+                mid = (a + b) // 2
+                a, b = (a, mid) if result(mid) >= target else (mid + 1, b)
+            out.append(a)
+        else:
+            target = -(1 << 31) - zp_out - 1
+            if result(-top - 1) > target:
+                out.append(-top - 2)
+                continue
+            a, b = 1, top + 1
+            while a < b:
+                mid = (a + b) // 2
+                a, b = (a, mid) if result(-mid) <= target else (mid + 1, b)
+            out.append(-a)
+    if zp_out >= 0 and all(t > top for t in out):
+        return None
+    if zp_out < 0 and all(t < -top - 1 for t in out):
+        return None
+    return out
+
+
 @block
 def requant(clk, rst, s, s_chan, m, *, mode: str, acc_bits: int, mult_bits: int,
             mult_path, shift_path, zp_out: int, act_min: int, act_max: int,
@@ -125,8 +176,6 @@ def requant(clk, rst, s, s_chan, m, *, mode: str, acc_bits: int, mult_bits: int,
         raise ValueError(f"acc_bits={acc_bits} must be in 2..32 (TFLite accumulates in int32)")
     if mode == "gemmlowp" and mult_bits > 32:
         raise ValueError(f"mult_bits={mult_bits}: a gemmlowp multiplier is at most 32 bits")
-    if mode == "round" and acc_bits - 1 + mult_bits > 63:
-        raise ValueError(f"acc_bits={acc_bits} + mult_bits={mult_bits}: product exceeds 63 bits")
     if not -128 <= act_min <= act_max <= 127:
         raise ValueError(f"clamp [{act_min}, {act_max}] must lie within int8")
     if not -128 <= zp_out <= 127:
@@ -155,6 +204,11 @@ def requant(clk, rst, s, s_chan, m, *, mode: str, acc_bits: int, mult_bits: int,
     # span (a real layer's shifts differ by a few bits, not 0..62)
     rights = [max(-int(v), 0) if gemm else int(v) for v in shifts]
     n_lo = min(rights)
+    # round: the product register reaches at least 2^(n_hi - 1), the rounding constant's bit,
+    # so the rounding add has a place for it. A product narrower than that is a channel whose
+    # every result rounds to 0 (a tiny scale, or a clamp that leaves the magnitude bound at 0)
+    if not gemm:
+        prod_bits = max(prod_bits, max(rights))
     n_bits = max(1, (max(rights) - n_lo).bit_length())
     # left shifts only where a shift is positive (and then n_lo = 0: their right shift is 0)
     has_left = gemm and max(int(v) for v in shifts) > 0
@@ -192,6 +246,19 @@ def requant(clk, rst, s, s_chan, m, *, mode: str, acc_bits: int, mult_bits: int,
     mag4 = _unsigned(mag_bits)
     prod = _unsigned(prod_bits)
     chan_delay = delay(clk, rst, s_chan, chan_late, 3)
+    # the int32 edges (module docstring): a threshold per channel, read beside stage 2 so it is
+    # ready with x3; the flag leaves the magnitude stage and waits for the clamp
+    thresholds = overflow_thresholds(mode, mults, shifts, x_bits=x_bits, zp_out=zp_out)
+    edge = []
+    if thresholds is not None:
+        over_value = act_min if zp_out >= 0 else act_max
+        chan2 = Signal(intbv(0, min=s_chan.min, max=s_chan.max))
+        thr = _signed(x_bits + 2)
+        over4, over13 = Signal(bool(0)), Signal(bool(0))
+        edge = [delay(clk, rst, s_chan, chan2, 2),
+                threshold_rom(clk, chan2, thr, table=tuple(thresholds)),
+                overflow_flag(clk, rst, x3, thr, over4, above=zp_out >= 0),
+                delay(clk, rst, over4, over13, mul_depth + 3)]
     mul = sm.softmul(clk, mag4, mult_dup, prod, a_bits=mag_bits, b_bits=b_bits,
                      dsp_bits=dsp_bits)
 
@@ -343,13 +410,15 @@ def requant(clk, rst, s, s_chan, m, *, mode: str, acc_bits: int, mult_bits: int,
         result = [result_gemmlowp, mask_gemmlowp]
     else:
         result = result_round if n_lo else result_round_small
-    if pad:
-        out = Stream(8, ready=False)
-        tail = [clamp(clk, rst, v13, y13, out, zp_out, act_min, act_max),
-                delay(clk, rst, out.valid, m.valid, pad), delay(clk, rst, out.data, m.data, pad)]
+    out = Stream(8, ready=False) if pad else m
+    if thresholds is None:
+        tail = [clamp(clk, rst, v13, y13, out, zp_out, act_min, act_max)]
     else:
-        tail = clamp(clk, rst, v13, y13, m, zp_out, act_min, act_max)
-    return rom_m, rom_s, operand, magnitude, chan_delay, mul, delays, result, tail
+        tail = [clamp_edge(clk, rst, v13, y13, over13, out, zp_out, act_min, act_max,
+                           over_value)]
+    if pad:
+        tail += [delay(clk, rst, out.valid, m.valid, pad), delay(clk, rst, out.data, m.data, pad)]
+    return rom_m, rom_s, operand, magnitude, chan_delay, mul, delays, result, tail, edge
 
 
 @block
@@ -382,6 +451,53 @@ def clamp(clk, rst, valid, value, m, zp_out, act_min, act_max):
     def out():
         m.valid.next = valid
         if value + zp_out < act_min:
+            m.data.next = act_min
+        elif value + zp_out > act_max:
+            m.data.next = act_max
+        else:
+            m.data.next = value + zp_out
+
+    return out
+
+
+@block
+def threshold_rom(clk, addr, dout, *, table: tuple):
+    """dout <= table[addr] on each rising edge (a case ROM; addresses past the table read its
+    last word)."""
+    table = tuple(table) + (table[-1],) * (addr.max - len(table))
+
+    @always(clk.posedge)
+    def read():
+        dout.next = table[int(addr)]
+
+    return read
+
+
+@block
+def overflow_flag(clk, rst, x, thr, flag, *, above: bool):
+    """flag <= x >= thr (``above``) or x <= thr: the operand has reached its channel's int32
+    edge."""
+    if above:
+        @always_seq(clk.posedge, reset=rst)
+        def compare():
+            flag.next = x >= thr
+    else:
+        @always_seq(clk.posedge, reset=rst)
+        def compare():
+            flag.next = x <= thr
+    return compare
+
+
+@block
+def clamp_edge(clk, rst, valid, value, over, m, zp_out, act_min, act_max, over_value):
+    """``clamp``, but ``over_value`` where the int32 edge flag ``over`` is set."""
+
+    @always_seq(clk.posedge, reset=rst)
+    def out():
+        m.valid.next = valid
+        if over:
+            m.data.next = over_value
+        elif value + zp_out < act_min:
             m.data.next = act_min
         elif value + zp_out > act_max:
             m.data.next = act_max

@@ -40,7 +40,9 @@ def make_layer(kind, c_in, c_out, *, h=1, w=1, rng, mode="gemmlowp", zp_in=-128,
         pairs = [qnet.quantize_multiplier(e) for e in effs]
     else:
         pairs = [qnet.rounding_multiplier(e, layer.acc_bound) for e in effs]
-    return Layer(**{**layer.__dict__, "requant": mode,
+    # the scales as qnet keeps them: effective_scale(1, eff, 1) is eff itself
+    return Layer(**{**layer.__dict__, "requant": mode, "scale_in": 1.0, "scale_out": 1.0,
+                    "weight_scale": np.array(effs, np.float64),
                     "multiplier": np.array([p[0] for p in pairs], np.int64),
                     "shift": np.array([p[1] for p in pairs], np.int64)})
 

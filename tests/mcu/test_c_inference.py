@@ -8,7 +8,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from model import c_export, export, golden, presets
+from model import c_export, export, golden, presets, qnet
 from tests.conftest import ROOT
 
 
@@ -66,9 +66,20 @@ def test_requant_edge_cases(tmp_path):
         layer = make_layer("dense", 4, 8, rng=rng, mode=mode, zp_out=-5, relu=(mode == "round"))
         acc = np.concatenate([[0, 1, -1, 2**31 - 1, -2**31, 2**30, -2**30 - 1],
                               rng.integers(-2**31, 2**31, 200)])
-        if mode == "round":  # the round form is proved for |acc| <= the layer's bound
+        if mode == "round":  # the integer form is proved for |acc| <= the layer's bound
             acc = np.clip(acc, -layer.acc_bound, layer.acc_bound)
         cases.append((layer, acc))
+    # the int32 edges: results beyond int32 (round: INT32_MIN) and the zero point's wrap; the
+    # integer form proved for scale 4 over the whole int32 range
+    m4, n4 = qnet.rounding_multiplier(4.0, 2**31 - 1)
+    for zp in (7, -7):
+        big = dataclasses.replace(cases[1][0], weight_scale=np.full(8, 4.0), zp_out=zp,
+                                  act_min=-128, act_max=127, multiplier=np.full(8, m4),
+                                  shift=np.full(8, n4))
+        cases.append((big, np.array([2**31 - 1, 2**29, 2**29 - 1, -2**31, -2**29, 5, -5])))
+    top = dataclasses.replace(cases[0][0], multiplier=np.full(8, 2**31 - 1, np.int64),
+                              shift=np.zeros(8, np.int64), zp_out=9, act_min=-128, act_max=127)
+    cases.append((top, np.array([2**31 - 1, 2**31 - 5, 2**31 - 20, 1000])))
     # gemmlowp ties: M0 = 2^30 (one half) and right shifts make every odd value a tie
     half = dataclasses.replace(cases[0][0], multiplier=np.full(8, 1 << 30, np.int64),
                                shift=np.array([-1, -2, -3, -4, 0, 1, 2, -5], np.int64),
@@ -78,15 +89,21 @@ def test_requant_edge_cases(tmp_path):
     relu6 = dataclasses.replace(cases[0][0], act_min=-5, act_max=40)
     cases.append((relu6, cases[0][1]))
     src = ['#include <stdio.h>', '#include "cnn2fpga.h"', "int main(void) {"]
-    for i, (layer, acc) in enumerate(cases):
+    cases = [(layer, acc, layer.requant) for layer, acc in cases]
+    # the round layers once more through the double-precision form
+    cases += [(layer, acc, "double") for layer, acc, kind in cases if kind == "round"]
+    for i, (layer, acc, kind) in enumerate(cases):
         mult = ", ".join(f"{int(m)}LL" for m in layer.multiplier)
         shift = ", ".join(str(int(s)) for s in layer.shift)
-        mode = "C2F_ROUND" if layer.requant == "round" else "C2F_GEMMLOWP"
+        scale = ", ".join(repr(float(v)) for v in layer.round_scales)
+        mode = {"gemmlowp": "C2F_GEMMLOWP", "round": "C2F_ROUND",
+                "double": "C2F_ROUND_DOUBLE"}[kind]
         src += [f"  static const int64_t m{i}[] = {{{mult}}};",
                 f"  static const int8_t s{i}[] = {{{shift}}};",
+                f"  static const double d{i}[] = {{{scale}}};",
                 f"  static const int32_t a{i}[] = {{{', '.join(f'{int(a)}' for a in acc)}}};",
                 f"  c2f_layer l{i} = {{C2F_DENSE, {mode}, 1, 1, 4, {layer.c_out}, 0, "
-                f"{layer.zp_out}, {layer.act_min}, {layer.act_max}, 0, 0, m{i}, s{i}, "
+                f"{layer.zp_out}, {layer.act_min}, {layer.act_max}, 0, 0, m{i}, s{i}, d{i}, "
                 f"0, 1, 0, 0, 1, 1}};",
                 f"  for (unsigned k = 0; k < sizeof a{i} / sizeof a{i}[0]; k++)",
                 f"    for (int o = 0; o < {layer.c_out}; o++)",
@@ -100,7 +117,7 @@ def test_requant_edge_cases(tmp_path):
     out = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.split()
     want = np.concatenate([golden.requant(np.repeat(acc[:, None], layer.c_out, 1)
                                           .astype(np.int64), layer).ravel()
-                           for layer, acc in cases])
+                           for layer, acc, _ in cases])
     np.testing.assert_array_equal(np.array(out, np.int64), want)
 
 
@@ -124,10 +141,3 @@ def test_arduino_sketch_compiles_and_classifies(exported, nets, tmp_path, digits
                if "class " in line]
     want = golden_logits(nets["digits_cnn"], "digits_cnn", np.asarray(digits.test.x[:4]))
     assert classes == list(want.argmax(1))
-
-
-def test_weights_header_refuses_an_unprovable_round_multiplier(nets):
-    layer = next(layer for layer in nets["mnist_cnn"].layers if layer.requant == "round")
-    huge = dataclasses.replace(layer, multiplier=layer.multiplier * 0 + (1 << 62))
-    with pytest.raises(ValueError, match=f"layer {layer.name}: .*64 bits"):
-        c_export.check_round(huge)

@@ -62,36 +62,67 @@ def test_quantize_multiplier_represents_the_scale(real):
         assert abs(m * 2.0 ** (shift - 31) - real) <= real * 2.0 ** -30
 
 
-@given(st.floats(1e-5, 0.5), st.integers(1, 1 << 21), st.data())
-@settings(max_examples=200, deadline=None)
-def test_rounding_multiplier_equals_double_round(eff, bound, data):
-    """Contract: either a (multiplier, shift) that is right for every |acc| <= bound, or an
-    error. Scales a hair below a half-integer ratio (0.49999999999999994) need more than 63
-    bits and are refused; real layers' scales are float32 products and always pass (qnet loads
-    both presets)."""
-    try:
-        m, shift = qnet.rounding_multiplier(eff, bound)
-    except qnet.UnsupportedTFLiteError as exc:
-        assert "63 bits" in str(exc)
-        return
+@given(st.floats(-12, 3), st.integers(1, (1 << 31) - 1), st.data())
+@settings(max_examples=300, deadline=None)
+def test_rounding_multiplier_equals_double_round(log_eff, bound, data):
+    """For any scale and accumulator bound: the integer form equals the kernel's double
+    rounding wherever an int8 output can show it (|result| <= SHOWN) and at the int32 limits,
+    so the requantized outputs are equal for every accumulator, zero point and clamp."""
+    eff = float(10.0 ** log_eff)
+    m, shift = qnet.rounding_multiplier(eff, bound)
     accs = data.draw(st.lists(st.integers(-bound, bound), min_size=1, max_size=50))
-    # also the accumulators right next to half-integers, where a cheap multiplier goes wrong
-    for j in range(-3, 4):
-        a = math.floor((j + int(bound * eff) // 2 + 0.5) / eff)
-        accs += [a - 1, a, a + 1]
-    for a in accs:
-        if abs(a) <= bound:
-            assert qnet.round_multiply(a, m, shift) == qnet.c_round(a * eff)
-    arr = np.array([a for a in accs if abs(a) <= bound])
-    np.testing.assert_array_equal(golden.round_multiply(arr, m, shift),
-                                  [qnet.round_multiply(int(a), m, shift) for a in arr])
+    # the accumulators right next to half-integers, where a cheap multiplier goes wrong, and
+    # next to the int32 limits of the result
+    for h in [j + 0.5 for j in range(-5, 5)] + [data.draw(st.integers(-300, 300)) + 0.5] + \
+            [s * ((1 << 31) + d + 0.5) for s in (1, -1) for d in (-130, -1, 0, 1)]:
+        a = math.floor(h / eff)
+        accs += [v for v in (a - 1, a, a + 1, a + 2) if abs(v) <= bound]
+    arr = np.array(accs, np.int64)
+    ints = golden.round_multiply(arr, m, shift)
+    dbl = golden.c_round(arr.astype(np.float64) * eff)
+    shown = np.abs(dbl) <= qnet.SHOWN
+    np.testing.assert_array_equal(np.asarray(ints, object)[shown].astype(np.int64),
+                                  dbl[shown].astype(np.int64))
+    zp = data.draw(st.integers(-128, 127))
+    lo = data.draw(st.integers(-128, 127))
+    hi = data.draw(st.integers(lo, 127))
+    np.testing.assert_array_equal(
+        golden.requant_integer(arr, "round", m, shift, zp, lo, hi),
+        golden.finish(golden.round_double(arr, eff), zp, lo, hi))
 
 
-def test_rounding_multiplier_refuses_what_it_cannot_prove():
+def test_rounding_multiplier_a_hair_below_a_half():
+    """0.5 - 2^-54: the double products of odd accumulators stay below their half-integer, so
+    they round down; a 53-bit multiplier tells them apart (a 63-bit limit refused it)."""
+    eff = 0.49999999999999994
+    m, shift = qnet.rounding_multiplier(eff, 1 << 20)
+    odd = np.arange(-(1 << 20) + 1, 1 << 20, 2 * 997 + 1)
+    np.testing.assert_array_equal(golden.round_multiply(odd, m, shift),
+                                  golden.c_round(odd * eff))
+    assert m.bit_length() > 50
+
+
+def test_rounding_multiplier_refuses_with_the_numbers(monkeypatch):
     import pytest
 
-    with pytest.raises(qnet.UnsupportedTFLiteError, match="63 bits"):
+    monkeypatch.setattr(qnet, "MAX_MULT_BITS", 20)
+    with pytest.raises(qnet.RoundingError, match="accumulator -?[0-9]+ times it rounds to"):
         qnet.rounding_multiplier(0.49999999999999994, 1024)
+
+
+def test_kernel_int32_conversion_and_zero_point_wrap():
+    """Measured on LiteRT's reference kernel: a double result beyond int32 becomes INT32_MIN,
+    and the zero-point add wraps, so a huge positive result gives act_min (zp >= 0) and a huge
+    negative one act_max (zp < 0)."""
+    acc = np.array([1 << 30, -(1 << 30), 100], np.int64)
+    assert golden.round_double(acc, 4.0).tolist() == [-(1 << 31), -(1 << 31), 400]
+    assert golden.finish(golden.round_double(acc, 4.0), 45, -128, 127).tolist() == [-128, -128,
+                                                                                     127]
+    assert golden.finish(golden.round_double(acc, 4.0), -5, -128, 127).tolist() == [127, 127,
+                                                                                    127]
+    # gemmlowp: the largest result plus a positive zero point wraps too
+    top = golden.multiply_by_quantized_multiplier((1 << 31) - 1, (1 << 31) - 1, 0)
+    assert golden.finish(top, 3, -128, 127).tolist() == -128
 
 
 def test_c_round_halves_away_from_zero():

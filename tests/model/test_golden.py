@@ -99,3 +99,33 @@ def test_check_command_whole_test_set(model):
     report = json.loads(proc.stdout)
     assert report["mismatches"] == 0 and proc.returncode == 0
     assert report["int8_accuracy"] == report["golden_accuracy"]
+
+
+def test_timing_falls_back_to_the_reference_kernels(monkeypatch):
+    """A model LiteRT's default delegate refuses (XNNPACK's "failed to prepare") is timed with
+    the reference kernels, and the caller is told; one that LiteRT cannot load at all is
+    refused with LiteRT's message."""
+    import numpy as np
+
+    real = oracle.interpreter
+
+    def refusing(model, reference=True, **kw):
+        if not reference:
+            raise RuntimeError("failed to create XNNPACK runtime\nNode number 3 failed to prepare")
+        return real(model, reference=reference, **kw)
+
+    monkeypatch.setattr(oracle, "interpreter", refusing)
+    tflite = presets.get("digits_cnn").tflite
+    x = np.zeros((3, 8, 8, 1), np.int8)
+    used = {}
+    seconds, out = oracle.timed(tflite, x, used=used)
+    assert used == {"kernels": "reference", "why": "failed to create XNNPACK runtime"}
+    assert seconds > 0 and out.shape == (3, 10)
+    monkeypatch.setattr(oracle, "interpreter", real)
+    used = {}
+    oracle.timed(tflite, x, used=used)
+    assert used["kernels"] == "default"
+    import pytest
+
+    with pytest.raises(oracle.OracleError, match="cannot load it"):
+        oracle.interpreter(b"TFL3" + bytes(64))

@@ -9,18 +9,18 @@ from cosim import icarus
 from hdl.cnn.requant import LATENCY, magnitude_bound, requant, scaled
 from hdl.lib.stream import Stream
 from model import export, golden
-from model.qnet import Layer
 from tests.hdl.helpers import clock, make_clk_rst, need_tools, run
 
 I32 = (-(1 << 31), (1 << 31) - 1)
 
 
 def expected(mode, accs, chans, mults, shifts, zp, lo, hi):
-    layer = Layer("dense", "x", (1,), (len(mults),), 0, zp_out=zp, act_min=lo, act_max=hi,
-                  requant=mode, multiplier=np.array(mults, np.int64),
-                  shift=np.array(shifts, np.int64))
+    """The requantizer's outputs by golden's integer form (golden.requant_integer)."""
+    wide = max(int(v) for v in mults) >= 1 << 62
+    mults = np.array([int(v) for v in mults], object if wide else np.int64)
     acc = np.array(accs, np.int64)[:, None]
-    table = golden.requant(np.broadcast_to(acc, (len(accs), len(mults))), layer)
+    table = golden.requant_integer(np.broadcast_to(acc, (len(accs), len(mults))), mode, mults,
+                                   np.array(shifts, np.int64), zp, lo, hi)
     return table[np.arange(len(accs)), chans].tolist()
 
 
@@ -229,6 +229,33 @@ def test_accumulators_beyond_2_30_in_verilog(tmp_path):
                    lo=-128, hi=127, gap=0, hdl="icarus")
     assert got == want
     assert len(set(want)) > 3  # not all at one clamp
+
+
+# the int32 edges: (mode, multipliers, shifts, zp): results near +-2^31, where TFLite's int32
+# zero-point add wraps (and round mode's conversion of a result beyond int32 gives INT32_MIN)
+EDGES = [("gemmlowp", [(1 << 31) - 1, 1 << 30, (1 << 31) - 1], [0, 1, -3], 3),
+         ("gemmlowp", [(1 << 31) - 1, 1 << 30], [0, 1], -7),
+         ("round", [1 << 34, 3 << 33, 1 << 20], [32, 33, 40], 0),
+         ("round", [1 << 34, 3 << 33], [32, 33], -128)]
+
+
+@pytest.mark.parametrize("hdl", ["myhdl", "icarus"])
+@pytest.mark.parametrize("mode,mults,shifts,zp", EDGES)
+def test_int32_edges(tmp_path, hdl, mode, mults, shifts, zp):
+    """Accumulators whose results reach the int32 limits: the output turns to the other clamp
+    exactly where TFLite's does (golden.finish), and nowhere else."""
+    if hdl == "icarus":
+        need_tools("iverilog", "vvp")
+    ends = [I32[1], I32[1] - 1, I32[1] - 40, 1 << 30, (1 << 30) - 1, (1 << 29) + 5,
+            I32[0], I32[0] + 1, I32[0] + 9, -(1 << 30), -(1 << 30) - 1, 100, -100]
+    accs = [a for a in ends for _ in range(len(mults))]
+    chans = [c for _ in ends for c in range(len(mults))]
+    want = expected(mode, accs, chans, mults, shifts, zp, -128, 127)
+    got = simulate(tmp_path, mode, accs, chans, mults, shifts, acc_bits=32, zp=zp, lo=-128,
+                   hi=127, gap=0.1, hdl=hdl)
+    assert got == want
+    # the edge is reached: some output is the other clamp of a saturated one
+    assert (-128 if zp >= 0 else 127) in want[:3 * len(mults)] + want[6 * len(mults):]
 
 
 def test_bad_parameters(tmp_path):

@@ -1,0 +1,108 @@
+"""One converted block in Verilator, clock by clock: the same stimulus a MyHDL testbench gives,
+the outputs of every clock back as integers.
+
+For block tests that need volume (property tests draw many parameter sets, each a converted
+block): Icarus under MyHDL's Cosimulation runs a few thousand clocks a second, Verilator
+millions, so the cost of a run is its build (a few seconds).
+
+``run(vfile, top, inputs, outputs, stimulus)``:
+
+    inputs     [(port, bits)]: driven from ``stimulus`` (clk and rst are the harness's)
+    outputs    [(port, bits, signed)]: read every clock
+    stimulus   one row per clock: the input ports' values in ``inputs`` order
+
+The harness holds ``rst`` for 3 clocks, then applies row i of the stimulus at the falling edge
+before rising edge i and reads the outputs at the falling edge after it, so ``result[port][i]``
+is the port's value after rising edge i (as a MyHDL testbench reading at each posedge sees it).
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from . import icarus
+
+HARNESS = """`timescale 1ns/1ps
+module tb;
+    reg clk = 1'b0;
+    reg rst = 1'b1;
+{decls}
+    reg [{width}-1:0] stim [0:{n}-1];
+    integer i, f;
+    {top} dut (.clk(clk), .rst(rst){conns});
+    always #5 clk = ~clk;
+    initial begin
+        $readmemh("stim.mem", stim);
+        f = $fopen("out.txt", "w");
+        repeat (3) @(posedge clk);
+        @(negedge clk);
+        rst = 1'b0;
+        for (i = 0; i < {n}; i = i + 1) begin
+            {{{lhs}}} = stim[i];
+            @(posedge clk);
+            @(negedge clk);
+            $fdisplay(f, "{fmt}"{reads});
+        end
+        $fclose(f);
+        $finish;
+    end
+endmodule
+"""
+
+
+def run(vfile: Path, top: str, inputs, outputs, stimulus, run_dir: Path | None = None) -> dict:
+    """Build and run the harness around ``top`` (in ``vfile``, with the .mem files beside it);
+    returns {output port: np.ndarray of int64, one value per stimulus row}."""
+    vfile = Path(vfile).resolve()
+    run_dir = Path(run_dir or vfile.parent / "verilator_block").resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    stimulus = [list(map(int, row)) for row in stimulus]
+    if not stimulus:
+        raise ValueError("no stimulus")
+    width = sum(bits for _, bits in inputs)
+    words = []
+    for row in stimulus:
+        if len(row) != len(inputs):
+            raise ValueError(f"a stimulus row has {len(row)} values for {len(inputs)} inputs")
+        word = 0
+        for (name, bits), value in zip(inputs, row):
+            if not -(1 << bits) < value < 1 << bits:
+                raise ValueError(f"{name}: {value} does not fit {bits} bits")
+            word = (word << bits) | (value & ((1 << bits) - 1))
+        words.append(f"{word:x}")
+    (run_dir / "stim.mem").write_text("\n".join(words) + "\n")
+    decls = [f"    reg [{bits}-1:0] {name} = 0;" for name, bits in inputs]
+    decls += [f"    wire [{bits}-1:0] {name};" for name, bits, _ in outputs]
+    text = HARNESS.format(
+        decls="\n".join(decls), width=width, n=len(stimulus), top=top,
+        conns="".join(f", .{name}({name})" for name, *_ in list(inputs) + list(outputs)),
+        lhs=", ".join(name for name, _ in inputs),
+        fmt=" ".join("%h" for _ in outputs), reads="".join(f", {name}" for name, *_ in outputs))
+    (run_dir / "tb.v").write_text(text)
+    for mem in vfile.parent.glob("*.mem"):
+        if mem.parent != run_dir:
+            (run_dir / mem.name).write_bytes(mem.read_bytes())
+    exe = run_dir / "obj_dir" / "Vtb"
+    cmd = [icarus.tool("verilator"), "--binary", "-O1", "-Wno-fatal", "-Wno-lint", "-Wno-style",
+           "-Wno-TIMESCALEMOD", "--top-module", "tb", "tb.v", str(vfile)]
+    proc = subprocess.run(cmd, cwd=run_dir, capture_output=True, text=True,
+                          env={**os.environ, "MAKEFLAGS": "-j2"})
+    if proc.returncode or not exe.exists():
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+        raise AssertionError(f"verilator build failed:\n{tail}")
+    proc = subprocess.run([str(exe)], cwd=run_dir, capture_output=True, text=True)
+    if proc.returncode:
+        raise AssertionError(f"{exe.name} failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+    rows = (run_dir / "out.txt").read_text().split()
+    values = np.array([int(v, 16) for v in rows], dtype=object).reshape(len(stimulus),
+                                                                      len(outputs))
+    result = {}
+    for k, (name, bits, signed) in enumerate(outputs):
+        col = values[:, k]
+        if signed:
+            col = np.array([v - (1 << bits) if v >> (bits - 1) else v for v in col], dtype=object)
+        result[name] = col.astype(np.int64) if bits <= 63 else col
+    return result
