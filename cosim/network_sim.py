@@ -388,7 +388,8 @@ def run_verilator(run_dir: Path, top: str, n_classes: int, exe: Path | None = No
 
 
 def measure(net, config: dict, images: np.ndarray, want: np.ndarray, folder: Path,
-            input_max: float, *, requant_dsp_bits: int = 0, total: int | None = None) -> dict:
+            input_max: float, *, requant_dsp_bits: int = 0, total: int | None = None,
+            input_offset: float = 0.0) -> dict:
     """Build ``config`` into folder/verilog, run ``images`` through it in Verilator
     (folder/run), and return what the sweep and the bench report: bit-exact images (every
     logit equal to ``want``), the classes, latency and interval measured beside the cycle
@@ -397,7 +398,8 @@ def measure(net, config: dict, images: np.ndarray, want: np.ndarray, folder: Pat
     from hdl.flow import build
 
     folder = Path(folder)
-    top = build.build(net, config, folder / "verilog", input_max, requant_dsp_bits).stem
+    top = build.build(net, config, folder / "verilog", input_max, requant_dsp_bits,
+                      input_offset).stem
     prepare(folder / "run", folder / "verilog", top, images, want.shape[1])
     result = run_verilator(folder / "run", top, want.shape[1], total=total)
     exact = (int(np.sum(np.all(result.logits == want, axis=1)))

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .export import c_identifier
+from .presets import pixel_map
 from .qnet import Layer, Network
 
 PER_ROW = 16
@@ -70,16 +71,16 @@ def memory(net: Network) -> dict:
             "buffer_bytes": buffer_values(net)}
 
 
-def _pixel_range(net: Network, input_max: float) -> str:
+def _pixel_range(net: Network, input_max: float, input_offset: float = 0.0) -> str:
     """What the pixel table makes of 0..255: where it stops changing."""
-    table = net.pixel_table(input_max)
+    table = net.pixel_table(input_max, input_offset)
     top = int(np.argmax(table == table[-1]))
     if top < 255:
         return f"0..{top}; larger values read as {top}"
     return "0..255"
 
 
-def weights_header(net: Network, input_max: float) -> str:
+def weights_header(net: Network, input_max: float, input_offset: float = 0.0) -> str:
     ident = c_identifier(net.name)
     up = ident.upper()
     h, w, c = net.input_shape
@@ -89,8 +90,8 @@ def weights_header(net: Network, input_max: float) -> str:
  *   static int8_t buf_a[{up}_BUFFER_BYTES], buf_b[{up}_BUFFER_BYTES];
  *   int cls = c2f_run(&{ident}_net, pixels, buf_a, buf_b, logits);
  *
- * pixels: {h}x{w}x{c} bytes, NHWC, each the raw pixel the model saw as pixel / {input_max:g}
- * ({_pixel_range(net, input_max)}). {net.macs} MACs per image. */
+ * pixels: {h}x{w}x{c} bytes, NHWC, each the raw pixel the model saw as {pixel_map(input_max, input_offset)}
+ * ({_pixel_range(net, input_max, input_offset)}). {net.macs} MACs per image. */
 #ifndef {up}_WEIGHTS_H
 #define {up}_WEIGHTS_H
 
@@ -102,7 +103,7 @@ def weights_header(net: Network, input_max: float) -> str:
 #define {up}_FLASH_BYTES {memory(net)["flash_arrays"]}
 
 """]
-    parts.append(_array("int8_t", f"{ident}_pixel_to_int8", net.pixel_table(input_max)))
+    parts.append(_array("int8_t", f"{ident}_pixel_to_int8", net.pixel_table(input_max, input_offset)))
     entries = []
     for layer in net.layers:
         if layer.kind == "flatten":

@@ -78,7 +78,8 @@ def layer_files(layer: Layer) -> dict[str, dict]:
     }
 
 
-def network_json(net: Network, input_max: float | None = None) -> dict:
+def network_json(net: Network, input_max: float | None = None,
+                 input_offset: float = 0.0) -> dict:
     layers = []
     for layer in net.layers:
         entry = {"name": layer.name, "kind": layer.kind, "in_shape": list(layer.in_shape),
@@ -99,7 +100,8 @@ def network_json(net: Network, input_max: float | None = None) -> dict:
            "macs": net.macs, "parameters": net.parameters, "layers": layers}
     if input_max is not None:
         doc["input_max"] = input_max
-        doc["pixel_to_int8"] = [int(v) for v in net.pixel_table(input_max)]
+        doc["input_offset"] = input_offset
+        doc["pixel_to_int8"] = [int(v) for v in net.pixel_table(input_max, input_offset)]
     return doc
 
 
@@ -159,7 +161,8 @@ def staged_folder(out, *, replace_all: bool = False):
 
 
 def export(net: Network, tflite: bytes, out: str | os.PathLike,
-           input_max: float | None = None, samples=None, raw=None) -> list[Path]:
+           input_max: float | None = None, samples=None, raw=None,
+           input_offset: float = 0.0) -> list[Path]:
     """Write every ROM file, ``network.json`` and the C headers into ``out``: the .tflite as
     an array (``<model>_model.h``) and, with ``input_max``, the network for ``mcu/cnn2fpga.c``
     (``<model>_weights.h``, ``model.c_export``); ``samples`` = (raw images, labels) adds
@@ -181,12 +184,12 @@ def export(net: Network, tflite: bytes, out: str | os.PathLike,
             write_mem(stage / files["multiplier"]["file"], layer.multiplier,
                       files["multiplier"]["bits"])
             write_mem(stage / files["shift"]["file"], layer.shift, 8)
-        (stage / "network.json").write_text(json.dumps(network_json(net, input_max), indent=2) + "\n")
+        (stage / "network.json").write_text(json.dumps(network_json(net, input_max, input_offset), indent=2) + "\n")
         (stage / f"{c_identifier(net.name)}_model.h").write_text(c_header(net.name, tflite))
         if input_max is not None:  # the C library's network needs the pixel table
             from . import c_export
             ident = c_identifier(net.name)
-            (stage / f"{ident}_weights.h").write_text(c_export.weights_header(net, input_max))
+            (stage / f"{ident}_weights.h").write_text(c_export.weights_header(net, input_max, input_offset))
             if samples is not None:
                 (stage / f"{ident}_samples.h").write_text(c_export.samples_header(net, *samples))
         if raw is not None:

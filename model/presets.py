@@ -48,10 +48,20 @@ class Preset:
         return to_float(images, self.input_max)
 
 
-def to_float(images: np.ndarray, input_max: float) -> np.ndarray:
+def pixel_map(input_max: float, input_offset: float = 0.0) -> str:
+    """The float input a pixel becomes, as people write it: "pixel / 127.5 - 1"."""
+    text = f"pixel / {input_max:g}"
+    if input_offset:
+        text += f" {'-' if input_offset < 0 else '+'} {abs(input_offset):g}"
+    return text
+
+
+def to_float(images: np.ndarray, input_max: float, input_offset: float = 0.0) -> np.ndarray:
     """Raw pixels (N, H, W) or (N, H, W, C) -> the model's float input (N, H, W, C):
-    pixels / input_max."""
+    pixels / input_max + input_offset (in float32, as a Keras preprocessing computes it)."""
     x = images.astype(np.float32) / np.float32(input_max)
+    if input_offset:
+        x = x + np.float32(input_offset)
     return x[..., None] if x.ndim == 3 else x
 
 

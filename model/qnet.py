@@ -161,9 +161,12 @@ class Network:
         q = np.sign(v) * np.floor(np.abs(v) + 0.5) + self.input_zp
         return np.clip(q, -128, 127).astype(np.int8).reshape((-1,) + self.input_shape)
 
-    def pixel_table(self, input_max: float) -> np.ndarray:
-        """int8 input for each raw pixel value 0..255 (for a pixel scaled by ``1/input_max``)."""
+    def pixel_table(self, input_max: float, input_offset: float = 0.0) -> np.ndarray:
+        """int8 input for each raw pixel value 0..255, the model's float input being
+        pixel / input_max + input_offset."""
         pixels = np.arange(256, dtype=np.float32) / np.float32(input_max)
+        if input_offset:
+            pixels = pixels + np.float32(input_offset)
         return self.quantize_input(np.broadcast_to(pixels[:, None, None, None],
                                                    (256,) + self.input_shape))[:, 0, 0, 0]
 

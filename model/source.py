@@ -12,13 +12,16 @@ everywhere:
   converter folds, BatchNormalization into the convolution and Rescaling into the input
   quantization, is accepted on both).
 
-Input scaling (``pixel_max``): the model's float input is ``pixel / pixel_max`` for 8-bit
-pixels (255 for a model trained on pixel/255, 16 for the 8x8 digits, 1 for a model that takes
-raw pixels, e.g. one with ``Rescaling(1/255)`` in front). ``--pixel-max`` sets it; otherwise a
-preset knows its own, a ``.keras`` file starting with a Rescaling layer takes raw pixels, and a
-``.tflite`` file is read: its int8 input holds floats up to ``hi``, so pixels up to the
-dataset's largest value ``dmax`` (255 for 8-bit images) were scaled by dmax (hi about 1) or not
-at all (hi about dmax).
+Input scaling (``pixel_max``, ``pixel_offset``): the model's float input is
+``pixel / pixel_max + pixel_offset`` (255 and 0 for a model trained on pixel/255, 16 for the 8x8
+digits, 1 for a model that takes raw pixels, e.g. one with ``Rescaling(1/255)`` in front,
+127.5 and -1 for the [-1, 1] input of keras.applications' MobileNet ``preprocess_input``).
+``--pixel-max`` and ``--pixel-offset`` set them; otherwise a preset knows its own, a ``.keras``
+file starting with a Rescaling layer takes raw pixels, and a ``.tflite`` file is read: its int8
+input holds floats from ``lo`` to ``hi``, so pixels up to the dataset's largest value ``dmax``
+(255 for 8-bit images) were scaled into 0..1 (lo about 0, hi about 1), into -1..1 (lo about
+-1, hi about 1), or not at all (hi about dmax). Any other range is refused with the flags that
+say it; the mapping read from a file is printed (``describe_input``).
 
 Datasets (``dataset``): ``mnist``, ``digits`` or a folder of IDX files in MNIST's layout, of
 any image size; by default the built-in dataset whose images have the model's input shape.
@@ -44,9 +47,11 @@ class ModelSource:
     tflite: Path
     keras: Path | None
     dataset: str | None        # "mnist", "digits", an IDX folder, or None when none is known
-    input_max: float | None    # raw pixel value that maps to the float input 1.0 (pixel_max)
+    input_max: float | None    # the float input is pixel / input_max + input_offset
     label: str = ""            # the model as the user named it (a path or a preset), for messages
     input_shape: tuple = ()    # (H, W, C) of one image
+    input_offset: float = 0.0
+    input_from: str = ""       # where the input mapping came from, when it was read from a file
 
     def load_net(self, hardware: bool = True) -> qnet.Network:
         """The network; with ``hardware``, refused unless the hardware blocks implement every
@@ -80,7 +85,11 @@ class ModelSource:
         if self.input_max is None:
             raise ValueError(f"{self.label or self.name}: the pixel scale is unknown; pass "
                              f"--pixel-max P (the model's float input is pixel / P)")
-        return presets.to_float(images, self.input_max)
+        return presets.to_float(images, self.input_max, self.input_offset)
+
+    def describe_input(self) -> str:
+        """The input mapping in words: "pixel / 127.5 - 1"."""
+        return presets.pixel_map(self.input_max, self.input_offset)
 
     def float_accuracy(self, split) -> float | None:
         """Test accuracy of the float Keras model on ``split`` (None without a .keras)."""
@@ -134,23 +143,30 @@ def _data_max(dataset: str | None) -> float:
     return DATASETS[dataset][1] if dataset in DATASETS else IDX_PIXEL_MAX
 
 
-def pixel_max_from_input(net: qnet.Network, dmax: float, label: str) -> float:
-    """The pixel scale a .tflite's int8 input implies (see the module docstring)."""
+def pixel_max_from_input(net: qnet.Network, dmax: float, label: str) -> tuple[float, float]:
+    """(pixel_max, pixel_offset) a .tflite's int8 input implies (see the module docstring)."""
     hi = net.input_scale * (127 - net.input_zp)
     lo = net.input_scale * (-128 - net.input_zp)
-    for pixel_max in (dmax, 1.0):
-        if abs(hi - dmax / pixel_max) <= 0.05 * dmax / pixel_max and lo <= 0.05 * hi:
-            return pixel_max
+    # (pixel_max, offset): 0..1, -1..1, raw pixels
+    for pixel_max, offset in ((dmax, 0.0), (dmax / 2, -1.0), (1.0, 0.0)):
+        top, bottom = dmax / pixel_max + offset, offset
+        span = top - bottom
+        if abs(hi - top) <= 0.05 * span and abs(lo - bottom) <= 0.05 * span:
+            return pixel_max, offset
     raise ValueError(
-        f"{label}: its int8 input holds floats {lo:.4g} .. {hi:.4g}, which is neither "
-        f"pixel/{dmax:g} (0 .. 1) nor raw pixels (0 .. {dmax:g}); pass --pixel-max P (the "
-        f"model's float input is pixel / P)")
+        f"{label}: its int8 input holds floats {lo:.4g} .. {hi:.4g}, which is none of "
+        f"pixel/{dmax:g} (0 .. 1), pixel/{dmax / 2:g} - 1 (-1 .. 1) or raw pixels "
+        f"(0 .. {dmax:g}); pass --pixel-max P and --pixel-offset B (the model's float input "
+        f"is pixel / P + B)")
 
 
-def _check_pixel_max(pixel_max: float | None) -> None:
+def _check_pixel_max(pixel_max: float | None, pixel_offset: float | None = None) -> None:
     if pixel_max is not None and not (pixel_max > 0 and np.isfinite(pixel_max)):
         raise ValueError(f"--pixel-max {pixel_max}: must be a positive number (the model's "
-                         f"float input is pixel / P)")
+                         f"float input is pixel / P + B)")
+    if pixel_offset is not None and not np.isfinite(pixel_offset):
+        raise ValueError(f"--pixel-offset {pixel_offset}: must be a number (the model's float "
+                         f"input is pixel / P + B)")
 
 
 def load_keras(path: Path):
@@ -188,13 +204,13 @@ def _keras_pixel_max(model) -> float | None:
 
 def resolve(spec: str, dataset: str | None = None, mnist_dir=None,
             build: Path = Path("build"), pixel_max: float | None = None,
-            hardware: bool = True) -> ModelSource:
+            hardware: bool = True, pixel_offset: float | None = None) -> ModelSource:
     """``spec`` is a preset name, a ``.tflite`` file, or a ``.keras`` file (converted to int8
     TFLite into ``build/<stem>/<stem>.tflite`` with the dataset's training images). With
     ``hardware`` (the commands that build hardware), a layer the hardware does not implement
     is refused here, before any data is asked for."""
     judge = qnet.check_hardware if hardware else (lambda net, label=None: net)
-    _check_pixel_max(pixel_max)
+    _check_pixel_max(pixel_max, pixel_offset)
     dataset = dataset_name(dataset)
     if spec in presets.PRESETS:
         p = presets.get(spec)
@@ -205,7 +221,7 @@ def resolve(spec: str, dataset: str | None = None, mnist_dir=None,
             raise ValueError(f"--dataset {dataset}: {spec} is trained on {p.dataset}")
         return ModelSource(spec, p.tflite, p.keras if p.keras.is_file() else None,
                            dataset or p.dataset, pixel_max or p.input_max, spec,
-                           qnet.from_tflite(p.tflite).input_shape)
+                           qnet.from_tflite(p.tflite).input_shape, pixel_offset or 0.0)
     path = Path(spec)
     if path.suffix not in (".tflite", ".keras"):
         raise ValueError(f"model {spec!r}: give a preset ({', '.join(presets.PRESETS)}), "
@@ -215,14 +231,21 @@ def resolve(spec: str, dataset: str | None = None, mnist_dir=None,
     if path.suffix == ".tflite":
         net = judge(qnet.from_tflite(path, label=str(path)), str(path))
         ds = _default_dataset(net.input_shape, dataset)
-        pmax = pixel_max or pixel_max_from_input(net, _data_max(ds), str(path))
+        offset, told = pixel_offset, ""
+        if pixel_max is None:
+            pmax, read = pixel_max_from_input(net, _data_max(ds), str(path))
+            offset = read if offset is None else offset
+            told = "read from its int8 input quantization"
+        else:
+            pmax = pixel_max
         keras_path = path.with_suffix(".keras")
         return ModelSource(path.stem, path, keras_path if keras_path.is_file() else None,
-                           ds, pmax, str(path), net.input_shape)
-    return _resolve_keras(path, dataset, mnist_dir, build, pixel_max, judge)
+                           ds, pmax, str(path), net.input_shape, offset or 0.0, told)
+    return _resolve_keras(path, dataset, mnist_dir, build, pixel_max, judge, pixel_offset)
 
 
-def _resolve_keras(path: Path, dataset, mnist_dir, build: Path, pixel_max, judge) -> ModelSource:
+def _resolve_keras(path: Path, dataset, mnist_dir, build: Path, pixel_max, judge,
+                   pixel_offset=None) -> ModelSource:
     from . import atomic, convert
     from .data import DataError
 
@@ -237,7 +260,7 @@ def _resolve_keras(path: Path, dataset, mnist_dir, build: Path, pixel_max, judge
     ds = _default_dataset(shape, dataset)
     pmax = pixel_max or _keras_pixel_max(model) or _data_max(ds)
     src = ModelSource(path.stem, build / path.stem / f"{path.stem}.tflite", path, ds, pmax,
-                      str(path), shape)
+                      str(path), shape, pixel_offset or 0.0)
     if src.tflite.is_file() and src.tflite.stat().st_mtime >= path.stat().st_mtime:
         judge(src.load_net(hardware=False), str(path))
         return src

@@ -23,6 +23,10 @@ def add_model_args(ap, required: bool = True, model_help: str = MODEL_HELP) -> N
                     help="the model's float input is pixel / P: 255 for pixel/255 training, 16 "
                          "for the 8x8 digits, 1 for raw pixels (e.g. Rescaling(1/255) inside). "
                          "Default: the preset's; for a file, read from its input quantization")
+    ap.add_argument("--pixel-offset", type=float, metavar="B",
+                    help="with --pixel-max: the model's float input is pixel / P + B (-1 with P "
+                         "127.5 for keras.applications' [-1, 1] preprocess_input). Default 0; "
+                         "for a file, read from its input quantization with P")
     ap.add_argument("--mnist-dir", help="folder with the MNIST IDX files (default $MNIST_DIR, "
                                         "else the Keras download)")
     add_verbose(ap)
@@ -41,9 +45,15 @@ def resolve_model(args, spec: str | None = None, hardware: bool = True):
 
     if getattr(args, "verbose", False):
         os.environ["CNN2FPGA_VERBOSE"] = "1"
-    return source.resolve(spec or args.model, dataset=getattr(args, "dataset", None),
-                          mnist_dir=getattr(args, "mnist_dir", None),
-                          pixel_max=getattr(args, "pixel_max", None), hardware=hardware)
+    src = source.resolve(spec or args.model, dataset=getattr(args, "dataset", None),
+                         mnist_dir=getattr(args, "mnist_dir", None),
+                         pixel_max=getattr(args, "pixel_max", None), hardware=hardware,
+                         pixel_offset=getattr(args, "pixel_offset", None))
+    if src.input_from and src.input_offset:
+        # never a silent guess: a mapping other than pixel / P, read from the file, is said
+        print(f"{src.label}: input {src.describe_input()} ({src.input_from}; --pixel-max and "
+              f"--pixel-offset set it)", file=sys.stderr, flush=True)
+    return src
 
 
 class CommandError(RuntimeError):

@@ -82,7 +82,8 @@ def rtl_figures(fig: dict, conf: dict, dsp_bits: int, folder: Path, n: int | Non
     count = len(fig["images"]) if n is None else min(n, len(fig["images"]))
     print(f"  Verilator: {count:,} images through the converted Verilog ...", flush=True)
     got = ns.measure(fig["net"], conf, fig["images"][:count], fig["golden"].logits[:count],
-                     folder, fig["src"].input_max, requant_dsp_bits=dsp_bits, total=count)
+                     folder, fig["src"].input_max, requant_dsp_bits=dsp_bits, total=count,
+                     input_offset=fig["src"].input_offset)
     got["accuracy"] = float(np.mean(got.pop("classes") == fig["labels"][:count]))
     return got
 
@@ -94,7 +95,8 @@ def synth_figures(fig: dict, conf: dict, dsp_bits: int, target: str, folder: Pat
     pnr = f", {synth.PNR[target][0]}" if target in synth.PNR else ""
     print(f"  Yosys ({target}{pnr}) ...", flush=True)
     work = folder / f"synth_{target}"
-    top = build.build(fig["net"], conf, work, fig["src"].input_max, dsp_bits)
+    top = build.build(fig["net"], conf, work, fig["src"].input_max, dsp_bits,
+                      fig["src"].input_offset)
     flow = synth.run_flow(top, target, work, freq_mhz=freq, router=router)
     out = {"target": target, "device": flow["device"], "yosys": flow["yosys"],
            "fit": flow["fit"]}

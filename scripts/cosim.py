@@ -81,7 +81,8 @@ def main() -> int:
         conf = resolve_config(net, src, args)
         vdir = Path("build") / src.name / "verilog"
         print(f"converting {src.name} to Verilog in {vdir}/ ...", file=log, flush=True)
-        top = build.build(net, conf, vdir, src.input_max, args.requant_dsp_bits or 0).stem
+        top = build.build(net, conf, vdir, src.input_max, args.requant_dsp_bits or 0,
+                          src.input_offset).stem
     want = golden.run_network(net, net.quantize_input(src.to_float(images))).logits
     n_classes = want.shape[1]
     run_dir = args.run_dir or Path("build") / src.name / f"run_{args.sim}"

@@ -46,6 +46,7 @@ def main() -> int:
         samples = (test.x[: args.samples], test.y[: args.samples]) if args.samples else None
         raw = (test.x[: args.images], test.y[: args.images]) if args.images else None
     written = export.export(net, src.tflite.read_bytes(), out, input_max=src.input_max,
+                             input_offset=src.input_offset,
                             samples=samples, raw=raw)
     print(f"{src.name}: {len(net.layers)} layers, {net.parameters} parameters, "
           f"{net.macs} MACs per image")

@@ -110,7 +110,8 @@ def main() -> int:
     conf = resolve_config(net, src, args)
     out = args.out or Path("build") / src.name / "verilog"
     print(f"{src.name}: converting {len(net.layers)} layers to Verilog ...", flush=True)
-    top = build.build(net, conf, out, src.input_max, args.requant_dsp_bits or 0)
+    top = build.build(net, conf, out, src.input_max, args.requant_dsp_bits or 0,
+                      src.input_offset)
     ii = cfg.interval(net, conf)
     print("  layer    PE x SIMD x taps  multipliers  cycles/image")
     lanes = cfg.lanes(net, conf)
@@ -166,7 +167,7 @@ def board_main(args) -> int:
     out = args.out or Path("build") / board.name / "verilog"
     print(f"{board.title}: {src.name} with the OV7670 front-end at {camera.upper()} "
           f"({geo.width}x{geo.height}) ...", flush=True)
-    top = build.build_board(board, net, conf, geo, out, src.input_max)
+    top = build.build_board(board, net, conf, geo, out, src.input_max, src.input_offset)
     cam = board.camera(geo)
     print(f"  system clock {board.sys_hz / 1e6:g} MHz, {cfg.multipliers(conf)} multipliers, "
           f"CNN interval {cfg.interval(net, conf):,} clocks, UART {board.baud} baud")

@@ -60,7 +60,8 @@ def main() -> int:
     if src.input_max is None:
         raise ValueError(f"{src.name}: the pixel scaling is unknown (no matching dataset)")
     work = Path("build") / src.name / "mcu"
-    export.export(net, src.tflite.read_bytes(), work, input_max=src.input_max)
+    export.export(net, src.tflite.read_bytes(), work, input_max=src.input_max,
+                  input_offset=src.input_offset)
     mem = c_export.memory(net)
     obj = work / "cnn2fpga.o"
     subprocess.run(["gcc", *c_export.CFLAGS, "-Os", "-c", f"-I{c_export.MCU}",

@@ -118,7 +118,8 @@ def one_config(job: dict) -> dict:
     from hdl.flow import build, synth
 
     name, conf, net, folder = job["name"], job["config"], job["net"], job["folder"]
-    got = ns.measure(net, conf, job["images"], job["want"], folder, job["input_max"])
+    got = ns.measure(net, conf, job["images"], job["want"], folder, job["input_max"],
+                     input_offset=job["input_offset"])
     del got["classes"], got["sim_cycles_per_s"]
     row = {"name": name, **got,
            "images_per_second": job["clock_mhz"] * 1e6 / got["interval_cycles"]}
@@ -201,6 +202,7 @@ def main() -> int:
           f"{args.jobs} at a time ({net.macs:,} MACs per image)", flush=True)
     jobs = [{"name": name, "config": conf, "net": net, "folder": out / name,
              "images": images, "want": want, "input_max": src.input_max,
+             "input_offset": src.input_offset,
              "clock_mhz": args.clock_mhz, "target": args.target,
              "freq_mhz": args.freq_mhz, "seed": args.seed, "router": args.router}
             for name, conf in todo]

@@ -112,7 +112,7 @@ def whole(src, net, args) -> int:
         print(f"config for the UP5K: model/pretrained/{chosen.name}", flush=True)
     print(f"{src.name}: converting the accelerator ({cfg.multipliers(conf)} MAC multipliers, "
           f"requantizer products: {dsp_bits} low bits in DSPs) ...", flush=True)
-    top = build.build(net, conf, out, src.input_max, dsp_bits)
+    top = build.build(net, conf, out, src.input_max, dsp_bits, src.input_offset)
     if routed:
         exe, part, packer, _, _ = synth.PNR[args.target]
         then = (f", then {exe} {' '.join(part)} --freq {args.freq_mhz:g} if it fits"
@@ -176,7 +176,7 @@ def board_flow(args) -> int:
           + (f", {exe} with {board.constraints[0]}" if routed else "") + " ...", flush=True)
     camera = board_camera(args)
     top = build.build_board(board, net, conf, board_geometry(board, src, camera), out,
-                            src.input_max)
+                            src.input_max, src.input_offset)
     pcf = out / board.constraints[0] if routed else None
     flow = synth.run_flow(top, target, out, freq_mhz=freq, seed=args.seed,
                           bitstream=args.bitstream, pcf=pcf, timing_seeds=TIMING_SEEDS,

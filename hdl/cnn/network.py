@@ -48,11 +48,13 @@ PIXEL_ROM = "pixel_to_int8.mem"
 DENSE_SLOTS = 3
 
 
-def write_mems(net: Network, config: dict, folder, input_max: float) -> dict:
-    """Every ROM file the top reads, into ``folder``; returns {layer name: paths}."""
+def write_mems(net: Network, config: dict, folder, input_max: float,
+               input_offset: float = 0.0) -> dict:
+    """Every ROM file the top reads, into ``folder`` (the pixel table for the float input
+    pixel / input_max + input_offset); returns {layer name: paths}."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    export.write_mem(folder / PIXEL_ROM, net.pixel_table(input_max), 8)
+    export.write_mem(folder / PIXEL_ROM, net.pixel_table(input_max, input_offset), 8)
     paths = {"pixel": folder / PIXEL_ROM}
     for layer in net.layers:
         if layer.has_weights:

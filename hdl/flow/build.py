@@ -96,7 +96,8 @@ def layers_doc(config: dict) -> dict:
             for name, par in config.items()}
 
 
-def build(net: Network, config: dict, out, input_max: float, requant_dsp_bits: int = 0) -> Path:
+def build(net: Network, config: dict, out, input_max: float, requant_dsp_bits: int = 0,
+          input_offset: float = 0.0) -> Path:
     """``requant_dsp_bits``: how many low bits of each requantizer's product go to DSPs
     (``hdl.lib.softmul``; 0 = all LUTs, the default; 16 for the iCE40 UP5K)."""
     config = cfg.validate(net, config)
@@ -105,14 +106,14 @@ def build(net: Network, config: dict, out, input_max: float, requant_dsp_bits: i
     top = top_name(net)
     # the folder is regenerated whole: no stale ROM files from another config
     with staged_folder(out, replace_all=True) as stage:
-        paths = write_mems(net, config, stage, input_max)
+        paths = write_mems(net, config, stage, input_max, input_offset)
         convert(elaborate(net, config, paths, requant_dsp_bits), stage, top)
         doc = {"model": net.name, "top": top,
                "layers": layers_doc(config),
                "multipliers": cfg.multipliers(config),
                "requant_dsp_bits": requant_dsp_bits,
                "predicted_interval": cfg.interval(net, config),
-               "input_max": input_max}
+               "input_max": input_max, "input_offset": input_offset}
         (stage / "config.json").write_text(json.dumps(doc, indent=2) + "\n")
     return out / f"{top}.v"
 
@@ -134,7 +135,8 @@ def _system_doc(net: Network, config: dict, geo, input_max: float, **head) -> di
 
 
 def build_system(net: Network, config: dict, geo, out, input_max: float, *, clk_hz: float,
-                 baud: float = 115200, requant_dsp_bits: int = 0) -> Path:
+                 baud: float = 115200, requant_dsp_bits: int = 0,
+                 input_offset: float = 0.0) -> Path:
     """The camera-to-digit system (``hdl.camera.camera_system``) into ``out``: camera_system.v, the
     CNN's ROM files, the file list, waivers and config.json."""
     from ..camera.camera_system import camera_system, port_signals
@@ -144,7 +146,7 @@ def build_system(net: Network, config: dict, geo, out, input_max: float, *, clk_
     out = Path(out)
     top = "camera_system"
     with staged_folder(out, replace_all=True) as stage:
-        paths = write_mems(net, config, stage, input_max)
+        paths = write_mems(net, config, stage, input_max, input_offset)
         b = lambda: Signal(bool(0))  # noqa: E731
         fresh_names()
         inst = camera_system(b(), ResetSignal(0, active=1, isasync=False), b(), b(), b(),
@@ -210,7 +212,8 @@ def vendor_project(board, folder: Path) -> list[str]:
     return []
 
 
-def build_board(board, net: Network, config: dict, geo, out, input_max: float) -> Path:
+def build_board(board, net: Network, config: dict, geo, out, input_max: float,
+                input_offset: float = 0.0) -> Path:
     """A board top (``hdl.board.boards``) into ``out``: board_<name>.v, the ROM files, the board's
     constraints files, files.f, waivers and config.json."""
     from ..board import boards
@@ -219,7 +222,7 @@ def build_board(board, net: Network, config: dict, geo, out, input_max: float) -
     config = cfg.validate(net, config)
     out = Path(out)
     with staged_folder(out, replace_all=True) as stage:
-        paths = write_mems(net, config, stage, input_max)
+        paths = write_mems(net, config, stage, input_max, input_offset)
         fresh_names()
         inst = boards.TOPS[board.name](**boards.ports(board), net=net, config=config,
                                        paths=paths, geo=geo, clk_hz=board.sys_hz,
