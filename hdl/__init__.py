@@ -21,13 +21,23 @@ set to 2^30 gave wrong logits on every image, while MyHDL's own simulation was r
 are written here as sized *signed* literals (``33'sh...``, one bit more than the magnitude, so
 the sign bit is 0): in a signed expression they keep their value, and in an unsigned one they
 are zero-extended exactly as before.
+
+MyHDL keeps the names a generator reads and writes in Python sets of strings, whose order
+follows the process's string hashes (a new random seed in every process). The converted
+sensitivity lists and reset blocks followed that order, so two runs of ``make verilog`` wrote
+two different files and nextpnr started from two different netlists. Those sets are
+insertion-ordered here (``_Names``: the order the names appear in the source), so the Verilog
+is the same byte for byte in every process (``hdl.flow.build`` also leaves out MyHDL's date
+line).
 """
 import inspect as _inspect
 import sys as _sys
 import types as _types
 
-from myhdl import _block, _instance, _simulator
-from myhdl.conversion import _toVerilog
+from collections.abc import MutableSet as _MutableSet
+
+from myhdl import _block, _instance, _simulator, _visitors
+from myhdl.conversion import _analyze, _toVerilog
 
 
 def fresh_names():
@@ -72,3 +82,56 @@ def _int_repr(n, radix=""):
 
 
 _toVerilog._intRepr = _int_repr
+
+
+class _Names(_MutableSet):
+    """A set that iterates in insertion order (a dict's keys), with the methods of ``set``
+    that MyHDL's analysis uses."""
+
+    def __init__(self, items=()):
+        self._d = dict.fromkeys(items)
+
+    def __contains__(self, item):
+        return item in self._d
+
+    def __iter__(self):
+        return iter(self._d)
+
+    def __len__(self):
+        return len(self._d)
+
+    def __repr__(self):
+        return f"{{{', '.join(map(repr, self._d))}}}" if self._d else "set()"
+
+    def add(self, item):
+        self._d[item] = None
+
+    def discard(self, item):
+        self._d.pop(item, None)
+
+    def update(self, *others):
+        for other in others:
+            for item in other:
+                self.add(item)
+
+    def union(self, *others):
+        new = _Names(self)
+        new.update(*others)
+        return new
+
+    def intersection(self, *others):
+        return _Names(x for x in self if all(x in o for o in others))
+
+    def difference(self, *others):
+        return _Names(x for x in self if not any(x in o for o in others))
+
+    def issubset(self, other):
+        return all(x in other for x in self)
+
+    def copy(self):
+        return _Names(self)
+
+
+# the modules whose set() holds names: every set() they make is ordered
+_visitors.set = _Names
+_analyze.set = _Names

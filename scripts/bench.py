@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from hdl.flow.synth import ROUTERS  # noqa: E402
+from hdl.flow.synth import DEFAULT_ROUTER, ROUTERS  # noqa: E402
 from scripts._cli import add_verbose, run  # noqa: E402
 
 # (model, config name, synthesis target): the config name picks
@@ -201,7 +201,7 @@ def main() -> int:
                     help="only this preset's rows (repeatable; default all)")
     ap.add_argument("--targets", nargs="+", choices=("ecp5", "ice40", "xilinx"),
                     help="only these synthesis targets (default: each row's)")
-    ap.add_argument("--router", choices=ROUTERS, default="router2",
+    ap.add_argument("--router", choices=ROUTERS, default=DEFAULT_ROUTER,
                     help="nextpnr's router (default router2: it routes mnist_cnn's ECP5 build "
                          "in minutes, where router1 took over 30)")
     ap.add_argument("--mnist-dir", help="MNIST IDX folder (default $MNIST_DIR or download)")

@@ -132,6 +132,8 @@ def one_config(job: dict) -> dict:
                               progress=False)  # jobs run side by side
         pnr = flow["pnr"]
         row.update(device=flow["device"], resources=flow["resources"], over=flow["over"],
+                   commit=flow["commit"], seed=pnr["seed"] if pnr else job["seed"],
+                   router=job["router"], aim_mhz=job["freq_mhz"],
                    fmax_mhz=pnr["fmax_mhz"] if pnr else None,
                    critical_path=pnr["critical_path"] if pnr else [],
                    images_per_second_at_fmax=(pnr["fmax_mhz"] * 1e6 / got["interval_cycles"]
@@ -171,12 +173,13 @@ def main() -> int:
     ap.add_argument("--target", choices=sorted(synth.PNR),
                     help="also place and route each config's accelerator: ecp5 (LFE5U-85F) or "
                          "ice40 (UP5K); adds fmax and images/s at fmax")
-    ap.add_argument("--freq-mhz", type=float, default=100.0,
-                    help="the clock nextpnr aims for (default 100)")
+    ap.add_argument("--freq-mhz", type=float,
+                    help="the clock nextpnr aims for (default: the target's, as make synth and "
+                         "make bench aim: 100 MHz for ecp5, 24 for ice40)")
     ap.add_argument("--seed", type=int, default=1, help="nextpnr's placer seed (default 1)")
-    ap.add_argument("--router", choices=synth.ROUTERS, default=synth.ROUTERS[0],
-                    help="nextpnr's router: router1 (its default) or router2 (it routed the "
-                         "mnist_cnn default in 3 minutes, router1 in over 30; default router1)")
+    ap.add_argument("--router", choices=synth.ROUTERS, default=synth.DEFAULT_ROUTER,
+                    help="nextpnr's router: router2 (the default: it routed the mnist_cnn "
+                         "default in 3 minutes, router1 in over 30) or router1")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                     help="configs run at once (default: one per core)")
     ap.add_argument("--out", type=Path, help="folder (default build/<model>/sweep, "
@@ -189,6 +192,8 @@ def main() -> int:
     if args.max_mults is None:
         args.max_mults = synth.DEVICES[args.target][1][MULTS[args.target]] if args.target else 1024
     budgets = [b for b in args.budgets if b < args.max_mults]
+    if args.freq_mhz is None:
+        args.freq_mhz = synth.FREQ_MHZ[args.target] if args.target else 100.0
     src = resolve_model(args)
     net = src.load_net()
     images = np.asarray(src.load_data(args.mnist_dir).test.x[: args.n])
@@ -230,7 +235,11 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "sweep.json").write_text(json.dumps({"model": src.name, "images": len(images),
                                                 "clock_mhz": args.clock_mhz,
-                                                "target": args.target, "rows": rows},
+                                                "target": args.target,
+                                                "commit": synth.source_commit(),
+                                                "seed": args.seed, "router": args.router,
+                                                "aim_mhz": args.freq_mhz if args.target
+                                                else None, "rows": rows},
                                                indent=1))
     plot(rows, out / "sweep.png", src.name, args.clock_mhz, net.macs,
          cfg.interval(net, cfg.fastest(net)))

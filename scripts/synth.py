@@ -68,7 +68,8 @@ def finish(title: str, flow: dict, doc: dict, out: Path, routed: bool, freq_mhz:
                               + (f" (needs {want:g})" if want else ""))
         report.append(f"  fmax {pnr['fmax_mhz']:.2f} MHz after routing "
                       f"({'meets' if pnr['met'] else 'MISSES'} {freq_mhz:g} MHz; "
-                      f"seed {pnr['seed']}, {pnr['router']}; {pnr['nextpnr']})")
+                      f"seed {pnr['seed']}, {pnr['router']}; {pnr['nextpnr']}; "
+                      f"commit {flow.get('commit', 'unknown')})")
         if pnr.get("critical_path"):
             path = pnr["critical_path"]
             report.append(f"  critical path ({len(path)} steps; whole report in nextpnr.log):")
@@ -272,13 +273,13 @@ def main() -> int:
     ap.add_argument("--out", type=Path, help="work folder (default build/<model>/synth/<target> "
                                              "or build/synth/<model>_<layer>_pe<P>_simd<S>)")
     ap.add_argument("--freq-mhz", type=float,
-                    help="ice40/ecp5: the clock nextpnr aims for (default 24 for ice40, 50 for "
-                         "ecp5)")
+                    help="ice40/ecp5: the clock nextpnr aims for (default 24 for ice40, 100 "
+                         "for ecp5; a board: its system clock)")
     ap.add_argument("--seed", type=int, default=1, help="ice40/ecp5: nextpnr's placer seed (1)")
-    ap.add_argument("--router", choices=synth.ROUTERS, default=synth.ROUTERS[0],
-                    help="ice40/ecp5: nextpnr's router: router1 (its default) or router2, "
-                         "which on mnist_cnn's ECP5 build routed in 3 minutes where router1 "
-                         "took over 30 (default router1)")
+    ap.add_argument("--router", choices=synth.ROUTERS, default=synth.DEFAULT_ROUTER,
+                    help="ice40/ecp5: nextpnr's router: router2 (the default; on mnist_cnn's "
+                         "ECP5 build it routed in 3 minutes where router1 took over 30) or "
+                         "router1 (nextpnr's own default)")
     ap.add_argument("--fabric-registers", action="store_true",
                     help="ecp5: leave the registers around each multiplier in the fabric "
                          "(by default they move into the MULT18X18D: hdl/flow/ecp5_dsp.py)")

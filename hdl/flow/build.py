@@ -68,6 +68,14 @@ def to_verilog(inst, folder, name: str, testbench: bool = False) -> Path:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         inst.convert(hdl="Verilog", path=str(folder), name=name, testbench=testbench)
+    # MyHDL's header has the time of conversion: dropped, so that a conversion is the same
+    # file byte for byte whenever it runs (hdl/__init__.py makes it so wherever it runs)
+    for vfile in (folder / f"{name}.v", folder / f"tb_{name}.v"):
+        if not vfile.is_file():
+            continue
+        text = vfile.read_text()
+        vfile.write_text("".join(ln for ln in text.splitlines(keepends=True)
+                                 if not ln.startswith("// Date:")))
     lines = [f"{w.category.__name__}: {w.message}" for w in caught]
     if lines:
         (folder / f"{name}.convert.log").write_text("\n".join(lines) + "\n")

@@ -39,3 +39,39 @@ def test_verbose_shows_them(tmp_path, monkeypatch):
         warnings.simplefilter("always")
         to_verilog(unread_monitor(clk, rst, Signal(bool(0))), tmp_path, "mon")
     assert [w for w in shown if "driven but not read: spare" in str(w.message)]
+
+
+def _build_in_a_process(tmp_path, hash_seed: str, *args) -> dict:
+    """`make_verilog *args` in a new Python process with its own string-hash seed; every file
+    it wrote, as bytes."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    out = tmp_path / f"seed{hash_seed}"
+    env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+    proc = subprocess.run([sys.executable, str(root / "scripts" / "make_verilog.py"), *args,
+                           "--out", str(out)], capture_output=True, text=True, env=env,
+                          cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*"))
+            if p.is_file()}
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("args", [("--model", "digits_cnn"),
+                                  ("--board", "icebreaker")], ids=["digits_cnn", "icebreaker"])
+def test_verilog_is_the_same_in_every_process(tmp_path, args):
+    """Two processes, two string-hash seeds: every file byte for byte the same (MyHDL wrote
+    sensitivity lists and reset blocks in hash order, and the date; hdl/__init__.py)."""
+    first = _build_in_a_process(tmp_path, "1", *args)
+    second = _build_in_a_process(tmp_path, "2", *args)
+    assert sorted(first) == sorted(second) and any(name.endswith(".v") for name in first)
+    differ = [name for name in first if first[name] != second[name]]
+    assert not differ, f"differ between the two processes: {differ}"
+    top = next(v for k, v in first.items() if k.endswith(".v"))
+    assert b"// Date:" not in top
