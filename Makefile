@@ -32,8 +32,11 @@ help:
 	@echo "  make verilog BOARD=... [CAMERA=qqvga|qvga|vga]  a board top (de10lite, basys3, icebreaker,"
 	@echo "                        ulx3s): OV7670 (160x120 default, 320x240, 640x480) -> CNN ->"
 	@echo "                        7-segment/LEDs + UART, with its constraints, into build/BOARD/verilog"
-	@echo "  make cosim MODEL=... [N=...] [SIM=verilator|cosim|icarus]  test images through the Verilog,"
-	@echo "                        every logit against golden (Verilator by default; Icarus is slow)"
+	@echo "  make cosim MODEL=... [N=...] [SIM=verilator|cosim|icarus]  test images through the design"
+	@echo "                        make verilog built, every logit against golden (Verilator by"
+	@echo "                        default; Icarus is slow)"
+	@echo "  PAR='conv2=8x4 ...' AUTO_BUDGET=N  on verilog, cosim, synth and bitstream: the config"
+	@echo "                        (each command tests the design make verilog last built)"
 	@echo "  make sweep MODEL=... [TARGET=ecp5]  configs smallest to fastest in Verilator (+ fmax)"
 	@echo "  make synth MODEL=... [TARGET=xilinx|ice40|ecp5]  Yosys (and nextpnr for ice40, ecp5):"
 	@echo "                        resources against the device, fmax and critical path"
@@ -104,26 +107,31 @@ check: venv
 export: venv
 	$(PY) scripts/export_weights.py --model $(MODEL)
 
+# the config flags every hardware command takes: PAR="conv1=4x1 conv2=8x4", AUTO_BUDGET=N
+PAR        ?=
+AUTO_BUDGET ?=
+CONFIG_ARGS = $(foreach p,$(PAR),--par $(p)) $(if $(AUTO_BUDGET),--auto-budget $(AUTO_BUDGET))
+
 # with BOARD the board's own model is the default; MODEL=... on the command line overrides it
 BOARD_MODEL = $(if $(filter command line environment,$(origin MODEL)),--model $(MODEL)) $(if $(CAMERA),--camera $(CAMERA))
 verilog: venv
-	$(if $(BOARD),$(PY) scripts/make_verilog.py --board $(BOARD) $(BOARD_MODEL),$(PY) scripts/make_verilog.py --model $(MODEL))
+	$(if $(BOARD),$(PY) scripts/make_verilog.py --board $(BOARD) $(BOARD_MODEL),$(PY) scripts/make_verilog.py --model $(MODEL)) $(CONFIG_ARGS)
 
 TARGET ?= xilinx
 synth: venv
-	$(if $(BOARD),$(PY) scripts/synth.py --board $(BOARD) $(BOARD_MODEL),$(PY) scripts/synth.py --model $(MODEL) --target $(TARGET))
+	$(if $(BOARD),$(PY) scripts/synth.py --board $(BOARD) $(BOARD_MODEL),$(PY) scripts/synth.py --model $(MODEL) --target $(TARGET)) $(CONFIG_ARGS)
 
 BITSTREAM_MODEL = $(if $(filter command line environment,$(origin MODEL)),$(MODEL),digits_cnn)
 BITSTREAM_TARGET = $(if $(filter command line environment,$(origin TARGET)),$(TARGET),ice40)
 bitstream: venv
-	$(if $(BOARD),$(PY) scripts/synth.py --board $(BOARD) $(BOARD_MODEL) --bitstream,$(PY) scripts/synth.py --model $(BITSTREAM_MODEL) --target $(BITSTREAM_TARGET) --bitstream)
+	$(if $(BOARD),$(PY) scripts/synth.py --board $(BOARD) $(BOARD_MODEL) --bitstream,$(PY) scripts/synth.py --model $(BITSTREAM_MODEL) --target $(BITSTREAM_TARGET) --bitstream) $(CONFIG_ARGS)
 
 bench: venv
 	$(PY) scripts/bench.py $(BENCH_ARGS)
 
 SIM ?= verilator
 cosim: venv
-	$(PY) scripts/cosim.py --model $(MODEL) --sim $(SIM) $(if $(N),--n $(N))
+	$(PY) scripts/cosim.py --model $(MODEL) --sim $(SIM) $(if $(N),--n $(N)) $(CONFIG_ARGS)
 
 prog: venv
 	$(if $(BOARD),,$(error make prog needs BOARD=icebreaker|ulx3s|de10lite|basys3))

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Run real test images through a model's converted Verilog and compare with the golden model.
 
-Builds the Verilog (as `make verilog` does) into build/<model>/verilog unless --verilog names a
-folder, lays out a run folder with a generated harness (clock and streams on the Verilog side)
+Tests the design `make verilog` built in build/<model>/verilog (as it is, when the model file
+has not changed since; rebuilt with the same config when it has); given config flags (--par,
+--auto-budget, --auto-ips, --config), that config, built there; --verilog names another folder.
+It says which design it tests. Then it lays out a run folder with a generated harness (clock and streams on the Verilog side)
 and runs it with:
   --sim verilator  verilator --binary, for volume (the default; all 10,000 MNIST test images
                    in minutes)
@@ -41,9 +43,8 @@ def main() -> int:
     from cosim import network_sim as ns
     from hdl.cnn import config as cfg
     from hdl.cnn.parallel import Parallel
-    from hdl.flow import build
     from model import golden
-    from scripts.make_verilog import add_config_args, resolve_config
+    from scripts.make_verilog import add_config_args, design
 
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -78,11 +79,7 @@ def main() -> int:
         conf = {k: Parallel(v["pe"], v["simd"], v.get("taps", 1)) for k, v in
                 json.loads((vdir / "config.json").read_text())["layers"].items()}
     else:
-        conf = resolve_config(net, src, args)
-        vdir = Path("build") / src.name / "verilog"
-        print(f"converting {src.name} to Verilog in {vdir}/ ...", file=log, flush=True)
-        top = build.build(net, conf, vdir, src.input_max, args.requant_dsp_bits or 0,
-                          src.input_offset).stem
+        conf, vdir, top, _, _ = design(net, src, args, log)
     want = golden.run_network(net, net.quantize_input(src.to_float(images))).logits
     n_classes = want.shape[1]
     run_dir = args.run_dir or Path("build") / src.name / f"run_{args.sim}"

@@ -26,6 +26,7 @@ Examples:
   python scripts/make_verilog.py --model my_20x20.tflite --pixel-max 255
 """
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -64,6 +65,89 @@ def resolve_config(net, src, args, variant: str | None = None):
         name, value = cfg.parse_override(text)
         conf[name] = value
     return cfg.validate(net, conf)
+
+
+def config_flags(args) -> list[str]:
+    """The config flags on the command line, as typed (none: the default config)."""
+    flags = [f"--config {args.config}"] if getattr(args, "config", None) else []
+    if getattr(args, "auto_budget", None) is not None:
+        flags.append(f"--auto-budget {args.auto_budget}")
+    if getattr(args, "auto_ips", None) is not None:
+        flags.append(f"--auto-ips {args.auto_ips:g} (at {args.clock_mhz:g} MHz)")
+    flags += [f"--par {text}" for text in getattr(args, "par", None) or []]
+    if getattr(args, "requant_dsp_bits", None) is not None:
+        flags.append(f"--requant-dsp-bits {args.requant_dsp_bits}")
+    return flags
+
+
+def chosen_by(src, args) -> str:
+    """How the config was chosen, in words (for config.json and every command's report)."""
+    from model import presets
+
+    flags = config_flags(args)
+    if flags:
+        return " ".join(flags)
+    if presets.hw_config(src.name).is_file():
+        return f"the preset's config (model/pretrained/{presets.hw_config(src.name).name})"
+    return "the default config (one multiplier per weighted layer)"
+
+
+def model_hash(src) -> str:
+    """The .tflite's SHA-256 (its first 16 hex digits): a build records the model it is of."""
+    import hashlib
+
+    return hashlib.sha256(Path(src.tflite).read_bytes()).hexdigest()[:16]
+
+
+def recorded_design(src, vdir: Path) -> dict | None:
+    """What ``make verilog`` recorded in ``vdir``/config.json, or None (no build there)."""
+    path = Path(vdir) / "config.json"
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except ValueError:
+        return None
+
+
+def design(net, src, args, log) -> tuple:
+    """The design a command after ``make verilog`` tests: (config, Verilog folder, top name,
+    requant DSP bits, built now). Given config flags, that config, built into the folder and
+    said so. Without, the design ``make verilog`` built in build/<model>/verilog, reused as
+    it is when the model file is unchanged (no conversion) and rebuilt with the same config
+    when the model changed; with no build there, the default config, built. Every path says
+    which design it is on ``log``."""
+    from hdl.cnn import config as cfg
+    from hdl.cnn.parallel import Parallel
+    from hdl.flow import build
+
+    vdir = Path("build") / src.name / "verilog"
+    rec = recorded_design(src, vdir)
+    digest = model_hash(src)
+    conf, how, dsp_bits = None, None, args.requant_dsp_bits or 0
+    if not config_flags(args) and rec and rec.get("model_sha256"):
+        try:
+            conf = cfg.validate(net, {k: Parallel(v["pe"], v["simd"], v.get("taps", 1))
+                                      for k, v in rec["layers"].items()})
+            how, dsp_bits = rec.get("chosen_by", "recorded"), rec.get("requant_dsp_bits", 0)
+        except (KeyError, TypeError, ValueError):
+            conf = None  # a folder of another network: build the default over it
+        if conf is not None and rec["model_sha256"] == digest:
+            print(f"testing {vdir}: {how}, {cfg.multipliers(conf)} multipliers, interval "
+                  f"{cfg.interval(net, conf):,} clocks (as make verilog built it)", file=log,
+                  flush=True)
+            return conf, vdir, rec["top"], dsp_bits, False
+        if conf is not None:
+            print(f"{src.label or src.name} changed since make verilog built {vdir}: rebuilding "
+                  f"it with the same config ({how})", file=log, flush=True)
+    if conf is None:
+        conf, how = resolve_config(net, src, args), chosen_by(src, args)
+        verb = "building" if config_flags(args) else "no build in " + str(vdir) + ": building"
+        print(f"{verb} {how}, {cfg.multipliers(conf)} multipliers, interval "
+              f"{cfg.interval(net, conf):,} clocks, into {vdir}/ ...", file=log, flush=True)
+    top = build.build(net, conf, vdir, src.input_max, dsp_bits, src.input_offset,
+                      notes={"model_sha256": digest, "chosen_by": how}).stem
+    return conf, vdir, top, dsp_bits, True
 
 
 def add_config_args(ap):
@@ -111,7 +195,8 @@ def main() -> int:
     out = args.out or Path("build") / src.name / "verilog"
     print(f"{src.name}: converting {len(net.layers)} layers to Verilog ...", flush=True)
     top = build.build(net, conf, out, src.input_max, args.requant_dsp_bits or 0,
-                      src.input_offset)
+                      src.input_offset,
+                      notes={"model_sha256": model_hash(src), "chosen_by": chosen_by(src, args)})
     ii = cfg.interval(net, conf)
     print("  layer    PE x SIMD x taps  multipliers  cycles/image")
     lanes = cfg.lanes(net, conf)

@@ -93,6 +93,28 @@ def finish(title: str, flow: dict, doc: dict, out: Path, routed: bool, freq_mhz:
     print(f"  {out}/report.txt, {out}/summary.json")
 
 
+def tuned_design(net, src, args):
+    """(config, how it was chosen) of a design ``make verilog`` built with config flags in
+    build/<model>/verilog for this very model file, when no config flag is given here; else
+    None (the target's default config)."""
+    from hdl.cnn import config as cfg
+    from hdl.cnn.parallel import Parallel
+    from scripts.make_verilog import config_flags, model_hash, recorded_design
+
+    if config_flags(args):
+        return None
+    rec = recorded_design(src, Path("build") / src.name / "verilog")
+    if not rec or not str(rec.get("chosen_by", "")).startswith("--") or \
+            rec.get("model_sha256") != model_hash(src):
+        return None
+    try:
+        conf = cfg.validate(net, {k: Parallel(v["pe"], v["simd"], v.get("taps", 1))
+                                  for k, v in rec["layers"].items()})
+    except (KeyError, TypeError, ValueError):
+        return None
+    return conf, rec["chosen_by"]
+
+
 def whole(src, net, args) -> int:
     from hdl.cnn import config as cfg
     from hdl.flow import build, synth
@@ -106,6 +128,11 @@ def whole(src, net, args) -> int:
     variant = "up5k" if ice40 else None
     conf = resolve_config(net, src, args, variant=variant)
     dsp_bits = args.requant_dsp_bits if args.requant_dsp_bits is not None else 16 * ice40
+    tuned = tuned_design(net, src, args)
+    if tuned is not None:
+        conf, how = tuned
+        print(f"config: the one make verilog built in build/{src.name}/verilog ({how}); "
+              f"config flags here choose another", flush=True)
     out = args.out or Path("build") / src.name / "synth" / args.target
     chosen = presets.hw_config(src.name, variant)
     if ice40 and chosen.is_file() and not (args.config or args.par or args.auto_budget

@@ -105,9 +105,11 @@ def layers_doc(config: dict) -> dict:
 
 
 def build(net: Network, config: dict, out, input_max: float, requant_dsp_bits: int = 0,
-          input_offset: float = 0.0) -> Path:
+          input_offset: float = 0.0, notes: dict | None = None) -> Path:
     """``requant_dsp_bits``: how many low bits of each requantizer's product go to DSPs
-    (``hdl.lib.softmul``; 0 = all LUTs, the default; 16 for the iCE40 UP5K)."""
+    (``hdl.lib.softmul``; 0 = all LUTs, the default; 16 for the iCE40 UP5K). ``notes``: more
+    keys for config.json (``make verilog`` records the model's hash and how the config was
+    chosen, so the commands after it test the same design)."""
     config = cfg.validate(net, config)
     check_dsp_bits(requant_dsp_bits)
     out = Path(out)
@@ -121,7 +123,7 @@ def build(net: Network, config: dict, out, input_max: float, requant_dsp_bits: i
                "multipliers": cfg.multipliers(config),
                "requant_dsp_bits": requant_dsp_bits,
                "predicted_interval": cfg.interval(net, config),
-               "input_max": input_max, "input_offset": input_offset}
+               "input_max": input_max, "input_offset": input_offset, **(notes or {})}
         (stage / "config.json").write_text(json.dumps(doc, indent=2) + "\n")
     return out / f"{top}.v"
 
