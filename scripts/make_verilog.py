@@ -208,7 +208,29 @@ def main() -> int:
     print(f"  total multipliers {cfg.multipliers(conf)}, predicted interval {ii:,} clocks "
           f"({args.clock_mhz * 1e6 / ii:,.0f} images/s at {args.clock_mhz:g} MHz)")
     print(f"wrote {top} and {len(list(out.glob('*.mem')))} .mem files")
+    faster = faster_configs(net, conf)
+    if faster:
+        print(f"faster configs (at {args.clock_mhz:g} MHz; docs/models.md#make-it-faster):")
+        for budget, mults, interval in faster:
+            print(f"  --auto-budget {budget:<4d} (AUTO_BUDGET={budget})  {mults:4d} multipliers  "
+                  f"{args.clock_mhz * 1e6 / interval:12,.0f} images/s")
     return 0
+
+
+def faster_configs(net, conf, count: int = 3) -> list[tuple[int, int, int]]:
+    """The next ``count`` configs up from ``conf``: (the --auto-budget that picks it, its
+    multipliers, its interval), each faster than the one before, budgets doubling."""
+    from hdl.cnn import config as cfg
+
+    best = cfg.interval(net, cfg.fastest(net))
+    now, budget, found = cfg.interval(net, conf), max(2, cfg.multipliers(conf)), []
+    while len(found) < count and now > best and budget <= 4096:
+        budget *= 2
+        pick = cfg.auto(net, budget=budget)
+        if cfg.interval(net, pick) < now:
+            now = cfg.interval(net, pick)
+            found.append((budget, cfg.multipliers(pick), now))
+    return found
 
 
 def add_camera_arg(ap) -> None:
