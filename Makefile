@@ -11,6 +11,9 @@ BUILD      := build
 VPI_SRC     = $(VENV)/share/myhdl/cosimulation/icarus
 # Tests and CI point MNIST_DIR at the shared IDX files; without it the Keras download is used.
 export MNIST_DIR
+# the scripts name a flag that came from a make variable as the variable (N=0, not --n 0)
+export CNN2FPGA_MAKE := --model:MODEL --n:N --sim:SIM --par:PAR --auto-budget:AUTO_BUDGET \
+  --target:TARGET --board:BOARD --camera:CAMERA --finetune:FINETUNE
 
 .PHONY: help setup tools venv vpi fpga-tools test test-slow train export check verilog synth bitstream cosim bench sweep mcu-report prog clean
 

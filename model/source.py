@@ -202,6 +202,19 @@ def _keras_pixel_max(model) -> float | None:
     return None
 
 
+def did_you_mean(spec: str) -> str:
+    """"; did you mean X?" for a model name close to a preset or to a model file beside it."""
+    import difflib
+
+    path = Path(spec)
+    folder = path.parent if str(path.parent) not in ("", ".") else Path(".")
+    files = [str(folder / p.name) if folder != Path(".") else p.name
+             for p in (folder.glob("*") if folder.is_dir() else [])
+             if p.suffix in (".tflite", ".keras")]
+    close = difflib.get_close_matches(spec, list(presets.PRESETS) + files, n=1, cutoff=0.75)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
 def resolve(spec: str, dataset: str | None = None, mnist_dir=None,
             build: Path = Path("build"), pixel_max: float | None = None,
             hardware: bool = True, pixel_offset: float | None = None) -> ModelSource:
@@ -225,9 +238,9 @@ def resolve(spec: str, dataset: str | None = None, mnist_dir=None,
     path = Path(spec)
     if path.suffix not in (".tflite", ".keras"):
         raise ValueError(f"model {spec!r}: give a preset ({', '.join(presets.PRESETS)}), "
-                         f"a .tflite or a .keras file")
+                         f"a .tflite or a .keras file{did_you_mean(spec)}")
     if not path.is_file():
-        raise FileNotFoundError(f"model file {path} does not exist")
+        raise FileNotFoundError(f"model file {path} does not exist{did_you_mean(spec)}")
     if path.suffix == ".tflite":
         net = judge(qnet.from_tflite(path, label=str(path)), str(path))
         ds = _default_dataset(net.input_shape, dataset)

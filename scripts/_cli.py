@@ -61,12 +61,45 @@ class CommandError(RuntimeError):
     message as one line and exits with status 2."""
 
 
+class UsageError(ValueError):
+    """A command line argparse refuses: said as one line, with the --help that explains."""
+
+
+def _usage_error(self, message):
+    raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def speak_make(message: str) -> str:
+    """``message`` in the words of the make command that ran the script: a flag that came from
+    a make variable is named as that variable (``--n 0 must be ...`` -> ``N=0 must be ...``).
+    The Makefile says which flags come from which variables in $CNN2FPGA_MAKE
+    ("--n:N --sim:SIM ...")."""
+    import re
+
+    pairs = [item.split(":", 1) for item in os.environ.get("CNN2FPGA_MAKE", "").split()
+             if ":" in item]
+    for flag, var in pairs:
+        # argparse: "argument --n: invalid int value: 'abc'"
+        message = re.sub(rf"argument {re.escape(flag)}(?:/\S+)?: (.*?): '([^']*)'",
+                         rf"{var}=\2: \1", message)
+        message = re.sub(rf"argument {re.escape(flag)}(?:/\S+)?: ", f"{var}: ", message)
+        # ours: "--n 0 must be at least 1"
+        message = re.sub(rf"(^|[\s(]){re.escape(flag)} (\S+)", rf"\1{var}=\2", message)
+    if pairs:
+        message = re.sub(r"\(see \S+ --help\)", "(see make help)", message)
+    return message
+
+
 def run(main) -> None:
-    """Call ``main()``; turn expected failures into one line on stderr and exit status 2."""
+    """Call ``main()``; turn expected failures into one line on stderr and exit status 2
+    (argparse's too: one line and the --help to read, not the whole usage)."""
+    import argparse
+
     from model.convert import UnsupportedModelError
     from model.data import DataError
     from model.qnet import UnsupportedTFLiteError
 
+    argparse.ArgumentParser.error = _usage_error
     errors = (DataError, UnsupportedModelError, UnsupportedTFLiteError, FileNotFoundError,
               ValueError, CommandError)
     try:
@@ -78,7 +111,8 @@ def run(main) -> None:
     try:
         code = main()
     except errors as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        text = " ".join(str(exc).split("\n"))
+        print(f"error: {speak_make(text)}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
