@@ -355,3 +355,28 @@ def test_model_trained_on_minus_one_to_one(monkeypatch, capfd, tmp_path, mnist):
     assert code == 0, err
     exe = c_export.compile_host(tmp_path / "export", net.name, tmp_path / "host")
     np.testing.assert_array_equal(c_export.run_host(exe, images, 10, tmp_path), want)
+
+
+@pytest.mark.parametrize("make,args,msg", [
+    (True, ["--model", "digits_cnn", "--n", "0"], "N=0 must be at least 1"),
+    (True, ["--model", "digits_cnn", "--n", "abc"], "N=abc: invalid int value (see make help)"),
+    (True, ["--model", "digits_cnn", "--sim", "xyz"],
+     "SIM=xyz: invalid choice (choose from 'verilator', 'cosim', 'icarus') (see make help)"),
+    (False, ["--model", "digits_cnn", "--n", "abc"],
+     "argument --n: invalid int value: 'abc' (see cosim.py --help)"),
+    (False, ["--model", "digits_cn"], "model 'digits_cn': give a preset (mnist_cnn, "
+                                      "digits_cnn), a .tflite or a .keras file; did you mean "
+                                      "digits_cnn?")])
+def test_errors_speak_make(monkeypatch, capfd, tmp_path, make, args, msg):
+    """From make, a flag's error names the make variable; argparse's is one line."""
+    if make:
+        monkeypatch.setenv("CNN2FPGA_MAKE", "--model:MODEL --n:N --sim:SIM")
+    else:
+        monkeypatch.delenv("CNN2FPGA_MAKE", raising=False)
+    assert refused(monkeypatch, capfd, tmp_path, "cosim", *args) == msg
+
+
+def test_a_typo_in_a_file_name_gets_the_nearest_file(monkeypatch, capfd, tmp_path):
+    user_tflite(small(), tmp_path / "mymodel.tflite")
+    msg = refused(monkeypatch, capfd, tmp_path, "check_golden", "--model", "mymodle.tflite")
+    assert msg == "model file mymodle.tflite does not exist; did you mean mymodel.tflite?"
