@@ -47,7 +47,7 @@ help:
 	@echo "  make bitstream [MODEL=digits_cnn] [TARGET=ice40|ecp5]  iCE40 UP5K (.bin, icepack) or"
 	@echo "                        ECP5-85F, the ULX3S part (.bit, ecppack)"
 	@echo "  make bitstream BOARD=icebreaker|ulx3s  the camera top -> build/BOARD/synth/*.bin or .bit"
-	@echo "  make prog BOARD=...     write the built image into the board (openFPGALoader; the"
+	@echo "  make prog BOARD=... [IMAGE=...]  write the built image into the board (openFPGALoader; the"
 	@echo "                        vendor boards: prints the Quartus/Vivado command)"
 	@echo "  make bench              every performance figure -> build/bench.json, build/bench.md"
 	@echo "Camera data"
@@ -138,7 +138,7 @@ cosim: venv
 
 prog: venv
 	$(if $(BOARD),,$(error make prog needs BOARD=icebreaker|ulx3s|de10lite|basys3))
-	$(PY) scripts/prog.py --board $(BOARD)
+	$(PY) scripts/prog.py --board $(BOARD) $(if $(IMAGE),--image $(IMAGE))
 
 sweep: venv
 	$(PY) scripts/sweep.py --model $(MODEL) $(if $(filter command line,$(origin TARGET)),--target $(TARGET))

@@ -278,9 +278,21 @@ def board_main(args) -> int:
     cam = board.camera(geo)
     print(f"  system clock {board.sys_hz / 1e6:g} MHz, {cfg.multipliers(conf)} multipliers, "
           f"CNN interval {cfg.interval(net, conf):,} clocks, UART {board.baud} baud")
-    print(f"  camera: XCLK {board.xclk_hz / 1e6:g} MHz, PCLK {cam.pclk_hz / 1e6:g} MHz, "
-          f"{cam.fps:.1f} frames/s; crop {geo.side}x{geo.side} at ({geo.x0}, {geo.y0}), "
-          f"{geo.factor}x{geo.factor} pixels a cell -> {geo.n}x{geo.n}")
+    checked = boards.pclk_constraint_mhz(board)
+    checked = (f" (timing constrained and checked at {checked:g} MHz, the camera's fastest, "
+               f"in {board.constraints[0]})" if checked else "")
+    print(f"  camera: XCLK {board.xclk_hz / 1e6:g} MHz, PCLK {cam.pclk_hz / 1e6:g} MHz at "
+          f"{camera.upper()}{checked}, {cam.fps:.1f} frames/s; crop {geo.side}x{geo.side} at "
+          f"({geo.x0}, {geo.y0}), {geo.factor}x{geo.factor} pixels a cell -> {geo.n}x{geo.n}")
+    if board.requant_dsp_bits:
+        from model import export
+
+        # a requantizer's low 16 product bits: 16 x (its multiplier's bits), in 16 x 16 DSPs
+        mac = cfg.multipliers(conf)
+        rq = sum(-(-(31 if layer.requant == "gemmlowp" else export.mult_bits(layer)) // 16)
+                 for layer in net.layers if layer.has_weights)
+        print(f"  DSPs: {mac} MAC + {rq} requantizer (the low {board.requant_dsp_bits} bits of "
+              f"each product) = {mac + rq}")
     print(f"wrote {top} with {', '.join(board.constraints)}")
     return 0
 

@@ -77,9 +77,12 @@ def finish(title: str, flow: dict, doc: dict, out: Path, routed: bool, freq_mhz:
                        + path[-3:]]
     if flow["bitstream"]:
         binary = out / flow["bitstream"]
-        loader = "iceprog" if binary.suffix == ".bin" else "openFPGALoader -b ulx3s"
-        report.append(f"  bitstream {binary} ({binary.stat().st_size:,} bytes): "
-                      f"{loader} {binary}")
+        # one programming command everywhere: make prog (openFPGALoader underneath)
+        board = "icebreaker" if binary.suffix == ".bin" else "ulx3s"
+        default = Path("build") / board / "synth" / f"board_{board}{binary.suffix}"
+        image = "" if binary == default else f" IMAGE={binary}"
+        report.append(f"  bitstream {binary} ({binary.stat().st_size:,} bytes): write it with "
+                      f"make prog BOARD={board}{image}")
     warn = [f"{name} at {row['used'] / row['capacity']:.0%} of the device: placement may fail "
             f"and timing suffer" for name, row in flow["fit"].items()
             if NEAR_FULL <= row["used"] / max(row["capacity"], 1) <= 1]

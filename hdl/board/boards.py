@@ -360,3 +360,21 @@ def ports(board: Board) -> dict:
 
 TOPS = {"de10lite": board_de10lite, "basys3": board_basys3, "icebreaker": board_icebreaker,
         "ulx3s": board_ulx3s}
+
+
+def pclk_constraint_mhz(board) -> float | None:
+    """The camera clock (cam_pclk) the board's constraints file constrains, in MHz: what the
+    timing of the camera side is checked against (one file for every camera size, so the
+    fastest, VGA's); None when the file names none."""
+    import re
+
+    patterns = (r"set_frequency\s+cam_pclk\s+([0-9.]+)", r'FREQUENCY\s+PORT\s+"cam_pclk"\s+([0-9.]+)',
+                r"create_clock\s+-name\s+cam_pclk\s+-period\s+([0-9.]+)")
+    for path in board.constraint_paths:
+        text = Path(path).read_text()
+        for k, pattern in enumerate(patterns):
+            found = re.search(pattern, text)
+            if found:
+                value = float(found.group(1))
+                return 1e3 / value if k == 2 else value
+    return None

@@ -388,7 +388,7 @@ def critical_path(text: str) -> list[str]:
 
 
 def pack(routed: Path, out: Path, target: str = "ice40") -> Path:
-    """The bitstream: icepack (an iCE40 .bin, ``iceprog`` it) or ecppack (an ECP5 .bit,
+    """The bitstream: icepack (an iCE40 .bin, ``make prog`` writes it) or ecppack (an ECP5 .bit,
     ``openFPGALoader -b ulx3s`` it)."""
     packer = PNR[target][2]
     here = Path(routed).resolve().parent
