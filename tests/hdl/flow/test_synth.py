@@ -115,7 +115,7 @@ def test_ecp5_flow_end_to_end(tmp_path):
     assert pnr["critical_path"] and any("Source" in line for line in pnr["critical_path"])
     bit = tmp_path / report["bitstream"]
     assert bit.suffix == ".bit" and bit.stat().st_size > 1_000_000
-    assert "critical path" in proc.stdout and "openFPGALoader" in proc.stdout
+    assert "critical path" in proc.stdout and "make prog BOARD=ulx3s IMAGE=" in proc.stdout
     # every MAC lane's operand and product registers moved into its MULT18X18D
     moved = report["dsp_registers"]
     lanes = fit["MULT18X18D"]["used"]
