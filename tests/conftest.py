@@ -9,6 +9,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+# `make test` exports the make-variable names the scripts use in their errors (N=0 for --n 0);
+# the tests run the scripts as a shell would, and set it themselves where they test it
+os.environ.pop("CNN2FPGA_MAKE", None)
 
 # Tests read MNIST from MNIST_DIR; beside a checkout the shared copy is the natural default.
 _SHARED = ROOT.parent / "shared" / "data" / "mnist"
