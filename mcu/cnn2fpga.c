@@ -132,17 +132,18 @@ void c2f_dense(const c2f_layer *layer, const int8_t *in, int8_t *out)
 void c2f_conv(const c2f_layer *layer, const int8_t *in, int8_t *out)
 {
     const int h = layer->h, w = layer->w, c_in = layer->c_in, c_out = layer->c_out;
-    const int k = layer->k, s = layer->stride, zp = layer->zp_in;
+    const int kh = layer->k, kw = layer->kw, sh = layer->stride, sw = layer->stride_w;
+    const int zp = layer->zp_in;
     int y, x, o, ky, kx, c;
     for (y = 0; y < layer->h_out; y++) {
         for (x = 0; x < layer->w_out; x++) {
             for (o = 0; o < c_out; o++) {
-                const int8_t *wt = layer->weights + (size_t)o * k * k * c_in;
+                const int8_t *wt = layer->weights + (size_t)o * kh * kw * c_in;
                 int32_t acc = layer->bias[o];
-                for (ky = 0; ky < k; ky++) {
-                    const int iy = y * s + ky - layer->pad_top;
-                    for (kx = 0; kx < k; kx++, wt += c_in) {
-                        const int ix = x * s + kx - layer->pad_left;
+                for (ky = 0; ky < kh; ky++) {
+                    const int iy = y * sh + ky - layer->pad_top;
+                    for (kx = 0; kx < kw; kx++, wt += c_in) {
+                        const int ix = x * sw + kx - layer->pad_left;
                         const int8_t *px;
                         if (iy < 0 || iy >= h || ix < 0 || ix >= w)
                             continue;   /* padding: x = zp_in, adds nothing */
@@ -157,17 +158,46 @@ void c2f_conv(const c2f_layer *layer, const int8_t *in, int8_t *out)
     }
 }
 
+void c2f_depthwise(const c2f_layer *layer, const int8_t *in, int8_t *out)
+{
+    const int h = layer->h, w = layer->w, c_in = layer->c_in, c_out = layer->c_out;
+    const int kh = layer->k, kw = layer->kw, sh = layer->stride, sw = layer->stride_w;
+    const int zp = layer->zp_in, m = layer->depth_multiplier;
+    int y, x, o, ky, kx;
+    for (y = 0; y < layer->h_out; y++) {
+        for (x = 0; x < layer->w_out; x++) {
+            for (o = 0; o < c_out; o++) {
+                const int8_t *wt = layer->weights + (size_t)o * kh * kw;   /* [o][ky][kx] */
+                const int c = o / m;
+                int32_t acc = layer->bias[o];
+                for (ky = 0; ky < kh; ky++) {
+                    const int iy = y * sh + ky - layer->pad_top;
+                    for (kx = 0; kx < kw; kx++) {
+                        const int ix = x * sw + kx - layer->pad_left;
+                        if (iy < 0 || iy >= h || ix < 0 || ix >= w)
+                            continue;   /* padding adds nothing */
+                        acc += (int32_t)wt[ky * kw + kx] *
+                               ((int32_t)in[((size_t)iy * w + ix) * c_in + c] - zp);
+                    }
+                }
+                *out++ = c2f_requant(layer, acc, o);
+            }
+        }
+    }
+}
+
 void c2f_maxpool(const c2f_layer *layer, const int8_t *in, int8_t *out)
 {
-    const int w = layer->w, c_n = layer->c_in, k = layer->k;
+    const int w = layer->w, c_n = layer->c_in, kh = layer->k, kw = layer->kw;
+    const int sh = layer->stride, sw = layer->stride_w;
     int y, x, c, ky, kx;
     for (y = 0; y < layer->h_out; y++) {
         for (x = 0; x < layer->w_out; x++) {
             for (c = 0; c < c_n; c++) {
                 int8_t m = -128;
-                for (ky = 0; ky < k; ky++)
-                    for (kx = 0; kx < k; kx++) {
-                        int8_t v = in[((size_t)(y * k + ky) * w + x * k + kx) * c_n + c];
+                for (ky = 0; ky < kh; ky++)
+                    for (kx = 0; kx < kw; kx++) {
+                        int8_t v = in[((size_t)(y * sh + ky) * w + x * sw + kx) * c_n + c];
                         if (v > m) m = v;
                     }
                 *out++ = m;
@@ -178,15 +208,16 @@ void c2f_maxpool(const c2f_layer *layer, const int8_t *in, int8_t *out)
 
 void c2f_avgpool(const c2f_layer *layer, const int8_t *in, int8_t *out)
 {
-    const int w = layer->w, c_n = layer->c_in, k = layer->k, count = k * k;
+    const int w = layer->w, c_n = layer->c_in, kh = layer->k, kw = layer->kw;
+    const int sh = layer->stride, sw = layer->stride_w, count = kh * kw;
     int y, x, c, ky, kx;
     for (y = 0; y < layer->h_out; y++) {
         for (x = 0; x < layer->w_out; x++) {
             for (c = 0; c < c_n; c++) {
                 int32_t acc = 0;
-                for (ky = 0; ky < k; ky++)
-                    for (kx = 0; kx < k; kx++)
-                        acc += in[((size_t)(y * k + ky) * w + x * k + kx) * c_n + c];
+                for (ky = 0; ky < kh; ky++)
+                    for (kx = 0; kx < kw; kx++)
+                        acc += in[((size_t)(y * sh + ky) * w + x * sw + kx) * c_n + c];
                 /* to nearest, ties away from zero (C99 division truncates toward zero) */
                 acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
                 if (acc < layer->act_min) acc = layer->act_min;
@@ -234,6 +265,7 @@ int c2f_run(const c2f_network *net, const uint8_t *pixels, int8_t *buf_a, int8_t
         switch (layer->kind) {
         case C2F_MAXPOOL2X2: c2f_maxpool2x2(layer, src, dst); break;
         case C2F_CONV: c2f_conv(layer, src, dst); break;
+        case C2F_DEPTHWISE: c2f_depthwise(layer, src, dst); break;
         case C2F_MAXPOOL: c2f_maxpool(layer, src, dst); break;
         case C2F_AVGPOOL: c2f_avgpool(layer, src, dst); break;
         case C2F_MEAN: c2f_mean(layer, src, dst); break;

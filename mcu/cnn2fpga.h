@@ -10,9 +10,12 @@
  *   acc = MultiplyByQuantizedMultiplier(acc, M[o], shift[o])    requant C2F_GEMMLOWP
  *      or sign(acc) * ((|acc| * M[o] + 2^(n-1)) >> n), n = shift[o]   C2F_ROUND
  *   out = clamp(acc + zp_out, act_min, act_max)                 int8
- * C2F_CONV: k x k, stride 1 or 2, padded positions (outside the input) add nothing.
- * C2F_AVGPOOL (TFLite AveragePool, int8): sum of the k x k window on the raw int8 values,
- *   divided by k * k rounding half away from zero, clamped to [act_min, act_max].
+ * C2F_CONV: kh x kw, strides sh x sw, padded positions (outside the input) add nothing.
+ * C2F_DEPTHWISE (TFLite DepthwiseConvPerChannel): output channel o is input channel
+ *   o / depth_multiplier through its own kh x kw filter; strides and padding as C2F_CONV.
+ * C2F_MAXPOOL, C2F_AVGPOOL (TFLite AveragePool, int8): the kh x kw window at strides sh x sw
+ *   (valid); the average is the sum of its raw int8 values divided by kh * kw rounding half
+ *   away from zero, clamped to [act_min, act_max].
  * C2F_MEAN (TFLite MEAN over height and width): acc = sum(x - zp_in) over the image, then
  *   MultiplyByQuantizedMultiplier(acc, M[0], shift[0]) (s_in / s_out and the division by
  *   h * w folded into M and shift), + zp_out, clamped.
@@ -27,7 +30,7 @@ extern "C" {
 #endif
 
 enum c2f_kind { C2F_MAXPOOL2X2 = 2, C2F_DENSE = 3, C2F_CONV = 4,
-                C2F_MAXPOOL = 5, C2F_AVGPOOL = 6, C2F_MEAN = 7 };
+                C2F_MAXPOOL = 5, C2F_AVGPOOL = 6, C2F_MEAN = 7, C2F_DEPTHWISE = 8 };
 enum c2f_requant { C2F_NONE = 0, C2F_GEMMLOWP = 1, C2F_ROUND = 2, C2F_ROUND_DOUBLE = 3 };
 
 /* One layer. Shapes are the layer's input, NHWC; dense layers have h = w = 1. */
@@ -44,9 +47,11 @@ typedef struct {
     const int8_t *shift;     /* [c_out]: TFLite shift (gemmlowp) or right shift n (round) */
     const double *scale;     /* [c_out]: C2F_ROUND_DOUBLE (a layer whose integer form needs
                               * more than 64 bits): the kernel's double s_in * s_w / s_out */
-    uint8_t k, stride;       /* C2F_CONV, the pools: window side and step */
-    uint8_t pad_top, pad_left; /* C2F_CONV: padding rows above, columns left ('same') */
+    uint8_t k, stride;       /* C2F_CONV, C2F_DEPTHWISE, the pools: window height, row step */
+    uint8_t pad_top, pad_left; /* C2F_CONV, C2F_DEPTHWISE: padding rows above, columns left */
     uint16_t h_out, w_out;   /* output rows and columns */
+    uint8_t kw, stride_w;    /* window width and column step */
+    uint8_t depth_multiplier; /* C2F_DEPTHWISE: output channels per input channel */
 } c2f_layer;
 
 typedef struct {
@@ -63,6 +68,7 @@ typedef struct {
 void c2f_maxpool2x2(const c2f_layer *layer, const int8_t *in, int8_t *out);
 void c2f_dense(const c2f_layer *layer, const int8_t *in, int8_t *out);
 void c2f_conv(const c2f_layer *layer, const int8_t *in, int8_t *out);
+void c2f_depthwise(const c2f_layer *layer, const int8_t *in, int8_t *out);
 void c2f_maxpool(const c2f_layer *layer, const int8_t *in, int8_t *out);
 void c2f_avgpool(const c2f_layer *layer, const int8_t *in, int8_t *out);
 void c2f_mean(const c2f_layer *layer, const int8_t *in, int8_t *out);

@@ -21,7 +21,8 @@ from .qnet import Layer, Network
 
 PER_ROW = 16
 # qnet layer kind -> the C library's (mcu/cnn2fpga.h); flatten has no entry
-C_KINDS = {"conv2d": "C2F_CONV", "maxpool2x2": "C2F_MAXPOOL2X2", "dense": "C2F_DENSE",
+C_KINDS = {"conv2d": "C2F_CONV", "depthwise": "C2F_DEPTHWISE",
+           "maxpool2x2": "C2F_MAXPOOL2X2", "dense": "C2F_DENSE",
            "maxpool": "C2F_MAXPOOL", "avgpool": "C2F_AVGPOOL",
            "mean": "C2F_MEAN"}
 
@@ -135,8 +136,9 @@ def weights_header(net: Network, input_max: float, input_offset: float = 0.0) ->
         else:
             mode, arrays, c_out = "C2F_NONE", "0, 0, 0, 0, 0", lc
         out_h, out_w = layer.out_shape[:2] if len(layer.out_shape) == 3 else (1, 1)
-        geometry = (f"{layer.kernel}, {layer.stride}, {layer.pad[0]}, {layer.pad[2]}, "
-                    f"{out_h}, {out_w}")
+        (kh, kw), (sh, sw) = layer.kernel_hw, layer.stride_hw
+        geometry = (f"{kh}, {sh}, {layer.pad[0]}, {layer.pad[2]}, {out_h}, {out_w}, {kw}, "
+                    f"{sw}, {layer.depth_multiplier}")
         entries.append(f"    /* {layer.name}: {layer.kind} {tuple(layer.in_shape)} -> "
                        f"{tuple(layer.out_shape)} */\n"
                        f"    {{{kind}, {mode}, {lh}, {lw}, {lc}, {c_out}, {layer.zp_in}, "

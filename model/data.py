@@ -55,6 +55,28 @@ class Dataset:
     test: Split
     val: Split | None = None
     source: str = ""
+    labelled: bool = True      # False: random inputs, whose accuracy means nothing
+
+
+RANDOM_IMAGES = 1000
+
+
+def random_dataset(spec: str, shape: tuple) -> Dataset:
+    """``random`` or ``random:SEED``: seeded uint8 images of ``shape`` over the whole pixel range
+    (so over the model's whole input range), for judging bit-exactness of a model without its
+    data set; no labels (accuracy reads n/a). 1,000 test and 1,000 training (calibration)
+    images."""
+    _, _, seed = spec.partition(":")
+    try:
+        seed = int(seed) if seed else 0
+    except ValueError:
+        raise DataError(f"--dataset {spec}: random:SEED takes a whole number") from None
+    rng = np.random.default_rng(seed)
+    shape = tuple(shape[:-1]) if shape[-1] == 1 else tuple(shape)
+    splits = [Split(rng.integers(0, 256, (RANDOM_IMAGES,) + shape, dtype=np.uint8),
+                    np.zeros(RANDOM_IMAGES, np.uint8)) for _ in range(2)]
+    return Dataset(f"random:{seed}", splits[0], splits[1], source=f"random, seed {seed}",
+                   labelled=False)
 
 
 def read_idx(path: Path) -> np.ndarray:

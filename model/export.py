@@ -89,9 +89,11 @@ def network_json(net: Network, input_max: float | None = None,
                 "act_min": layer.act_min, "act_max": layer.act_max, "relu": layer.relu,
                 "requant": layer.requant, "acc_bits": layer.acc_bits, "acc_bound": layer.acc_bound,
                 "macs": layer.macs, "files": layer_files(layer)})
-        if layer.kind in ("conv2d", "maxpool", "avgpool"):
-            entry.update({"kernel": layer.kernel, "stride": layer.stride,
+        if layer.kind in ("conv2d", "depthwise", "maxpool", "avgpool"):
+            entry.update({"kernel": list(layer.kernel_hw), "stride": list(layer.stride_hw),
                           "pad": list(layer.pad)})    # rows above, below, columns left, right
+        if layer.kind == "depthwise":
+            entry["depth_multiplier"] = layer.depth_multiplier
         if layer.kind == "mean":
             entry.update({"multiplier": int(layer.multiplier[0]), "shift": int(layer.shift[0])})
         layers.append(entry)

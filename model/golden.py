@@ -1,6 +1,6 @@
 """Golden model: pure-numpy integer inference with TFLite's reference arithmetic, exactly.
 
-One function per layer kind (``conv2d``, ``maxpool2x2``, ``maxpool``, ``avgpool``,
+One function per layer kind (``conv2d``, ``depthwise``, ``maxpool2x2``, ``maxpool``, ``avgpool``,
 ``mean``, ``flatten``, ``dense``; ``qnet`` describes them), ``argmax``, and the requantizer the
 weighted layers share (``requant``), all vectorized over a batch of images.
 
@@ -152,27 +152,48 @@ def _exact_matmul(patches: np.ndarray, weights: np.ndarray, layer: Layer) -> np.
     return acc.astype(np.int64)
 
 
-def conv2d_acc(x: np.ndarray, layer: Layer) -> np.ndarray:
-    """Accumulators (bias included) of a k x k convolution with the layer's stride and padding:
-    (N, H, W, C_in) -> (N, H', W', C_out). Padded positions hold zp_in, so they add nothing."""
-    k = layer.weights.shape[1]
-    s = layer.stride
+def _padded_windows(x: np.ndarray, layer: Layer) -> np.ndarray:
+    """(N, H, W, C) int8 -> (N, H', W', C, kh, kw): each output's window of x - zp_in, padded
+    with zeros (a padded position holds zp_in, so it adds nothing), at the layer's strides."""
+    (kh, kw), (sh, sw) = layer.kernel_hw, layer.stride_hw
     top, bottom, left, right = layer.pad
     xs = x.astype(np.int16) - np.int16(layer.zp_in)
     if any(layer.pad):
         xs = np.pad(xs, ((0, 0), (top, bottom), (left, right), (0, 0)))
-    n, _, _, c = xs.shape
     oh, ow = layer.out_shape[:2]
-    win = np.lib.stride_tricks.sliding_window_view(xs, (k, k), axis=(1, 2))  # n,h',w',c,k,k
-    win = win[:, : (oh - 1) * s + 1 : s, : (ow - 1) * s + 1 : s]
-    patches = win.transpose(0, 1, 2, 4, 5, 3).reshape(n * oh * ow, k * k * c)
-    weights = layer.weights.reshape(layer.c_out, k * k * c).T  # (ky, kx, c) order, as OHWI
+    win = np.lib.stride_tricks.sliding_window_view(xs, (kh, kw), axis=(1, 2))
+    return win[:, : (oh - 1) * sh + 1 : sh, : (ow - 1) * sw + 1 : sw]
+
+
+def conv2d_acc(x: np.ndarray, layer: Layer) -> np.ndarray:
+    """Accumulators (bias included) of a kh x kw convolution with the layer's strides and
+    padding: (N, H, W, C_in) -> (N, H', W', C_out)."""
+    (kh, kw) = layer.kernel_hw
+    win = _padded_windows(x, layer)                                  # n, h', w', c, kh, kw
+    n, oh, ow, c = win.shape[:4]
+    patches = win.transpose(0, 1, 2, 4, 5, 3).reshape(n * oh * ow, kh * kw * c)
+    weights = layer.weights.reshape(layer.c_out, kh * kw * c).T  # (ky, kx, c) order, as OHWI
     return _exact_matmul(patches, weights, layer).reshape(n, oh, ow, layer.c_out)
 
 
 def conv2d(x: np.ndarray, layer: Layer) -> np.ndarray:
-    """int8 (N, H, W, C_in) -> int8 (N, H', W', C_out): k x k, stride 1 or 2, valid or same."""
+    """int8 (N, H, W, C_in) -> int8 (N, H', W', C_out): any kernel, strides, valid or same."""
     return requant(conv2d_acc(x, layer), layer)
+
+
+def depthwise_acc(x: np.ndarray, layer: Layer) -> np.ndarray:
+    """Accumulators (bias included) of DepthwiseConvPerChannel: output channel o is input
+    channel o // depth_multiplier through its own kh x kw filter. (N, H, W, C) -> (N, H', W',
+    C * m). Integer arithmetic: each sum has kh * kw terms of at most 127 * 255."""
+    win = _padded_windows(x, layer).astype(np.int64)                # n, h', w', c, kh, kw
+    win = np.repeat(win, layer.depth_multiplier, axis=3)             # n, h', w', c*m, kh, kw
+    acc = np.einsum("nhwokl,okl->nhwo", win, layer.weights.astype(np.int64))
+    return acc + layer.bias.astype(np.int64)
+
+
+def depthwise(x: np.ndarray, layer: Layer) -> np.ndarray:
+    """int8 (N, H, W, C) -> int8 (N, H', W', C * m)."""
+    return requant(depthwise_acc(x, layer), layer)
 
 
 def maxpool2x2(x: np.ndarray, layer: Layer | None = None) -> np.ndarray:
@@ -182,17 +203,19 @@ def maxpool2x2(x: np.ndarray, layer: Layer | None = None) -> np.ndarray:
     return x.reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
 
 
-def _pool_windows(x: np.ndarray, f: int) -> np.ndarray:
-    """(N, H, W, C) -> (N, H//f, W//f, C, f * f): the f x f windows at stride f (VALID)."""
-    n, h, w, c = x.shape
-    x = x[:, : h // f * f, : w // f * f]
-    return x.reshape(n, h // f, f, w // f, f, c).transpose(0, 1, 3, 5, 2, 4).reshape(
-        n, h // f, w // f, c, f * f)
+def _pool_windows(x: np.ndarray, layer: Layer) -> np.ndarray:
+    """(N, H, W, C) -> (N, H', W', C, fh * fw): the layer's fh x fw windows at its strides
+    (VALID)."""
+    (fh, fw), (sh, sw) = layer.kernel_hw, layer.stride_hw
+    oh, ow = layer.out_shape[:2]
+    win = np.lib.stride_tricks.sliding_window_view(x, (fh, fw), axis=(1, 2))
+    win = win[:, : (oh - 1) * sh + 1 : sh, : (ow - 1) * sw + 1 : sw]
+    return win.reshape(win.shape[:4] + (fh * fw,))
 
 
 def maxpool(x: np.ndarray, layer: Layer) -> np.ndarray:
-    """int8 (N, H, W, C) -> (N, H//f, W//f, C): the max of each f x f window, stride f."""
-    return _pool_windows(x, layer.kernel).max(axis=-1)
+    """int8 (N, H, W, C) -> (N, H', W', C): the max of each fh x fw window at the strides."""
+    return _pool_windows(x, layer).max(axis=-1)
 
 
 def divide_round_away(acc, count) -> np.ndarray:
@@ -204,11 +227,12 @@ def divide_round_away(acc, count) -> np.ndarray:
 
 
 def avgpool(x: np.ndarray, layer: Layer) -> np.ndarray:
-    """int8 (N, H, W, C) -> (N, H//f, W//f, C): reference_integer_ops AveragePool on int8 values
+    """int8 (N, H, W, C) -> (N, H', W', C): reference_integer_ops AveragePool on int8 values
     (no zero point: in and out share it): the window's sum over its count, rounded, clamped."""
-    f = layer.kernel
-    acc = _pool_windows(x, f).astype(np.int64).sum(axis=-1)
-    return np.clip(divide_round_away(acc, f * f), layer.act_min, layer.act_max).astype(np.int8)
+    fh, fw = layer.kernel_hw
+    acc = _pool_windows(x, layer).astype(np.int64).sum(axis=-1)
+    return np.clip(divide_round_away(acc, fh * fw), layer.act_min,
+                   layer.act_max).astype(np.int8)
 
 
 def mean(x: np.ndarray, layer: Layer) -> np.ndarray:
@@ -243,7 +267,7 @@ def argmax(logits: np.ndarray) -> np.ndarray:
     return np.argmax(logits, axis=-1)
 
 
-BLOCKS = {"conv2d": conv2d, "maxpool2x2": maxpool2x2, "maxpool": maxpool,
+BLOCKS = {"conv2d": conv2d, "depthwise": depthwise, "maxpool2x2": maxpool2x2, "maxpool": maxpool,
           "avgpool": avgpool, "mean": mean, "flatten": flatten, "dense": dense}
 
 

@@ -46,14 +46,41 @@ def _first_line(exc: Exception) -> str:
     return lines[0][:300] if lines else type(exc).__name__
 
 
+def without_softmax(model) -> bytes:
+    """The model's flatbuffer with a final SOFTMAX removed, its input made the output: the
+    logits, which the project compares (the class is their argmax). LiteRT's reference int8
+    SOFTMAX aborts the process on some legal models (a logits scale outside what its lookup
+    table takes: a random-weight keras.applications MobileNet), and it computes nothing the
+    golden model checks. A model without a final SOFTMAX is returned as it is."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    buf = model if isinstance(model, bytes) else Path(model).read_bytes()
+    tree = schema.ModelT.InitFromPackedBuf(bytearray(buf), 0)
+    sub = tree.subgraphs[0]
+    if not sub.operators:
+        return buf
+    last = sub.operators[-1]
+    code = tree.operatorCodes[last.opcodeIndex]
+    if max(code.builtinCode, code.deprecatedBuiltinCode) != schema.BuiltinOperator.SOFTMAX \
+            or list(sub.outputs) != [last.outputs[0]]:
+        return buf
+    sub.operators = sub.operators[:-1]
+    sub.outputs = [last.inputs[0]]
+    builder = flatbuffers.Builder(len(buf) + 1024)
+    builder.Finish(tree.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
 def run(model, x_int8: np.ndarray, tensors: list[int] | None = None, reference: bool = True,
         progress: bool = False):
-    """Run images ``x_int8`` (N, H, W, C) one by one.
+    """Run images ``x_int8`` (N, H, W, C) one by one, without a final SOFTMAX
+    (``without_softmax``).
 
-    Returns (outputs (N, ...) int8, {tensor index: (N, ...) array}) for the requested
+    Returns (the logits (N, ...) int8, {tensor index: (N, ...) array}) for the requested
     intermediate ``tensors``.
     """
-    interp = interpreter(model, reference=reference, preserve=bool(tensors))
+    interp = interpreter(without_softmax(model), reference=reference, preserve=bool(tensors))
     inp = interp.get_input_details()[0]
     out = interp.get_output_details()[0]
     if inp["dtype"] != np.int8:

@@ -7,13 +7,16 @@ A ``Network`` is a straight chain of ``Layer``s:
 
     kind        what it computes (one golden function each; a hardware block each where
                 ``HARDWARE_KINDS`` says so)
-    conv2d      k x k convolution (k = 1, 3, 5, 7), stride 1 or 2, valid or 'same' padding
-                (TFLite's: the padding total split with the extra row or column at the end,
-                padded positions holding the input zero point, so they add nothing),
-                per-output-channel requantization
+    conv2d      kh x kw convolution, strides sh x sw, valid or 'same' padding (TFLite's: the
+                padding total split with the extra row or column at the end, padded positions
+                holding the input zero point, so they add nothing; a PAD before it is folded
+                in), per-output-channel requantization
+    depthwise   DEPTHWISE_CONV_2D: each input channel with its own kh x kw filter(s) (depth
+                multiplier m: output channel o reads input channel o // m), strides, padding
+                and requantization as conv2d
     maxpool2x2  2x2 max, stride 2, odd last row/column dropped
-    maxpool     3x3 max, stride 3 (valid)
-    avgpool     2x2 or 3x3 average, stride = pool (valid): the window's int8 sum divided by
+    maxpool     fh x fw max, strides sh x sw (valid)
+    avgpool     fh x fw average, strides sh x sw (valid): the window's int8 sum divided by
                 its count, rounded to nearest with ties away from zero, clamped
                 (reference_integer_ops AveragePool; same quantization in and out)
     mean        the mean over height and width (GlobalAveragePooling2D, TFLite MEAN over axes
@@ -51,11 +54,13 @@ from pathlib import Path
 import numpy as np
 
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
-KINDS = ("conv2d", "maxpool2x2", "maxpool", "avgpool", "mean", "flatten", "dense")
+KINDS = ("conv2d", "depthwise", "maxpool2x2", "maxpool", "avgpool", "mean", "flatten",
+         "dense")
 # the kinds the hardware blocks implement (all of them today); a kind added to the golden model
 # and the C library before it has a block runs in ``make check`` and ``make export`` and is
 # refused by the commands that build hardware (``check_hardware``)
 HARDWARE_KINDS = ("conv2d", "maxpool2x2", "maxpool", "avgpool", "mean", "flatten", "dense")
+# what the hardware blocks take (hardware_reason); the golden model and the C library take any
 CONV_KERNELS = (1, 3, 5, 7)
 CONV_STRIDES = (1, 2)
 POOLS = (2, 3)
@@ -85,15 +90,29 @@ class Layer:
     scale_in: float = 0.0
     scale_out: float = 0.0
     weight_scale: np.ndarray | None = field(default=None, repr=False)
-    kernel: int = 0                    # conv2d, pools: the window side
-    stride: int = 1
-    pad: tuple = (0, 0, 0, 0)          # conv2d: rows above, below, columns left, right
+    kernel: int = 0                    # pools: the window's height (convolutions: weights)
+    stride: int = 1                    # the step down the rows
+    pad: tuple = (0, 0, 0, 0)          # conv2d, depthwise: rows above, below, columns left, right
+    kernel_w: int = 0                  # pools: the window's width (0: = kernel)
+    stride_w: int = 0                  # the step along a row (0: = stride)
+    depth_multiplier: int = 1          # depthwise: output channels per input channel
     where: str = ""                    # the operator in the .tflite, for messages
     refusal: str = ""                  # why the hardware cannot compute it (else "")
 
     @property
     def has_weights(self) -> bool:
         return self.weights is not None
+
+    @property
+    def kernel_hw(self) -> tuple[int, int]:
+        """(height, width) of the window: a convolution's from its weights."""
+        if self.kind in ("conv2d", "depthwise"):
+            return int(self.weights.shape[1]), int(self.weights.shape[2])
+        return self.kernel, self.kernel_w or self.kernel
+
+    @property
+    def stride_hw(self) -> tuple[int, int]:
+        return self.stride, self.stride_w or self.stride
 
     @property
     def c_out(self) -> int:
@@ -175,10 +194,20 @@ def hardware_reason(layer: Layer) -> str | None:
     """Why the hardware blocks cannot run ``layer`` (None: they can)."""
     if layer.refusal:
         return layer.refusal
-    if layer.kind in HARDWARE_KINDS:
-        return None
-    return (f"{layer.kind} has no hardware block yet; the golden model and the C library run "
-            f"it (check_golden.py, export_weights.py)")
+    runs = "the golden model and the C library run it (check_golden.py, export_weights.py)"
+    if layer.kind not in HARDWARE_KINDS:
+        return f"{layer.kind} has no hardware block yet; {runs}"
+    (kh, kw), (sh, sw) = layer.kernel_hw, layer.stride_hw
+    if layer.kind == "conv2d" and (kh != kw or kh not in CONV_KERNELS or sh != sw
+                                   or sh not in CONV_STRIDES):
+        return (f"kernel {kh}x{kw} stride {sh}x{sw}: the hardware's convolution takes square "
+                f"kernels of {', '.join(map(str, CONV_KERNELS))} with stride 1 or 2 the same "
+                f"both ways; {runs}")
+    if layer.kind in ("maxpool", "avgpool") and (kh != kw or kh not in POOLS
+                                                 or (sh, sw) != (kh, kw)):
+        return (f"pool {kh}x{kw} stride {sh}x{sw}: the hardware's pooling takes 2x2 stride 2 "
+                f"and 3x3 stride 3; {runs}")
+    return None
 
 
 def check_hardware(net: Network, label: str | None = None) -> Network:
@@ -189,6 +218,12 @@ def check_hardware(net: Network, label: str | None = None) -> Network:
         if reason:
             where = layer.where or f"{label or net.name}: layer {layer.name}"
             raise UnsupportedTFLiteError(f"{where}: {reason}")
+    last = net.layers[-1]
+    if not (last.kind == "dense" or (last.kind == "mean" and len(last.out_shape) == 1)):
+        raise UnsupportedTFLiteError(
+            f"{last.where or label or net.name}: the hardware's classifier takes its logits "
+            f"from a dense layer or a global average, not a {net.layers[-2].kind} reshaped; "
+            f"the golden model and the C library run it (check_golden.py, export_weights.py)")
     return net
 
 
@@ -497,7 +532,7 @@ def from_tflite(source: str | os.PathLike | bytes, name: str | None = None,
 
     layers: list[Layer] = []
     counts: dict[str, int] = {}
-    prefix = {"conv2d": "conv", "maxpool2x2": "pool", "maxpool": "pool",
+    prefix = {"conv2d": "conv", "depthwise": "dw", "maxpool2x2": "pool", "maxpool": "pool",
               "avgpool": "pool", "mean": "mean", "flatten": "flatten", "dense": "dense"}
 
     def short(kind: str) -> str:
@@ -520,6 +555,7 @@ def from_tflite(source: str | os.PathLike | bytes, name: str | None = None,
 
     current = sub.inputs[0]
     softmax = False
+    pending_pad, padded_from = None, None   # a PAD waiting for its convolution
     for k, op in enumerate(sub.operators):
         code = model.operatorCodes[op.opcodeIndex]
         opcode = max(code.builtinCode, code.deprecatedBuiltinCode)
@@ -564,37 +600,79 @@ def from_tflite(source: str | os.PathLike | bytes, name: str | None = None,
         def fused() -> tuple[bool, int, int, int]:
             return _activation(opts, out_t, act, bad)
 
-        if opcode in (schema.BuiltinOperator.CONV_2D, schema.BuiltinOperator.FULLY_CONNECTED):
-            is_conv = opcode == schema.BuiltinOperator.CONV_2D
+        is_pad = opcode in (schema.BuiltinOperator.PAD, schema.BuiltinOperator.PADV2)
+        convolution = opcode in (schema.BuiltinOperator.CONV_2D,
+                                 schema.BuiltinOperator.DEPTHWISE_CONV_2D)
+        if pending_pad is not None and not (convolution or is_pad):
+            raise bad(f"follows a PAD; a PAD is supported only right before a convolution "
+                      f"(Keras: ZeroPadding2D before Conv2D or DepthwiseConv2D)")
+        if is_pad:
+            amounts = constant(op.inputs[1]) if len(op.inputs) > 1 else None
+            if amounts is None:
+                raise bad("padding amounts that are not constant")
+            amounts = np.asarray(amounts, np.int64).reshape(-1, 2)
+            if len(src_shape) != 3 or amounts.shape != (4, 2) or np.any(amounts[[0, 3]]) \
+                    or np.any(amounts < 0):
+                raise bad(f"padding {amounts.tolist()}; only height and width are padded "
+                          f"(Keras ZeroPadding2D)")
+            zp_src, zp_dst = _quant(src_t)[1], _quant(out_t)[1]
+            if zp_src is None or zp_dst is None or int(zp_src[0]) != int(zp_dst[0]) or \
+                    float(_quant(src_t)[0][0]) != float(_quant(out_t)[0][0]):
+                raise bad("input and output quantization differ")
+            if opcode == schema.BuiltinOperator.PADV2 and len(op.inputs) > 2:
+                fill = constant(op.inputs[2])
+                if fill is None or int(np.ravel(fill)[0]) != int(zp_dst[0]):
+                    raise bad("pads with a value other than the zero point (a real 0); only "
+                              "zero padding folds into the convolution")
+            more = (int(amounts[1, 0]), int(amounts[1, 1]), int(amounts[2, 0]),
+                    int(amounts[2, 1]))
+            if pending_pad is None:
+                pending_pad, padded_from = more, src_shape
+            else:
+                pending_pad = tuple(a + b for a, b in zip(pending_pad, more))
+            current = out_index
+            continue
+        if opcode in (schema.BuiltinOperator.CONV_2D, schema.BuiltinOperator.FULLY_CONNECTED,
+                      schema.BuiltinOperator.DEPTHWISE_CONV_2D):
+            is_conv = convolution
+            depthwise = opcode == schema.BuiltinOperator.DEPTHWISE_CONV_2D
             weights = _tensor_array(model, sub, op.inputs[1], schema)
             if weights.dtype != np.int8:
                 raise bad("weights are not int8")
             geometry = {}
             if is_conv:
-                kh, kw = weights.shape[1:3]
-                if kh != kw or kh not in CONV_KERNELS:
-                    raise bad(f"kernel {kh}x{kw}; square kernels of "
-                              f"{', '.join(map(str, CONV_KERNELS))} are supported (Keras: "
-                              f"Conv2D(..., kernel_size=3))")
-                if opts.strideH != opts.strideW or opts.strideH not in CONV_STRIDES:
-                    raise bad(f"stride {opts.strideH}x{opts.strideW}; 1 or 2, the same both "
-                              f"ways, is supported (Keras: strides=1 or 2)")
+                if len(src_shape) != 3:
+                    raise bad(f"a convolution of a {len(src_shape)}-D tensor {src_shape}")
+                if depthwise:  # TFLite's (1, kh, kw, C_out) -> (C_out, kh, kw)
+                    if weights.ndim != 4 or weights.shape[0] != 1:
+                        raise bad(f"depthwise weights of shape {weights.shape}")
+                    c_in, c_out_w = src_shape[2], int(weights.shape[3])
+                    if c_out_w % c_in:
+                        raise bad(f"{c_out_w} output channels from {c_in} input channels; a "
+                                  f"depthwise convolution has a whole number per channel")
+                    geometry["depth_multiplier"] = c_out_w // c_in
+                    weights = weights[0].transpose(2, 0, 1)
+                elif weights.shape[3] != src_shape[2]:
+                    raise bad(f"input {src_shape} does not match weights {weights.shape}")
+                kh, kw = int(weights.shape[1]), int(weights.shape[2])
+                sh, sw = int(opts.strideH), int(opts.strideW)
                 if (opts.dilationHFactor, opts.dilationWFactor) != (1, 1):
                     raise bad("dilation is not supported (Keras: dilation_rate=1)")
-                if len(src_shape) != 3 or weights.shape[3] != src_shape[2]:
-                    raise bad(f"input {src_shape} does not match weights {weights.shape}")
-                k, st = int(kh), int(opts.strideH)
                 if opts.padding == schema.Padding.SAME:
-                    pad = same_padding(src_shape[0], k, st) + same_padding(src_shape[1], k, st)
+                    own = same_padding(src_shape[0], kh, sh) + same_padding(src_shape[1], kw, sw)
                 else:
-                    pad = (0, 0, 0, 0)
-                oh = (src_shape[0] + pad[0] + pad[1] - k) // st + 1
-                ow = (src_shape[1] + pad[2] + pad[3] - k) // st + 1
+                    own = (0, 0, 0, 0)
+                oh = (src_shape[0] + own[0] + own[1] - kh) // sh + 1
+                ow = (src_shape[1] + own[2] + own[3] - kw) // sw + 1
                 if min(oh, ow) < 1:
-                    raise bad(f"a {k}x{k} kernel on a {src_shape[0]}x{src_shape[1]} input "
+                    raise bad(f"a {kh}x{kw} kernel on a {src_shape[0]}x{src_shape[1]} input "
                               f"leaves no output")
+                pad = own
+                if pending_pad is not None:  # the PAD before it, folded in
+                    pad = tuple(a + b for a, b in zip(pending_pad, own))
+                    src_shape, pending_pad = padded_from, None
                 expected = (oh, ow, weights.shape[0])
-                geometry = {"kernel": k, "stride": st, "pad": pad}
+                geometry.update(kernel=kh, kernel_w=kw, stride=sh, stride_w=sw, pad=pad)
             else:
                 if len(src_shape) != 1:
                     raise bad(f"a dense layer on a {len(src_shape)}-D tensor {src_shape}; put a "
@@ -621,12 +699,12 @@ def from_tflite(source: str | os.PathLike | bytes, name: str | None = None,
             effs = [effective_scale(s_in[0], ws, s_out[0]) for ws in w_scale]
             per_channel = len(_quant(sub.tensors[op.inputs[1]])[0]) > 1
             mode = "round" if (not is_conv and per_channel) else "gemmlowp"
-            kind = "conv2d" if is_conv else "dense"
+            kind = ("depthwise" if depthwise else "conv2d") if is_conv else "dense"
             layer = Layer(
                 kind=kind, name=short(kind),
                 in_shape=src_shape, out_shape=dst_shape, tensor=out_index,
                 zp_in=int(zp_in[0]), zp_out=zp_out, act_min=lo, act_max=hi, relu=relu,
-                weights=weights.copy(), bias=bias.reshape(c_out).copy(),
+                weights=np.ascontiguousarray(weights).copy(), bias=bias.reshape(c_out).copy(),
                 requant=mode, scale_in=float(s_in[0]), scale_out=float(s_out[0]),
                 weight_scale=w_scale.copy(), where=where, **geometry)
             if layer.acc_bound > INT32_MAX:
@@ -645,11 +723,10 @@ def from_tflite(source: str | os.PathLike | bytes, name: str | None = None,
         elif opcode in (schema.BuiltinOperator.MAX_POOL_2D,
                         schema.BuiltinOperator.AVERAGE_POOL_2D):
             is_max = opcode == schema.BuiltinOperator.MAX_POOL_2D
-            f, st = opts.filterHeight, opts.strideH
-            if (opts.filterWidth, opts.strideW) != (f, st) or f not in POOLS or st != f:
-                raise bad(f"pool {opts.filterHeight}x{opts.filterWidth} stride "
-                          f"{opts.strideH}x{opts.strideW}; 2x2 stride 2 and 3x3 stride 3 are "
-                          f"supported (Keras: {'Max' if is_max else 'Average'}Pooling2D(2))")
+            fh, fw = int(opts.filterHeight), int(opts.filterWidth)
+            sh, sw = int(opts.strideH), int(opts.strideW)
+            if min(fh, fw, sh, sw) < 1:
+                raise bad(f"pool {fh}x{fw} stride {sh}x{sw}")
             if opts.padding != schema.Padding.VALID:
                 raise bad("padding SAME; only VALID is supported (Keras: padding='valid')")
             if opts.fusedActivationFunction != act.NONE:
@@ -660,13 +737,17 @@ def from_tflite(source: str | os.PathLike | bytes, name: str | None = None,
                     _quant(src_t)[1][0] != _quant(out_t)[1][0]
                     or _quant(src_t)[0][0] != _quant(out_t)[0][0]):
                 raise bad("input and output quantization differ")
-            expected = ((src_shape[0] - f) // f + 1, (src_shape[1] - f) // f + 1, src_shape[2])
-            if min(src_shape[:2]) < f or dst_shape != expected:
+            expected = ((src_shape[0] - fh) // sh + 1, (src_shape[1] - fw) // sw + 1,
+                        src_shape[2])
+            if src_shape[0] < fh or src_shape[1] < fw or dst_shape != expected:
                 raise bad(f"output shape {dst_shape}, expected {expected}")
             zp = int(_quant(out_t)[1][0])
-            kind = ("maxpool2x2" if f == 2 else "maxpool") if is_max else "avgpool"
+            if is_max:
+                kind = "maxpool2x2" if (fh, fw, sh, sw) == (2, 2, 2, 2) else "maxpool"
+            else:
+                kind = "avgpool"
             layer = Layer(kind, short(kind), src_shape, dst_shape, out_index, zp_in=zp, zp_out=zp,
-                          kernel=f, stride=f, where=where)
+                          kernel=fh, kernel_w=fw, stride=sh, stride_w=sw, where=where)
         elif opcode == schema.BuiltinOperator.MEAN:
             axes = constant(op.inputs[1])
             if axes is None or sorted(int(a) % 4 for a in np.ravel(axes)) != [1, 2]:
@@ -710,16 +791,23 @@ def from_tflite(source: str | os.PathLike | bytes, name: str | None = None,
             current = out_index
             continue
         else:
-            raise bad("operator not supported (supported: CONV_2D 1x1-7x7 stride 1 or 2, "
-                      "MAX_POOL_2D and AVERAGE_POOL_2D 2x2 or 3x3, MEAN over height and width, "
-                      "RESHAPE as Flatten, FULLY_CONNECTED, a final SOFTMAX; fused activations "
-                      "none, RELU, RELU6)")
+            raise bad("operator not supported (supported: CONV_2D and DEPTHWISE_CONV_2D of "
+                      "any kernel and stride, a PAD before them, MAX_POOL_2D and "
+                      "AVERAGE_POOL_2D (valid), MEAN over height and width, RESHAPE as "
+                      "Flatten, FULLY_CONNECTED, a final SOFTMAX; fused activations none, RELU, "
+                      "RELU6)")
         layers.append(layer)
         current = out_index
 
+    if pending_pad is not None:
+        raise UnsupportedTFLiteError(f"{label}: a PAD with no convolution after it")
     if current != sub.outputs[0]:
         raise UnsupportedTFLiteError(f"{label}: the chain of operators does not reach the output")
-    if not layers or not (layers[-1].kind == "dense" or
+    # the logits: a dense layer, a global average, or (keras.applications' tops) a 1x1 map of
+    # a convolution or an average reshaped into a vector
+    vector_of_one_pixel = (len(layers) >= 2 and layers[-1].kind == "flatten"
+                           and tuple(layers[-2].out_shape[:-1]) in ((1, 1), ()))
+    if not layers or not (layers[-1].kind == "dense" or vector_of_one_pixel or
                           (layers[-1].kind == "mean" and len(layers[-1].out_shape) == 1)):
         raise UnsupportedTFLiteError(f"{label}: the last layer must give the class logits: a "
                                      f"dense (FULLY_CONNECTED) layer or a global average "

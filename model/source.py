@@ -67,7 +67,10 @@ class ModelSource:
             raise data.DataError(
                 f"{self.label or self.name}: its input {shape} matches no built-in dataset "
                 f"(mnist 28x28x1, digits 8x8x1); pass --dataset DIR, a folder with the IDX "
-                f"files {', '.join(data.MNIST_FILES.values())} of {shape} images")
+                f"files {', '.join(data.MNIST_FILES.values())} of {shape} images, or "
+                f"--dataset random to judge it on random inputs")
+        if self.dataset.startswith("random"):
+            return data.random_dataset(self.dataset, self.input_shape)
         if self.dataset == "mnist":
             ds = data.load_mnist(mnist_dir)
         elif self.dataset == "digits":
@@ -120,6 +123,9 @@ def dataset_name(dataset: str | None) -> str | None:
     if dataset is None or dataset in DATASETS:
         return dataset
     from .data import DataError
+
+    if dataset == "random" or dataset.startswith("random:"):
+        return dataset
 
     if not Path(dataset).is_dir():
         raise DataError(f"--dataset {dataset}: not mnist or digits, and no such folder (a "

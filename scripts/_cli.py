@@ -15,9 +15,11 @@ MODEL_HELP = ("preset (mnist_cnn, digits_cnn), an int8 .tflite file, or a .keras
 def add_model_args(ap, required: bool = True, model_help: str = MODEL_HELP) -> None:
     """--model, --dataset, --pixel-max and --mnist-dir, the same on every command."""
     ap.add_argument("--model", required=required, help=model_help)
-    ap.add_argument("--dataset", metavar="mnist|digits|DIR",
-                    help="the images for a model file: mnist, digits, or a folder of IDX files "
-                         "in MNIST's layout (train-images-idx3-ubyte, ...) of any image size "
+    ap.add_argument("--dataset", metavar="mnist|digits|DIR|random[:SEED]",
+                    help="the images for a model file: mnist, digits, a folder of IDX files "
+                         "in MNIST's layout (train-images-idx3-ubyte, ...) of any image size, "
+                         "or random[:SEED]: seeded random pixels over the whole input range, to "
+                         "judge any model bit-exact without its data (accuracy reads n/a) "
                          "(default: the built-in dataset with the model's input shape)")
     ap.add_argument("--pixel-max", type=float, metavar="P",
                     help="the model's float input is pixel / P: 255 for pixel/255 training, 16 "

@@ -33,7 +33,12 @@ def check(src, mnist_dir=None, n=None, float_model=True, progress=True,
 
     net = src.load_net(hardware=False)
     say = (lambda text: print(text, file=sys.stderr, flush=True)) if announce else (lambda _: 0)
-    test = src.load_data(mnist_dir).test.head(n)
+    data = src.load_data(mnist_dir)
+    test = data.test.head(n)
+    labelled = getattr(data, "labelled", True)
+
+    def accuracy(pred):
+        return float(np.mean(pred == test.y)) if labelled else None
     x_float = src.to_float(test.x)
     x = net.quantize_input(x_float)
     say(f"{src.name}: {len(test):,} images through LiteRT's reference kernels ...")
@@ -50,18 +55,18 @@ def check(src, mnist_dir=None, n=None, float_model=True, progress=True,
         ref = inter[layer.tensor]
         layers.append({"name": layer.name, "kind": layer.kind, "shape": list(layer.out_shape),
                        "values": int(ref.size), "mismatches": int(np.sum(ref != mine))})
-    if not net.softmax:  # the model's output is the logits tensor itself
-        layers[-1]["mismatches"] += int(np.sum(out != result.logits))
+    # the oracle's output is the logits (a final SOFTMAX is left out: oracle.without_softmax)
+    layers[-1]["mismatches"] += int(np.sum(out != result.logits))
     report = {
         "model": src.name, "tflite": str(src.tflite), "images": len(test),
         "layers": layers, "mismatches": sum(layer["mismatches"] for layer in layers),
         "float_accuracy": None, "float_tflite_accuracy": None,
-        "int8_accuracy": float(np.mean(np.argmax(out, axis=1) == test.y)),
-        "golden_accuracy": float(np.mean(result.prediction == test.y)),
+        "int8_accuracy": accuracy(np.argmax(out, axis=1)),
+        "golden_accuracy": accuracy(result.prediction),
         "seconds": {"oracle": round(t_oracle, 2), "golden": round(t_golden, 2)},
     }
     times = {}
-    if float_model and src.keras is not None:
+    if float_model and src.keras is not None and labelled:
         say(f"{src.name}: the float Keras model ...")
         report["float_accuracy"] = src.float_accuracy(test)
         say(f"{src.name}: the float32 TFLite model ...")

@@ -71,7 +71,7 @@ def main() -> int:
     net = src.load_net()
     ds = src.load_data(args.mnist_dir)
     images = np.asarray(ds.test.x[: args.n])
-    labels = np.asarray(ds.test.y[: args.n])
+    labels = np.asarray(ds.test.y[: args.n]) if ds.labelled else None
     log = sys.stderr if args.json else sys.stdout
     if args.verilog:
         vdir = args.verilog
@@ -115,8 +115,10 @@ def main() -> int:
     report = {
         "model": src.name, "sim": args.sim, "images": len(images), "bit_exact_images": exact,
         "all_bit_exact": bool(ok),
-        "accuracy_hw": float(np.mean(result.classes == labels)) if len(result.classes) == len(labels) else None,
-        "accuracy_golden": float(np.mean(np.argmax(want, axis=1) == labels)),
+        "accuracy_hw": float(np.mean(result.classes == labels))
+        if labels is not None and len(result.classes) == len(labels) else None,
+        "accuracy_golden": None if labels is None
+        else float(np.mean(np.argmax(want, axis=1) == labels)),
         "latency_cycles": result.latency, "predicted_latency": cfg.latency(net, conf),
         "interval_cycles": None if result.interval != result.interval else result.interval,
         "predicted_interval": cfg.interval(net, conf), "multipliers": cfg.multipliers(conf),
@@ -128,10 +130,13 @@ def main() -> int:
         print(json.dumps(report))
     else:
         print(f"  bit-exact images   {exact} / {len(want)}  ({'all logits equal' if ok else 'MISMATCH'})")
-        hw = report["accuracy_hw"]
-        print(f"  accuracy           hardware "
-              f"{'n/a (' + str(len(result.classes)) + ' classes out)' if hw is None else f'{hw:.4f}'}"
-              f", golden {report['accuracy_golden']:.4f}")
+        hw, gold = report["accuracy_hw"], report["accuracy_golden"]
+        if labels is None:
+            print(f"  accuracy           n/a (random inputs, {ds.source}: no labels)")
+        else:
+            print(f"  accuracy           hardware "
+                  f"{'n/a (' + str(len(result.classes)) + ' classes out)' if hw is None else f'{hw:.4f}'}"
+                  f", golden {gold:.4f}")
         print(f"  latency            {result.latency:,} cycles measured, "
               f"{report['predicted_latency']:,} predicted (first pixel to class, empty pipe)")
         measured = ("n/a (needs 3 images)" if result.interval != result.interval

@@ -1,0 +1,208 @@
+"""Depthwise-separable networks and rectangular everything, through qnet, the golden model and
+the C library (issue 36's first step; the hardware refuses them, naming the layer): every layer
+kind and option alone, and the MLPerf Tiny shapes built from their public descriptions, random
+weights calibrated on random data, converted the standard way: MobileNetV1 alpha 0.25 on
+96x96x3 (visual wake words; hand-built and keras.applications') and DS-CNN on a 49x10 MFCC map
+(keyword spotting). Golden == LiteRT's reference kernels on every tensor, the C library ==
+golden."""
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+from keras import layers  # noqa: E402
+
+from model import c_export, export, golden, oracle, qnet  # noqa: E402
+from tests.usermodels import refused, user_tflite  # noqa: E402
+
+
+def build(body, shape, name="m"):
+    x = inp = keras.Input(shape)
+    for layer in body:
+        x = layer(x)
+    return keras.Model(inp, x, name=name)
+
+
+def convert(model, path, seed=0):
+    rng = np.random.default_rng(seed)
+    keras.utils.set_random_seed(seed)
+    shape = tuple(model.inputs[0].shape[1:])
+    return user_tflite(model, path, calib=rng.random((16,) + shape).astype(np.float32))
+
+
+def golden_equals_litert(path, n, seed=1):
+    """n random int8 inputs (the whole int8 range): every layer's tensor and the logits."""
+    net = qnet.from_tflite(path)
+    x = np.random.default_rng(seed).integers(-128, 128, (n,) + net.input_shape).astype(np.int8)
+    out, inter = oracle.run(path, x, [layer.tensor for layer in net.layers])
+    result = golden.run_network(net, x)
+    for layer, mine in zip(net.layers, result.tensors):
+        np.testing.assert_array_equal(inter[layer.tensor], mine, err_msg=layer.name)
+    np.testing.assert_array_equal(out, result.logits)
+    return net, result
+
+
+def c_equals_golden(net, path, folder, n=20, seed=2):
+    """The C library (sanitized) on n random pixel images == golden on the same pixels."""
+    export.export(net, path.read_bytes(), folder, input_max=255.0)
+    exe = c_export.compile_host(folder, net.name, folder / "host", sanitize=True)
+    pixels = np.random.default_rng(seed).integers(0, 256, (n,) + net.input_shape,
+                                                  dtype=np.uint8)
+    want = golden.run_network(net, net.quantize_input(pixels / np.float32(255))).logits
+    got = c_export.run_host(exe, pixels, want.shape[1], folder)
+    np.testing.assert_array_equal(got, want)
+
+
+D = layers.Dense
+LAYERS = {
+    "depthwise3x3_same_relu6": ([layers.DepthwiseConv2D(3, padding="same", activation="relu6"),
+                                 layers.Flatten(), D(4)], (9, 9, 5)),
+    "depthwise5x5_stride2_valid": ([layers.DepthwiseConv2D(5, strides=2), layers.Flatten(),
+                                    D(4)], (13, 11, 3)),
+    "depthwise_multiplier2_relu": ([layers.DepthwiseConv2D(3, depth_multiplier=2,
+                                                           activation="relu"),
+                                    layers.Flatten(), D(4)], (8, 8, 3)),
+    "depthwise_rect_strides": ([layers.DepthwiseConv2D((3, 1), strides=(2, 1), padding="same"),
+                                layers.Flatten(), D(4)], (10, 7, 4)),
+    "pad_then_depthwise_stride2": ([layers.ZeroPadding2D(((0, 1), (0, 1))),
+                                    layers.DepthwiseConv2D(3, strides=2), layers.Flatten(),
+                                    D(4)], (12, 12, 4)),
+    "pad_then_conv": ([layers.ZeroPadding2D((2, 1)), layers.Conv2D(4, 3), layers.Flatten(),
+                       D(4)], (7, 9, 2)),
+    "conv10x4_stride2_same": ([layers.Conv2D(8, (10, 4), strides=2, padding="same",
+                                             activation="relu"), layers.Flatten(), D(4)],
+                              (49, 10, 1)),
+    "conv_strides_2x1": ([layers.Conv2D(4, (3, 2), strides=(2, 1)), layers.Flatten(), D(4)],
+                         (11, 8, 3)),
+    "avgpool_whole_25x5": ([layers.Conv2D(6, 3, padding="same", activation="relu"),
+                            layers.AveragePooling2D((25, 5)), layers.Flatten(), D(4)],
+                           (25, 5, 1)),
+    "pools_3x2_stride_2x1": ([layers.Conv2D(4, 3, activation="relu"),
+                              layers.MaxPooling2D((3, 2), strides=(2, 1)),
+                              layers.AveragePooling2D((2, 3), strides=(1, 2)),
+                              layers.Flatten(), D(4)], (12, 12, 1)),
+    "rgb_input": ([layers.Conv2D(4, 3, strides=2, padding="same", activation="relu6"),
+                   layers.DepthwiseConv2D(3, padding="same", activation="relu6"),
+                   layers.GlobalAveragePooling2D(), D(3)], (16, 12, 3)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LAYERS))
+def test_layer_golden_and_c(tmp_path, case):
+    body, shape = LAYERS[case]
+    path = convert(build(body, shape, name=case), tmp_path / f"{case}.tflite")
+    net, _ = golden_equals_litert(path, 60)
+    c_equals_golden(net, path, tmp_path / "c")
+
+
+@pytest.mark.parametrize("case,layer,why", [
+    ("depthwise3x3_same_relu6", "DEPTHWISE_CONV_2D", "depthwise has no hardware block yet"),
+    ("conv10x4_stride2_same", "CONV_2D", "kernel 10x4 stride 2x2: the hardware's convolution "
+                                         "takes square kernels"),
+    ("avgpool_whole_25x5", "AVERAGE_POOL_2D", "pool 25x5 stride 25x5: the hardware's pooling "
+                                              "takes 2x2 stride 2 and 3x3 stride 3")])
+def test_hardware_refuses_what_it_has_no_block_for(monkeypatch, capfd, tmp_path, case, layer,
+                                                    why):
+    body, shape = LAYERS[case]
+    path = convert(build(body, shape, name=case), tmp_path / f"{case}.tflite")
+    msg = refused(monkeypatch, capfd, tmp_path, "make_verilog", "--model", path)
+    assert msg.startswith(f"{path}: operator ") and f" {layer} (" in msg and why in msg, msg
+    assert msg.endswith("the golden model and the C library run it (check_golden.py, "
+                        "export_weights.py)")
+
+
+def test_a_pad_must_precede_a_convolution(monkeypatch, capfd, tmp_path):
+    path = convert(build([layers.ZeroPadding2D(1), layers.MaxPooling2D(2), layers.Flatten(),
+                          D(3)], (8, 8, 1)), tmp_path / "padpool.tflite")
+    msg = refused(monkeypatch, capfd, tmp_path, "check_golden", "--model", path)
+    assert "MAX_POOL_2D" in msg and "follows a PAD; a PAD is supported only right before a " \
+                                   "convolution" in msg
+
+
+# --- the MLPerf Tiny shapes ---------------------------------------------------------------
+
+def ds_cnn():
+    """DS-CNN (keyword spotting): Conv2D 64 10x4 stride 2 'same' + BN + ReLU, four
+    [DepthwiseConv2D 3x3 'same' + BN + ReLU, Conv2D 64 1x1 + BN + ReLU], AveragePooling2D over
+    the 25x5 map, Dense 12, softmax, on a 49x10x1 MFCC map."""
+    body = [layers.Conv2D(64, (10, 4), strides=2, padding="same", use_bias=False),
+            layers.BatchNormalization(), layers.ReLU()]
+    for _ in range(4):
+        body += [layers.DepthwiseConv2D(3, padding="same", use_bias=False),
+                 layers.BatchNormalization(), layers.ReLU(),
+                 layers.Conv2D(64, 1, use_bias=False), layers.BatchNormalization(),
+                 layers.ReLU()]
+    body += [layers.AveragePooling2D((25, 5)), layers.Flatten(), D(12, activation="softmax")]
+    return build(body, (49, 10, 1), name="ds_cnn")
+
+
+def mobilenet_v1_025():
+    """MobileNetV1 alpha 0.25 (visual wake words) from its description: a 3x3 stride-2 conv to
+    8 channels, 13 depthwise-separable blocks (3x3 depthwise, 1x1 pointwise; channels 16, 32,
+    32, 64, 64, 128, 128 x5, 256, 256; stride 2 at the 2nd, 4th, 6th and 12th, each after a
+    ZeroPadding2D as keras.applications writes it), average pooling, dense 2, softmax."""
+    def bn_relu6():
+        return [layers.BatchNormalization(), layers.ReLU(6.0)]
+
+    body = [layers.Conv2D(8, 3, strides=2, padding="same", use_bias=False), *bn_relu6()]
+    widths = [16, 32, 32, 64, 64, 128, 128, 128, 128, 128, 128, 256, 256]
+    for i, width in enumerate(widths, start=1):
+        stride = 2 if i in (2, 4, 6, 12) else 1
+        if stride == 2:
+            body += [layers.ZeroPadding2D(((0, 1), (0, 1))),
+                     layers.DepthwiseConv2D(3, strides=2, use_bias=False)]
+        else:
+            body += [layers.DepthwiseConv2D(3, padding="same", use_bias=False)]
+        body += [*bn_relu6(), layers.Conv2D(width, 1, use_bias=False), *bn_relu6()]
+    body += [layers.GlobalAveragePooling2D(), D(2, activation="softmax")]
+    return build(body, (96, 96, 3), name="vww_mobilenet")
+
+
+def keras_mobilenet():
+    return keras.applications.MobileNet(input_shape=(96, 96, 3), alpha=0.25, weights=None,
+                                        classes=2)
+
+
+MLPERF = {"ds_cnn": (ds_cnn, 2_656_768, 200), "vww_mobilenet": (mobilenet_v1_025, None, 60),
+          "keras_mobilenet": (keras_mobilenet, 7_489_664, 60)}
+
+
+@pytest.mark.parametrize("name", sorted(MLPERF))
+def test_mlperf_shape_golden_and_c(tmp_path, name):
+    make, macs, n = MLPERF[name]
+    path = convert(make(), tmp_path / f"{name}.tflite")
+    net, _ = golden_equals_litert(path, n)
+    if macs is not None:  # the figures REFERENCE.md counts from the architectures
+        assert net.macs == macs
+    assert any(layer.kind == "depthwise" for layer in net.layers)
+    c_equals_golden(net, path, tmp_path / "c", n=5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(MLPERF))
+def test_mlperf_shape_golden_200_inputs(tmp_path, name):
+    make, _, _ = MLPERF[name]
+    golden_equals_litert(convert(make(), tmp_path / f"{name}.tflite"), 200, seed=3)
+
+
+def test_random_dataset_judges_a_model_without_its_data(monkeypatch, capfd, tmp_path):
+    """--dataset random[:SEED]: seeded inputs over the whole range, accuracy n/a."""
+    import json
+
+    from tests.usermodels import cli
+
+    path = convert(ds_cnn(), tmp_path / "ds_cnn.tflite")
+    code, out, err = cli(monkeypatch, capfd, "check_golden", "--model", path, "--dataset",
+                         "random:5", "--n", "50", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["images"] == 50 and report["mismatches"] == 0
+    assert report["int8_accuracy"] is None and report["golden_accuracy"] is None
+    assert refused(monkeypatch, capfd, tmp_path, "check_golden", "--model", path, "--dataset",
+                   "random:x") == "--dataset random:x: random:SEED takes a whole number"
+    msg = refused(monkeypatch, capfd, tmp_path, "check_golden", "--model", path)
+    assert msg.endswith("or --dataset random to judge it on random inputs")
+    from model import data
+
+    a, b = data.random_dataset("random:5", (4, 3, 1)), data.random_dataset("random:5", (4, 3, 1))
+    np.testing.assert_array_equal(a.test.x, b.test.x)
+    assert a.test.x.min() == 0 and a.test.x.max() == 255 and not a.labelled
