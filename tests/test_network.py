@@ -175,6 +175,25 @@ def test_auto_config_meets_its_target(nets):
     assert cfg.interval(digits, fastest) == 64 and fastest["conv1"].taps == 9
 
 
+def test_auto_config_places_on_the_ecp5(nets):
+    """Of the configs with equal multipliers and interval, auto picks the one whose systolic
+    rows fit the ECP5-85F's three rows of 52 multiplier sites: at 156 multipliers mnist's conv2
+    as 8 rows of 16, not 4 rows of 32, whose fourth row fits no DSP row (the flow placed 147
+    and 108 of the 156 stages of the two; the 4x32 config routed at 0.60-0.71 of the smallest
+    config's fmax, the 8x16 one at 0.82)."""
+    net = nets["mnist_cnn"]
+    conf = cfg.auto(net, budget=156)
+    assert str(conf["conv2"]) == "8x16" and cfg.multipliers(conf) == 156
+    assert cfg.placed_stages(conf) == 147
+    long_rows = {**conf, "conv2": Parallel(4, 32)}
+    assert cfg.interval(net, long_rows) == cfg.interval(net, conf)
+    assert cfg.placed_stages(long_rows) < cfg.placed_stages(conf)
+    # the tie-break changes nothing else: the same multipliers and interval
+    for budget in (16, 32, 64, 156):
+        picked = cfg.auto(net, budget=budget)
+        assert cfg.placed_stages(picked) == min(cfg.multipliers(picked), 156)
+
+
 def test_cli_errors():
     for args, msg in [(["--model", "digits_cnn", "--par", "conv1=3x1"], "PE=3"),
                       (["--model", "digits_cnn", "--par", "nope"], "LAYER=PExSIMD")]:

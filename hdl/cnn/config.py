@@ -179,11 +179,38 @@ def fastest(net: Network) -> dict:
     return {layer.name: widest(layer) for layer in net.layers if layer.has_weights}
 
 
+# The LFE5U-85F's multiplier sites: three rows of 52 (hdl/flow/ecp5_dsp.py, SITE_ROWS), where
+# the ECP5 flow places each systolic row's stages side by side in chain order
+ECP5_85F_DSP_ROWS = (52, 52, 52)
+
+
+def placed_stages(config: dict, dsp_rows=ECP5_85F_DSP_ROWS) -> int:
+    """How many systolic stages the ECP5 flow's placement (``ecp5_dsp.place``) gives sites
+    side by side: arrays largest first, each row of ``simd * taps`` stages into the DSP row
+    with the most free sites, or left to the placer when even that one is too short. (A row
+    left to the placer spreads its multipliers over the die: the limit of the fastest configs'
+    fmax.)"""
+    arrays = sorted((Parallel.of(par) for par in config.values()),
+                    key=lambda p: -p.multipliers)
+    free, placed = list(dsp_rows), 0
+    for par in arrays:
+        for _ in range(par.pe):
+            length = par.simd * par.taps
+            best = max(range(len(free)), key=lambda i: free[i])
+            if free[best] >= length:
+                free[best] -= length
+                placed += length
+    return placed
+
+
 def auto(net: Network, budget: int | None = None, ii: int | None = None) -> dict:
     """The config with the fewest multipliers that meets interval ``ii``; or, with ``budget``,
     the fastest config within that many multipliers (fewest multipliers among equals). Layers
     are picked in order, each the cheapest option that keeps it, and the pooling or flatten
-    after it, within the interval and takes the beats the layer before delivers."""
+    after it, within the interval and takes the beats the layer before delivers. Among the
+    configs with the same multipliers and interval, the one whose systolic rows the ECP5 flow
+    places side by side the most (``placed_stages``), then the one with the fewest rows (fewer
+    accumulators and drains: fewer LUTs)."""
     if (budget is None) == (ii is None):
         raise ValueError("give exactly one of a multiplier budget or a target interval")
     layers = [layer for layer in net.layers if layer.kind != "flatten"]
@@ -219,7 +246,8 @@ def auto(net: Network, budget: int | None = None, ii: int | None = None) -> dict
         if ii < fixed:
             raise ValueError(f"interval {ii} is below what any config reaches ({fixed} clocks: "
                              f"input, pooling or argmax)")
-        return cheapest(ii)
+        picked = cheapest(ii)
+        return picked if picked is None else placeable(net, picked)
     candidates = {fixed}
     for layer in layers:
         c_in = layer.in_shape[-1]
@@ -237,4 +265,36 @@ def auto(net: Network, budget: int | None = None, ii: int | None = None) -> dict
     if best is None:
         raise ValueError(f"budget {budget}: even one multiplier per layer needs "
                          f"{len(weighted)}")
+    return placeable(net, best)
+
+
+def placeable(net: Network, config: dict, limit: int = 4096) -> dict:
+    """``config``, or the config of the same multipliers and interval, layer by layer the same
+    multipliers, cycles and output beats, whose rows place best (``placed_stages``), then with
+    the fewest rows. At most ``limit`` combinations are tried."""
+    import itertools
+
+    n = lanes(net, config)
+    choices = []
+    for layer in net.layers:
+        if not layer.has_weights:
+            continue
+        now = Parallel.of(config[layer.name])
+        same = [o for o in options(layer)
+                if o.multipliers == now.multipliers
+                and layer_cycles(layer, o, n[layer.name]) == layer_cycles(layer, now,
+                                                                          n[layer.name])
+                and not (o.simd % n[layer.name] and n[layer.name] % o.simd)
+                and out_lanes(layer, o, n[layer.name]) == out_lanes(layer, now, n[layer.name])]
+        choices.append((layer.name, same or [now]))
+    if int(np.prod([len(c) for _, c in choices])) > limit:
+        return config
+    best, score = config, None
+    for combo in itertools.product(*(c for _, c in choices)):
+        candidate = {**config, **{name: o for (name, _), o in zip(choices, combo)}}
+        key = (-placed_stages(candidate), sum(Parallel.of(p).pe for p in candidate.values()))
+        if score is None or key < score:
+            best, score = candidate, key
+    if interval(net, best) != interval(net, config):  # the lanes rule kept every layer's own
+        return config
     return best
