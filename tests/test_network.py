@@ -188,10 +188,10 @@ def test_auto_config_places_on_the_ecp5(nets):
     long_rows = {**conf, "conv2": Parallel(4, 32)}
     assert cfg.interval(net, long_rows) == cfg.interval(net, conf)
     assert cfg.placed_stages(long_rows) < cfg.placed_stages(conf)
-    # the tie-break changes nothing else: the same multipliers and interval
-    for budget in (16, 32, 64, 156):
+    # below a third of the sites every row places
+    for budget in (16, 32, 50):
         picked = cfg.auto(net, budget=budget)
-        assert cfg.placed_stages(picked) == min(cfg.multipliers(picked), 156)
+        assert cfg.placed_stages(picked) == cfg.multipliers(picked)
 
 
 def test_cli_errors():
