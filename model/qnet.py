@@ -155,7 +155,7 @@ class Layer:
 class Network:
     name: str
     layers: tuple[Layer, ...]
-    input_shape: tuple[int, int, int]
+    input_shape: tuple       # (H, W, C) of an image, or (N,) of a vector
     input_scale: float
     input_zp: int
     input_tensor: int
@@ -186,8 +186,9 @@ class Network:
         pixels = np.arange(256, dtype=np.float32) / np.float32(input_max)
         if input_offset:
             pixels = pixels + np.float32(input_offset)
-        return self.quantize_input(np.broadcast_to(pixels[:, None, None, None],
-                                                   (256,) + self.input_shape))[:, 0, 0, 0]
+        column = pixels.reshape((256,) + (1,) * len(self.input_shape))
+        table = self.quantize_input(np.broadcast_to(column, (256,) + self.input_shape))
+        return table.reshape(256, -1)[:, 0]
 
 
 def hardware_reason(layer: Layer) -> str | None:
@@ -525,9 +526,10 @@ def from_tflite(source: str | os.PathLike | bytes, name: str | None = None,
 
     in_t = sub.tensors[sub.inputs[0]]
     in_shape = tuple(int(d) for d in in_t.shape)
-    if len(in_shape) != 4 or in_shape[0] != 1:
+    if len(in_shape) not in (2, 4) or in_shape[0] != 1:
         raise UnsupportedTFLiteError(
-            f"{label}: input shape {in_shape}; an image input (1, H, W, C) is required")
+            f"{label}: input shape {in_shape}; an image (1, H, W, C) or a vector (1, N) is "
+            f"required")
     in_scale, in_zp = _quant(in_t)
 
     layers: list[Layer] = []

@@ -251,7 +251,14 @@ def resolve(spec: str, dataset: str | None = None, mnist_dir=None,
         net = judge(qnet.from_tflite(path, label=str(path)), str(path))
         ds = _default_dataset(net.input_shape, dataset)
         offset, told = pixel_offset, ""
-        if pixel_max is None:
+        if pixel_max is None and len(net.input_shape) == 1:
+            # a vector: its 8-bit codes 0..255 spread over the int8 input's float range
+            lo = net.input_scale * (-128 - net.input_zp)
+            hi = net.input_scale * (127 - net.input_zp)
+            pmax, read = 255.0 / (hi - lo), lo
+            offset = read if offset is None else offset
+            told = "a vector input: 8-bit codes over its int8 input's range"
+        elif pixel_max is None:
             pmax, read = pixel_max_from_input(net, _data_max(ds), str(path))
             offset = read if offset is None else offset
             told = "read from its int8 input quantization"

@@ -137,9 +137,8 @@ def layer_cycles(layer: Layer, par=None, lanes_in: int = 1) -> int:
 
 def interval(net: Network, config: dict) -> int:
     """Predicted initiation interval (clocks per image, back to back)."""
-    h, w, c = net.input_shape
     n = lanes(net, config)
-    return max([h * w * c, argmax_block.cycles(net.logits_layer.c_out)] +
+    return max([int(np.prod(net.input_shape)), argmax_block.cycles(net.logits_layer.c_out)] +
                [layer_cycles(layer, config.get(layer.name), n[layer.name])
                 for layer in net.layers])
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from myhdl import Signal, always_comb, always_seq, block, intbv
 
 from model import export
@@ -89,8 +90,7 @@ def network(clk, rst, s, m, logit_valid, logit_data, busy, done, *, net: Network
     check_stream("s", s, bits=8, ready=True, signed=False)
     n_classes = net.logits_layer.c_out
     check_stream("m", m, bits=index_bits(n_classes), ready=True, signed=False)
-    h, w, c = net.input_shape
-    pixels = h * w * c
+    pixels = int(np.prod(net.input_shape))  # an image's pixels, or a vector's values
 
     from .config import lanes as beat_lanes
     from .config import out_lanes

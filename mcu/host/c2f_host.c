@@ -28,7 +28,8 @@ int main(int argc, char **argv)
     const c2f_network *net = &NET;
     size_t pixels = (size_t)net->h * net->w * net->c, n = 0;
     unsigned char *image;
-    int8_t logits[256];
+    /* the whole output tensor (an autoencoder's 640 values); n_classes is 16 bits */
+    static int8_t logits[65536];
     FILE *in, *out;
     if (argc != 3) {
         fprintf(stderr, "usage: %s IMAGES LOGITS (raw uint8 images in, int8 logits out)\n",

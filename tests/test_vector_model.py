@@ -1,0 +1,90 @@
+"""Vector inputs and whole output tensors (issue 37, first step): MLPerf Tiny's anomaly-detection
+autoencoder (Dense 128 + BN + ReLU four times, Dense 8 + BN + ReLU, Dense 128 + BN + ReLU four
+times, Dense 640, on a 640-value input), random weights calibrated on random data, converted the
+standard way: golden == LiteRT's reference kernels on every tensor, the C library equal, and the
+hardware (the dense blocks, the input as 640 8-bit codes, every one of the 640 outputs streamed
+out) bit-exact in Verilator with the cycle model exact."""
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+from keras import layers  # noqa: E402
+
+from model import c_export, export, golden, oracle, qnet, source  # noqa: E402
+from tests.usermodels import cli, hardware_bit_exact, refused, user_tflite  # noqa: E402
+
+
+def autoencoder():
+    x = inp = keras.Input((640,))
+    for width in (128, 128, 128, 128, 8, 128, 128, 128, 128):
+        x = layers.Dense(width)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.ReLU()(x)
+    return keras.Model(inp, layers.Dense(640)(x), name="autoencoder")
+
+
+@pytest.fixture(scope="module")
+def ae_tflite(tmp_path_factory):
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    path = tmp_path_factory.mktemp("ae") / "autoencoder.tflite"
+    return user_tflite(autoencoder(), path, calib=rng.normal(0, 1, (32, 640)).astype(np.float32))
+
+
+def codes_and_golden(path, n, seed=4):
+    """n random inputs as the 8-bit codes the hardware and the C library take, and golden's
+    whole output tensor for them (the mapping: codes over the int8 input's range)."""
+    src = source.resolve(str(path), dataset="random")
+    net = src.load_net()
+    codes = src.load_data().test.x[:n] if seed is None else np.random.default_rng(seed).integers(
+        0, 256, (n, 640), dtype=np.uint8)
+    return net, codes, golden.run_network(net, net.quantize_input(src.to_float(codes)))
+
+
+def test_golden_equals_litert_on_every_tensor(ae_tflite):
+    net = qnet.from_tflite(ae_tflite)
+    assert net.input_shape == (640,) and net.macs == 264_192
+    assert net.logits_layer.c_out == 640
+    x = np.random.default_rng(1).integers(-128, 128, (200, 640)).astype(np.int8)
+    out, inter = oracle.run(ae_tflite, x, [layer.tensor for layer in net.layers])
+    result = golden.run_network(net, x)
+    for layer, mine in zip(net.layers, result.tensors):
+        np.testing.assert_array_equal(inter[layer.tensor], mine, err_msg=layer.name)
+    np.testing.assert_array_equal(out, result.logits)
+
+
+def test_check_golden_on_random_vectors(monkeypatch, capfd, ae_tflite):
+    import json
+
+    code, out, err = cli(monkeypatch, capfd, "check_golden", "--model", ae_tflite, "--dataset",
+                         "random:2", "--n", "100", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["mismatches"] == 0 and report["int8_accuracy"] is None
+    assert "a vector input: 8-bit codes over its int8 input's range" in err
+
+
+def test_c_library_equals_golden(ae_tflite, tmp_path):
+    src = source.resolve(str(ae_tflite), dataset="random")
+    net, codes, want = codes_and_golden(ae_tflite, 30)
+    export.export(net, ae_tflite.read_bytes(), tmp_path, input_max=src.input_max,
+                  input_offset=src.input_offset)
+    exe = c_export.compile_host(tmp_path, net.name, tmp_path / "host", sanitize=True)
+    np.testing.assert_array_equal(c_export.run_host(exe, codes, 640, tmp_path), want.logits)
+
+
+@pytest.mark.parametrize("gap,stall", [(0, 0), pytest.param(30, 30, marks=pytest.mark.slow)])
+def test_hardware_streams_the_whole_output_bit_exact(monkeypatch, capfd, tmp_path, ae_tflite,
+                                                     gap, stall):
+    _, codes, want = codes_and_golden(ae_tflite, 8)
+    result, conf = hardware_bit_exact(monkeypatch, capfd, tmp_path, ae_tflite, codes,
+                                      want.logits, "--auto-budget", "32", gap=gap, stall=stall)
+    assert result.logits.shape == (8, 640)
+
+
+def test_other_input_ranks_are_refused(monkeypatch, capfd, tmp_path):
+    model = keras.Sequential([keras.Input((10, 4)), layers.Flatten(), layers.Dense(3)])
+    path = user_tflite(model, tmp_path / "seq.tflite")
+    msg = refused(monkeypatch, capfd, tmp_path, "check_golden", "--model", path)
+    assert msg == (f"{path}: input shape (1, 10, 4); an image (1, H, W, C) or a vector (1, N) "
+                   f"is required")
