@@ -81,7 +81,22 @@ def _pixel_range(net: Network, input_max: float, input_offset: float = 0.0) -> s
     return "0..255"
 
 
+def check_chain(net: Network) -> None:
+    """The C library runs a chain of layers (two buffers in turn); a network that branches (a
+    skip connection joined by ADD) is refused, saying so."""
+    before = net.input_tensor
+    for layer in net.layers:
+        if tuple(layer.inputs) != (before,) or layer.kind not in C_KINDS and \
+                layer.kind != "flatten":
+            raise ValueError(f"{net.name}: layer {layer.name} ({layer.kind}) reads a tensor "
+                             f"other than the one before it; the C library runs a chain of "
+                             f"layers, not yet a network with branches (check_golden.py runs "
+                             f"it)")
+        before = layer.tensor
+
+
 def weights_header(net: Network, input_max: float, input_offset: float = 0.0) -> str:
+    check_chain(net)
     ident = c_identifier(net.name)
     up = ident.upper()
     h, w, c = net.input_shape if len(net.input_shape) == 3 else (1, 1) + net.input_shape

@@ -176,6 +176,9 @@ def export(net: Network, tflite: bytes, out: str | os.PathLike,
     they moved into ``out`` (a failure leaves ``out`` as it was). Returns the written paths.
     """
     out = Path(out)
+    if input_max is not None:  # refused before anything is written
+        from . import c_export
+        c_export.check_chain(net)
     with staged_folder(out) as stage:
         for layer in net.layers:
             if not layer.has_weights:

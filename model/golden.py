@@ -1,6 +1,6 @@
 """Golden model: pure-numpy integer inference with TFLite's reference arithmetic, exactly.
 
-One function per layer kind (``conv2d``, ``depthwise``, ``maxpool2x2``, ``maxpool``, ``avgpool``,
+One function per layer kind (``conv2d``, ``depthwise``, ``add``, ``maxpool2x2``, ``maxpool``, ``avgpool``,
 ``mean``, ``flatten``, ``dense``; ``qnet`` describes them), ``argmax``, and the requantizer the
 weighted layers share (``requant``), all vectorized over a batch of images.
 
@@ -247,6 +247,22 @@ def mean(x: np.ndarray, layer: Layer) -> np.ndarray:
     return out.reshape((n,) + layer.out_shape)
 
 
+def add(a: np.ndarray, b: np.ndarray, layer: Layer) -> np.ndarray:
+    """int8 + int8 of one shape -> int8, TFLite's int8 ADD (reference_integer_ops
+    AddElementwise): each input (x - zp) << 20 scaled by its own multiplier (a multiplier below
+    one: MultiplyByQuantizedMultiplierSmallerThanOneExp), the sum by the output multiplier,
+    + zp_out, clamped."""
+    from .qnet import ADD_LEFT_SHIFT
+
+    m, e = layer.multiplier, layer.shift
+    x1 = (a.astype(np.int64) - layer.zp_in) << ADD_LEFT_SHIFT
+    x2 = (b.astype(np.int64) - layer.zp_in2) << ADD_LEFT_SHIFT
+    total = (multiply_by_quantized_multiplier(x1, m[0], e[0])
+             + multiply_by_quantized_multiplier(x2, m[1], e[1]))
+    return finish(multiply_by_quantized_multiplier(wrap_int32(total), m[2], e[2]),
+                  layer.zp_out, layer.act_min, layer.act_max)
+
+
 def flatten(x: np.ndarray, layer: Layer | None = None) -> np.ndarray:
     """(N, H, W, C) -> (N, H*W*C) in NHWC order: a raster stream needs no reordering."""
     return x.reshape(len(x), -1)
@@ -296,9 +312,11 @@ def run_network(net: Network, x: np.ndarray, batch: int = 250, progress: bool = 
         chunks = tqdm(chunks, desc="golden", unit="batch", leave=False)
     outs: list[list[np.ndarray]] = [[] for _ in net.layers]
     for start in chunks:
-        t = x[start:start + batch]
+        values = {net.input_tensor: x[start:start + batch]}  # the graph's tensors, by index
         for i, layer in enumerate(net.layers):
-            t = BLOCKS[layer.kind](t, layer)
+            ins = [values[t] for t in layer.inputs] if layer.inputs else [t]
+            t = add(*ins, layer) if layer.kind == "add" else BLOCKS[layer.kind](ins[0], layer)
+            values[layer.tensor] = t
             outs[i].append(t)
     return Result([np.concatenate(o) if o else np.empty((0,) + l.out_shape, np.int8)
                    for o, l in zip(outs, net.layers)])

@@ -24,6 +24,13 @@ A ``Network`` is a straight chain of ``Layer``s:
                 as TFLite folds it (``mean_multiplier``), plus zp_out, clamped
     flatten     NHWC tensor -> vector in (h, w, c) order (a no-op on a raster stream)
     dense       fully connected, per-output-row requantization
+    add         ADD of two int8 tensors of one shape (a residual join), as TFLite's kernel
+                computes it: each input (x - zp) << 20, scaled by its own multiplier, summed,
+                then the output multiplier, + zp_out, clamped (``multiplier``/``shift`` hold
+                input 1's, input 2's and the output's)
+
+A network is a graph: each layer names the tensors it reads (``Layer.inputs``), in the
+.tflite's operator order (topological); a tensor may feed several layers (a skip connection).
 
 Conv and dense layers carry int8 weights (conv2d: (C_out, k, k, C_in), TFLite's OHWI; dense:
 (N_out, N_in)), int32 bias, the per-channel ``multiplier``/``shift`` from TFLite's
@@ -55,13 +62,14 @@ import numpy as np
 
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 KINDS = ("conv2d", "depthwise", "maxpool2x2", "maxpool", "avgpool", "mean", "flatten",
-         "dense")
+         "dense", "add")
 # the kinds the hardware blocks implement (all of them today); a kind added to the golden model
 # and the C library before it has a block runs in ``make check`` and ``make export`` and is
 # refused by the commands that build hardware (``check_hardware``)
 HARDWARE_KINDS = ("conv2d", "maxpool2x2", "maxpool", "avgpool", "mean", "flatten", "dense")
 # what the hardware blocks take (hardware_reason); the golden model and the C library take any
 CONV_KERNELS = (1, 3, 5, 7)
+ADD_LEFT_SHIFT = 20  # TFLite's int8 ADD: inputs shifted left by 20 before their multipliers
 CONV_STRIDES = (1, 2)
 POOLS = (2, 3)
 
@@ -96,6 +104,8 @@ class Layer:
     kernel_w: int = 0                  # pools: the window's width (0: = kernel)
     stride_w: int = 0                  # the step along a row (0: = stride)
     depth_multiplier: int = 1          # depthwise: output channels per input channel
+    inputs: tuple = ()                 # the tensors it reads (the .tflite's indices)
+    zp_in2: int = 0                    # add: the second input's zero point
     where: str = ""                    # the operator in the .tflite, for messages
     refusal: str = ""                  # why the hardware cannot compute it (else "")
 
@@ -196,6 +206,9 @@ def hardware_reason(layer: Layer) -> str | None:
     if layer.refusal:
         return layer.refusal
     runs = "the golden model and the C library run it (check_golden.py, export_weights.py)"
+    if layer.kind == "add":
+        return ("add (a residual join) has no hardware block yet, nor the C library branches; "
+                "the golden model runs it (check_golden.py)")
     if layer.kind not in HARDWARE_KINDS:
         return f"{layer.kind} has no hardware block yet; {runs}"
     (kh, kw), (sh, sw) = layer.kernel_hw, layer.stride_hw
@@ -219,6 +232,14 @@ def check_hardware(net: Network, label: str | None = None) -> Network:
         if reason:
             where = layer.where or f"{label or net.name}: layer {layer.name}"
             raise UnsupportedTFLiteError(f"{where}: {reason}")
+    before = net.input_tensor
+    for layer in net.layers:
+        if tuple(layer.inputs) != (before,):
+            raise UnsupportedTFLiteError(
+                f"{layer.where or label or net.name}: the network branches (a layer reads "
+                f"another tensor than the one before it: a skip connection); the hardware takes "
+                f"a chain of layers yet; the golden model runs it (check_golden.py)")
+        before = layer.tensor
     last = net.layers[-1]
     if not (last.kind == "dense" or (last.kind == "mean" and len(last.out_shape) == 1)):
         raise UnsupportedTFLiteError(
@@ -534,7 +555,8 @@ def from_tflite(source: str | os.PathLike | bytes, name: str | None = None,
 
     layers: list[Layer] = []
     counts: dict[str, int] = {}
-    prefix = {"conv2d": "conv", "depthwise": "dw", "maxpool2x2": "pool", "maxpool": "pool",
+    prefix = {"conv2d": "conv", "depthwise": "dw", "add": "add", "maxpool2x2": "pool",
+              "maxpool": "pool",
               "avgpool": "pool", "mean": "mean", "flatten": "flatten", "dense": "dense"}
 
     def short(kind: str) -> str:
@@ -556,6 +578,7 @@ def from_tflite(source: str | os.PathLike | bytes, name: str | None = None,
         return _tensor_array(model, sub, index, schema)
 
     current = sub.inputs[0]
+    available = {sub.inputs[0]}             # tensors a layer may read: the input, layer outputs
     softmax = False
     pending_pad, padded_from = None, None   # a PAD waiting for its convolution
     for k, op in enumerate(sub.operators):
@@ -582,12 +605,14 @@ def from_tflite(source: str | os.PathLike | bytes, name: str | None = None,
             continue
         if softmax:
             raise bad("operators after SOFTMAX are not supported")
-        if op.inputs[0] != current:
+        if op.inputs[0] not in available:
             if op.inputs[0] in folded:
                 raise bad(f"uses a value computed by {folded_by[op.inputs[0]]}; shape "
                           f"computations are supported only as the shape of a RESHAPE")
-            raise bad("the network is not a single chain of layers")
-        src_t = sub.tensors[current]
+            raise bad(f"reads tensor '{_name(sub.tensors[op.inputs[0]])}', which no supported "
+                      f"operator before it computes")
+        src = op.inputs[0]
+        src_t = sub.tensors[src]
         src_shape = tuple(int(d) for d in src_t.shape[1:])
         dst_shape = tuple(int(d) for d in out_t.shape[1:])
         opts = op.builtinOptions
@@ -629,10 +654,11 @@ def from_tflite(source: str | os.PathLike | bytes, name: str | None = None,
             more = (int(amounts[1, 0]), int(amounts[1, 1]), int(amounts[2, 0]),
                     int(amounts[2, 1]))
             if pending_pad is None:
-                pending_pad, padded_from = more, src_shape
+                pending_pad, padded_from, pad_source = more, src_shape, src
             else:
                 pending_pad = tuple(a + b for a, b in zip(pending_pad, more))
             current = out_index
+            available.add(out_index)
             continue
         if opcode in (schema.BuiltinOperator.CONV_2D, schema.BuiltinOperator.FULLY_CONNECTED,
                       schema.BuiltinOperator.DEPTHWISE_CONV_2D):
@@ -672,7 +698,7 @@ def from_tflite(source: str | os.PathLike | bytes, name: str | None = None,
                 pad = own
                 if pending_pad is not None:  # the PAD before it, folded in
                     pad = tuple(a + b for a, b in zip(pending_pad, own))
-                    src_shape, pending_pad = padded_from, None
+                    src_shape, pending_pad, src = padded_from, None, pad_source
                 expected = (oh, ow, weights.shape[0])
                 geometry.update(kernel=kh, kernel_w=kw, stride=sh, stride_w=sw, pad=pad)
             else:
@@ -750,6 +776,30 @@ def from_tflite(source: str | os.PathLike | bytes, name: str | None = None,
                 kind = "avgpool"
             layer = Layer(kind, short(kind), src_shape, dst_shape, out_index, zp_in=zp, zp_out=zp,
                           kernel=fh, kernel_w=fw, stride=sh, stride_w=sw, where=where)
+        elif opcode == schema.BuiltinOperator.ADD:
+            other = op.inputs[1]
+            if other not in available:
+                raise bad(f"reads tensor '{_name(sub.tensors[other])}', which no supported "
+                          f"operator before it computes")
+            other_shape = tuple(int(d) for d in sub.tensors[other].shape[1:])
+            if other_shape != src_shape or dst_shape != src_shape:
+                raise bad(f"adds {src_shape} and {other_shape}; only tensors of one shape are "
+                          f"added (no broadcasting)")
+            (s1, z1), (s2, z2), (so, _) = (_quant(sub.tensors[src]), _quant(sub.tensors[other]),
+                                           _quant(out_t))
+            relu, zp_out, lo, hi = fused()
+            # kernels/add.cc: twice the larger input scale (a float product), left shift 20
+            twice = float(np.float32(2) * max(np.float32(s1[0]), np.float32(s2[0])))
+            pairs = [quantize_multiplier(float(s1[0]) / twice),
+                     quantize_multiplier(float(s2[0]) / twice),
+                     quantize_multiplier(twice / (float(1 << ADD_LEFT_SHIFT) * float(so[0])))]
+            layer = Layer("add", short("add"), src_shape, dst_shape, out_index,
+                          zp_in=int(z1[0]), zp_in2=int(z2[0]), zp_out=zp_out, act_min=lo,
+                          act_max=hi, relu=relu,
+                          multiplier=np.array([m for m, _ in pairs], np.int64),
+                          shift=np.array([e for _, e in pairs], np.int64),
+                          scale_in=float(s1[0]), scale_out=float(so[0]), where=where,
+                          inputs=(src, other))
         elif opcode == schema.BuiltinOperator.MEAN:
             axes = constant(op.inputs[1])
             if axes is None or sorted(int(a) % 4 for a in np.ravel(axes)) != [1, 2]:
@@ -798,8 +848,11 @@ def from_tflite(source: str | os.PathLike | bytes, name: str | None = None,
                       "AVERAGE_POOL_2D (valid), MEAN over height and width, RESHAPE as "
                       "Flatten, FULLY_CONNECTED, a final SOFTMAX; fused activations none, RELU, "
                       "RELU6)")
+        if not layer.inputs:
+            object.__setattr__(layer, "inputs", (src,))
         layers.append(layer)
         current = out_index
+        available.add(out_index)
 
     if pending_pad is not None:
         raise UnsupportedTFLiteError(f"{label}: a PAD with no convolution after it")

@@ -206,3 +206,50 @@ def test_random_dataset_judges_a_model_without_its_data(monkeypatch, capfd, tmp_
     a, b = data.random_dataset("random:5", (4, 3, 1)), data.random_dataset("random:5", (4, 3, 1))
     np.testing.assert_array_equal(a.test.x, b.test.x)
     assert a.test.x.min() == 0 and a.test.x.max() == 255 and not a.labelled
+
+
+def resnet8():
+    """ResNet-8 (image classification): Conv2D 16 3x3 + BN + ReLU; three stacks of two 3x3
+    convolutions with 16, 32 and 64 filters (the 2nd and 3rd start with stride 2 and have a 1x1
+    stride-2 projection shortcut, the 1st an identity shortcut), each ending in ADD + ReLU;
+    AveragePooling2D 8x8; Dense 10; softmax; on 32x32x3."""
+    def stack(x, filters, stride):
+        y = layers.Conv2D(filters, 3, strides=stride, padding="same")(x)
+        y = layers.ReLU()(layers.BatchNormalization()(y))
+        y = layers.BatchNormalization()(layers.Conv2D(filters, 3, padding="same")(y))
+        shortcut = x if stride == 1 else layers.Conv2D(filters, 1, strides=stride)(x)
+        return layers.ReLU()(layers.Add()([shortcut, y]))
+
+    inp = keras.Input((32, 32, 3))
+    x = layers.ReLU()(layers.BatchNormalization()(layers.Conv2D(16, 3, padding="same")(inp)))
+    x = stack(stack(stack(x, 16, 1), 32, 2), 64, 2)
+    x = layers.Flatten()(layers.AveragePooling2D(8)(x))
+    return keras.Model(inp, layers.Dense(10, activation="softmax")(x), name="resnet8")
+
+
+def test_resnet8_golden_and_its_refusals(monkeypatch, capfd, tmp_path):
+    """Branches: a tensor feeds two layers, ADD joins them; golden == LiteRT on every tensor of
+    200 random inputs (the three ADDs with their fused ReLU included); the C library and the
+    hardware refuse it, saying why."""
+    path = convert(resnet8(), tmp_path / "resnet8.tflite")
+    net, _ = golden_equals_litert(path, 200)
+    assert net.macs == 12_501_632 and [layer.kind for layer in net.layers].count("add") == 3
+    first_add = next(layer for layer in net.layers if layer.kind == "add")
+    assert first_add.inputs[0] == net.layers[0].tensor  # the identity shortcut
+    msg = refused(monkeypatch, capfd, tmp_path, "make_verilog", "--model", path)
+    assert " ADD (" in msg and msg.endswith("add (a residual join) has no hardware block yet, "
+                                            "nor the C library branches; the golden model runs "
+                                            "it (check_golden.py)")
+    msg = refused(monkeypatch, capfd, tmp_path, "export_weights", "--model", path, "--dataset",
+                  "random")
+    assert "the C library runs a chain of layers, not yet a network with branches" in msg
+
+
+def test_add_of_two_shapes_is_refused(monkeypatch, capfd, tmp_path):
+    inp = keras.Input((6, 6, 2))
+    model = keras.Model(inp, layers.Dense(3)(layers.Flatten()(
+        layers.Add()([layers.Conv2D(2, 1)(inp), layers.Conv2D(1, 1)(inp)]))))
+    path = convert(model, tmp_path / "broadcast.tflite")
+    msg = refused(monkeypatch, capfd, tmp_path, "check_golden", "--model", path, "--dataset",
+                  "random")
+    assert "only tensors of one shape are added (no broadcasting)" in msg
