@@ -312,11 +312,13 @@ def run_network(net: Network, x: np.ndarray, batch: int = 250, progress: bool = 
         chunks = tqdm(chunks, desc="golden", unit="batch", leave=False)
     outs: list[list[np.ndarray]] = [[] for _ in net.layers]
     for start in chunks:
-        values = {net.input_tensor: x[start:start + batch]}  # the graph's tensors, by index
+        prev = x[start:start + batch]
+        values = {net.input_tensor: prev}  # the graph's tensors, by index
         for i, layer in enumerate(net.layers):
-            ins = [values[t] for t in layer.inputs] if layer.inputs else [t]
-            t = add(*ins, layer) if layer.kind == "add" else BLOCKS[layer.kind](ins[0], layer)
-            values[layer.tensor] = t
-            outs[i].append(t)
+            # a layer built without ``inputs`` (a test's) reads the one before it
+            ins = [values[t] for t in layer.inputs] if layer.inputs else [prev]
+            prev = add(*ins, layer) if layer.kind == "add" else BLOCKS[layer.kind](ins[0], layer)
+            values[layer.tensor] = prev
+            outs[i].append(prev)
     return Result([np.concatenate(o) if o else np.empty((0,) + l.out_shape, np.int8)
                    for o, l in zip(outs, net.layers)])

@@ -631,8 +631,8 @@ def from_tflite(source: str | os.PathLike | bytes, name: str | None = None,
         convolution = opcode in (schema.BuiltinOperator.CONV_2D,
                                  schema.BuiltinOperator.DEPTHWISE_CONV_2D)
         if pending_pad is not None and not (convolution or is_pad):
-            raise bad(f"follows a PAD; a PAD is supported only right before a convolution "
-                      f"(Keras: ZeroPadding2D before Conv2D or DepthwiseConv2D)")
+            raise bad("follows a PAD; a PAD is supported only right before a convolution "
+                      "(Keras: ZeroPadding2D before Conv2D or DepthwiseConv2D)")
         if is_pad:
             amounts = constant(op.inputs[1]) if len(op.inputs) > 1 else None
             if amounts is None:

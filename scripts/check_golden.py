@@ -35,7 +35,7 @@ def check(src, mnist_dir=None, n=None, float_model=True, progress=True,
     say = (lambda text: print(text, file=sys.stderr, flush=True)) if announce else (lambda _: 0)
     data = src.load_data(mnist_dir)
     test = data.test.head(n)
-    labelled = getattr(data, "labelled", True)
+    labelled = data.labelled
 
     def accuracy(pred):
         return float(np.mean(pred == test.y)) if labelled else None

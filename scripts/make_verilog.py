@@ -110,6 +110,21 @@ def recorded_design(src, vdir: Path) -> dict | None:
         return None
 
 
+def recorded_config(net, rec: dict | None):
+    """The config a recorded build (``recorded_design``) holds, validated for ``net``; None
+    when there is none or it is another network's."""
+    from hdl.cnn import config as cfg
+    from hdl.cnn.parallel import Parallel
+
+    if not rec:
+        return None
+    try:
+        return cfg.validate(net, {k: Parallel(v["pe"], v["simd"], v.get("taps", 1))
+                                  for k, v in rec["layers"].items()})
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def design(net, src, args, log) -> tuple:
     """The design a command after ``make verilog`` tests: (config, Verilog folder, top name,
     requant DSP bits, built now). Given config flags, that config, built into the folder and
@@ -118,7 +133,6 @@ def design(net, src, args, log) -> tuple:
     when the model changed; with no build there, the default config, built. Every path says
     which design it is on ``log``."""
     from hdl.cnn import config as cfg
-    from hdl.cnn.parallel import Parallel
     from hdl.flow import build
 
     vdir = Path("build") / src.name / "verilog"
@@ -126,12 +140,9 @@ def design(net, src, args, log) -> tuple:
     digest = model_hash(src)
     conf, how, dsp_bits = None, None, args.requant_dsp_bits or 0
     if not config_flags(args) and rec and rec.get("model_sha256"):
-        try:
-            conf = cfg.validate(net, {k: Parallel(v["pe"], v["simd"], v.get("taps", 1))
-                                      for k, v in rec["layers"].items()})
+        conf = recorded_config(net, rec)  # None: another network's folder, built over
+        if conf is not None:
             how, dsp_bits = rec.get("chosen_by", "recorded"), rec.get("requant_dsp_bits", 0)
-        except (KeyError, TypeError, ValueError):
-            conf = None  # a folder of another network: build the default over it
         if conf is not None and rec["model_sha256"] == digest:
             print(f"testing {vdir}: {how}, {cfg.multipliers(conf)} multipliers, interval "
                   f"{cfg.interval(net, conf):,} clocks (as make verilog built it)", file=log,

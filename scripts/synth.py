@@ -100,9 +100,7 @@ def tuned_design(net, src, args):
     """(config, how it was chosen) of a design ``make verilog`` built with config flags in
     build/<model>/verilog for this very model file, when no config flag is given here; else
     None (the target's default config)."""
-    from hdl.cnn import config as cfg
-    from hdl.cnn.parallel import Parallel
-    from scripts.make_verilog import config_flags, model_hash, recorded_design
+    from scripts.make_verilog import config_flags, model_hash, recorded_config, recorded_design
 
     if config_flags(args):
         return None
@@ -110,12 +108,8 @@ def tuned_design(net, src, args):
     if not rec or not str(rec.get("chosen_by", "")).startswith("--") or \
             rec.get("model_sha256") != model_hash(src):
         return None
-    try:
-        conf = cfg.validate(net, {k: Parallel(v["pe"], v["simd"], v.get("taps", 1))
-                                  for k, v in rec["layers"].items()})
-    except (KeyError, TypeError, ValueError):
-        return None
-    return conf, rec["chosen_by"]
+    conf = recorded_config(net, rec)
+    return None if conf is None else (conf, rec["chosen_by"])
 
 
 def whole(src, net, args) -> int:

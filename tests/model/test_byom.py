@@ -345,7 +345,7 @@ def test_model_trained_on_minus_one_to_one(monkeypatch, capfd, tmp_path, mnist):
                                                   (256, 28, 28, 1)))[:, 0, 0, 0])
     assert table[0] == -128 and table[255] > 100
     # the hardware and the C library read the same mapping from the file
-    from model import c_export, export
+    from model import c_export
     from tests.usermodels import hardware_bit_exact
 
     images = np.asarray(test.x[:16])
