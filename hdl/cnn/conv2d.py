@@ -97,7 +97,7 @@ def trace(layer: Layer, pe: int, simd: int, t_in, taps: int = 1, lanes: int = 1)
     it; downstream always ready).
 
     A word reaches the line buffer ``ahead`` clocks after its input: packer 1 (2 when it splits
-    wide beats), FIFO 2, the padding's register 1, the skid buffer 1, and 2 more to a window
+    wide beats), FIFO 3, the padding's register 1, the skid buffer 1, and 2 more to a window
     beat. The line buffer takes one word a clock; a window's last word waits for a free job
     slot. The pads before an image's first word come with that word; the other pads come one
     a clock behind the words before them. The engine as in ``mac_engine.Timing``."""
@@ -116,7 +116,7 @@ def _trace(in_shape, c_out, k, st, pad, pe, simd, t_in, taps, lanes, record=True
     engine = Timing(k * k // taps * cg_n, c_out // pe, pe, 2, wide=taps > 1,
                     lanes=taps * simd, cg=cg_n)
     engine.record = record
-    ahead = 5 + pack_delay(lanes, simd) + (1 if any(pad) else 0)
+    ahead = 6 + pack_delay(lanes, simd) + (1 if any(pad) else 0)
     # a pixel's words go one a clock: word j at max(avail_j, previous word + 1, free slot), so
     # its last word at max over j of (avail_j + Cg-1-j), previous pixel's last + Cg, free +
     # Cg-1. ``reach[p]``: the first term for real pixel p.

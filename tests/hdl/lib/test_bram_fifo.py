@@ -27,7 +27,8 @@ def test_order_under_gaps_and_stalls(tmp_path, depth, gap, stall):
 
 @pytest.mark.parametrize("depth", [2, 5, 16])
 def test_run_ahead_capacity(depth):
-    """With the output held, the FIFO takes exactly depth words + the one in its read register."""
+    """With the output held, the FIFO takes exactly depth words + the ones in its read and output
+    registers."""
     clk, rst = make_clk_rst()
     s, m = Stream(8), Stream(8)
     t_in = []
@@ -42,7 +43,7 @@ def test_run_ahead_capacity(depth):
             cycles["n"] += 1
 
     run(parts + [watch], lambda: cycles["n"] >= 3 * depth + 20, clk, 10 * depth + 100, rst=rst)
-    assert len(t_in) == depth + 1
+    assert len(t_in) == depth + 2
 
 
 def test_converted_verilog_in_icarus(tmp_path):
