@@ -141,7 +141,7 @@ prog: venv
 	$(PY) scripts/prog.py --board $(BOARD) $(if $(IMAGE),--image $(IMAGE))
 
 sweep: venv
-	$(PY) scripts/sweep.py --model $(MODEL) $(if $(filter command line,$(origin TARGET)),--target $(TARGET))
+	$(PY) scripts/sweep.py --model $(MODEL) $(if $(filter command line,$(origin TARGET)),--target $(TARGET)) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 mcu-report: venv
 	$(PY) scripts/mcu_report.py --model $(MODEL)

@@ -106,8 +106,9 @@ def run(main) -> None:
               ValueError, CommandError)
     try:
         from cosim.icarus import ToolMissing
+        from hdl.flow.jobs import SchedulerError
         from hdl.flow.synth import SynthError
-        errors += (SynthError, ToolMissing)
+        errors += (SynthError, ToolMissing, SchedulerError)
     except ImportError:  # the HDL side is optional for the model-only commands
         pass
     try:

@@ -14,55 +14,26 @@ reaches the fastest interval any config can (input, pooling or argmax bound), or
 within --max-mults when that one is larger.
 
 With --target ecp5 (or ice40) each config's accelerator also goes through Yosys and nextpnr
-(placer seed --seed, aiming at --freq-mhz): the table adds the routed fmax and the images/s at
-that fmax, the plot adds those points, and a config beyond the device says which resource.
-The configs run --jobs at a time (default: one per core), each in its own folder.
+at every placer seed of --seeds (aiming at --freq-mhz): the table adds the routed fmax (the
+minimum over the seeds, median and maximum beside it) and the images/s at that fmax, the plot
+adds those points, and a config beyond the device says which resource. The jobs (one
+Verilator run per config, one place and route per config and seed) run --jobs at a time
+(default: one per core), each in its own folder, or on a Dask cluster with --scheduler.
 
 Examples:
   python scripts/sweep.py --model mnist_cnn
   python scripts/sweep.py --model digits_cnn --budgets 4 8 --n 8
   python scripts/sweep.py --model digits_cnn --target ecp5     # + fmax, images/s at fmax
+  python scripts/sweep.py --model mnist_cnn --target ecp5 --seeds 1 2 3 --scheduler tcp://pnr:8786
 """
 import argparse
 import json
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scripts._cli import add_model_args, resolve_model, run  # noqa: E402
-
-
-def configs(net, src, budgets, max_mults: int | None = None):
-    """(name, config) pairs from the smallest to the fastest, duplicates dropped; with
-    ``max_mults`` the fastest is the fastest within that many multipliers."""
-    from hdl.cnn import config as cfg
-    from model import presets
-
-    weighted = [layer for layer in net.layers if layer.has_weights]
-    out = [("smallest", {layer.name: (1, 1) for layer in weighted})]
-    out += [(f"budget-{b}", cfg.auto(net, budget=b)) for b in budgets]
-    default = presets.hw_config(src.name)
-    if default.is_file():
-        out.append(("default", cfg.validate(net, cfg.load(default))))
-    fastest = cfg.auto(net, ii=cfg.interval(net, cfg.fastest(net)))
-    if max_mults is not None and cfg.multipliers(fastest) > max_mults:
-        print(f"the fastest config needs {cfg.multipliers(fastest):,} multipliers; "
-              f"sweeping up to --max-mults {max_mults:,} instead", flush=True)
-        fastest = cfg.auto(net, budget=max_mults)
-    out.append(("fastest", fastest))
-    seen, unique = set(), []
-    for name, conf in out:
-        key = tuple(sorted(conf.items()))
-        if key not in seen:
-            seen.add(key)
-            unique.append((name, conf))
-    return sorted(unique, key=lambda nc: (cfg.multipliers(nc[1]), -cfg.interval(net, nc[1])))
-
-
-# the device resource a MAC multiplier takes, per target
-MULTS = {"ecp5": "MULT18X18D", "ice40": "DSP"}
 
 
 def plot(rows, path, model, clock_mhz, macs, floor):
@@ -111,49 +82,22 @@ def plot(rows, path, model, clock_mhz, macs, floor):
     plt.close(fig)
 
 
-def one_config(job: dict) -> dict:
-    """One config: Verilator (cycles, bit-exactness) and, with a target, Yosys and nextpnr
-    (resources, fmax). Runs in a worker process."""
-    from cosim import network_sim as ns
-    from hdl.flow import build, synth
-
-    name, conf, net, folder = job["name"], job["config"], job["net"], job["folder"]
-    got = ns.measure(net, conf, job["images"], job["want"], folder, job["input_max"],
-                     input_offset=job["input_offset"])
-    del got["classes"], got["sim_cycles_per_s"]
-    row = {"name": name, **got,
-           "images_per_second": job["clock_mhz"] * 1e6 / got["interval_cycles"]}
-    target = job["target"]
-    if target:
-        top = folder / "verilog" / f"{build.top_name(net)}.v"
-        (folder / target).mkdir(parents=True, exist_ok=True)
-        flow = synth.run_flow(top, target, folder / target, freq_mhz=job["freq_mhz"],
-                              seed=job["seed"], router=job["router"],
-                              progress=False)  # jobs run side by side
-        pnr = flow["pnr"]
-        row.update(device=flow["device"], resources=flow["resources"], over=flow["over"],
-                   commit=flow["commit"], seed=pnr["seed"] if pnr else job["seed"],
-                   router=job["router"], aim_mhz=job["freq_mhz"],
-                   fmax_mhz=pnr["fmax_mhz"] if pnr else None,
-                   critical_path=pnr["critical_path"] if pnr else [],
-                   images_per_second_at_fmax=(pnr["fmax_mhz"] * 1e6 / got["interval_cycles"]
-                                              if pnr else None))
-    return row
-
-
 def fmax_text(r: dict) -> str:
     if "fmax_mhz" not in r:
         return ""
     if r["fmax_mhz"] is None:
-        return "  over: " + ", ".join(r["over"])
-    return f" {r['fmax_mhz']:8.1f} {r['images_per_second_at_fmax']:11,.0f}"
+        return "  over: " + ", ".join(r["over"]) if r["over"] else "  not placed"
+    spread = (f"  ({r['fmax_median']:.1f} / {r['fmax_max']:.1f})" if len(r["seeds"]) > 1
+              else "")
+    return f" {r['fmax_mhz']:8.1f} {r['images_per_second_at_fmax']:11,.0f}{spread}"
 
 
 def main() -> int:
     import numpy as np
 
     from hdl.cnn import config as cfg
-    from hdl.flow import synth
+    from hdl.flow import sweep, synth
+    from hdl.flow.jobs import Runner
     from model import golden
 
     ap = argparse.ArgumentParser(description=__doc__,
@@ -176,12 +120,19 @@ def main() -> int:
     ap.add_argument("--freq-mhz", type=float,
                     help="the clock nextpnr aims for (default: the target's, as make synth and "
                          "make bench aim: 100 MHz for ecp5, 24 for ice40)")
-    ap.add_argument("--seed", type=int, default=1, help="nextpnr's placer seed (default 1)")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1], metavar="SEED",
+                    help="nextpnr's placer seeds: each config is placed at every one and the "
+                         "table gives the minimum fmax (median / maximum beside it); one "
+                         "seed's fmax is a draw, so quote 1 2 3 (default 1)")
     ap.add_argument("--router", choices=synth.ROUTERS, default=synth.DEFAULT_ROUTER,
                     help="nextpnr's router: router2 (the default: it routed the mnist_cnn "
                          "default in 3 minutes, router1 in over 30) or router1")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
-                    help="configs run at once (default: one per core)")
+                    help="local jobs run at once (default: one per core)")
+    ap.add_argument("--scheduler", metavar="ADDRESS",
+                    help="run the jobs on a Dask cluster (dask.distributed) instead: the "
+                         "scheduler's address, tcp://HOST:8786; every worker needs the project "
+                         "installed (docs/performance.md, 'On a cluster')")
     ap.add_argument("--out", type=Path, help="folder (default build/<model>/sweep, "
                                              "build/<model>/sweep-<target> with --target)")
     args = ap.parse_args()
@@ -189,8 +140,10 @@ def main() -> int:
         raise ValueError(f"--n {args.n}: an interval needs at least 3 images")
     if args.jobs < 1:
         raise ValueError(f"--jobs {args.jobs}: at least 1")
+    if len(set(args.seeds)) != len(args.seeds):
+        raise ValueError(f"--seeds {' '.join(map(str, args.seeds))}: a seed is repeated")
     if args.max_mults is None:
-        args.max_mults = synth.DEVICES[args.target][1][MULTS[args.target]] if args.target else 1024
+        args.max_mults = synth.DEVICES[args.target][1][sweep.MULTS[args.target]] if args.target else 1024
     budgets = [b for b in args.budgets if b < args.max_mults]
     if args.freq_mhz is None:
         args.freq_mhz = synth.FREQ_MHZ[args.target] if args.target else 100.0
@@ -200,31 +153,23 @@ def main() -> int:
     want = golden.run_network(net, net.quantize_input(src.to_float(images))).logits
     out = args.out or Path("build") / src.name / (f"sweep-{args.target}" if args.target
                                                   else "sweep")
-    todo = configs(net, src, budgets, args.max_mults)
-    then = (f", then Yosys and {synth.PNR[args.target][0]} (aiming at {args.freq_mhz:g} MHz)"
+    todo = sweep.configs(net, src, budgets, args.max_mults)
+    seeds = args.seeds if args.target else []
+    then = (f", then Yosys and {synth.PNR[args.target][0]} (aiming at {args.freq_mhz:g} MHz, "
+            f"seed{'s' if len(seeds) > 1 else ''} {' '.join(map(str, seeds))})"
             if args.target else "")
-    print(f"{src.name}: {len(todo)} configs, {len(images)} images each, Verilator{then}; "
-          f"{args.jobs} at a time ({net.macs:,} MACs per image)", flush=True)
-    jobs = [{"name": name, "config": conf, "net": net, "folder": out / name,
-             "images": images, "want": want, "input_max": src.input_max,
-             "input_offset": src.input_offset,
-             "clock_mhz": args.clock_mhz, "target": args.target,
-             "freq_mhz": args.freq_mhz, "seed": args.seed, "router": args.router}
-            for name, conf in todo]
-    done = {}
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        futures = {pool.submit(one_config, job): job for job in jobs}
-        for k, future in enumerate(as_completed(futures), 1):
-            job = futures[future]
-            row = future.result()
-            done[job["name"]] = {"name": job["name"], "config": cfg.to_json(job["config"]),
-                                 **{k2: v for k2, v in row.items() if k2 != "name"}}
-            print(f"[{k}/{len(jobs)}] {job['name']} ({cfg.describe(job['config'])}): interval "
-                  f"{row['interval_cycles']:,.0f}{fmax_text(row)}", flush=True)
-    rows = [done[name] for name, _ in todo]
+    with Runner(args.scheduler, args.jobs) as runner:
+        print(f"{src.name}: {len(todo)} configs, {len(images)} images each, Verilator{then}; "
+              f"on {runner.describe()} ({net.macs:,} MACs per image)", flush=True)
+        rows = sweep.run(net, todo, folder=out.resolve(), images=images, want=want,
+                         input_max=src.input_max, input_offset=src.input_offset,
+                         clock_mhz=args.clock_mhz, target=args.target,
+                         freq_mhz=args.freq_mhz, seeds=seeds, router=args.router,
+                         runner=runner, report=lambda text: print(text, flush=True))
     head = (f"  {'config':10s} {'mults':>5s} {'interval':>10s} {'predicted':>10s} "
             f"{'latency':>10s} {'predicted':>10s} {'MAC util':>8s} {'images/s':>9s} exact"
-            + (f" {'fmax MHz':>8s} {'at fmax/s':>11s}" if args.target else ""))
+            + (f" {'fmax MHz':>8s} {'at fmax/s':>11s}" if args.target else "")
+            + ("  (median / max MHz)" if len(seeds) > 1 else ""))
     print(head)
     for r in rows:
         print(f"  {r['name']:10s} {r['multipliers']:5d} {r['interval_cycles']:10,.0f} "
@@ -237,12 +182,15 @@ def main() -> int:
                                                 "clock_mhz": args.clock_mhz,
                                                 "target": args.target,
                                                 "commit": synth.source_commit(),
-                                                "seed": args.seed, "router": args.router,
+                                                "seeds": seeds, "router": args.router,
                                                 "aim_mhz": args.freq_mhz if args.target
                                                 else None, "rows": rows},
                                                indent=1))
     plot(rows, out / "sweep.png", src.name, args.clock_mhz, net.macs,
          cfg.interval(net, cfg.fastest(net)))
+    ratio = sweep.fmax_ratio(rows)
+    if ratio is not None:
+        print(f"fastest / smallest fmax (the minimum over seeds of each): {ratio:.2f}")
     print(f"wrote {out / 'sweep.json'} and {out / 'sweep.png'}")
     return 0 if all(r["bit_exact"] == r["images"] for r in rows) else 1
 

@@ -265,6 +265,8 @@ def place_and_route(netlist: Path, asc: Path, *, pcf: Path | None = None, freq_m
                "--router", router]
         if pcf:
             cmd += ["--pcf" if target == "ice40" else "--lpf", rel(pcf, here)]
+            if Path(pcf).name == "clock.lpf":  # ``clock_pin``'s: the clock alone is placed
+                cmd.append("--lpf-allow-unconstrained")
         returncode, text = run_nextpnr(cmd, here, log, label=f"{exe} {Path(netlist).stem}",
                                        progress=progress)
         if LEGALISE_FAILED not in text:
@@ -426,6 +428,21 @@ def source_commit() -> str:
     return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else "unknown"
 
 
+# an accelerator top without a board: its clock enters on the ULX3S oscillator's pin, a
+# primary-clock (PCLK) input. Left to nextpnr, the pin lands anywhere, and at some placer seeds
+# router2 finds no route from it to the global clock network ("Failed to route arc 0.0 of net
+# 'clk$TRELLIS_IO_IN'"; digits_cnn 1x1 at seed 1). The other ports stay unplaced.
+CLOCK_PIN = "G2"
+
+
+def clock_pin(out: Path) -> Path:
+    """Write out/clock.lpf, which puts the top's ``clk`` on ``CLOCK_PIN``."""
+    lpf = Path(out) / "clock.lpf"
+    lpf.write_text(f'LOCATE COMP "clk" SITE "{CLOCK_PIN}";\n'
+                   f'IOBUF PORT "clk" IO_TYPE=LVCMOS33;\n')
+    return lpf
+
+
 def run_flow(top: Path, target: str, out: Path, *, freq_mhz: float = 24.0, seed: int = 1,
              bitstream: bool = False, pcf: Path | None = None, timing_seeds: int = 1,
              dsp_registers: bool = True, progress: bool = True,
@@ -469,6 +486,8 @@ def run_flow(top: Path, target: str, out: Path, *, freq_mhz: float = 24.0, seed:
     if routed and not doc["over"]:
         _, _, _, routed_ext, bit_ext = PNR[target]
         asc = out / f"{top.stem}{routed_ext}"
+        if pcf is None and target == "ecp5":
+            pcf = clock_pin(out)
         for attempt in range(max(1, timing_seeds)):
             pnr = place_and_route(netlist, asc, freq_mhz=freq_mhz, seed=seed, pcf=pcf,
                                   log=out / "nextpnr.log", target=target, progress=progress,

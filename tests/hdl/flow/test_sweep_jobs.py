@@ -1,0 +1,92 @@
+"""The sweep's jobs (hdl.flow.sweep) on local processes and on a Dask cluster: the same rows;
+the figures over placer seeds; a scheduler that does not answer is said so."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from hdl.flow import sweep
+from hdl.flow.jobs import Runner, SchedulerError
+from tests.conftest import ROOT
+from tests.hdl.helpers import need_tools
+
+
+def small_sweep(folder, runner, target=None, seeds=(1,)):
+    from model import golden, source
+
+    src = source.resolve("digits_cnn")
+    net = src.load_net()
+    images = np.asarray(src.load_data(None).test.x[:3])
+    want = golden.run_network(net, net.quantize_input(src.to_float(images))).logits
+    todo = [("smallest", {"conv1": (1, 1), "dense1": (1, 1)})]
+    lines = []
+    rows = sweep.run(net, todo, folder=folder, images=images, want=want,
+                     input_max=src.input_max, input_offset=src.input_offset, clock_mhz=50.0,
+                     target=target, freq_mhz=100.0, seeds=seeds, runner=runner,
+                     report=lines.append)
+    return rows, lines
+
+
+def test_a_local_cluster_gives_the_local_rows(tmp_path):
+    """One config in Verilator, then placed on the ECP5 at two seeds: the rows from a
+    dask.distributed LocalCluster equal those from local processes, value for value, and each
+    seed placed in its own folder."""
+    need_tools("verilator")
+    distributed = pytest.importorskip("distributed", reason="dask.distributed: make setup")
+    with Runner(workers=2) as runner:
+        local, lines = small_sweep(tmp_path / "local", runner, "ecp5", (1, 2))
+    row = local[0]
+    assert row["bit_exact"] == 3 and row["interval_cycles"] == row["predicted_interval"]
+    assert len(lines) == 3 and lines[0].startswith("[1/3] smallest")
+    assert row["seeds"] == [1, 2] and [p["seed"] for p in row["placements"]] == [1, 2]
+    assert row["fmax_mhz"] == min(p["fmax_mhz"] for p in row["placements"]) > 0
+    assert row["aim_mhz"] == 100.0 and row["router"] == "router2"
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        with Runner(cluster) as runner:
+            assert "Dask scheduler" in runner.describe()
+            remote, _ = small_sweep(tmp_path / "dask", runner, "ecp5", (1, 2))
+    assert remote == local
+    for seed in (1, 2):
+        assert (tmp_path / "dask" / "smallest" / f"ecp5-s{seed}" / "nextpnr.log").is_file()
+
+
+def placement(seed, fmax):
+    return {"seed": seed, "device": "LFE5U-85F", "resources": {"LUT": seed}, "over": [],
+            "commit": "abc1234", "router": "router2", "aim_mhz": 100.0, "fmax_mhz": fmax,
+            "critical_path": [f"path of seed {seed}"]}
+
+
+def test_the_minimum_over_seeds_counts():
+    row = {"name": "default", "interval_cycles": 1000}
+    got = sweep.summarize(row, [placement(2, 95.0), placement(3, 90.0), placement(1, 93.0)])
+    assert got["seeds"] == [1, 2, 3]
+    assert (got["fmax_mhz"], got["fmax_median"], got["fmax_max"]) == (90.0, 93.0, 95.0)
+    assert got["seed"] == 3 and got["critical_path"] == ["path of seed 3"]
+    assert got["resources"] == {"LUT": 3}
+    assert got["images_per_second_at_fmax"] == 90e6 / 1000
+    rows = [{"name": "smallest", "fmax_mhz": 120.0}, got | {"name": "fastest"}]
+    assert sweep.fmax_ratio(rows) == 0.75
+
+
+def test_a_seed_that_does_not_fit_leaves_no_fmax():
+    over = placement(1, None) | {"over": ["MULT18X18D"]}
+    got = sweep.summarize({"name": "x", "interval_cycles": 10}, [over])
+    assert got["fmax_mhz"] is None and got["over"] == ["MULT18X18D"]
+    assert sweep.fmax_ratio([got, {"name": "smallest", "fmax_mhz": 100.0}]) is None
+
+
+def test_no_scheduler_there_is_said():
+    pytest.importorskip("distributed", reason="dask.distributed: make setup")
+    with pytest.raises(SchedulerError, match="no Dask scheduler answered within 2 s"):
+        with Runner("tcp://127.0.0.1:9", timeout=2):
+            pass
+
+
+def test_a_repeated_seed_is_refused(tmp_path):
+    proc = subprocess.run([sys.executable, "scripts/sweep.py", "--model", "digits_cnn",
+                           "--target", "ice40", "--seeds", "1", "1", "--out", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 2 and "--seeds 1 1: a seed is repeated" in proc.stderr
+    assert "Traceback" not in proc.stderr and not list(tmp_path.iterdir())
