@@ -66,7 +66,7 @@ KINDS = ("conv2d", "depthwise", "maxpool2x2", "maxpool", "avgpool", "mean", "fla
 # the kinds the hardware blocks implement (all of them today); a kind added to the golden model
 # and the C library before it has a block runs in ``make check`` and ``make export`` and is
 # refused by the commands that build hardware (``check_hardware``)
-HARDWARE_KINDS = ("conv2d", "maxpool2x2", "maxpool", "avgpool", "mean", "flatten", "dense")
+HARDWARE_KINDS = ("conv2d", "depthwise", "maxpool2x2", "maxpool", "avgpool", "mean", "flatten", "dense")
 # what the hardware blocks take (hardware_reason); the golden model and the C library take any
 CONV_KERNELS = (1, 3, 5, 7)
 ADD_LEFT_SHIFT = 20  # TFLite's int8 ADD: inputs shifted left by 20 before their multipliers
@@ -212,11 +212,14 @@ def hardware_reason(layer: Layer) -> str | None:
     if layer.kind not in HARDWARE_KINDS:
         return f"{layer.kind} has no hardware block yet; {runs}"
     (kh, kw), (sh, sw) = layer.kernel_hw, layer.stride_hw
-    if layer.kind == "conv2d" and (kh != kw or kh not in CONV_KERNELS or sh != sw
-                                   or sh not in CONV_STRIDES):
+    if layer.kind in ("conv2d", "depthwise") and (kh != kw or kh not in CONV_KERNELS
+                                                  or sh != sw or sh not in CONV_STRIDES):
         return (f"kernel {kh}x{kw} stride {sh}x{sw}: the hardware's convolution takes square "
                 f"kernels of {', '.join(map(str, CONV_KERNELS))} with stride 1 or 2 the same "
                 f"both ways; {runs}")
+    if layer.kind == "depthwise" and layer.depth_multiplier != 1:
+        return (f"depth multiplier {layer.depth_multiplier}: the hardware's depthwise "
+                f"convolution takes 1 (one output channel per input channel); {runs}")
     if layer.kind in ("maxpool", "avgpool") and (kh != kw or kh not in POOLS
                                                  or (sh, sw) != (kh, kw)):
         return (f"pool {kh}x{kw} stride {sh}x{sw}: the hardware's pooling takes 2x2 stride 2 "

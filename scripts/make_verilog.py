@@ -60,7 +60,7 @@ def resolve_config(net, src, args, variant: str | None = None):
         if default.is_file():
             conf = cfg.load(default)
         else:  # a user model without a config: one multiplier per layer, the smallest design
-            conf = {layer.name: (1, 1) for layer in net.layers if layer.has_weights}
+            conf = cfg.smallest(net)
     for text in args.par or []:
         name, value = cfg.parse_override(text)
         conf[name] = value

@@ -128,6 +128,6 @@ def hardware_bit_exact(monkeypatch, capfd, tmp_path, path, images, want, *args,
     result = ns.run_verilator(tmp_path / "run", top, n_classes)
     np.testing.assert_array_equal(result.logits, want)
     if not (gap or stall):
-        assert result.latency == cfg.latency(net, conf)
+        assert result.latency == cfg.latency(net, conf), (result.latency, cfg.latency(net, conf))
         assert result.interval == cfg.interval(net, conf)
     return result, conf

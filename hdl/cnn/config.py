@@ -26,6 +26,7 @@ from model.qnet import Layer, Network
 from . import argmax as argmax_block
 from . import conv2d as conv_block
 from . import dense as dense_block
+from . import depthwise as dw_block
 from . import maxpool2x2 as pool_block
 from . import mean as mean_block
 from . import pool2d as pool2d_block
@@ -78,6 +79,8 @@ def out_lanes(layer: Layer, par, lanes_in: int) -> int:
     if layer.kind == "conv2d":
         par = Parallel.of(par)
         return par.pe if par.taps > 1 else 1
+    if layer.kind == "depthwise":
+        return Parallel.of(par).simd
     if layer.kind == "dense":
         return 1
     return lanes_in  # maxpool and flatten keep the beat
@@ -120,6 +123,8 @@ def validate(net: Network, config: dict) -> dict:
 
 
 def layer_cycles(layer: Layer, par=None, lanes_in: int = 1) -> int:
+    if layer.kind == "depthwise":
+        return dw_block.cycles(layer, Parallel.of(par).check(layer).simd, lanes_in)
     if layer.kind == "conv2d":
         pe, simd, taps = Parallel.of(par)
         return conv_block.cycles(layer, pe, simd, taps, lanes_in)
@@ -156,6 +161,8 @@ def latency(net: Network, config: dict) -> int:
         if layer.kind == "conv2d":
             pe, simd, taps = Parallel.of(par)
             t = conv_block.trace(layer, pe, simd, t, taps=taps, lanes=n[layer.name])
+        elif layer.kind == "depthwise":
+            t = dw_block.trace(layer, Parallel.of(par).simd, t, lanes=n[layer.name])
         elif layer.kind == "maxpool2x2":
             t = pool_block.trace(*layer.in_shape, t)
         elif layer.kind in ("maxpool", "avgpool"):
@@ -171,6 +178,12 @@ def latency(net: Network, config: dict) -> int:
 
 def multipliers(config: dict) -> int:
     return sum(Parallel.of(par).multipliers for par in config.values())
+
+
+def smallest(net: Network) -> dict:
+    """One multiplier a layer (a depthwise layer: one channel's k*k taps), the default for a
+    model without a config."""
+    return {layer.name: options(layer)[0] for layer in net.layers if layer.has_weights}
 
 
 def fastest(net: Network) -> dict:

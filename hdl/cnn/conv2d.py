@@ -173,20 +173,19 @@ def cycles(layer: Layer, pe: int, simd: int, taps: int = 1, lanes: int = 1) -> i
 
 
 @block
-def conv2d(clk, rst, s, m, *, layer: Layer, pe: int = 1, simd: int = 1, paths: dict,
-           requant_dsp_bits: int = 0, taps: int = 1, lanes: int = 1):
-    if layer.kind != "conv2d":
-        raise ValueError(f"layer {layer.name} is a {layer.kind}, not conv2d")
+def front(clk, rst, s, windows, full_next, *, layer: Layer, simd: int, lanes: int):
+    """The window side of a convolution, shared by ``conv2d`` and ``depthwise``: s (``lanes``
+    int8 channels a beat) -> pack -> run-ahead FIFO -> pad2d ('same') -> skid_buffer ->
+    line_buffer -> ``windows`` (k x k taps of SIMD channels a beat); ``full_next``: the
+    consumer's next not-ready, for the line buffer's enable copies. Returns the instances."""
     h, w, c_in = layer.in_shape
     k, st, pad = geometry(layer)
     hp, wp = padded(h, w, pad)
     check_params(hp, wp, c_in, simd, k, st)
-    Parallel(pe, simd, taps).check(layer)
     check_lanes(lanes, simd, f"layer {layer.name}: ")
     check_stream("s", s, bits=8 * lanes, ready=True, signed=lanes == 1)
     packed = Stream(8 * simd, signed=False)
     queued = Stream(8 * simd, signed=False)
-    windows = Stream(8 * k * k * simd, signed=False)
     # if it splits wide beats: room for one input row's, so the bursts a pooling layer sends
     # on its odd rows never stall it (the cycle model takes every beat when it comes)
     insts = [pack(clk, rst, s, packed, simd=simd, lanes=lanes, hold=w * c_in // lanes),
@@ -199,14 +198,25 @@ def conv2d(clk, rst, s, m, *, layer: Layer, pe: int = 1, simd: int = 1, paths: d
         insts.append(pad2d(clk, rst, queued, framed, h=h, w=w, cg=c_in // simd, pad=pad,
                            value=zp_word))
         queued = framed
-    # the line buffer's ready (from the engine's job buffer) ends at the skid buffer's
-    # registers instead of reaching the FIFO's block RAM
+    # the line buffer's ready (from the engine) ends at the skid buffer's registers instead of
+    # reaching the FIFO's block RAM
     held = Stream(8 * simd, signed=False)
     insts.append(skid_buffer(clk, rst, queued, held))
+    insts.append(line_buffer(clk, rst, held, windows, h=hp, w=wp, c=c_in, simd=simd, k=k,
+                             stride=st, full_next=full_next))
+    return insts
+
+
+@block
+def conv2d(clk, rst, s, m, *, layer: Layer, pe: int = 1, simd: int = 1, paths: dict,
+           requant_dsp_bits: int = 0, taps: int = 1, lanes: int = 1):
+    if layer.kind != "conv2d":
+        raise ValueError(f"layer {layer.name} is a {layer.kind}, not conv2d")
+    k, _, _ = geometry(layer)
+    Parallel(pe, simd, taps).check(layer)
+    windows = Stream(8 * k * k * simd, signed=False)
     # the engine's next ready: the line buffer keeps copies of it for its enables
     full_next = Signal(bool(0))
-    return (insts,
-            line_buffer(clk, rst, held, windows, h=hp, w=wp, c=c_in, simd=simd, k=k,
-                        stride=st, full_next=full_next),
+    return (front(clk, rst, s, windows, full_next, layer=layer, simd=simd, lanes=lanes),
             mac_engine(clk, rst, windows, m, layer=layer, pe=pe, simd=simd, paths=paths,
                        requant_dsp_bits=requant_dsp_bits, taps=taps, full_next=full_next))

@@ -38,6 +38,7 @@ from ..lib.stream import Stream, check_stream
 from . import mean as mean_block
 from .argmax import argmax, index_bits
 from .conv2d import conv2d
+from .depthwise import depthwise
 from .dense import dense
 from .maxpool2x2 import maxpool2x2
 from .pool2d import pool2d
@@ -113,6 +114,11 @@ def network(clk, rst, s, m, logit_valid, logit_data, busy, done, *, net: Network
             insts.append(conv2d(clk, rst, x, y, layer=layer, pe=pe, simd=simd,
                                  paths=paths[layer.name], requant_dsp_bits=requant_dsp_bits,
                                  taps=taps, lanes=n))
+        elif layer.kind == "depthwise":
+            insts.append(depthwise(clk, rst, x, y, layer=layer,
+                                   simd=Parallel.of(config[layer.name]).simd,
+                                   paths=paths[layer.name], requant_dsp_bits=requant_dsp_bits,
+                                   lanes=n))
         elif layer.kind == "maxpool2x2":
             lh, lw, lc = layer.in_shape
             insts.append(maxpool2x2(clk, rst, x, y, h=lh, w=lw, c=lc, lanes=n))

@@ -31,8 +31,7 @@ def configs(net, src, budgets, max_mults: int | None = None):
     from hdl.cnn import config as cfg
     from model import presets
 
-    weighted = [layer for layer in net.layers if layer.has_weights]
-    out = [("smallest", {layer.name: (1, 1) for layer in weighted})]
+    out = [("smallest", cfg.smallest(net))]
     out += [(f"budget-{b}", cfg.auto(net, budget=b)) for b in budgets]
     default = presets.hw_config(src.name)
     if default.is_file():

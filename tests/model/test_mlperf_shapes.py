@@ -12,7 +12,7 @@ keras = pytest.importorskip("keras")
 from keras import layers  # noqa: E402
 
 from model import c_export, export, golden, oracle, qnet  # noqa: E402
-from tests.usermodels import refused, user_tflite  # noqa: E402
+from tests.usermodels import hardware_bit_exact, refused, user_tflite  # noqa: E402
 
 
 def build(body, shape, name="m"):
@@ -95,7 +95,8 @@ def test_layer_golden_and_c(tmp_path, case):
 
 
 @pytest.mark.parametrize("case,layer,why", [
-    ("depthwise3x3_same_relu6", "DEPTHWISE_CONV_2D", "depthwise has no hardware block yet"),
+    ("depthwise_multiplier2_relu", "DEPTHWISE_CONV_2D", "depth multiplier 2: the hardware's "
+                                                        "depthwise convolution takes 1"),
     ("conv10x4_stride2_same", "CONV_2D", "kernel 10x4 stride 2x2: the hardware's convolution "
                                          "takes square kernels"),
     ("avgpool_whole_25x5", "AVERAGE_POOL_2D", "pool 25x5 stride 25x5: the hardware's pooling "
@@ -108,6 +109,23 @@ def test_hardware_refuses_what_it_has_no_block_for(monkeypatch, capfd, tmp_path,
     assert msg.startswith(f"{path}: operator ") and f" {layer} (" in msg and why in msg, msg
     assert msg.endswith("the golden model and the C library run it (check_golden.py, "
                         "export_weights.py)")
+
+
+@pytest.mark.parametrize("case,par", [
+    ("depthwise3x3_same_relu6", []), ("depthwise5x5_stride2_valid", []),
+    ("pad_then_depthwise_stride2", ["--auto-budget", "64"]), ("rgb_input", ["--par", "dw1=1x2x9"])])
+def test_depthwise_in_hardware(monkeypatch, capfd, tmp_path, case, par):
+    """Models with a depthwise layer through make_verilog and Verilator: every logit equal to
+    golden's on random pixels, the latency and interval equal to the cycle model's."""
+    body, shape = LAYERS[case]
+    path = convert(build(body, shape, name=case), tmp_path / f"{case}.tflite")
+    net = qnet.from_tflite(path)
+    pixels = np.random.default_rng(3).integers(0, 256, (4,) + net.input_shape, dtype=np.uint8)
+    want = golden.run_network(net, net.quantize_input(pixels / np.float32(255))).logits
+    _, conf = hardware_bit_exact(monkeypatch, capfd, tmp_path, path, pixels, want,
+                                 "--pixel-max", "255", *par)
+    dw = [layer for layer in net.layers if layer.kind == "depthwise"][0]
+    assert conf[dw.name][2] == dw.kernel_hw[0] * dw.kernel_hw[1]
 
 
 def test_a_pad_must_precede_a_convolution(monkeypatch, capfd, tmp_path):

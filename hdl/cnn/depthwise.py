@@ -1,0 +1,361 @@
+"""k x k depthwise convolution (DEPTHWISE_CONV_2D, depth multiplier 1; k = 1, 3, 5, 7), stride 1
+or 2, 'valid' or 'same' padding, bit-exact with ``golden.depthwise``.
+
+    s (int8, NHWC raster) -> the convolution's window side (``conv2d.front``: pack, run-ahead
+      FIFO, pad2d, skid_buffer, line_buffer; k x k windows of SIMD channels a beat)
+      -> engine: SIMD lanes side by side, each channel's k*k taps in one clock
+      -> m (SIMD int8 channels a beat, H' x W' x C in raster order)
+
+Each output channel reads its own input channel only, so the parallelism runs over channels:
+a window beat brings the k*k taps of SIMD channels, and lane i multiplies channel cg*SIMD + i's
+taps by its own filter (``k*k*SIMD`` multipliers, ``Parallel(1, SIMD, k*k)``). The engine takes
+one window beat a clock, as fast as the line buffer gives them, so nothing inside it ever
+waits: no clock enable, every stage a plain register.
+
+Engine pipeline (one window beat a clock; ``LATENCY`` clocks from the beat to the FIFO):
+
+    take    the window and the filter word of its channel group (``weights`` ROM, word cg:
+            lane t*SIMD + i holds channel cg*SIMD + i's tap t) into registers
+    operand x - zp_in and the weight, per tap and lane (the multiplier's input registers)
+    product (x - zp_in) * w (the multiplier's pipeline register)
+    sum     an adder tree over the k*k products, one registered level per halving
+    bias    + the channel's bias (``mac_engine.wide_lane``: its ROM, by channel)
+    requant one ``requant`` per lane, then the lanes side by side into the output FIFO
+
+Backpressure: one credit per output word in flight or stored; a window beat is taken only
+with a credit (``room``, a register set a clock ahead; ``full_next`` gives the line buffer its
+next value for its enable copies). The FIFO holds every word in flight, so with the output
+always ready the engine never refuses a beat and the cycle model is the window side's.
+
+Cycle model: ``trace`` follows every word into the line buffer as ``conv2d.trace`` does, one
+a clock; a window word's output leaves ``OUT_DELAY`` clocks after it. ``cycles`` is the
+spacing of back-to-back images. Both are checked against the RTL clock for clock
+(tests/hdl/cnn/test_depthwise.py).
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+from myhdl import ConcatSignal, Signal, always, always_comb, always_seq, block, intbv
+
+from model import export
+from model.qnet import Layer
+
+from ..lib.counters import credit_counter
+from ..lib.fifo import fifo
+from ..lib.rom import rom
+from ..lib.stream import Stream, check_stream, concat_lanes
+from . import requant as rq
+from .conv2d import STEADY_IMAGES, STEADY_PERIOD, front, geometry
+from .line_buffer import out_size
+from .mac_engine import requantizer_for, wide_lane
+from .pack import delay as pack_delay
+from .pad2d import padded
+
+PROD_BITS = 17  # int8 x (int8 - zp_in): |product| <= 128 * 255 < 2^15, 17 bits with margin
+
+
+def tree_levels(taps: int) -> int:
+    """Registered adder levels that sum ``taps`` products (each level halves them; one
+    product still takes a level)."""
+    return max(1, (taps - 1).bit_length())
+
+
+def pipeline(taps: int) -> int:
+    """Clocks from a window beat's take to its word's write into the output FIFO: take,
+    operand, product, the tree, the bias (two: its ROM read beside the sum's register, the
+    add), requant."""
+    return 3 + tree_levels(taps) + 2 + rq.LATENCY
+
+
+def fifo_depth(taps: int) -> int:
+    """Output FIFO words: every word in flight, and a few more (the credit's round trip)."""
+    return pipeline(taps) + 4
+
+
+def out_delay(taps: int) -> int:
+    """Clocks from a window word's clock in ``_windows`` (the clock the line buffer takes it,
+    as ``conv2d.trace`` counts) to its output word on ``m``: the window side's last stages,
+    the line buffer's two, the engine's ``pipeline`` and the output FIFO's register (checked
+    clock for clock by tests/hdl/cnn/test_depthwise.py)."""
+    return pipeline(taps) + 1
+
+
+def check(layer: Layer, simd: int) -> None:
+    """Raise ValueError naming what the hardware cannot fold."""
+    if layer.kind != "depthwise":
+        raise ValueError(f"layer {layer.name} is a {layer.kind}, not depthwise")
+    if layer.depth_multiplier != 1:
+        raise ValueError(f"layer {layer.name}: depth multiplier {layer.depth_multiplier}; the "
+                         f"hardware takes 1")
+    c = layer.in_shape[-1]
+    if simd < 1 or c % simd:
+        raise ValueError(f"layer {layer.name}: SIMD={simd} must divide its {c} channels")
+
+
+def filter_words(layer: Layer, simd: int) -> list[int]:
+    """The ``weights`` ROM: word cg, lane t*SIMD + i (bits [8*lane+7 : 8*lane]) holds channel
+    cg*SIMD + i's tap t (TFLite's kh x kw order), its int8 bit pattern."""
+    c = layer.in_shape[-1]
+    taps = int(np.prod(layer.weights.shape[1:]))
+    w = layer.weights.astype(np.int64).reshape(c // simd, simd, taps) & 0xFF
+    rows = w.transpose(0, 2, 1).reshape(c // simd, taps * simd)
+    return [sum(int(v) << (8 * i) for i, v in enumerate(row)) for row in rows]
+
+
+def weights_name(layer: Layer, simd: int) -> str:
+    return f"{layer.name}_weights_dw_simd{simd}.mem"
+
+
+def write_mems(layer: Layer, folder, simd: int) -> dict:
+    """Every ROM file the block reads, into ``folder``; returns their paths."""
+    from pathlib import Path
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    taps = int(np.prod(layer.weights.shape[1:]))
+    paths = {"weights": folder / weights_name(layer, simd)}
+    export.write_mem(paths["weights"], filter_words(layer, simd), 8 * taps * simd)
+    files = export.layer_files(layer)
+    for key, values in (("bias", layer.bias), ("multiplier", layer.multiplier),
+                        ("shift", layer.shift)):
+        paths[key] = folder / files[key]["file"]
+        export.write_mem(paths[key], values, files[key]["bits"])
+    return paths
+
+
+def trace(layer: Layer, simd: int, t_in, lanes: int = 1) -> list[int]:
+    """Clock each output value leaves (the SIMD values of a word share it; downstream always
+    ready), ``t_in[i]`` the clock input value i is taken (``lanes`` values a beat share it)."""
+    k, st, pad = geometry(layer)
+    delay = out_delay(k * k)
+    return [t + delay for t in _windows(tuple(layer.in_shape), k, st, pad, simd, t_in, lanes)
+            for _ in range(simd)]
+
+
+def _windows(in_shape, k, st, pad, simd, t_in, lanes) -> list[int]:
+    """The clock each window word enters the line buffer, in output order: the window side
+    as ``conv2d._trace`` follows it, with an engine that takes every word when it comes."""
+    h, w, c = in_shape
+    top, _, left, _ = pad
+    hp, wp = padded(h, w, pad)
+    cg_n = c // simd
+    ahead = 6 + pack_delay(lanes, simd) + (1 if any(pad) else 0)
+    avail = np.asarray(t_in, np.int64).reshape(-1, cg_n, simd)[:, :, -1] + ahead
+    rows = [(top <= y < top + h, y >= k - 1 and (y - k + 1) % st == 0) for y in range(hp)]
+    cols = [(left <= x < left + w, x >= k - 1 and (x - k + 1) % st == 0) for x in range(wp)]
+    out = []
+    prev = -1  # the clock of the last word taken
+    pixel = 0
+    for image in range(len(avail) // (h * w)):
+        # the pads before an image's first word come with it
+        first = int(avail[image * h * w, 0]) + cg_n - 1
+        for y, (real_row, grid_y) in enumerate(rows):
+            for x, (real_col, grid_x) in enumerate(cols):
+                if real_row and real_col:
+                    words = []
+                    for j in range(cg_n):
+                        prev = max(int(avail[pixel, j]), prev + 1)
+                        words.append(prev)
+                    pixel += 1
+                else:
+                    end = max(first, prev + cg_n) if y < top or (y == top and x < left) \
+                        else prev + cg_n
+                    words = list(range(end - cg_n + 1, end + 1))
+                    prev = end
+                if grid_y and grid_x:
+                    out.extend(words)
+    return out
+
+
+@lru_cache(maxsize=1024)
+def _steady(in_shape, k, st, pad, simd, lanes) -> int | float:
+    h, w, c = in_shape
+    t_in = np.arange(STEADY_IMAGES * h * w * c) // lanes
+    words = _windows(in_shape, k, st, pad, simd, t_in, lanes)
+    hp, wp = padded(h, w, pad)
+    per = out_size(hp, k, st) * out_size(wp, k, st) * (c // simd)
+    last = words[per - 1::per]
+    spacing = [b - a for a, b in zip(last[-1 - STEADY_PERIOD:], last[-STEADY_PERIOD:])]
+    if len(set(spacing)) == 1:
+        return spacing[0]
+    return sum(spacing) / STEADY_PERIOD
+
+
+def cycles(layer: Layer, simd: int, lanes: int = 1) -> int | float:
+    """Clocks between back-to-back images with no input gaps or output stalls: the window
+    side's (one word a clock, the pads included)."""
+    check(layer, simd)
+    k, st, pad = geometry(layer)
+    return _steady(tuple(layer.in_shape), k, st, pad, simd, lanes)
+
+
+def _signed(bits: int) -> Signal:
+    return Signal(intbv(0, min=-(1 << (bits - 1)), max=1 << (bits - 1)))
+
+
+@block
+def operands(clk, x, w, xz, wr, *, zp_in: int):
+    """One tap of one lane: xz <= int8(x) - zp_in, wr <= int8(w)."""
+
+    @always(clk.posedge)
+    def reg():
+        xz.next = x.signed() - zp_in
+        wr.next = w.signed()
+
+    return reg
+
+
+@block
+def multiply(clk, a, b, p):
+    @always(clk.posedge)
+    def reg():
+        p.next = a * b
+
+    return reg
+
+
+@block
+def add2(clk, a, b, total):
+    @always(clk.posedge)
+    def reg():
+        total.next = a + b
+
+    return reg
+
+
+@block
+def hold(clk, a, total):
+    """A tree level's odd one out: the value a clock later."""
+    @always(clk.posedge)
+    def reg():
+        total.next = a
+
+    return reg
+
+
+@block
+def adder_tree(clk, values, total, *, bits: int):
+    """total = the sum of ``values``, ``tree_levels(len(values))`` clocks later."""
+    insts = []
+    level = list(values)
+    while len(level) > 1:
+        nxt = []
+        for i in range(0, len(level), 2):
+            q = _signed(bits) if len(level) > 2 else total
+            if i + 1 < len(level):
+                insts.append(add2(clk, level[i], level[i + 1], q))
+            else:
+                insts.append(hold(clk, level[i], q))
+            nxt.append(q)
+        level = nxt
+    if len(values) == 1:
+        insts.append(hold(clk, values[0], total))  # the level a single product still takes
+    return insts
+
+
+@block
+def engine(clk, rst, s, m, full_next, *, layer: Layer, simd: int, paths: dict,
+           requant_dsp_bits: int = 0):
+    c = layer.in_shape[-1]
+    k, _, _ = geometry(layer)
+    taps = k * k
+    cg_n = c // simd
+    check_stream("s", s, bits=8 * taps * simd, ready=True, signed=False)
+    check_stream("m", m, bits=8 * simd, ready=True, signed=simd == 1)
+    acc_bits = layer.acc_bits  # every partial sum too: acc_bound sums the |products|
+    depth = fifo_depth(taps)
+    levels = tree_levels(taps)
+    insts = []
+
+    room = Signal(bool(1))  # a credit is left: s.ready
+    take = Signal(bool(0))
+    cg = Signal(intbv(0, min=0, max=max(2, cg_n)))
+    # the valid flag and the channel group alongside the data, one register a stage
+    n_flags = 3 + levels
+    valid = [Signal(bool(0)) for _ in range(n_flags)]
+    group = [Signal(intbv(0, min=0, max=max(2, cg_n))) for _ in range(n_flags)]
+    win = Signal(intbv(0)[8 * taps * simd:])
+    wq = Signal(intbv(0)[8 * taps * simd:])
+    insts.append(rom(clk, cg, wq, path=paths["weights"]))
+
+    @always(clk.posedge)
+    def window():
+        win.next = s.data
+
+    @always_seq(clk.posedge, reset=rst)
+    def flags():
+        valid[0].next = take
+        group[0].next = cg
+        for i in range(1, n_flags):
+            valid[i].next = valid[i - 1]
+            group[i].next = group[i - 1]
+        if take:
+            if cg == cg_n - 1:
+                cg.next = 0
+            else:
+                cg.next = cg + 1
+
+    insts += [window, flags]
+    q_lanes, q_valids = [], []
+    for i in range(simd):
+        prods = []
+        for t in range(taps):
+            lo = 8 * (t * simd + i)
+            xz, wr, p = _signed(9), _signed(8), _signed(PROD_BITS)
+            insts.append(operands(clk, win(lo + 8, lo), wq(lo + 8, lo), xz, wr,
+                                  zp_in=layer.zp_in))
+            insts.append(multiply(clk, xz, wr, p))
+            prods.append(p)
+        total = _signed(acc_bits)
+        insts.append(adder_tree(clk, prods, total, bits=acc_bits))
+        acc_s = Stream(acc_bits, ready=False)
+        acc_chan = Signal(intbv(0, min=0, max=max(2, c)))
+        q_s = Stream(8, ready=False)
+        insts.append(wide_lane(clk, rst, valid[-1], total, group[-1], acc_s, acc_chan,
+                               pe=simd, p=i, outs=c, bias_path=paths["bias"]))
+        insts.append(requantizer_for(clk, rst, acc_s, acc_chan, q_s, layer=layer, paths=paths,
+                                     requant_dsp_bits=requant_dsp_bits))
+        q_lanes.append(q_s.data)
+        q_valids.append(q_s.valid)
+    word = Stream(8 * simd, signed=simd == 1, ready=False)
+    insts.append(concat_lanes(q_lanes, word.data))
+    insts.append(fifo(clk, rst, word, m, depth=depth))
+
+    pop = Signal(bool(0))
+    credit = Signal(intbv(depth, min=0, max=depth + 1))
+    credit_n = Signal(intbv(depth, min=-1, max=depth + 2))
+    insts.append(credit_counter(clk, rst, take, pop, credit, credit_n))
+    # the lanes keep step; the word is valid when all are (every requantizer's valid is read)
+    valids = ConcatSignal(*q_valids) if simd > 1 else q_valids[0]
+    every = (1 << simd) - 1
+
+    @always_comb
+    def handshake():
+        s.ready.next = room
+        pop.next = m.valid and m.ready
+        word.valid.next = valids == every
+        full_next.next = credit_n == 0
+
+    @always_comb
+    def taking():
+        take.next = s.valid and s.ready
+
+    @always_seq(clk.posedge, reset=rst)
+    def credits():
+        room.next = credit_n != 0
+
+    return insts, handshake, taking, credits
+
+
+@block
+def depthwise(clk, rst, s, m, *, layer: Layer, simd: int = 1, paths: dict,
+              requant_dsp_bits: int = 0, lanes: int = 1):
+    check(layer, simd)
+    k, _, _ = geometry(layer)
+    windows = Stream(8 * k * k * simd, signed=False)
+    full_next = Signal(bool(0))
+    return (front(clk, rst, s, windows, full_next, layer=layer, simd=simd, lanes=lanes),
+            engine(clk, rst, windows, m, full_next, layer=layer, simd=simd, paths=paths,
+                   requant_dsp_bits=requant_dsp_bits))
