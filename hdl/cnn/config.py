@@ -124,7 +124,8 @@ def validate(net: Network, config: dict) -> dict:
 
 def layer_cycles(layer: Layer, par=None, lanes_in: int = 1) -> int:
     if layer.kind == "depthwise":
-        return dw_block.cycles(layer, Parallel.of(par).check(layer).simd, lanes_in)
+        _, simd, taps = Parallel.of(par).check(layer)
+        return dw_block.cycles(layer, simd, lanes_in, taps)
     if layer.kind == "conv2d":
         pe, simd, taps = Parallel.of(par)
         return conv_block.cycles(layer, pe, simd, taps, lanes_in)
@@ -162,7 +163,8 @@ def latency(net: Network, config: dict) -> int:
             pe, simd, taps = Parallel.of(par)
             t = conv_block.trace(layer, pe, simd, t, taps=taps, lanes=n[layer.name])
         elif layer.kind == "depthwise":
-            t = dw_block.trace(layer, Parallel.of(par).simd, t, lanes=n[layer.name])
+            _, simd, taps = Parallel.of(par)
+            t = dw_block.trace(layer, simd, t, lanes=n[layer.name], taps=taps)
         elif layer.kind == "maxpool2x2":
             t = pool_block.trace(*layer.in_shape, t)
         elif layer.kind in ("maxpool", "avgpool"):
@@ -181,8 +183,7 @@ def multipliers(config: dict) -> int:
 
 
 def smallest(net: Network) -> dict:
-    """One multiplier a layer (a depthwise layer: one channel's k*k taps), the default for a
-    model without a config."""
+    """One multiplier a layer, the default for a model without a config."""
     return {layer.name: options(layer)[0] for layer in net.layers if layer.has_weights}
 
 

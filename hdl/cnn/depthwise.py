@@ -74,12 +74,15 @@ def fifo_depth(taps: int) -> int:
     return pipeline(taps) + 4
 
 
-def out_delay(taps: int) -> int:
+def out_delay(taps: int, at_once: bool = True) -> int:
     """Clocks from a window word's clock in ``_windows`` (the clock the line buffer takes it,
     as ``conv2d.trace`` counts) to its output word on ``m``: the window side's last stages,
     the line buffer's two, the engine's ``pipeline`` and the output FIFO's register (checked
-    clock for clock by tests/hdl/cnn/test_depthwise.py)."""
-    return pipeline(taps) + 1
+    clock for clock by tests/hdl/cnn/test_depthwise.py). One tap a clock, the sum is ready
+    after the T-th tap's issue, product and accumulation instead of the adder tree."""
+    if at_once:
+        return pipeline(taps) + 1
+    return pipeline(taps) + 1 + taps + 1 - tree_levels(taps)
 
 
 def check(layer: Layer, simd: int) -> None:
@@ -94,29 +97,39 @@ def check(layer: Layer, simd: int) -> None:
         raise ValueError(f"layer {layer.name}: SIMD={simd} must divide its {c} channels")
 
 
-def filter_words(layer: Layer, simd: int) -> list[int]:
-    """The ``weights`` ROM: word cg, lane t*SIMD + i (bits [8*lane+7 : 8*lane]) holds channel
-    cg*SIMD + i's tap t (TFLite's kh x kw order), its int8 bit pattern."""
+def filter_words(layer: Layer, simd: int, at_once: bool = True) -> list[int]:
+    """The ``weights`` ROM. All taps at once: word cg, lane t*SIMD + i (bits [8*lane+7 :
+    8*lane]) holds channel cg*SIMD + i's tap t (TFLite's kh x kw order). One tap a clock:
+    word cg*T + t, lane i the same weight. Each an int8 bit pattern."""
     c = layer.in_shape[-1]
     taps = int(np.prod(layer.weights.shape[1:]))
     w = layer.weights.astype(np.int64).reshape(c // simd, simd, taps) & 0xFF
-    rows = w.transpose(0, 2, 1).reshape(c // simd, taps * simd)
+    rows = w.transpose(0, 2, 1).reshape(c // simd if at_once else c // simd * taps,
+                                        taps * simd if at_once else simd)
     return [sum(int(v) << (8 * i) for i, v in enumerate(row)) for row in rows]
 
 
-def weights_name(layer: Layer, simd: int) -> str:
-    return f"{layer.name}_weights_dw_simd{simd}.mem"
+def weights_name(layer: Layer, simd: int, at_once: bool = True) -> str:
+    return f"{layer.name}_weights_dw_simd{simd}{'_taps' if at_once else ''}.mem"
 
 
-def write_mems(layer: Layer, folder, simd: int) -> dict:
-    """Every ROM file the block reads, into ``folder``; returns their paths."""
+def at_once(layer: Layer, taps: int) -> bool:
+    """Whether the engine takes every tap in one clock (``taps`` > 1, or a 1x1 filter)."""
+    return taps > 1 or int(np.prod(layer.weights.shape[1:])) == 1
+
+
+def write_mems(layer: Layer, folder, simd: int, taps: int) -> dict:
+    """Every ROM file the block reads at ``simd`` x ``taps``, into ``folder``; returns their
+    paths."""
     from pathlib import Path
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    taps = int(np.prod(layer.weights.shape[1:]))
-    paths = {"weights": folder / weights_name(layer, simd)}
-    export.write_mem(paths["weights"], filter_words(layer, simd), 8 * taps * simd)
+    n_taps = int(np.prod(layer.weights.shape[1:]))
+    once = at_once(layer, taps)
+    paths = {"weights": folder / weights_name(layer, simd, once)}
+    export.write_mem(paths["weights"], filter_words(layer, simd, once),
+                     8 * (n_taps if once else 1) * simd)
     files = export.layer_files(layer)
     for key, values in (("bias", layer.bias), ("multiplier", layer.multiplier),
                         ("shift", layer.shift)):
@@ -125,18 +138,23 @@ def write_mems(layer: Layer, folder, simd: int) -> dict:
     return paths
 
 
-def trace(layer: Layer, simd: int, t_in, lanes: int = 1) -> list[int]:
+def trace(layer: Layer, simd: int, t_in, lanes: int = 1, taps: int | None = None) -> list[int]:
     """Clock each output value leaves (the SIMD values of a word share it; downstream always
-    ready), ``t_in[i]`` the clock input value i is taken (``lanes`` values a beat share it)."""
+    ready), ``t_in[i]`` the clock input value i is taken (``lanes`` values a beat share it);
+    ``taps``: k*k (the default, all at once) or 1 (one a clock)."""
     k, st, pad = geometry(layer)
-    delay = out_delay(k * k)
-    return [t + delay for t in _windows(tuple(layer.in_shape), k, st, pad, simd, t_in, lanes)
-            for _ in range(simd)]
+    once = at_once(layer, k * k if taps is None else taps)
+    delay = out_delay(k * k, once)
+    words = _windows(tuple(layer.in_shape), k, st, pad, simd, t_in, lanes,
+                     1 if once else k * k)
+    return [t + delay for t in words for _ in range(simd)]
 
 
-def _windows(in_shape, k, st, pad, simd, t_in, lanes) -> list[int]:
+def _windows(in_shape, k, st, pad, simd, t_in, lanes, period=1) -> list[int]:
     """The clock each window word enters the line buffer, in output order: the window side
-    as ``conv2d._trace`` follows it, with an engine that takes every word when it comes."""
+    as ``conv2d._trace`` follows it, one word a clock, a window word at least ``period``
+    clocks after the one before (the engine takes one every ``period`` clocks; a word that
+    must wait holds the ones behind it)."""
     h, w, c = in_shape
     top, _, left, _ = pad
     hp, wp = padded(h, w, pad)
@@ -147,33 +165,36 @@ def _windows(in_shape, k, st, pad, simd, t_in, lanes) -> list[int]:
     cols = [(left <= x < left + w, x >= k - 1 and (x - k + 1) % st == 0) for x in range(wp)]
     out = []
     prev = -1  # the clock of the last word taken
+    win = -period  # the clock of the last window word taken
     pixel = 0
     for image in range(len(avail) // (h * w)):
         # the pads before an image's first word come with it
-        first = int(avail[image * h * w, 0]) + cg_n - 1
+        first = int(avail[image * h * w, 0])
         for y, (real_row, grid_y) in enumerate(rows):
             for x, (real_col, grid_x) in enumerate(cols):
-                if real_row and real_col:
-                    words = []
-                    for j in range(cg_n):
+                window = grid_y and grid_x
+                before = y < top or (y == top and x < left)
+                for j in range(cg_n):
+                    if real_row and real_col:
                         prev = max(int(avail[pixel, j]), prev + 1)
-                        words.append(prev)
+                    elif before:
+                        prev = max(first + j, prev + 1)
+                    else:
+                        prev += 1
+                    if window:
+                        prev = max(prev, win + period)
+                        win = prev
+                        out.append(prev)
+                if real_row and real_col:
                     pixel += 1
-                else:
-                    end = max(first, prev + cg_n) if y < top or (y == top and x < left) \
-                        else prev + cg_n
-                    words = list(range(end - cg_n + 1, end + 1))
-                    prev = end
-                if grid_y and grid_x:
-                    out.extend(words)
     return out
 
 
 @lru_cache(maxsize=1024)
-def _steady(in_shape, k, st, pad, simd, lanes) -> int | float:
+def _steady(in_shape, k, st, pad, simd, lanes, period) -> int | float:
     h, w, c = in_shape
     t_in = np.arange(STEADY_IMAGES * h * w * c) // lanes
-    words = _windows(in_shape, k, st, pad, simd, t_in, lanes)
+    words = _windows(in_shape, k, st, pad, simd, t_in, lanes, period)
     hp, wp = padded(h, w, pad)
     per = out_size(hp, k, st) * out_size(wp, k, st) * (c // simd)
     last = words[per - 1::per]
@@ -183,12 +204,14 @@ def _steady(in_shape, k, st, pad, simd, lanes) -> int | float:
     return sum(spacing) / STEADY_PERIOD
 
 
-def cycles(layer: Layer, simd: int, lanes: int = 1) -> int | float:
+def cycles(layer: Layer, simd: int, lanes: int = 1, taps: int | None = None) -> int | float:
     """Clocks between back-to-back images with no input gaps or output stalls: the window
-    side's (one word a clock, the pads included)."""
+    side's (one word a clock, the pads included), with one window word every k*k clocks when
+    the taps go one a clock."""
     check(layer, simd)
     k, st, pad = geometry(layer)
-    return _steady(tuple(layer.in_shape), k, st, pad, simd, lanes)
+    once = at_once(layer, k * k if taps is None else taps)
+    return _steady(tuple(layer.in_shape), k, st, pad, simd, lanes, 1 if once else k * k)
 
 
 def _signed(bits: int) -> Signal:
@@ -256,49 +279,65 @@ def adder_tree(clk, values, total, *, bits: int):
 
 
 @block
-def engine(clk, rst, s, m, full_next, *, layer: Layer, simd: int, paths: dict,
-           requant_dsp_bits: int = 0):
+def outputs(clk, rst, load, sums, group, m, *, layer: Layer, simd: int, paths: dict,
+            requant_dsp_bits: int):
+    """The SIMD sums of a window beat (taken on ``load``, channel group ``group``) -> a bias
+    and a requantizer a lane -> one word of SIMD int8 lanes into the output FIFO ``m``."""
     c = layer.in_shape[-1]
+    insts, q_lanes, q_valids = [], [], []
+    for i in range(simd):
+        acc_s = Stream(layer.acc_bits, ready=False)
+        acc_chan = Signal(intbv(0, min=0, max=max(2, c)))
+        q_s = Stream(8, ready=False)
+        insts.append(wide_lane(clk, rst, load, sums[i], group, acc_s, acc_chan, pe=simd, p=i,
+                               outs=c, bias_path=paths["bias"]))
+        insts.append(requantizer_for(clk, rst, acc_s, acc_chan, q_s, layer=layer, paths=paths,
+                                     requant_dsp_bits=requant_dsp_bits))
+        q_lanes.append(q_s.data)
+        q_valids.append(q_s.valid)
+    word = Stream(8 * simd, signed=simd == 1, ready=False)
+    insts.append(concat_lanes(q_lanes, word.data))
+    insts.append(fifo(clk, rst, word, m, depth=fifo_depth(int(np.prod(layer.weights.shape[1:])))))
+    # the lanes keep step; the word is valid when all are (every requantizer's valid is read)
+    valids = ConcatSignal(*q_valids) if simd > 1 else q_valids[0]
+    every = (1 << simd) - 1
+
+    @always_comb
+    def word_valid():
+        word.valid.next = valids == every
+
+    return insts, word_valid
+
+
+@block
+def all_taps(clk, rst, take, data, cg, sums, load, group, *, layer: Layer, simd: int,
+             paths: dict):
+    """Every tap at once: the window beat taken on ``take`` (channel group ``cg``) -> operand,
+    product and adder-tree registers -> ``sums`` with ``load`` and its ``group``."""
     k, _, _ = geometry(layer)
     taps = k * k
+    c = layer.in_shape[-1]
     cg_n = c // simd
-    check_stream("s", s, bits=8 * taps * simd, ready=True, signed=False)
-    check_stream("m", m, bits=8 * simd, ready=True, signed=simd == 1)
-    acc_bits = layer.acc_bits  # every partial sum too: acc_bound sums the |products|
-    depth = fifo_depth(taps)
-    levels = tree_levels(taps)
-    insts = []
-
-    room = Signal(bool(1))  # a credit is left: s.ready
-    take = Signal(bool(0))
-    cg = Signal(intbv(0, min=0, max=max(2, cg_n)))
-    # the valid flag and the channel group alongside the data, one register a stage
-    n_flags = 3 + levels
-    valid = [Signal(bool(0)) for _ in range(n_flags)]
-    group = [Signal(intbv(0, min=0, max=max(2, cg_n))) for _ in range(n_flags)]
+    n_flags = 3 + tree_levels(taps)
+    valid = [Signal(bool(0)) for _ in range(n_flags - 1)] + [load]
+    grp = [Signal(intbv(0, min=0, max=max(2, cg_n))) for _ in range(n_flags - 1)] + [group]
     win = Signal(intbv(0)[8 * taps * simd:])
     wq = Signal(intbv(0)[8 * taps * simd:])
-    insts.append(rom(clk, cg, wq, path=paths["weights"]))
+    insts = [rom(clk, cg, wq, path=paths["weights"])]
 
     @always(clk.posedge)
     def window():
-        win.next = s.data
+        win.next = data
 
     @always_seq(clk.posedge, reset=rst)
     def flags():
         valid[0].next = take
-        group[0].next = cg
+        grp[0].next = cg
         for i in range(1, n_flags):
             valid[i].next = valid[i - 1]
-            group[i].next = group[i - 1]
-        if take:
-            if cg == cg_n - 1:
-                cg.next = 0
-            else:
-                cg.next = cg + 1
+            grp[i].next = grp[i - 1]
 
     insts += [window, flags]
-    q_lanes, q_valids = [], []
     for i in range(simd):
         prods = []
         for t in range(taps):
@@ -308,35 +347,155 @@ def engine(clk, rst, s, m, full_next, *, layer: Layer, simd: int, paths: dict,
                                   zp_in=layer.zp_in))
             insts.append(multiply(clk, xz, wr, p))
             prods.append(p)
-        total = _signed(acc_bits)
-        insts.append(adder_tree(clk, prods, total, bits=acc_bits))
-        acc_s = Stream(acc_bits, ready=False)
-        acc_chan = Signal(intbv(0, min=0, max=max(2, c)))
-        q_s = Stream(8, ready=False)
-        insts.append(wide_lane(clk, rst, valid[-1], total, group[-1], acc_s, acc_chan,
-                               pe=simd, p=i, outs=c, bias_path=paths["bias"]))
-        insts.append(requantizer_for(clk, rst, acc_s, acc_chan, q_s, layer=layer, paths=paths,
-                                     requant_dsp_bits=requant_dsp_bits))
-        q_lanes.append(q_s.data)
-        q_valids.append(q_s.valid)
-    word = Stream(8 * simd, signed=simd == 1, ready=False)
-    insts.append(concat_lanes(q_lanes, word.data))
-    insts.append(fifo(clk, rst, word, m, depth=depth))
+        insts.append(adder_tree(clk, prods, sums[i], bits=layer.acc_bits))
+    return insts
 
+
+@block
+def accumulate(clk, issue, first, p, acc):
+    """acc <= p on a beat's first tap, acc + p on the others (holds between beats)."""
+
+    @always(clk.posedge)
+    def reg():
+        if issue:
+            if first:
+                acc.next = p
+            else:
+                acc.next = acc + p
+
+    return reg
+
+
+@block
+def folded(clk, rst, take, data, cg, busy_n, sums, load, group, *, layer: Layer, simd: int,
+           paths: dict):
+    """One tap a clock: the window beat taken on ``take`` goes into a shift register that
+    brings tap t to its bottom at the beat's t-th clock; lane i multiplies it by its filter's
+    tap (``weights`` ROM word cg*T + t) and accumulates; after the T-th, ``sums`` with
+    ``load``. ``busy_n``: taps left to issue after this clock (a beat can be taken when at
+    most one is left now)."""
+    k, _, _ = geometry(layer)
+    taps = k * k
+    c = layer.in_shape[-1]
+    cg_n = c // simd
+    b = 8 * simd
+    win = Signal(intbv(0)[8 * taps * simd:])
+    left = Signal(intbv(0, min=0, max=taps + 1))  # taps still to issue
+    base = Signal(intbv(0, min=0, max=max(2, cg_n * taps)))  # the next beat's first word
+    ra = Signal(intbv(0, min=0, max=max(2, cg_n * taps)))  # the word the ROM reads
+    g_now = Signal(intbv(0, min=0, max=max(2, cg_n)))
+    wq = Signal(intbv(0)[b:])
+    insts = [rom(clk, ra, wq, path=paths["weights"])]
+    # issue (a tap on the shift register's bottom and its word's address on the ROM), then x
+    # and the ROM word registered together, operands, product, accumulate
+    issue = Signal(bool(0))
+    v = [Signal(bool(0)) for _ in range(3)]
+    f = [Signal(bool(0)) for _ in range(3)]
+    last = [Signal(bool(0)) for _ in range(3)]
+    gg = [Signal(intbv(0, min=0, max=max(2, cg_n))) for _ in range(3)]
+    xb = Signal(intbv(0)[b:])
+
+    @always_comb
+    def issuing():
+        issue.next = left != 0
+        if take:
+            busy_n.next = taps
+        elif left != 0:
+            busy_n.next = left - 1
+        else:
+            busy_n.next = 0
+
+    @always_seq(clk.posedge, reset=rst)
+    def control():
+        left.next = busy_n
+        if take:
+            ra.next = base
+            g_now.next = cg
+            if base == (cg_n - 1) * taps:
+                base.next = 0
+            else:
+                base.next = base + taps
+        elif left > 1:
+            ra.next = ra + 1
+        # the flags of the tap issued this clock, then down the pipeline
+        v[0].next = issue
+        f[0].next = left == taps
+        last[0].next = left == 1
+        gg[0].next = g_now
+        for j in range(1, 3):
+            v[j].next = v[j - 1]
+            f[j].next = f[j - 1]
+            last[j].next = last[j - 1]
+            gg[j].next = gg[j - 1]
+        load.next = v[2] and last[2]
+        group.next = gg[2]
+
+    @always(clk.posedge)
+    def shift():
+        if take:
+            win.next = data
+        else:
+            win.next = win >> b
+        xb.next = win[b:]
+
+    insts += [issuing, control, shift]
+    for i in range(simd):
+        xz, wr, p = _signed(9), _signed(8), _signed(PROD_BITS)
+        insts.append(operands(clk, xb(8 * i + 8, 8 * i), wq(8 * i + 8, 8 * i), xz, wr,
+                              zp_in=layer.zp_in))
+        insts.append(multiply(clk, xz, wr, p))
+        insts.append(accumulate(clk, v[2], f[2], p, sums[i]))
+    return insts
+
+
+@block
+def engine(clk, rst, s, m, full_next, *, layer: Layer, simd: int, taps_at_once: bool,
+           paths: dict, requant_dsp_bits: int = 0):
+    c = layer.in_shape[-1]
+    k, _, _ = geometry(layer)
+    taps = k * k
+    cg_n = c // simd
+    check_stream("s", s, bits=8 * taps * simd, ready=True, signed=False)
+    check_stream("m", m, bits=8 * simd, ready=True, signed=simd == 1)
+    depth = fifo_depth(taps)
+    room = Signal(bool(1))  # a credit is left (and, folded, the taps nearly issued): s.ready
+    take = Signal(bool(0))
+    cg = Signal(intbv(0, min=0, max=max(2, cg_n)))
+    sums = [_signed(layer.acc_bits) for _ in range(simd)]
+    load = Signal(bool(0))
+    group = Signal(intbv(0, min=0, max=max(2, cg_n)))
+    busy_n = Signal(intbv(0, min=0, max=taps + 1))
+    if taps_at_once:
+        insts = [all_taps(clk, rst, take, s.data, cg, sums, load, group, layer=layer,
+                          simd=simd, paths=paths)]
+    else:
+        insts = [folded(clk, rst, take, s.data, cg, busy_n, sums, load, group, layer=layer,
+                        simd=simd, paths=paths)]
+    insts.append(outputs(clk, rst, load, sums, group, m, layer=layer, simd=simd, paths=paths,
+                         requant_dsp_bits=requant_dsp_bits))
     pop = Signal(bool(0))
     credit = Signal(intbv(depth, min=0, max=depth + 1))
     credit_n = Signal(intbv(depth, min=-1, max=depth + 2))
     insts.append(credit_counter(clk, rst, take, pop, credit, credit_n))
-    # the lanes keep step; the word is valid when all are (every requantizer's valid is read)
-    valids = ConcatSignal(*q_valids) if simd > 1 else q_valids[0]
-    every = (1 << simd) - 1
+    ready_n = Signal(bool(1))
 
     @always_comb
     def handshake():
         s.ready.next = room
         pop.next = m.valid and m.ready
-        word.valid.next = valids == every
-        full_next.next = credit_n == 0
+
+    if taps_at_once:
+        @always_comb
+        def ahead():
+            ready_n.next = credit_n != 0
+    else:
+        @always_comb
+        def ahead():
+            ready_n.next = credit_n != 0 and busy_n <= 1
+
+    @always_comb
+    def next_full():
+        full_next.next = not ready_n
 
     @always_comb
     def taking():
@@ -344,18 +503,28 @@ def engine(clk, rst, s, m, full_next, *, layer: Layer, simd: int, paths: dict,
 
     @always_seq(clk.posedge, reset=rst)
     def credits():
-        room.next = credit_n != 0
+        room.next = ready_n
+        if take:
+            if cg == cg_n - 1:
+                cg.next = 0
+            else:
+                cg.next = cg + 1
 
-    return insts, handshake, taking, credits
+    return insts, handshake, ahead, next_full, taking, credits
 
 
 @block
-def depthwise(clk, rst, s, m, *, layer: Layer, simd: int = 1, paths: dict,
-              requant_dsp_bits: int = 0, lanes: int = 1):
+def depthwise(clk, rst, s, m, *, layer: Layer, simd: int = 1, taps: int | None = None,
+              paths: dict, requant_dsp_bits: int = 0, lanes: int = 1):
     check(layer, simd)
     k, _, _ = geometry(layer)
+    taps = k * k if taps is None else taps
+    if taps not in (1, k * k):
+        raise ValueError(f"layer {layer.name}: taps={taps} must be 1 (one a clock) or "
+                         f"{k * k} (all at once)")
     windows = Stream(8 * k * k * simd, signed=False)
     full_next = Signal(bool(0))
     return (front(clk, rst, s, windows, full_next, layer=layer, simd=simd, lanes=lanes),
-            engine(clk, rst, windows, m, full_next, layer=layer, simd=simd, paths=paths,
+            engine(clk, rst, windows, m, full_next, layer=layer, simd=simd,
+                   taps_at_once=at_once(layer, taps), paths=paths,
                    requant_dsp_bits=requant_dsp_bits))

@@ -115,8 +115,8 @@ def network(clk, rst, s, m, logit_valid, logit_data, busy, done, *, net: Network
                                  paths=paths[layer.name], requant_dsp_bits=requant_dsp_bits,
                                  taps=taps, lanes=n))
         elif layer.kind == "depthwise":
-            insts.append(depthwise(clk, rst, x, y, layer=layer,
-                                   simd=Parallel.of(config[layer.name]).simd,
+            _, simd, taps = Parallel.of(config[layer.name])
+            insts.append(depthwise(clk, rst, x, y, layer=layer, simd=simd, taps=taps,
                                    paths=paths[layer.name], requant_dsp_bits=requant_dsp_bits,
                                    lanes=n))
         elif layer.kind == "maxpool2x2":

@@ -35,7 +35,7 @@ from model.qnet import Layer
 def mac_shape(layer: Layer) -> tuple[int, int, int]:
     """(outputs, taps, inputs per tap) of a conv2d (C_out, k*k, C_in) or dense (N_out, 1, N_in);
     a depthwise layer's (1, k*k, C): each channel its own sum, so SIMD channels side by side
-    are its only parallelism, and its engine takes every tap at once."""
+    (and its taps, one a clock or all at once) are its only parallelism."""
     if layer.kind == "depthwise":
         return 1, int(np.prod(layer.weights.shape[1:])), int(layer.weights.shape[0])
     if layer.kind == "conv2d":
@@ -105,9 +105,6 @@ class Parallel:
         if ins % self.simd:
             raise ValueError(f"layer {layer.name}: SIMD={self.simd} must divide its {ins} input "
                              f"channels")
-        if layer.kind == "depthwise" and self.taps != all_taps:
-            raise ValueError(f"layer {layer.name}: a depthwise layer takes all its {all_taps} "
-                             f"taps in one clock: write 1x{self.simd}x{all_taps}")
         if self.taps not in (1, all_taps):
             raise ValueError(f"layer {layer.name}: taps={self.taps} must be 1 (taps folded in "
                              f"time) or {all_taps} (all taps in one clock)")
@@ -118,8 +115,6 @@ def options(layer: Layer) -> list[Parallel]:
     """Every Parallel that folds ``layer``: each (PE, SIMD) pair, and for a conv2d each with
     all k*k taps too."""
     outs, taps, ins = mac_shape(layer)
-    if layer.kind == "depthwise":
-        return [Parallel(1, simd, taps) for simd in range(1, ins + 1) if ins % simd == 0]
     return [Parallel(pe, simd, t) for t in sorted({1, taps})
             for pe in range(1, outs + 1) if outs % pe == 0
             for simd in range(1, ins + 1) if ins % simd == 0]
@@ -173,7 +168,8 @@ def write_block_mems(layer: Layer, folder, par: Parallel) -> dict:
     if layer.kind == "depthwise":
         from .depthwise import write_mems
 
-        return write_mems(layer, folder, par.check(layer).simd)
+        par.check(layer)
+        return write_mems(layer, folder, par.simd, par.taps)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     files = export.layer_files(layer)

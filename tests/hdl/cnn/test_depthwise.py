@@ -39,18 +39,21 @@ def make_dw(c, *, h, w, rng, k=3, stride=1, same=False, mode="gemmlowp", zp_in=-
                     "shift": np.array([p[1] for p in pairs], np.int64)})
 
 
-def simulate(tmp_path, layer, x, simd, lanes=1, **kw):
-    """(outputs shaped like golden's, golden's, the clock of each output word)."""
+def simulate(tmp_path, layer, x, simd, lanes=1, taps=None, **kw):
+    """(outputs shaped like golden's, golden's, the clock of each output word); ``taps``: 1
+    (one a clock) or None (all at once)."""
     want = golden.depthwise(x, layer)
-    paths = dw.write_mems(layer, tmp_path, simd)
+    n_taps = int(np.prod(layer.weights.shape[1:]))
+    taps = n_taps if taps is None else taps
+    paths = dw.write_mems(layer, tmp_path, simd, taps)
     s = Stream(8) if lanes == 1 else Stream(8 * lanes, signed=False)
     m = Stream(8) if simd == 1 else Stream(8 * simd, signed=False)
     values = x.ravel() if lanes == 1 else pack_words(x, lanes)
     n_words = want.size // simd
-    cyc = dw.cycles(layer, simd, lanes)
+    cyc = dw.cycles(layer, simd, lanes, taps)
     out, when = stream_run(
         tmp_path, lambda clk, rst: dw.depthwise(clk, rst, s, m, layer=layer, simd=simd,
-                                                paths=paths, lanes=lanes),
+                                                taps=taps, paths=paths, lanes=lanes),
         "depthwise_dut", s, m, values, n_words, max_cycles=len(x) * 4 * cyc + 5000, **kw)
     if simd > 1:
         out = unpack_words(out, simd)
@@ -66,19 +69,22 @@ CASES = [  # h, w, c, k, stride, same, simd, mode
 
 @pytest.mark.parametrize("h,w,c,k,stride,same,simd,mode", CASES)
 @pytest.mark.parametrize("gap,stall", [(0.0, 0.0), (0.3, 0.5)])
-def test_random(tmp_path, h, w, c, k, stride, same, simd, mode, gap, stall):
+@pytest.mark.parametrize("taps", [1, None], ids=["folded", "at_once"])
+def test_random(tmp_path, h, w, c, k, stride, same, simd, mode, gap, stall, taps):
     rng = np.random.default_rng(h * 1000 + w * 100 + c * 10 + k)
     layer = make_dw(c, h=h, w=w, rng=rng, k=k, stride=stride, same=same, mode=mode,
                     zp_in=int(rng.integers(-128, 128)), zp_out=int(rng.integers(-128, 0)))
     x = rng.integers(-128, 128, (2, h, w, c)).astype(np.int8)
-    got, want, _ = simulate(tmp_path, layer, x, simd, gap=gap, stall=stall, seed=simd)
+    got, want, _ = simulate(tmp_path, layer, x, simd, taps=taps, gap=gap, stall=stall,
+                            seed=simd)
     np.testing.assert_array_equal(got, want)
     assert len(np.unique(want)) >= min(8, want.size // 2), "outputs should spread over int8"
 
 
 @pytest.mark.parametrize("h,w,c,k,stride,same,simd,mode", CASES)
 @pytest.mark.parametrize("lanes", [1, 2])
-def test_cycle_model(tmp_path, h, w, c, k, stride, same, simd, mode, lanes):
+@pytest.mark.parametrize("taps", [1, None], ids=["folded", "at_once"])
+def test_cycle_model(tmp_path, h, w, c, k, stride, same, simd, mode, lanes, taps):
     """Every output word leaves on the clock ``trace`` gives from the clocks the inputs were
     taken, three images back to back (the input offered a beat a clock); ``cycles`` is the
     spacing of their last words."""
@@ -88,18 +94,20 @@ def test_cycle_model(tmp_path, h, w, c, k, stride, same, simd, mode, lanes):
     layer = make_dw(c, h=h, w=w, rng=rng, k=k, stride=stride, same=same, mode=mode)
     x = rng.integers(-128, 128, (3, h, w, c)).astype(np.int8)
     t_in = []
-    got, want, when = simulate(tmp_path, layer, x, simd, lanes=lanes, in_cycles=t_in)
+    got, want, when = simulate(tmp_path, layer, x, simd, lanes=lanes, taps=taps, in_cycles=t_in)
     np.testing.assert_array_equal(got, want)
     t_in = [t for t in t_in for _ in range(lanes)]
-    predicted = dw.trace(layer, simd, t_in, lanes)[::simd]
+    predicted = dw.trace(layer, simd, t_in, lanes, taps)[::simd]
     words = list(when)  # one a word
     assert list(words) == predicted
     per = want[0].size // simd
-    assert words[2 * per + per - 1] - words[per + per - 1] == dw.cycles(layer, simd, lanes)
+    assert words[2 * per + per - 1] - words[per + per - 1] == dw.cycles(layer, simd, lanes,
+                                                                          taps)
 
 
 @pytest.mark.parametrize("weight,value,zp_in", [(127, 127, -128), (-128, -128, 127)])
-def test_extremes(tmp_path, weight, value, zp_in):
+@pytest.mark.parametrize("taps", [1, None], ids=["folded", "at_once"])
+def test_extremes(tmp_path, weight, value, zp_in, taps):
     """Largest products and a bias next to the int32 limit: a short sum would fail."""
     c, k = 2, 3
     fan = k * k * 128 * 255
@@ -109,16 +117,18 @@ def test_extremes(tmp_path, weight, value, zp_in):
     assert layer.acc_bits == 32
     x = np.full((2, 4, 4, c), value, np.int8)
     x[1, ::2] = -1 - value
-    got, want, _ = simulate(tmp_path, layer, x, 2, gap=0.2, stall=0.2)
+    got, want, _ = simulate(tmp_path, layer, x, 2, taps=taps, gap=0.2, stall=0.2)
     np.testing.assert_array_equal(got, want)
 
 
-def test_converted_verilog_in_icarus(tmp_path):
+@pytest.mark.parametrize("taps", [1, None], ids=["folded", "at_once"])
+def test_converted_verilog_in_icarus(tmp_path, taps):
     need_tools("iverilog", "vvp", "verilator")
     rng = np.random.default_rng(5)
     layer = make_dw(4, h=6, w=5, rng=rng, stride=2, same=True, zp_in=3, zp_out=-7)
     x = rng.integers(-128, 128, (1, 6, 5, 4)).astype(np.int8)
-    got, want, _ = simulate(tmp_path, layer, x, 2, gap=0.2, stall=0.3, hdl="icarus")
+    got, want, _ = simulate(tmp_path, layer, x, 2, taps=taps, gap=0.2, stall=0.3,
+                            hdl="icarus")
     np.testing.assert_array_equal(got, want)
     icarus.verilator_lint(tmp_path / "depthwise_dut.v", "depthwise_dut")
 
