@@ -244,7 +244,11 @@ def check_hardware(net: Network, label: str | None = None) -> Network:
                 f"a chain of layers yet; the golden model runs it (check_golden.py)")
         before = layer.tensor
     last = net.layers[-1]
-    if not (last.kind == "dense" or (last.kind == "mean" and len(last.out_shape) == 1)):
+    # keras.applications' top: a 1x1 convolution on the pooled 1x1 map, then the reshape
+    conv_top = (last.kind == "flatten" and len(net.layers) > 1
+                and net.layers[-2].kind == "conv2d" and net.layers[-2].out_shape[:2] == (1, 1))
+    if not (last.kind == "dense" or (last.kind == "mean" and len(last.out_shape) == 1)
+            or conv_top):
         raise UnsupportedTFLiteError(
             f"{last.where or label or net.name}: the hardware's classifier takes its logits "
             f"from a dense layer or a global average, not a {net.layers[-2].kind} reshaped; "
