@@ -197,6 +197,23 @@ def test_mlperf_shape_golden_and_c(tmp_path, name):
     c_equals_golden(net, path, tmp_path / "c", n=5)
 
 
+def test_keras_mobilenet_in_hardware(monkeypatch, capfd, tmp_path):
+    """Visual Wake Words' model as keras.applications writes it (MobileNetV1 alpha 0.25,
+    96x96x3, 7.49 M MACs: 13 depthwise layers, PAD before the stride-2 ones, the 1x1
+    convolution top) folded into the ECP5-85F's 156 multipliers: every logit equal to
+    golden's on random pixels in Verilator, the latency and interval the cycle model's."""
+    path = convert(keras_mobilenet(), tmp_path / "vww.tflite")
+    net = qnet.from_tflite(path)
+    pixels = np.random.default_rng(4).integers(0, 256, (3,) + net.input_shape, dtype=np.uint8)
+    want = golden.run_network(net, net.quantize_input(pixels / np.float32(127.5) - 1)).logits
+    result, conf = hardware_bit_exact(monkeypatch, capfd, tmp_path, path, pixels, want,
+                                      "--pixel-max", "127.5", "--pixel-offset", "-1",
+                                      "--auto-budget", "156")
+    assert sum(p * s * t for p, s, t in conf.values()) <= 156
+    assert sum(layer.kind == "depthwise" for layer in net.layers) == 13
+    print(f"VWW MobileNet: {result.latency:,} clocks latency, {result.interval:,.0f} interval")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(MLPERF))
 def test_mlperf_shape_golden_200_inputs(tmp_path, name):
