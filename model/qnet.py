@@ -71,6 +71,7 @@ HARDWARE_KINDS = ("conv2d", "depthwise", "maxpool2x2", "maxpool", "avgpool", "me
 CONV_KERNELS = (1, 3, 5, 7)
 ADD_LEFT_SHIFT = 20  # TFLite's int8 ADD: inputs shifted left by 20 before their multipliers
 CONV_STRIDES = (1, 2)
+CONV_MAX_SIDE = 16  # a rectangular kernel's sides (hdl.cnn.line_buffer.MAX_SIDE)
 POOLS = (2, 3)
 
 
@@ -212,11 +213,14 @@ def hardware_reason(layer: Layer) -> str | None:
     if layer.kind not in HARDWARE_KINDS:
         return f"{layer.kind} has no hardware block yet; {runs}"
     (kh, kw), (sh, sw) = layer.kernel_hw, layer.stride_hw
-    if layer.kind in ("conv2d", "depthwise") and (kh != kw or kh not in CONV_KERNELS
-                                                  or sh != sw or sh not in CONV_STRIDES):
+    square = kh == kw and kh in CONV_KERNELS
+    oblong = kh != kw and 2 <= kh <= CONV_MAX_SIDE and 2 <= kw <= CONV_MAX_SIDE
+    if layer.kind in ("conv2d", "depthwise") and (not (square or oblong)
+                                                  or sh not in CONV_STRIDES
+                                                  or sw not in CONV_STRIDES):
         return (f"kernel {kh}x{kw} stride {sh}x{sw}: the hardware's convolution takes square "
-                f"kernels of {', '.join(map(str, CONV_KERNELS))} with stride 1 or 2 the same "
-                f"both ways; {runs}")
+                f"kernels of {', '.join(map(str, CONV_KERNELS))}, or rectangular ones of 2 to "
+                f"{CONV_MAX_SIDE} a side, with stride 1 or 2 each way; {runs}")
     if layer.kind == "depthwise" and layer.depth_multiplier != 1:
         return (f"depth multiplier {layer.depth_multiplier}: the hardware's depthwise "
                 f"convolution takes 1 (one output channel per input channel); {runs}")

@@ -76,19 +76,21 @@ STEADY_IMAGES = 9
 STEADY_PERIOD = 6
 
 
-def geometry(layer: Layer) -> tuple[int, int, tuple]:
-    """(k, stride, (top, bottom, left, right)) of a conv2d layer."""
-    return int(layer.weights.shape[1]), int(layer.stride), tuple(int(p) for p in layer.pad)
+def geometry(layer: Layer) -> tuple[tuple, tuple, tuple]:
+    """((kh, kw), (sh, sw), (top, bottom, left, right)) of a convolution layer."""
+    return (tuple(int(v) for v in layer.kernel_hw), tuple(int(v) for v in layer.stride_hw),
+            tuple(int(p) for p in layer.pad))
 
 
 def run_ahead(layer: Layer, simd: int) -> int:
     """Depth in words of the FIFO before the line buffer: the words between an image's last
     window and the next image's first window, and one more."""
     h, w, c_in = layer.in_shape
-    k, st, pad = geometry(layer)
+    (kh, kw), (sh, sw), pad = geometry(layer)
     hp, wp = padded(h, w, pad)
-    last = (k - 1 + (out_size(hp, k, st) - 1) * st) * wp + k - 1 + (out_size(wp, k, st) - 1) * st
-    return (hp * wp - last + (k - 1) * wp + k) * (c_in // simd)
+    last = ((kh - 1 + (out_size(hp, kh, sh) - 1) * sh) * wp + kw - 1
+            + (out_size(wp, kw, sw) - 1) * sw)
+    return (hp * wp - last + (kh - 1) * wp + kw) * (c_in // simd)
 
 
 def trace(layer: Layer, pe: int, simd: int, t_in, taps: int = 1, lanes: int = 1) -> list[int]:
@@ -110,10 +112,11 @@ def _trace(in_shape, c_out, k, st, pad, pe, simd, t_in, taps, lanes, record=True
     """The engine's timing after the images of ``t_in`` (its ``out``: each output's clock,
     collected when ``record``)."""
     h, w, c_in = in_shape
+    (kh, kw), (sh, sw) = k, st
     top, _, left, _ = pad
     hp, wp = padded(h, w, pad)
     cg_n = c_in // simd
-    engine = Timing(k * k // taps * cg_n, c_out // pe, pe, 2, wide=taps > 1,
+    engine = Timing(kh * kw // taps * cg_n, c_out // pe, pe, 2, wide=taps > 1,
                     lanes=taps * simd, cg=cg_n)
     engine.record = record
     ahead = 6 + pack_delay(lanes, simd) + (1 if any(pad) else 0)
@@ -122,8 +125,8 @@ def _trace(in_shape, c_out, k, st, pad, pe, simd, t_in, taps, lanes, record=True
     # Cg-1. ``reach[p]``: the first term for real pixel p.
     avail = np.asarray(t_in, np.int64).reshape(-1, cg_n, simd)[:, :, -1] + ahead
     reach = (avail + np.arange(cg_n - 1, -1, -1)).max(axis=1).tolist()
-    rows = [(top <= y < top + h, y >= k - 1 and (y - k + 1) % st == 0) for y in range(hp)]
-    cols = [(left <= x < left + w, x >= k - 1 and (x - k + 1) % st == 0) for x in range(wp)]
+    rows = [(top <= y < top + h, y >= kh - 1 and (y - kh + 1) % sh == 0) for y in range(hp)]
+    cols = [(left <= x < left + w, x >= kw - 1 and (x - kw + 1) % sw == 0) for x in range(wp)]
     last_word = cg_n - 1
     prev = -1  # the clock of the last word taken
     pixel = 0
@@ -214,7 +217,7 @@ def conv2d(clk, rst, s, m, *, layer: Layer, pe: int = 1, simd: int = 1, paths: d
         raise ValueError(f"layer {layer.name} is a {layer.kind}, not conv2d")
     k, _, _ = geometry(layer)
     Parallel(pe, simd, taps).check(layer)
-    windows = Stream(8 * k * k * simd, signed=False)
+    windows = Stream(8 * k[0] * k[1] * simd, signed=False)
     # the engine's next ready: the line buffer keeps copies of it for its enables
     full_next = Signal(bool(0))
     return (front(clk, rst, s, windows, full_next, layer=layer, simd=simd, lanes=lanes),

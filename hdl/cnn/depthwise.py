@@ -143,10 +143,11 @@ def trace(layer: Layer, simd: int, t_in, lanes: int = 1, taps: int | None = None
     ready), ``t_in[i]`` the clock input value i is taken (``lanes`` values a beat share it);
     ``taps``: k*k (the default, all at once) or 1 (one a clock)."""
     k, st, pad = geometry(layer)
-    once = at_once(layer, k * k if taps is None else taps)
-    delay = out_delay(k * k, once)
+    n_taps = k[0] * k[1]
+    once = at_once(layer, n_taps if taps is None else taps)
+    delay = out_delay(n_taps, once)
     words = _windows(tuple(layer.in_shape), k, st, pad, simd, t_in, lanes,
-                     1 if once else k * k)
+                     1 if once else n_taps)
     return [t + delay for t in words for _ in range(simd)]
 
 
@@ -161,8 +162,9 @@ def _windows(in_shape, k, st, pad, simd, t_in, lanes, period=1) -> list[int]:
     cg_n = c // simd
     ahead = 6 + pack_delay(lanes, simd) + (1 if any(pad) else 0)
     avail = np.asarray(t_in, np.int64).reshape(-1, cg_n, simd)[:, :, -1] + ahead
-    rows = [(top <= y < top + h, y >= k - 1 and (y - k + 1) % st == 0) for y in range(hp)]
-    cols = [(left <= x < left + w, x >= k - 1 and (x - k + 1) % st == 0) for x in range(wp)]
+    (kh, kw), (sh, sw) = k, st
+    rows = [(top <= y < top + h, y >= kh - 1 and (y - kh + 1) % sh == 0) for y in range(hp)]
+    cols = [(left <= x < left + w, x >= kw - 1 and (x - kw + 1) % sw == 0) for x in range(wp)]
     out = []
     prev = -1  # the clock of the last word taken
     win = -period  # the clock of the last window word taken
@@ -196,7 +198,7 @@ def _steady(in_shape, k, st, pad, simd, lanes, period) -> int | float:
     t_in = np.arange(STEADY_IMAGES * h * w * c) // lanes
     words = _windows(in_shape, k, st, pad, simd, t_in, lanes, period)
     hp, wp = padded(h, w, pad)
-    per = out_size(hp, k, st) * out_size(wp, k, st) * (c // simd)
+    per = out_size(hp, k[0], st[0]) * out_size(wp, k[1], st[1]) * (c // simd)
     last = words[per - 1::per]
     spacing = [b - a for a, b in zip(last[-1 - STEADY_PERIOD:], last[-STEADY_PERIOD:])]
     if len(set(spacing)) == 1:
@@ -210,8 +212,9 @@ def cycles(layer: Layer, simd: int, lanes: int = 1, taps: int | None = None) -> 
     the taps go one a clock."""
     check(layer, simd)
     k, st, pad = geometry(layer)
-    once = at_once(layer, k * k if taps is None else taps)
-    return _steady(tuple(layer.in_shape), k, st, pad, simd, lanes, 1 if once else k * k)
+    n_taps = k[0] * k[1]
+    once = at_once(layer, n_taps if taps is None else taps)
+    return _steady(tuple(layer.in_shape), k, st, pad, simd, lanes, 1 if once else n_taps)
 
 
 def _signed(bits: int) -> Signal:
@@ -315,7 +318,7 @@ def all_taps(clk, rst, take, data, cg, sums, load, group, *, layer: Layer, simd:
     """Every tap at once: the window beat taken on ``take`` (channel group ``cg``) -> operand,
     product and adder-tree registers -> ``sums`` with ``load`` and its ``group``."""
     k, _, _ = geometry(layer)
-    taps = k * k
+    taps = k[0] * k[1]
     c = layer.in_shape[-1]
     cg_n = c // simd
     n_flags = 3 + tree_levels(taps)
@@ -375,7 +378,7 @@ def folded(clk, rst, take, data, cg, busy_n, sums, load, group, *, layer: Layer,
     ``load``. ``busy_n``: taps left to issue after this clock (a beat can be taken when at
     most one is left now)."""
     k, _, _ = geometry(layer)
-    taps = k * k
+    taps = k[0] * k[1]
     c = layer.in_shape[-1]
     cg_n = c // simd
     b = 8 * simd
@@ -453,7 +456,7 @@ def engine(clk, rst, s, m, full_next, *, layer: Layer, simd: int, taps_at_once: 
            paths: dict, requant_dsp_bits: int = 0):
     c = layer.in_shape[-1]
     k, _, _ = geometry(layer)
-    taps = k * k
+    taps = k[0] * k[1]
     cg_n = c // simd
     check_stream("s", s, bits=8 * taps * simd, ready=True, signed=False)
     check_stream("m", m, bits=8 * simd, ready=True, signed=simd == 1)
@@ -518,11 +521,12 @@ def depthwise(clk, rst, s, m, *, layer: Layer, simd: int = 1, taps: int | None =
               paths: dict, requant_dsp_bits: int = 0, lanes: int = 1):
     check(layer, simd)
     k, _, _ = geometry(layer)
-    taps = k * k if taps is None else taps
-    if taps not in (1, k * k):
+    n_taps = k[0] * k[1]
+    taps = n_taps if taps is None else taps
+    if taps not in (1, n_taps):
         raise ValueError(f"layer {layer.name}: taps={taps} must be 1 (one a clock) or "
-                         f"{k * k} (all at once)")
-    windows = Stream(8 * k * k * simd, signed=False)
+                         f"{n_taps} (all at once)")
+    windows = Stream(8 * n_taps * simd, signed=False)
     full_next = Signal(bool(0))
     return (front(clk, rst, s, windows, full_next, layer=layer, simd=simd, lanes=lanes),
             engine(clk, rst, windows, m, full_next, layer=layer, simd=simd,

@@ -52,9 +52,19 @@ from ..lib.ram import ram
 from ..lib.stream import check_stream, wire
 
 KERNELS = (1, 3, 5, 7)
+# a window side (rows or columns) the line buffer takes: any up to this (a square window's
+# side is one of ``KERNELS``; a rectangular one, as keyword spotting's 10x4, any)
+MAX_SIDE = 16
 # the most flip-flops one copy of the ready enables (a wider register is cut into pieces)
 CHUNK = 64
 STRIDES = (1, 2)
+
+
+def pair(v) -> tuple[int, int]:
+    """(rows, columns) of a window side or stride given as one number or a pair."""
+    if isinstance(v, (tuple, list)):
+        return int(v[0]), int(v[1])
+    return int(v), int(v)
 
 
 def cycles(h: int, w: int, c: int, simd: int = 1) -> int:
@@ -77,15 +87,22 @@ def out_size(size: int, k: int, stride: int) -> int:
     return (size - k) // stride + 1
 
 
-def check_params(h: int, w: int, c: int, simd: int, k: int = 3, stride: int = 1) -> None:
-    if k not in KERNELS:
-        raise ValueError(f"k={k}: the window side must be one of {KERNELS}")
-    if stride not in STRIDES:
-        raise ValueError(f"stride={stride} must be one of {STRIDES}")
-    if h < k:
-        raise ValueError(f"H={h}: a {k}x{k} window needs at least {k} rows")
-    if w < k:
-        raise ValueError(f"W={w}: a {k}x{k} window needs at least {k} columns")
+def check_params(h: int, w: int, c: int, simd: int, k=3, stride=1) -> None:
+    """``k`` and ``stride``: one number (square) or (rows, columns)."""
+    kh, kw = pair(k)
+    sh, sw = pair(stride)
+    if kh == kw and kh not in KERNELS:
+        raise ValueError(f"k={kh}: the window side must be one of {KERNELS}")
+    if kh != kw and not (2 <= kh <= MAX_SIDE and 2 <= kw <= MAX_SIDE):
+        raise ValueError(f"window {kh}x{kw}: a rectangular window's sides must each be 2 to "
+                         f"{MAX_SIDE}")
+    for s in (sh, sw):
+        if s not in STRIDES:
+            raise ValueError(f"stride={s} must be one of {STRIDES}")
+    if h < kh:
+        raise ValueError(f"H={h}: a {kh}x{kw} window needs at least {kh} rows")
+    if w < kw:
+        raise ValueError(f"W={w}: a {kh}x{kw} window needs at least {kw} columns")
     if c < 1:
         raise ValueError(f"C={c} must be at least 1")
     if simd < 1 or c % simd:
@@ -153,13 +170,15 @@ def enables(clk, rst, s_valid, v1, m_valid, m_ready, full_next, *, accept=None, 
 
 
 @block
-def line_buffer(clk, rst, s, m, *, h: int, w: int, c: int, simd: int = 1, k: int = 3,
-                stride: int = 1, full_next=None):
+def line_buffer(clk, rst, s, m, *, h: int, w: int, c: int, simd: int = 1, k=3,
+                stride=1, full_next=None):
     check_params(h, w, c, simd, k, stride)
+    kh, kw = pair(k)
+    sh, sw = pair(stride)
     b = 8 * simd
     cg_n = c // simd
     check_stream("s", s, bits=b, ready=True, signed=False)
-    check_stream("m", m, bits=k * k * b, ready=True, signed=False)
+    check_stream("m", m, bits=kh * kw * b, ready=True, signed=False)
     row_depth = w * cg_n
 
     # input position of the next beat
@@ -196,22 +215,22 @@ def line_buffer(clk, rst, s, m, *, h: int, w: int, c: int, simd: int = 1, k: int
         parts.append(q)
     insts.append(wire(joined(parts), d1))
 
-    # the rows above: up[i] is row y-(k-1)+i at this column (row i's word)
-    up = [Signal(intbv(0)[b:]) for _ in range(k - 1)]
-    for i in range(k - 1):
-        below = up[i + 1] if i + 1 < k - 1 else d1
+    # the rows above: up[i] is row y-(kh-1)+i at this column (row i's word)
+    up = [Signal(intbv(0)[b:]) for _ in range(kh - 1)]
+    for i in range(kh - 1):
+        below = up[i + 1] if i + 1 < kh - 1 else d1
         we_i, take_i = Signal(bool(0)), Signal(bool(0))
         insts.append(enables(*hs, we=we_i, take=take_i))
         insts.append(ram(clk, we_i, a1, below, take_i, addr, up[i], depth=row_depth))
-    # back[j]: the window column j pixels back, rows y-k+1 (low) .. y (high)
-    back = [Signal(intbv(0)[k * b:]) for _ in range(k)]
-    if k == 1:
+    # back[j]: the window column j pixels back, rows y-kh+1 (low) .. y (high)
+    back = [Signal(intbv(0)[kh * b:]) for _ in range(kw)]
+    if kh == 1:
         insts.append(wire(d1, back[0]))
     else:
         insts.append(wire(ConcatSignal(*([d1] + up[::-1])), back[0]))
-    for j in range(1, k):  # in pieces of at most CHUNK bits, each with its own enables
+    for j in range(1, kw):  # in pieces of at most CHUNK bits, each with its own enables
         parts = []
-        for lo, hi in spans(0, k * b):
+        for lo, hi in spans(0, kh * b):
             q, we_c, take_c = Signal(intbv(0)[hi - lo:]), Signal(bool(0)), Signal(bool(0))
             if cg_n == 1:
                 insts += [enables(*hs, we=we_c),
@@ -222,33 +241,45 @@ def line_buffer(clk, rst, s, m, *, h: int, w: int, c: int, simd: int = 1, k: int
                               depth=cg_n)]
             parts.append(q)
         insts.append(wire(joined(parts), back[j]))
-    if cg_n > 1 and k > 1:  # the column memories' write address: the beat's channel group
+    if cg_n > 1 and kw > 1:  # the column memories' write address: the beat's channel group
         @always_seq(clk.posedge, reset=rst)
         def group1():
             if (adv or not v1) and take:
                 cg1.next = cg
 
         insts.append(group1)
-    # tap (ky, kx) = column k-1-kx back, row ky; tap 0 in the low bits. Stage 2, the window
-    # register, in pieces of at most CHUNK bits of a tap, each with its own enable
+    # tap (ky, kx) = column kw-1-kx back, row ky; tap ky*kw + kx, tap 0 in the low bits.
+    # Stage 2, the window register, in pieces of at most CHUNK bits of a tap, each with its
+    # own enable
     held = []
-    for ky in range(k):
-        for kx in range(k):
+    for ky in range(kh):
+        for kx in range(kw):
             for lo, hi in spans(b * ky, b * (ky + 1)):
                 q, adv_c = Signal(intbv(0)[hi - lo:]), Signal(bool(0))
                 insts += [enables(*hs, adv=adv_c),
-                          piece_reg(clk, adv_c, back[k - 1 - kx](hi, lo), q)]
+                          piece_reg(clk, adv_c, back[kw - 1 - kx](hi, lo), q)]
                 held.append(q)
     insts.append(wire(joined(held), m.data))
 
-    if stride == 1:
+    # a window ends where y - (kh-1) and x - (kw-1) are on the stride: with stride 2, where
+    # y's parity is kh-1's (x's kw-1's)
+    py, px = (kh - 1) % 2, (kw - 1) % 2
+    if (sh, sw) == (1, 1):
         @always_comb
         def grid():
-            on_grid.next = x >= k - 1 and y >= k - 1
-    else:  # k odd: y - (k-1) even is y even
+            on_grid.next = x >= kw - 1 and y >= kh - 1
+    elif (sh, sw) == (2, 2):
         @always_comb
         def grid():
-            on_grid.next = x >= k - 1 and y >= k - 1 and not x[0] and not y[0]
+            on_grid.next = x >= kw - 1 and y >= kh - 1 and x[0] == px and y[0] == py
+    elif sh == 2:
+        @always_comb
+        def grid():
+            on_grid.next = x >= kw - 1 and y >= kh - 1 and y[0] == py
+    else:
+        @always_comb
+        def grid():
+            on_grid.next = x >= kw - 1 and y >= kh - 1 and x[0] == px
 
     @always_seq(clk.posedge, reset=rst)
     def stage1():
@@ -276,6 +307,6 @@ def line_buffer(clk, rst, s, m, *, h: int, w: int, c: int, simd: int = 1, k: int
         if adv:
             m.valid.next = v1 and win1
 
-    if k == 1:
+    if kh == 1 and kw == 1:
         return insts, grid, stage1_pointwise, stage2
     return insts, grid, stage1, stage2

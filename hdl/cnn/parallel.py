@@ -39,7 +39,8 @@ def mac_shape(layer: Layer) -> tuple[int, int, int]:
     if layer.kind == "depthwise":
         return 1, int(np.prod(layer.weights.shape[1:])), int(layer.weights.shape[0])
     if layer.kind == "conv2d":
-        return layer.c_out, int(layer.weights.shape[1]) ** 2, int(layer.weights.shape[-1])
+        return (layer.c_out, int(layer.weights.shape[1]) * int(layer.weights.shape[2]),
+                int(layer.weights.shape[-1]))
     if layer.kind == "dense":
         return layer.c_out, 1, int(layer.weights.shape[-1])
     raise ValueError(f"layer {layer.name}: {layer.kind} has no weights")

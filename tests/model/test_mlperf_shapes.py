@@ -97,8 +97,8 @@ def test_layer_golden_and_c(tmp_path, case):
 @pytest.mark.parametrize("case,layer,why", [
     ("depthwise_multiplier2_relu", "DEPTHWISE_CONV_2D", "depth multiplier 2: the hardware's "
                                                         "depthwise convolution takes 1"),
-    ("conv10x4_stride2_same", "CONV_2D", "kernel 10x4 stride 2x2: the hardware's convolution "
-                                         "takes square kernels"),
+    ("depthwise_rect_strides", "DEPTHWISE_CONV_2D", "kernel 3x1 stride 2x1: the hardware's "
+                                                    "convolution takes square kernels"),
     ("avgpool_whole_25x5", "AVERAGE_POOL_2D", "pool 25x5 stride 25x5: the hardware's pooling "
                                               "takes 2x2 stride 2 and 3x3 stride 3")])
 def test_hardware_refuses_what_it_has_no_block_for(monkeypatch, capfd, tmp_path, case, layer,
@@ -114,11 +114,13 @@ def test_hardware_refuses_what_it_has_no_block_for(monkeypatch, capfd, tmp_path,
 @pytest.mark.parametrize("case,par", [
     ("depthwise3x3_same_relu6", []), ("depthwise3x3_same_relu6", ["--par", "dw1=1x5x9"]),
     ("depthwise5x5_stride2_valid", ["--par", "dw1=1x3x25"]),
-    ("pad_then_depthwise_stride2", ["--auto-budget", "64"]), ("rgb_input", ["--par", "dw1=1x2x1"])])
-def test_depthwise_in_hardware(monkeypatch, capfd, tmp_path, case, par):
-    """Models with a depthwise layer through make_verilog and Verilator, its taps one a clock
-    (the smallest config) or all at once: every logit equal to golden's on random pixels, the
-    latency and interval equal to the cycle model's."""
+    ("pad_then_depthwise_stride2", ["--auto-budget", "64"]), ("rgb_input", ["--par", "dw1=1x2x1"]),
+    ("conv10x4_stride2_same", []), ("conv10x4_stride2_same", ["--par", "conv1=2x1x40"]),
+    ("conv_strides_2x1", ["--par", "conv1=2x3"])])
+def test_depthwise_and_rectangular_in_hardware(monkeypatch, capfd, tmp_path, case, par):
+    """Models with a depthwise layer (its taps one a clock, the smallest config, or all at
+    once) or a rectangular kernel or stride through make_verilog and Verilator: every logit
+    equal to golden's on random pixels, the latency and interval equal to the cycle model's."""
     body, shape = LAYERS[case]
     path = convert(build(body, shape, name=case), tmp_path / f"{case}.tflite")
     net = qnet.from_tflite(path)
@@ -127,7 +129,10 @@ def test_depthwise_in_hardware(monkeypatch, capfd, tmp_path, case, par):
     _, conf = hardware_bit_exact(monkeypatch, capfd, tmp_path, path, pixels, want,
                                  "--pixel-max", "255", *par)
     if par[:1] == ["--par"]:
-        assert "x".join(map(str, conf["dw1"])) == par[1].split("=")[1]
+        from hdl.cnn.parallel import Parallel
+
+        name, value = par[1].split("=")
+        assert Parallel.of(conf[name]) == Parallel.parse(value)
 
 
 def test_a_pad_must_precede_a_convolution(monkeypatch, capfd, tmp_path):

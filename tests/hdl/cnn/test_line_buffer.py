@@ -5,21 +5,23 @@ import pytest
 from myhdl import Signal, block
 
 from cosim import icarus
-from hdl.cnn.line_buffer import cycles, line_buffer
+from hdl.cnn.line_buffer import check_params, cycles, line_buffer, pair
 from hdl.lib.skid_buffer import skid_buffer
 from hdl.lib.stream import Stream
 from tests.hdl.helpers import make_clk_rst, need_tools, pack_words, stream_run
 
 
 def windows(images, simd, k=3, stride=1):
-    """Expected beats: per (image, y, x, channel group) the k*k taps (ky, kx) of SIMD lanes."""
+    """Expected beats: per (image, y, x, channel group) the kh*kw taps (ky, kx) of SIMD lanes;
+    ``k`` and ``stride`` one number or (rows, columns)."""
     n, h, w, c = images.shape
-    win = np.lib.stride_tricks.sliding_window_view(images, (k, k), axis=(1, 2))  # n,h',w',c,k,k
-    win = win[:, ::stride, ::stride]
+    (kh, kw), (sh, sw) = pair(k), pair(stride)
+    win = np.lib.stride_tricks.sliding_window_view(images, (kh, kw), axis=(1, 2))
+    win = win[:, ::sh, ::sw]  # n, h', w', c, kh, kw
     oh, ow = win.shape[1:3]
-    win = win.reshape(n, oh, ow, c // simd, simd, k * k).transpose(0, 1, 2, 3, 5, 4)
+    win = win.reshape(n, oh, ow, c // simd, simd, kh * kw).transpose(0, 1, 2, 3, 5, 4)
     beats = []
-    for taps in win.reshape(-1, k * k, simd):
+    for taps in win.reshape(-1, kh * kw, simd):
         words = pack_words(taps, simd)
         beats.append(sum(word << (8 * simd * t) for t, word in enumerate(words)))
     return beats
@@ -38,7 +40,8 @@ def copies_dut(clk, rst, s, m, *, h, w, c, simd, k, stride):
 
 def simulate(tmp_path, images, simd, k=3, stride=1, copies=False, **kw):
     n, h, w, c = images.shape
-    s, m = Stream(8 * simd, signed=False), Stream(8 * k * k * simd, signed=False)
+    taps = pair(k)[0] * pair(k)[1]
+    s, m = Stream(8 * simd, signed=False), Stream(8 * taps * simd, signed=False)
     want = windows(images, simd, k, stride)
     dut = copies_dut if copies else line_buffer
     out, when = stream_run(tmp_path, lambda clk, rst: dut(clk, rst, s, m, h=h, w=w, c=c,
@@ -79,7 +82,7 @@ def test_ready_copies(tmp_path, h, w, c, simd, k, stride, gap, stall):
     into pieces of ``CHUNK`` bits)."""
     rng = np.random.default_rng(h * 100 + w * 10 + k)
     images = rng.integers(-128, 128, (2, h, w, c)).astype(np.int8)
-    out, want, _ = simulate(tmp_path, images, simd, k, stride, copies=True, gap=gap,
+    out, want, _ = simulate(tmp_path, images, simd, k=k, stride=stride, copies=True, gap=gap,
                             stall=stall, seed=c)
     assert out == want
 
@@ -143,3 +146,26 @@ def test_bad_parameters():
                         Stream(8 * k * k * simd, signed=False), **kw)
     with pytest.raises(ValueError, match="needs 72"):
         line_buffer(clk, rst, Stream(8, signed=False), Stream(64, signed=False), h=4, w=4, c=1)
+
+
+@pytest.mark.parametrize("h,w,c,simd,k,stride", [
+    (12, 6, 1, 1, (10, 4), (2, 2)), (7, 6, 2, 2, (3, 2), (1, 1)), (6, 7, 2, 1, (2, 3), (2, 1)),
+    (7, 5, 3, 3, (4, 2), (1, 2)), (5, 9, 1, 1, (2, 5), (2, 2))])
+@pytest.mark.parametrize("gap,stall", [(0.0, 0.0), (0.3, 0.4)])
+def test_rectangular(tmp_path, h, w, c, simd, k, stride, gap, stall):
+    """kh x kw windows (even sides too: keyword spotting's 10x4), strides sh x sw, in raster
+    order, under gaps and stalls, with the enable copies."""
+    rng = np.random.default_rng(h * 100 + w * 10 + c)
+    images = rng.integers(-128, 128, (2, h, w, c)).astype(np.int8)
+    out, want, _ = simulate(tmp_path, images, simd, k=k, stride=stride, copies=True, gap=gap,
+                            stall=stall, seed=c)
+    assert out == want
+
+
+@pytest.mark.parametrize("k,stride,msg", [((3, 17), 1, "sides must each be 2 to 16"),
+                                          ((4, 4), 1, "k=4: the window side must be one of"),
+                                          ((3, 2), (3, 1), "stride=3"),
+                                          ((10, 4), 1, "H=9: a 10x4 window needs at least 10")])
+def test_rectangular_refusals(k, stride, msg):
+    with pytest.raises(ValueError, match=msg):
+        check_params(9, 20, 1, 1, k, stride)
