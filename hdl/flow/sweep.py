@@ -7,7 +7,7 @@ so a cluster keeps every worker busy. It returns one row per config, in the orde
 - the Verilator figures (``cosim.network_sim.measure``: bit-exact images, interval and latency
   beside the cycle model's, MAC utilization) and images/s at ``clock_mhz``;
 - with a target: ``placements``, one per seed (seed, fmax, critical path, the commit, router
-  and aim), and over them ``fmax_mhz`` (the minimum: a figure that holds at every seed run),
+  and aim; ``placed_seed`` the seed nextpnr placed with, the next when one could not place), and over them ``fmax_mhz`` (the minimum: a figure that holds at every seed run),
   ``fmax_median``, ``fmax_max``, the resources and critical path of the slowest seed, and
   images/s at the minimum fmax. A config beyond the device has ``fmax_mhz`` None and ``over``.
 
@@ -84,7 +84,8 @@ def place(job: dict) -> dict:
     flow = synth.run_flow(top, target, here, freq_mhz=job["freq_mhz"], seed=seed,
                           router=job["router"], progress=False)  # jobs run side by side
     pnr = flow["pnr"]
-    return {"seed": seed, "device": flow["device"], "resources": flow["resources"],
+    return {"seed": seed, "placed_seed": pnr["seed"] if pnr else seed,
+            "device": flow["device"], "resources": flow["resources"],
             "over": flow["over"], "commit": flow["commit"], "router": job["router"],
             "aim_mhz": job["freq_mhz"], "fmax_mhz": pnr["fmax_mhz"] if pnr else None,
             "critical_path": pnr["critical_path"] if pnr else []}

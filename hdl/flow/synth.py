@@ -228,6 +228,10 @@ def nextpnr(target: str = "ice40") -> str:
 
 
 LEGALISE_FAILED = "Unable to find legal placement"
+# router2 on an unconstrained clock pin, at some placer seeds: no route from the pin to the
+# global clock network (digits_cnn 1x1 on the ECP5-85F at seed 1)
+CLOCK_ROUTE_FAILED = "Failed to route arc 0.0 of net 'clk"
+RETRY = (LEGALISE_FAILED, CLOCK_ROUTE_FAILED)
 ROUTERS = ("router1", "router2")  # nextpnr's --router; router1 is nextpnr's own default
 # ours: router2 routed the mnist_cnn ECP5 build in 3 minutes where router1 took over 30
 DEFAULT_ROUTER = "router2"
@@ -249,7 +253,8 @@ def place_and_route(netlist: Path, asc: Path, *, pcf: Path | None = None, freq_m
     a clock still returns (``met`` False, ``missed`` {clock: (fmax, needed)}); a design that does not fit or route raises SynthError with nextpnr's
     reason. Near the UP5K's capacity (the camera top, ~92 % of its logic cells) the analytic
     placer's legaliser may find no legal spot for the last cells from one start; then
-    the next seeds are tried, up to ``tries`` in all, and ``seed`` reports the one that placed.
+    the next seeds are tried, up to ``tries`` in all, and ``seed`` reports the one that placed;
+    the same when router2 finds no route from the clock pin to the global clock network.
     ``progress``: say on stderr what nextpnr is doing (``run_nextpnr``); ``router``: nextpnr's
     router (``ROUTERS``)."""
     if router not in ROUTERS:
@@ -265,11 +270,9 @@ def place_and_route(netlist: Path, asc: Path, *, pcf: Path | None = None, freq_m
                "--router", router]
         if pcf:
             cmd += ["--pcf" if target == "ice40" else "--lpf", rel(pcf, here)]
-            if Path(pcf).name == "clock.lpf":  # ``clock_pin``'s: the clock alone is placed
-                cmd.append("--lpf-allow-unconstrained")
         returncode, text = run_nextpnr(cmd, here, log, label=f"{exe} {Path(netlist).stem}",
                                        progress=progress)
-        if LEGALISE_FAILED not in text:
+        if not any(why in text for why in RETRY):
             break
     found = re.findall(r"Max frequency for clock\s+'([^']*)': ([0-9.]+) MHz"
                        r"(?: \((?:PASS|FAIL) at ([0-9.]+) MHz\))?", text)
@@ -428,21 +431,6 @@ def source_commit() -> str:
     return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else "unknown"
 
 
-# an accelerator top without a board: its clock enters on the ULX3S oscillator's pin, a
-# primary-clock (PCLK) input. Left to nextpnr, the pin lands anywhere, and at some placer seeds
-# router2 finds no route from it to the global clock network ("Failed to route arc 0.0 of net
-# 'clk$TRELLIS_IO_IN'"; digits_cnn 1x1 at seed 1). The other ports stay unplaced.
-CLOCK_PIN = "G2"
-
-
-def clock_pin(out: Path) -> Path:
-    """Write out/clock.lpf, which puts the top's ``clk`` on ``CLOCK_PIN``."""
-    lpf = Path(out) / "clock.lpf"
-    lpf.write_text(f'LOCATE COMP "clk" SITE "{CLOCK_PIN}";\n'
-                   f'IOBUF PORT "clk" IO_TYPE=LVCMOS33;\n')
-    return lpf
-
-
 def run_flow(top: Path, target: str, out: Path, *, freq_mhz: float = 24.0, seed: int = 1,
              bitstream: bool = False, pcf: Path | None = None, timing_seeds: int = 1,
              dsp_registers: bool = True, progress: bool = True,
@@ -486,8 +474,6 @@ def run_flow(top: Path, target: str, out: Path, *, freq_mhz: float = 24.0, seed:
     if routed and not doc["over"]:
         _, _, _, routed_ext, bit_ext = PNR[target]
         asc = out / f"{top.stem}{routed_ext}"
-        if pcf is None and target == "ecp5":
-            pcf = clock_pin(out)
         for attempt in range(max(1, timing_seeds)):
             pnr = place_and_route(netlist, asc, freq_mhz=freq_mhz, seed=seed, pcf=pcf,
                                   log=out / "nextpnr.log", target=target, progress=progress,

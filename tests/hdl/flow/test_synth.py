@@ -148,9 +148,14 @@ def test_block_rams_are_the_registered_read_memories_of_64_bits_or_more():
                                              "top_mac_engine0_ram10_mem"]
 
 
-def test_place_and_route_tries_the_next_seed_when_legalising_fails(tmp_path, monkeypatch):
-    """A stand-in nextpnr-ice40 that cannot legalise from seed 1 but places from seed 2: the
-    result names seed 2 and both clocks; one that never places raises, naming the seeds."""
+@pytest.mark.parametrize("failure", [
+    "ERROR: Unable to find legal placement for all cells, design is probably at utilisation limit.",
+    "ERROR: Failed to route arc 0.0 of net 'clk$TRELLIS_IO_IN', from X0/Y11/JPADDID_PIO to "
+    "X0/Y0/G_CLKI_TDCC0."])
+def test_place_and_route_tries_the_next_seed_when_placing_fails(tmp_path, monkeypatch, failure):
+    """A stand-in nextpnr-ice40 that cannot legalise (or route the clock pin) from seed 1 but
+    places from seed 2: the result names seed 2 and both clocks; one that never places
+    raises, naming the seeds."""
     from hdl.flow import synth as ys
 
     fake = tmp_path / "nextpnr-ice40"
@@ -161,7 +166,7 @@ while [ $# -gt 0 ]; do
 done
 echo "Info: 	         ICESTORM_LC:  4608/ 5280    87%"
 if [ "$seed" != "$GOOD_SEED" ]; then
-  echo "ERROR: Unable to find legal placement for all cells, design is probably at utilisation limit."
+  echo "$FAILURE"
   exit 1
 fi
 echo "Info: Max frequency for clock 'clk': 27.11 MHz (PASS at 12.00 MHz)"
@@ -171,11 +176,12 @@ echo placed > "$asc"
     fake.chmod(0o755)
     monkeypatch.setattr(ys, "tool", lambda name: str(fake))
     monkeypatch.setenv("GOOD_SEED", "2")
+    monkeypatch.setenv("FAILURE", failure)
     pnr = ys.place_and_route(tmp_path / "d.json", tmp_path / "d.asc", freq_mhz=12)
     assert pnr["seed"] == 2 and pnr["clocks"] == {"clk": 27.11, "pclk": 65.76}
     assert pnr["fmax_mhz"] == 27.11 and pnr["lc"] == (4608, 5280) and pnr["met"]
     monkeypatch.setenv("GOOD_SEED", "9")
-    with pytest.raises(ys.SynthError, match=r"seeds 1-3.*\n.*legal placement"):
+    with pytest.raises(ys.SynthError, match=r"seeds 1-3.*\n.*(legal placement|route arc)"):
         ys.place_and_route(tmp_path / "d.json", tmp_path / "d.asc", freq_mhz=12)
 
 
