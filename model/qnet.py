@@ -71,6 +71,7 @@ HARDWARE_KINDS = ("conv2d", "depthwise", "maxpool2x2", "maxpool", "avgpool", "me
 CONV_KERNELS = (1, 3, 5, 7)
 ADD_LEFT_SHIFT = 20  # TFLite's int8 ADD: inputs shifted left by 20 before their multipliers
 CONV_STRIDES = (1, 2)
+POOL_MAX_SIDE = 64  # a rectangular pool's sides (hdl.cnn.pool2d.MAX_SIDE)
 CONV_MAX_SIDE = 16  # a rectangular kernel's sides (hdl.cnn.line_buffer.MAX_SIDE)
 POOLS = (2, 3)
 
@@ -224,10 +225,12 @@ def hardware_reason(layer: Layer) -> str | None:
     if layer.kind == "depthwise" and layer.depth_multiplier != 1:
         return (f"depth multiplier {layer.depth_multiplier}: the hardware's depthwise "
                 f"convolution takes 1 (one output channel per input channel); {runs}")
-    if layer.kind in ("maxpool", "avgpool") and (kh != kw or kh not in POOLS
-                                                 or (sh, sw) != (kh, kw)):
-        return (f"pool {kh}x{kw} stride {sh}x{sw}: the hardware's pooling takes 2x2 stride 2 "
-                f"and 3x3 stride 3; {runs}")
+    if layer.kind in ("maxpool", "avgpool") and (
+            (sh, sw) != (kh, kw) or (kh == kw and kh not in POOLS)
+            or not (1 <= kh <= POOL_MAX_SIDE and 1 <= kw <= POOL_MAX_SIDE)):
+        return (f"pool {kh}x{kw} stride {sh}x{sw}: the hardware's pooling takes 2x2 and 3x3, "
+                f"or a rectangle of up to {POOL_MAX_SIDE} a side, with the stride its window; "
+                f"{runs}")
     return None
 
 

@@ -168,7 +168,7 @@ def latency(net: Network, config: dict) -> int:
         elif layer.kind == "maxpool2x2":
             t = pool_block.trace(*layer.in_shape, t)
         elif layer.kind in ("maxpool", "avgpool"):
-            t = pool2d_block.trace(*layer.in_shape, layer.kernel, t,
+            t = pool2d_block.trace(*layer.in_shape, layer.kernel_hw, t,
                                    "max" if layer.kind == "maxpool" else "avg")
         elif layer.kind == "mean":
             t = mean_block.trace(*layer.in_shape, t)

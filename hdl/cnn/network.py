@@ -124,7 +124,7 @@ def network(clk, rst, s, m, logit_valid, logit_data, busy, done, *, net: Network
             insts.append(maxpool2x2(clk, rst, x, y, h=lh, w=lw, c=lc, lanes=n))
         elif layer.kind in ("maxpool", "avgpool"):
             lh, lw, lc = layer.in_shape
-            insts.append(pool2d(clk, rst, x, y, h=lh, w=lw, c=lc, k=layer.kernel,
+            insts.append(pool2d(clk, rst, x, y, h=lh, w=lw, c=lc, k=layer.kernel_hw,
                                 op="max" if layer.kind == "maxpool" else "avg", lanes=n,
                                 act_min=layer.act_min, act_max=layer.act_max))
         elif layer.kind == "mean":

@@ -1,20 +1,21 @@
-"""k x k pooling, stride k, 'valid' (k = 2 or 3): the max (``golden.maxpool``) or the average
+"""kh x kw pooling, stride the window, 'valid' (2x2, 3x3, or any rectangle, as keyword
+spotting's 25x5 average over its whole map): the max (``golden.maxpool``) or the average
 (``golden.avgpool``, TFLite's int8 AVERAGE_POOL_2D), streaming, on int8 values in NHWC raster
 order.
 
 Input ``s``: one int8 value per beat, channel fastest, then column, then row (H x W x C); with
 ``lanes`` > 1 every beat carries that many consecutive channels of one pixel, lane i in bits
 [8i+7 : 8i], in and out (after a convolution whose drain is as wide as its PE array).
-Output ``m``: the pooled (H//k) x (W//k) x C tensor in the same order; the rows and columns
+Output ``m``: the pooled (H//kh) x (W//kw) x C tensor in the same order; the rows and columns
 past the last whole window are read and dropped, as TFLite's VALID pooling does.
 
-One memory, ``acc``: (W//k) x C/lanes words, a window's running result per output column and
+One memory, ``acc``: (W//kw) x C/lanes words, a window's running result per output column and
 channel word (the max so far, or the sum in ``sum_bits`` a lane). Every beat reads its word
 and writes it back combined with the beat (read-modify-write, one a clock). A beat right after
 one with the same address (one channel word: a window's next column) takes the previous result
 as the RAM forwards it (``ram(forward=True)``: its read on that edge would return the old word).
 
-Average: the window's sum (``sum_bits`` signed) over k*k, rounded half away from zero (C's
+Average: the window's sum (``sum_bits`` signed) over kh*kw, rounded half away from zero (C's
 ``(s + n/2) / n`` for s > 0, ``(s - n/2) / n`` otherwise), clamped to [act_min, act_max]. The
 division is a multiply by a constant and a shift (``divider``), proven equal to the division
 for every sum a window can make when the block is built.
@@ -38,7 +39,15 @@ from ..lib.ram import ram
 from ..lib.stream import check_stream, concat_lanes, lane_of
 
 OPS = ("max", "avg")
-POOLS = (2, 3)
+POOLS = (2, 3)  # square windows
+MAX_SIDE = 64   # a rectangular window's sides
+
+
+def pair(k) -> tuple[int, int]:
+    """(rows, columns) of a window given as one number or a pair."""
+    if isinstance(k, (tuple, list)):
+        return int(k[0]), int(k[1])
+    return int(k), int(k)
 # clocks from the beat that completes a window to its result on ``m``, per op
 LATENCY = {"max": 3, "avg": 5}
 
@@ -48,17 +57,19 @@ def cycles(h: int, w: int, c: int, lanes: int = 1) -> int:
     return h * w * c // lanes
 
 
-def trace(h: int, w: int, c: int, k: int, t_in, op: str = "max") -> list[int]:
+def trace(h: int, w: int, c: int, k, t_in, op: str = "max") -> list[int]:
     """Timing model of one image: ``t_in[i]`` is the clock input value i is taken (the values
     of one beat share it); each output leaves ``LATENCY[op]`` clocks after the input value
-    that completes its window."""
-    return [t_in[((k * py + k - 1) * w + k * px + k - 1) * c + ch] + LATENCY[op]
-            for py in range(h // k) for px in range(w // k) for ch in range(c)]
+    that completes its window (``k``: one side, or (rows, columns))."""
+    kh, kw = pair(k)
+    return [t_in[((kh * py + kh - 1) * w + kw * px + kw - 1) * c + ch] + LATENCY[op]
+            for py in range(h // kh) for px in range(w // kw) for ch in range(c)]
 
 
-def sum_bits(k: int) -> int:
-    """Signed bits of a k x k window's sum of int8 values."""
-    return signed_bits(k * k * 128)
+def sum_bits(k) -> int:
+    """Signed bits of a window's sum of int8 values (``k``: one side, or (rows, columns))."""
+    kh, kw = pair(k)
+    return signed_bits(kh * kw * 128)
 
 
 def divider(count: int, largest: int) -> tuple[int, int]:
@@ -71,13 +82,18 @@ def divider(count: int, largest: int) -> tuple[int, int]:
     raise ValueError(f"no multiplier divides by {count} exactly up to {largest}")
 
 
-def check_params(h: int, w: int, c: int, k: int, op: str, lanes: int = 1) -> None:
+def check_params(h: int, w: int, c: int, k, op: str, lanes: int = 1) -> None:
     if op not in OPS:
         raise ValueError(f"op={op!r} must be one of {OPS}")
-    if k not in POOLS:
-        raise ValueError(f"k={k}: pools of {POOLS} are supported")
-    if h < k or w < k:
-        raise ValueError(f"{h}x{w}: a {k}x{k} pool needs at least {k} rows and columns")
+    kh, kw = pair(k)
+    if kh == kw and kh not in POOLS:
+        raise ValueError(f"k={kh}: square pools of {POOLS} are supported")
+    if kh != kw and not (1 <= kh <= MAX_SIDE and 1 <= kw <= MAX_SIDE):
+        raise ValueError(f"pool {kh}x{kw}: a rectangular pool's sides must each be 1 to "
+                         f"{MAX_SIDE}")
+    if h < kh or w < kw:
+        raise ValueError(f"{h}x{w}: a {kh}x{kw} pool needs at least {kh} rows and {kw} "
+                         f"columns")
     if c < 1:
         raise ValueError(f"C={c} must be at least 1")
     if lanes < 1 or c % lanes:
@@ -157,14 +173,15 @@ def average_lane(clk, en, total, out, *, count: int, mult: int, shift: int, act_
 
 
 @block
-def pool2d(clk, rst, s, m, *, h: int, w: int, c: int, k: int, op: str, lanes: int = 1,
+def pool2d(clk, rst, s, m, *, h: int, w: int, c: int, k, op: str, lanes: int = 1,
            act_min: int = -128, act_max: int = 127):
     check_params(h, w, c, k, op, lanes)
+    kh, kw = pair(k)
     signed = lanes == 1
     check_stream("s", s, bits=8 * lanes, ready=True, signed=signed)
     check_stream("m", m, bits=8 * lanes, ready=True, signed=signed)
     cg_n = c // lanes
-    oh, ow = h // k, w // k
+    oh, ow = h // kh, w // kw
     depth = ow * cg_n
     lb = 8 if op == "max" else sum_bits(k)   # bits of a lane's running value
     wb = lb * lanes
@@ -175,9 +192,9 @@ def pool2d(clk, rst, s, m, *, h: int, w: int, c: int, k: int, op: str, lanes: in
     y = Signal(intbv(0, min=0, max=h))
     x = Signal(intbv(0, min=0, max=w))
     g = Signal(intbv(0, min=0, max=max(2, cg_n)))
-    ky = Signal(intbv(0, min=0, max=k))
-    kx = Signal(intbv(0, min=0, max=k))
-    col = Signal(intbv(0, min=0, max=ow + 1))        # x // k
+    ky = Signal(intbv(0, min=0, max=max(2, kh)))
+    kx = Signal(intbv(0, min=0, max=max(2, kw)))
+    col = Signal(intbv(0, min=0, max=ow + 1))        # x // kw
     addr = Signal(intbv(0, min=0, max=max(2, depth)))
     base_addr = Signal(intbv(0, min=0, max=max(2, depth)))  # the window's first channel word
     keep = Signal(bool(0))
@@ -200,8 +217,8 @@ def pool2d(clk, rst, s, m, *, h: int, w: int, c: int, k: int, op: str, lanes: in
     # the wrap branch takes first, so it never matches)
     row_keep = Signal(bool(1))
     col_keep = Signal(bool(1))
-    row_edge = oh * k - 1 if oh * k < h else h - 1
-    col_edge = ow * k - 1 if ow * k < w else w - 1
+    row_edge = oh * kh - 1 if oh * kh < h else h - 1
+    col_edge = ow * kw - 1 if ow * kw < w else w - 1
 
     insts = [ram(clk, we, a1, merged, read, addr, base, depth=depth, forward=True),
              raster(clk, rst, take, g, x, y, groups=cg_n, w=w, h=h)]
@@ -216,9 +233,10 @@ def pool2d(clk, rst, s, m, *, h: int, w: int, c: int, k: int, op: str, lanes: in
         if op == "avg":
             ti = Signal(intbv(0, min=-(1 << (lb - 1)), max=1 << (lb - 1)))
             oi = Signal(intbv(0, min=-128, max=128))
-            mult, shift = divider(k * k, k * k * 128 + k * k // 2)
+            count = kh * kw
+            mult, shift = divider(count, count * 128 + count // 2)
             insts += [lane_of(r2, ti, i=i, bits=lb),
-                      average_lane(clk, en, ti, oi, count=k * k, mult=mult, shift=shift,
+                      average_lane(clk, en, ti, oi, count=count, mult=mult, shift=shift,
                                    act_min=act_min, act_max=act_max)]
             outs.append(oi)
     insts.append(concat_lanes(news, merged))
@@ -254,14 +272,14 @@ def pool2d(clk, rst, s, m, *, h: int, w: int, c: int, k: int, op: str, lanes: in
                     else:
                         if y == row_edge:
                             row_keep.next = False
-                        if ky == k - 1:
+                        if ky == kh - 1:
                             ky.next = 0
                         else:
                             ky.next = ky + 1
                 else:
                     if x == col_edge:
                         col_keep.next = False
-                    if kx == k - 1:
+                    if kx == kw - 1:
                         kx.next = 0
                         col.next = col + 1
                         if col + 1 < ow:  # the next window's words
@@ -284,7 +302,7 @@ def pool2d(clk, rst, s, m, *, h: int, w: int, c: int, k: int, op: str, lanes: in
                 a1.next = addr
                 keep1.next = keep
                 first1.next = ky == 0 and kx == 0
-                last1.next = ky == k - 1 and kx == k - 1
+                last1.next = ky == kh - 1 and kx == kw - 1
             v2.next = v1 and keep1 and last1
             if v1:
                 r2.next = merged
