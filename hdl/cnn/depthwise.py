@@ -1,18 +1,25 @@
-"""k x k depthwise convolution (DEPTHWISE_CONV_2D, depth multiplier 1; k = 1, 3, 5, 7), stride 1
-or 2, 'valid' or 'same' padding, bit-exact with ``golden.depthwise``.
+"""k x k depthwise convolution (DEPTHWISE_CONV_2D, depth multiplier 1; k = 1, 3, 5, 7, or kh x
+kw of 2 to 16 a side), stride 1 or 2 each way, 'valid' or 'same' padding, bit-exact with
+``golden.depthwise``.
 
     s (int8, NHWC raster) -> the convolution's window side (``conv2d.front``: pack, run-ahead
-      FIFO, pad2d, skid_buffer, line_buffer; k x k windows of SIMD channels a beat)
-      -> engine: SIMD lanes side by side, each channel's k*k taps in one clock
+      FIFO, pad2d, skid_buffer, line_buffer; windows of T = kh*kw taps of SIMD channels a beat)
+      -> engine: SIMD lanes side by side, each a channel's T taps, one a clock or all at once
       -> m (SIMD int8 channels a beat, H' x W' x C in raster order)
 
 Each output channel reads its own input channel only, so the parallelism runs over channels:
-a window beat brings the k*k taps of SIMD channels, and lane i multiplies channel cg*SIMD + i's
-taps by its own filter (``k*k*SIMD`` multipliers, ``Parallel(1, SIMD, k*k)``). The engine takes
-one window beat a clock, as fast as the line buffer gives them, so nothing inside it ever
-waits: no clock enable, every stage a plain register.
+a window beat brings the T taps of SIMD channels, and lane i multiplies channel cg*SIMD + i's
+taps by its own filter. Two engines:
 
-Engine pipeline (one window beat a clock; ``LATENCY`` clocks from the beat to the FIFO):
+- all taps at once (``Parallel(1, SIMD, T)``, ``T*SIMD`` multipliers, ``all_taps``): one window
+  beat a clock, as fast as the line buffer gives them, so nothing inside it ever waits: no
+  clock enable, every stage a plain register;
+- one tap a clock (``Parallel(1, SIMD, 1)``, SIMD multipliers, ``folded``): a window beat
+  every T clocks, shifted down a tap a clock, one multiplier and accumulator a lane; the
+  engine takes the next window on the clock of the last tap, so the line buffer waits T
+  clocks between windows and the words behind a waiting window wait with it.
+
+All-taps pipeline (one window beat a clock; ``pipeline`` clocks from the beat to the FIFO):
 
     take    the window and the filter word of its channel group (``weights`` ROM, word cg:
             lane t*SIMD + i holds channel cg*SIMD + i's tap t) into registers
@@ -28,7 +35,8 @@ next value for its enable copies). The FIFO holds every word in flight, so with 
 always ready the engine never refuses a beat and the cycle model is the window side's.
 
 Cycle model: ``trace`` follows every word into the line buffer as ``conv2d.trace`` does, one
-a clock; a window word's output leaves ``OUT_DELAY`` clocks after it. ``cycles`` is the
+a clock, a window word at least T clocks after the one before when the taps go one a clock;
+a window word's output leaves ``out_delay`` clocks after it. ``cycles`` is the
 spacing of back-to-back images. Both are checked against the RTL clock for clock
 (tests/hdl/cnn/test_depthwise.py).
 """
