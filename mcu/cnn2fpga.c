@@ -242,6 +242,36 @@ void c2f_mean(const c2f_layer *layer, const int8_t *in, int8_t *out)
     }
 }
 
+/* TFLite's MultiplyByQuantizedMultiplier of int32 x */
+static int32_t mbqm(int32_t x, int32_t multiplier, int shift)
+{
+    int left = shift > 0 ? shift : 0;
+    int right = shift > 0 ? 0 : -shift;
+    return rdbpot(srdhm(wrap_int32((int64_t)x * ((int64_t)1 << left)), multiplier), right);
+}
+
+/* TFLite's int8 ADD: each input (x - zp) << 20 scaled by its own multiplier, the sum (int32,
+ * wrapping) by the output multiplier, + zp_out, clamped */
+void c2f_add(const c2f_layer *layer, const int8_t *in, const int8_t *in2, int8_t *out)
+{
+    const size_t n = (size_t)layer->h * layer->w * layer->c_in;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        int32_t x1 = ((int32_t)in[i] - layer->zp_in) * (1 << 20);
+        int32_t x2 = ((int32_t)in2[i] - layer->zp_in2) * (1 << 20);
+        int32_t total = wrap_int32((int64_t)mbqm(x1, (int32_t)layer->multiplier[0],
+                                                 layer->shift[0])
+                                   + mbqm(x2, (int32_t)layer->multiplier[1], layer->shift[1]));
+        int32_t scaled = wrap_int32((int64_t)mbqm(total, (int32_t)layer->multiplier[2],
+                                                  layer->shift[2]) + layer->zp_out);
+        if (scaled < layer->act_min)
+            scaled = layer->act_min;
+        if (scaled > layer->act_max)
+            scaled = layer->act_max;
+        out[i] = (int8_t)scaled;
+    }
+}
+
 int c2f_argmax(const int8_t *values, int n)
 {
     int best = 0, i;
@@ -251,6 +281,26 @@ int c2f_argmax(const int8_t *values, int n)
     return best;
 }
 
+static int8_t *c2f_slot(const c2f_network *net, int8_t *buf_a, int8_t *buf_b, int k)
+{
+    return (k % 2 == 0 ? buf_a : buf_b) + (size_t)(k / 2) * net->slot_bytes;
+}
+
+static void c2f_layer_run(const c2f_layer *layer, const int8_t *src, const int8_t *src2,
+                          int8_t *dst)
+{
+    switch (layer->kind) {
+    case C2F_MAXPOOL2X2: c2f_maxpool2x2(layer, src, dst); break;
+    case C2F_CONV: c2f_conv(layer, src, dst); break;
+    case C2F_DEPTHWISE: c2f_depthwise(layer, src, dst); break;
+    case C2F_MAXPOOL: c2f_maxpool(layer, src, dst); break;
+    case C2F_AVGPOOL: c2f_avgpool(layer, src, dst); break;
+    case C2F_MEAN: c2f_mean(layer, src, dst); break;
+    case C2F_ADD: c2f_add(layer, src, src2, dst); break;
+    default: c2f_dense(layer, src, dst); break;
+    }
+}
+
 int c2f_run(const c2f_network *net, const uint8_t *pixels, int8_t *buf_a, int8_t *buf_b,
             int8_t *logits)
 {
@@ -258,19 +308,26 @@ int c2f_run(const c2f_network *net, const uint8_t *pixels, int8_t *buf_a, int8_t
     int8_t *src = buf_a, *dst = buf_b, *swap;
     size_t i;
     int k;
+    if (net->n_slots > 0) {  /* branches: each layer names its slots */
+        int8_t *in = c2f_slot(net, buf_a, buf_b, net->input_slot);
+        for (i = 0; i < n_pixels; i++)
+            in[i] = net->pixel_to_int8[pixels[i]];
+        for (k = 0; k < net->n_layers; k++) {
+            const c2f_layer *layer = &net->layers[k];
+            c2f_layer_run(layer, c2f_slot(net, buf_a, buf_b, layer->in_slot),
+                          c2f_slot(net, buf_a, buf_b, layer->in2_slot),
+                          c2f_slot(net, buf_a, buf_b, layer->out_slot));
+        }
+        src = c2f_slot(net, buf_a, buf_b, net->layers[net->n_layers - 1].out_slot);
+        if (logits != NULL)
+            for (k = 0; k < net->n_classes; k++)
+                logits[k] = src[k];
+        return c2f_argmax(src, net->n_classes);
+    }
     for (i = 0; i < n_pixels; i++)
         src[i] = net->pixel_to_int8[pixels[i]];
     for (k = 0; k < net->n_layers; k++) {
-        const c2f_layer *layer = &net->layers[k];
-        switch (layer->kind) {
-        case C2F_MAXPOOL2X2: c2f_maxpool2x2(layer, src, dst); break;
-        case C2F_CONV: c2f_conv(layer, src, dst); break;
-        case C2F_DEPTHWISE: c2f_depthwise(layer, src, dst); break;
-        case C2F_MAXPOOL: c2f_maxpool(layer, src, dst); break;
-        case C2F_AVGPOOL: c2f_avgpool(layer, src, dst); break;
-        case C2F_MEAN: c2f_mean(layer, src, dst); break;
-        default: c2f_dense(layer, src, dst); break;
-        }
+        c2f_layer_run(&net->layers[k], src, 0, dst);
         swap = src;
         src = dst;
         dst = swap;

@@ -30,7 +30,8 @@ extern "C" {
 #endif
 
 enum c2f_kind { C2F_MAXPOOL2X2 = 2, C2F_DENSE = 3, C2F_CONV = 4,
-                C2F_MAXPOOL = 5, C2F_AVGPOOL = 6, C2F_MEAN = 7, C2F_DEPTHWISE = 8 };
+                C2F_MAXPOOL = 5, C2F_AVGPOOL = 6, C2F_MEAN = 7, C2F_DEPTHWISE = 8,
+                C2F_ADD = 9 };
 enum c2f_requant { C2F_NONE = 0, C2F_GEMMLOWP = 1, C2F_ROUND = 2, C2F_ROUND_DOUBLE = 3 };
 
 /* One layer. Shapes are the layer's input, NHWC; dense layers have h = w = 1. */
@@ -52,6 +53,11 @@ typedef struct {
     uint16_t h_out, w_out;   /* output rows and columns */
     uint8_t kw, stride_w;    /* window width and column step */
     uint8_t depth_multiplier; /* C2F_DEPTHWISE: output channels per input channel */
+    /* a network with branches (c2f_network.n_slots > 0): the scratch slots the layer reads
+     * and writes (c2f_slot); C2F_ADD reads in2_slot too */
+    uint8_t in_slot, out_slot, in2_slot;
+    int16_t zp_in2;          /* C2F_ADD: the second input's zero point; multiplier and shift
+                              * hold [input 1, input 2, output] */
 } c2f_layer;
 
 typedef struct {
@@ -62,6 +68,11 @@ typedef struct {
     uint32_t buffer_bytes;   /* each of the two scratch buffers c2f_run needs */
     const int8_t *pixel_to_int8;  /* [256]: the model's input quantization */
     const c2f_layer *layers;
+    /* 0: a chain, the layers in turn between the two buffers. Else the scratch slots of a
+     * network with branches (a tensor kept for a later ADD), slot_bytes each: slot k is at
+     * (k even ? buf_a : buf_b) + (k / 2) * slot_bytes; input_slot holds the input */
+    uint8_t n_slots, input_slot;
+    uint32_t slot_bytes;
 } c2f_network;
 
 /* Blocks (the hardware's, one call per image). */
@@ -72,6 +83,7 @@ void c2f_depthwise(const c2f_layer *layer, const int8_t *in, int8_t *out);
 void c2f_maxpool(const c2f_layer *layer, const int8_t *in, int8_t *out);
 void c2f_avgpool(const c2f_layer *layer, const int8_t *in, int8_t *out);
 void c2f_mean(const c2f_layer *layer, const int8_t *in, int8_t *out);
+void c2f_add(const c2f_layer *layer, const int8_t *in, const int8_t *in2, int8_t *out);
 int c2f_argmax(const int8_t *values, int n);   /* ties to the lowest index */
 
 /* Requantize one accumulator for output channel o of layer. */

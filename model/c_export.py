@@ -24,7 +24,7 @@ PER_ROW = 16
 C_KINDS = {"conv2d": "C2F_CONV", "depthwise": "C2F_DEPTHWISE",
            "maxpool2x2": "C2F_MAXPOOL2X2", "dense": "C2F_DENSE",
            "maxpool": "C2F_MAXPOOL", "avgpool": "C2F_AVGPOOL",
-           "mean": "C2F_MEAN"}
+           "mean": "C2F_MEAN", "add": "C2F_ADD"}
 
 
 def _array(ctype: str, name: str, values) -> str:
@@ -53,11 +53,52 @@ def _doubles(name: str, values) -> str:
     return f"static const double {name}[{len(values)}] = {{\n    " + ",\n    ".join(rows) + "\n};\n"
 
 
-def buffer_values(net: Network) -> int:
-    """Values in each of the two scratch buffers: the largest tensor c2f_run holds."""
+def largest_tensor(net: Network) -> int:
     sizes = [int(np.prod(net.input_shape))]
     sizes += [int(np.prod(layer.out_shape)) for layer in net.layers]
     return max(sizes)
+
+
+def is_chain(net: Network) -> bool:
+    """Every layer reads the tensor of the layer before it."""
+    before = net.input_tensor
+    for layer in net.layers:
+        if tuple(layer.inputs) != (before,):
+            return False
+        before = layer.tensor
+    return True
+
+
+def slot_plan(net: Network) -> tuple[dict, int]:
+    """The scratch slots of a network with branches: ({tensor: slot}, slots). Each layer's
+    output takes the lowest slot no tensor still to be read holds (a tensor is held from its
+    layer to its last reader, so a skip connection's tensor waits for its ADD); a RESHAPE's
+    output is its input's slot. The input in slot 0."""
+    last = {}
+    for i, layer in enumerate(net.layers):
+        for t in layer.inputs:
+            last[t] = i
+    end = len(net.layers)
+    slot = {net.input_tensor: 0}
+    release = {0: last.get(net.input_tensor, end)}  # slot -> the last layer that reads it
+    for i, layer in enumerate(net.layers):
+        if layer.kind == "flatten":
+            s = slot[layer.inputs[0]]
+            release[s] = max(release[s], last.get(layer.tensor, end))
+        else:
+            s = next(k for k in range(len(release) + 1) if release.get(k, -1) < i)
+            release[s] = last.get(layer.tensor, end)
+        slot[layer.tensor] = s
+    return slot, max(release) + 1
+
+
+def buffer_values(net: Network) -> int:
+    """Values in each of the two scratch buffers: the largest tensor c2f_run holds (a network
+    with branches: as many slots of it as ``slot_plan`` needs, half in each buffer)."""
+    if is_chain(net):
+        return largest_tensor(net)
+    _, slots = slot_plan(net)
+    return -(-slots // 2) * largest_tensor(net)
 
 
 def memory(net: Network) -> dict:
@@ -82,17 +123,12 @@ def _pixel_range(net: Network, input_max: float, input_offset: float = 0.0) -> s
 
 
 def check_chain(net: Network) -> None:
-    """The C library runs a chain of layers (two buffers in turn); a network that branches (a
-    skip connection joined by ADD) is refused, saying so."""
-    before = net.input_tensor
+    """Every layer is one the C library runs (a chain between two buffers, or a network with
+    branches in ``slot_plan``'s slots)."""
     for layer in net.layers:
-        if tuple(layer.inputs) != (before,) or layer.kind not in C_KINDS and \
-                layer.kind != "flatten":
-            raise ValueError(f"{net.name}: layer {layer.name} ({layer.kind}) reads a tensor "
-                             f"other than the one before it; the C library runs a chain of "
-                             f"layers, not yet a network with branches (check_golden.py runs "
-                             f"it)")
-        before = layer.tensor
+        if layer.kind not in C_KINDS and layer.kind != "flatten":
+            raise ValueError(f"{net.name}: layer {layer.name}: the C library has no {layer.kind} "
+                             f"(check_golden.py runs it)")
 
 
 def weights_header(net: Network, input_max: float, input_offset: float = 0.0) -> str:
@@ -120,6 +156,8 @@ def weights_header(net: Network, input_max: float, input_offset: float = 0.0) ->
 
 """]
     parts.append(_array("int8_t", f"{ident}_pixel_to_int8", net.pixel_table(input_max, input_offset)))
+    chain = is_chain(net)
+    slot, n_slots = ({}, 0) if chain else slot_plan(net)
     entries = []
     for layer in net.layers:
         if layer.kind == "flatten":
@@ -144,7 +182,7 @@ def weights_header(net: Network, input_max: float, input_offset: float = 0.0) ->
                 mode = "C2F_ROUND" if layer.requant == "round" else "C2F_GEMMLOWP"
                 arrays = f"{name}_weights, {name}_bias, {name}_multiplier, {name}_shift, 0"
             c_out = layer.c_out
-        elif layer.kind == "mean":
+        elif layer.kind in ("mean", "add"):  # add: [input 1, input 2, output]
             parts.append(_array("int64_t", f"{name}_multiplier", layer.multiplier))
             parts.append(_array("int8_t", f"{name}_shift", layer.shift))
             mode, arrays, c_out = "C2F_GEMMLOWP", f"0, 0, {name}_multiplier, {name}_shift, 0", lc
@@ -154,6 +192,13 @@ def weights_header(net: Network, input_max: float, input_offset: float = 0.0) ->
         (kh, kw), (sh, sw) = layer.kernel_hw, layer.stride_hw
         geometry = (f"{kh}, {sh}, {layer.pad[0]}, {layer.pad[2]}, {out_h}, {out_w}, {kw}, "
                     f"{sw}, {layer.depth_multiplier}")
+        # in, out and second-input slots (a chain's: unused), the second zero point
+        if chain:
+            geometry += f", 0, 0, 0, {layer.zp_in2}"
+        else:
+            second = slot[layer.inputs[1]] if len(layer.inputs) > 1 else 0
+            geometry += (f",\n     {slot[layer.inputs[0]]}, {slot[layer.tensor]}, {second}, "
+                         f"{layer.zp_in2}")
         entries.append(f"    /* {layer.name}: {layer.kind} {tuple(layer.in_shape)} -> "
                        f"{tuple(layer.out_shape)} */\n"
                        f"    {{{kind}, {mode}, {lh}, {lw}, {lc}, {c_out}, {layer.zp_in}, "
@@ -161,9 +206,11 @@ def weights_header(net: Network, input_max: float, input_offset: float = 0.0) ->
                        f"{geometry}}},")
     parts.append(f"static const c2f_layer {ident}_layers[{len(entries)}] = {{\n" +
                  "\n".join(entries) + "\n};\n")
+    slots = (f",\n    {n_slots}, {slot[net.input_tensor]}, {largest_tensor(net)}"
+             if not chain else ", 0, 0, 0")
     parts.append(f"static const c2f_network {ident}_net = {{\n    \"{net.name}\", {h}, {w}, {c}, "
                  f"{len(entries)}, {up}_CLASSES, {up}_BUFFER_BYTES,\n    {ident}_pixel_to_int8, "
-                 f"{ident}_layers\n}};\n")
+                 f"{ident}_layers{slots}\n}};\n")
     parts.append(f"\n#endif /* {up}_WEIGHTS_H */\n")
     return "\n".join(parts)
 

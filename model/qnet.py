@@ -209,8 +209,8 @@ def hardware_reason(layer: Layer) -> str | None:
         return layer.refusal
     runs = "the golden model and the C library run it (check_golden.py, export_weights.py)"
     if layer.kind == "add":
-        return ("add (a residual join) has no hardware block yet, nor the C library branches; "
-                "the golden model runs it (check_golden.py)")
+        return ("add (a residual join) has no hardware block yet; the golden model and the C "
+                "library run it (check_golden.py, export_weights.py)")
     if layer.kind not in HARDWARE_KINDS:
         return f"{layer.kind} has no hardware block yet; {runs}"
     (kh, kw), (sh, sw) = layer.kernel_hw, layer.stride_hw

@@ -104,7 +104,7 @@ def test_requant_edge_cases(tmp_path):
                 f"  static const int32_t a{i}[] = {{{', '.join(f'{int(a)}' for a in acc)}}};",
                 f"  c2f_layer l{i} = {{C2F_DENSE, {mode}, 1, 1, 4, {layer.c_out}, 0, "
                 f"{layer.zp_out}, {layer.act_min}, {layer.act_max}, 0, 0, m{i}, s{i}, d{i}, "
-                f"0, 1, 0, 0, 1, 1, 0, 1, 1}};",
+                f"0, 1, 0, 0, 1, 1, 0, 1, 1, 0, 0, 0, 0}};",
                 f"  for (unsigned k = 0; k < sizeof a{i} / sizeof a{i}[0]; k++)",
                 f"    for (int o = 0; o < {layer.c_out}; o++)",
                 f"      printf(\"%d\\n\", c2f_requant(&l{i}, a{i}[k], o));"]
