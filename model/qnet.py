@@ -66,7 +66,7 @@ KINDS = ("conv2d", "depthwise", "maxpool2x2", "maxpool", "avgpool", "mean", "fla
 # the kinds the hardware blocks implement (all of them today); a kind added to the golden model
 # and the C library before it has a block runs in ``make check`` and ``make export`` and is
 # refused by the commands that build hardware (``check_hardware``)
-HARDWARE_KINDS = ("conv2d", "depthwise", "maxpool2x2", "maxpool", "avgpool", "mean", "flatten", "dense")
+HARDWARE_KINDS = ("conv2d", "depthwise", "add", "maxpool2x2", "maxpool", "avgpool", "mean", "flatten", "dense")
 # what the hardware blocks take (hardware_reason); the golden model and the C library take any
 CONV_KERNELS = (1, 3, 5, 7)
 ADD_LEFT_SHIFT = 20  # TFLite's int8 ADD: inputs shifted left by 20 before their multipliers
@@ -208,9 +208,6 @@ def hardware_reason(layer: Layer) -> str | None:
     if layer.refusal:
         return layer.refusal
     runs = "the golden model and the C library run it (check_golden.py, export_weights.py)"
-    if layer.kind == "add":
-        return ("add (a residual join) has no hardware block yet; the golden model and the C "
-                "library run it (check_golden.py, export_weights.py)")
     if layer.kind not in HARDWARE_KINDS:
         return f"{layer.kind} has no hardware block yet; {runs}"
     (kh, kw), (sh, sw) = layer.kernel_hw, layer.stride_hw
@@ -226,11 +223,10 @@ def hardware_reason(layer: Layer) -> str | None:
         return (f"depth multiplier {layer.depth_multiplier}: the hardware's depthwise "
                 f"convolution takes 1 (one output channel per input channel); {runs}")
     if layer.kind in ("maxpool", "avgpool") and (
-            (sh, sw) != (kh, kw) or (kh == kw and kh not in POOLS)
+            (sh, sw) != (kh, kw) or kh * kw < 2
             or not (1 <= kh <= POOL_MAX_SIDE and 1 <= kw <= POOL_MAX_SIDE)):
-        return (f"pool {kh}x{kw} stride {sh}x{sw}: the hardware's pooling takes 2x2 and 3x3, "
-                f"or a rectangle of up to {POOL_MAX_SIDE} a side, with the stride its window; "
-                f"{runs}")
+        return (f"pool {kh}x{kw} stride {sh}x{sw}: the hardware's pooling takes windows of up "
+                f"to {POOL_MAX_SIDE} a side with the stride its window; {runs}")
     return None
 
 
@@ -242,14 +238,6 @@ def check_hardware(net: Network, label: str | None = None) -> Network:
         if reason:
             where = layer.where or f"{label or net.name}: layer {layer.name}"
             raise UnsupportedTFLiteError(f"{where}: {reason}")
-    before = net.input_tensor
-    for layer in net.layers:
-        if tuple(layer.inputs) != (before,):
-            raise UnsupportedTFLiteError(
-                f"{layer.where or label or net.name}: the network branches (a layer reads "
-                f"another tensor than the one before it: a skip connection); the hardware takes "
-                f"a chain of layers yet; the golden model runs it (check_golden.py)")
-        before = layer.tensor
     last = net.layers[-1]
     # keras.applications' top: a 1x1 convolution on the pooled 1x1 map, then the reshape
     conv_top = (last.kind == "flatten" and len(net.layers) > 1

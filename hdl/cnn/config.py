@@ -25,6 +25,7 @@ from model.qnet import Layer, Network
 
 from . import argmax as argmax_block
 from . import conv2d as conv_block
+from . import add as add_block
 from . import dense as dense_block
 from . import depthwise as dw_block
 from . import maxpool2x2 as pool_block
@@ -81,18 +82,23 @@ def out_lanes(layer: Layer, par, lanes_in: int) -> int:
         return par.pe if par.taps > 1 else 1
     if layer.kind == "depthwise":
         return Parallel.of(par).simd
-    if layer.kind == "dense":
-        return 1
+    if layer.kind in ("dense", "add"):
+        return 1  # an add takes its inputs a value a beat
     return lanes_in  # maxpool and flatten keep the beat
 
 
-def lanes(net: Network, config: dict) -> dict:
-    """{layer name: channels a beat of its input brings}."""
-    out, n = {}, 1
+def tensor_lanes(net: Network, config: dict) -> dict:
+    """{tensor: channels a beat of it brings} (the input: one)."""
+    out = {net.input_tensor: 1}
     for layer in net.layers:
-        out[layer.name] = n
-        n = out_lanes(layer, config.get(layer.name), n)
+        out[layer.tensor] = out_lanes(layer, config.get(layer.name), out[layer.inputs[0]])
     return out
+
+
+def lanes(net: Network, config: dict) -> dict:
+    """{layer name: channels a beat of its (first) input brings}."""
+    by = tensor_lanes(net, config)
+    return {layer.name: by[layer.inputs[0]] for layer in net.layers}
 
 
 def validate(net: Network, config: dict) -> dict:
@@ -104,8 +110,9 @@ def validate(net: Network, config: dict) -> dict:
         raise ValueError(f"config names {', '.join(unknown)}, not layers of {net.name} "
                          f"({', '.join(weighted)})")
     out = {}
-    n = 1
+    by = {net.input_tensor: 1}
     for layer in net.layers:
+        n = by[layer.inputs[0]]
         if layer.has_weights:
             if layer.name not in config:
                 raise ValueError(f"config has no entry for layer {layer.name}")
@@ -116,7 +123,8 @@ def validate(net: Network, config: dict) -> dict:
             par.check(layer)
             pack.check_lanes(n, par.simd, f"layer {layer.name}: ")
             out[layer.name] = par
-        n = out_lanes(layer, out.get(layer.name), n)
+        by[layer.tensor] = out_lanes(layer, out.get(layer.name), n)
+    n = by[net.layers[-1].tensor]
     if n != 1:
         raise ValueError(f"{net.name}: argmax takes one logit a beat; the last layer delivers {n}")
     return out
@@ -138,6 +146,8 @@ def layer_cycles(layer: Layer, par=None, lanes_in: int = 1) -> int:
         return pool2d_block.cycles(*layer.in_shape, lanes_in)
     if layer.kind == "mean":
         return mean_block.cycles(*layer.in_shape, lanes_in)
+    if layer.kind == "add":
+        return add_block.cycles(layer)
     return 0
 
 
@@ -151,15 +161,56 @@ def interval(net: Network, config: dict) -> int:
 
 def latency(net: Network, config: dict) -> int:
     """Predicted clocks from an image's first pixel to its class index, pipe empty, pixels one
-    per clock, output always ready (dense layers with the top's ``DENSE_SLOTS`` job slots)."""
+    per clock, output always ready (dense layers with the top's ``DENSE_SLOTS`` job slots);
+    the class leaves argmax after the last logit."""
+    return max(times(net, config)[net.layers[-1].tensor]) + argmax_block.LATENCY
+
+
+def forked_tensors(net: Network) -> set:
+    """The tensors more than one layer reads (a flatten's reader reads the flatten's input)."""
+    same = {layer.tensor: layer.inputs[0] for layer in net.layers if layer.kind == "flatten"}
+    count = {}
+    for layer in net.layers:
+        if layer.kind != "flatten":
+            for t in layer.inputs:
+                while t in same:
+                    t = same[t]
+                count[t] = count.get(t, 0) + 1
+    return {t for t, k in count.items() if k > 1}
+
+
+def through_fifo(t_in, lanes: int) -> list[int]:
+    """The clock each value leaves a block-RAM FIFO that takes it when it comes (``bram_fifo``:
+    three clocks, a beat of ``lanes`` values a clock)."""
+    out, prev = [], -1
+    for k in range(0, len(t_in), lanes):
+        prev = max(int(t_in[k]) + 3, prev + 1)
+        out += [prev] * lanes
+    return out
+
+
+def times(net: Network, config: dict) -> dict:
+    """{tensor: the clock each of its values leaves its block} (values of a wide beat share
+    one), pipe empty, pixels one per clock, output always ready."""
     from .network import DENSE_SLOTS
 
     # the input's skid buffer and the pixel ROM's register
-    t = [i + 2 for i in range(int(np.prod(net.input_shape)))]
+    out = {net.input_tensor: [i + 2 for i in range(int(np.prod(net.input_shape)))]}
     n = lanes(net, config)
+    by = tensor_lanes(net, config)
+    forked = forked_tensors(net)
     for layer in net.layers:
         par = config.get(layer.name)
-        if layer.kind == "conv2d":
+
+        def reads(tensor):  # a forked tensor reaches each reader through a FIFO
+            t = out[tensor]
+            return through_fifo(t, by[tensor]) if tensor in forked else t
+
+        t = reads(layer.inputs[0])
+        if layer.kind == "add":
+            a, b = layer.inputs
+            t = add_block.trace(t, reads(b), by[a], by[b])
+        elif layer.kind == "conv2d":
             pe, simd, taps = Parallel.of(par)
             t = conv_block.trace(layer, pe, simd, t, taps=taps, lanes=n[layer.name])
         elif layer.kind == "depthwise":
@@ -175,7 +226,8 @@ def latency(net: Network, config: dict) -> int:
         elif layer.kind == "dense":
             pe, simd, _ = Parallel.of(par)
             t = dense_block.trace(layer, pe, simd, t, slots=DENSE_SLOTS, lanes=n[layer.name])
-    return max(t) + argmax_block.LATENCY  # the class leaves argmax after the last logit
+        out[layer.tensor] = t
+    return out
 
 
 def multipliers(config: dict) -> int:
@@ -233,12 +285,22 @@ def auto(net: Network, budget: int | None = None, ii: int | None = None) -> dict
             for layer in weighted}
     fixed = interval(net, fastest(net))
 
+    # a flatten's tensor is its input's, beat for beat
+    same = {layer.tensor: layer.inputs[0] for layer in net.layers if layer.kind == "flatten"}
+
+    def source(t):
+        while t in same:
+            t = same[t]
+        return t
+
     def cheapest(limit: int) -> dict | None:
-        picked, n = {}, 1
+        picked, by = {}, {net.input_tensor: 1}  # lanes of each tensor so far
         for i, layer in enumerate(layers):
+            n = by[source(layer.inputs[0])]
             if not layer.has_weights:
                 if layer_cycles(layer, None, n) > limit:
                     return None
+                by[layer.tensor] = out_lanes(layer, None, n)
                 continue
             after = [nxt for nxt in layers[i + 1:i + 2] if not nxt.has_weights]
             for o in rows[layer.name]:
@@ -249,7 +311,7 @@ def auto(net: Network, budget: int | None = None, ii: int | None = None) -> dict
                     continue  # argmax takes one logit a beat (a mean passes the beat on)
                 if (layer_cycles(layer, o, n) <= limit and
                         all(layer_cycles(nxt, None, out) <= limit for nxt in after)):
-                    picked[layer.name], n = o, out
+                    picked[layer.name], by[layer.tensor] = o, out
                     break
             else:
                 return None

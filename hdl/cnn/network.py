@@ -37,6 +37,7 @@ from ..lib.skid_buffer import skid_buffer
 from ..lib.stream import Stream, check_stream
 from . import mean as mean_block
 from .argmax import argmax, index_bits
+from ..lib.bram_fifo import bram_fifo
 from .conv2d import conv2d
 from .depthwise import depthwise
 from .dense import dense
@@ -45,6 +46,13 @@ from .pool2d import pool2d
 from .parallel import Parallel, write_block_mems
 
 PIXEL_ROM = "pixel_to_int8.mem"
+
+
+def fork_depth(net: Network, tensor, lanes: int) -> int:
+    """Words of the FIFO after each output of a fork: a whole image of the tensor."""
+    sizes = {net.input_tensor: int(np.prod(net.input_shape))}
+    sizes.update({layer.tensor: int(np.prod(layer.out_shape)) for layer in net.layers})
+    return max(2, sizes[tensor] // lanes)
 # A dense layer needs its whole input vector: with three slots (computing image k, holding k+1,
 # loading k+2) the convolutions ahead of it keep working while it is busy.
 DENSE_SLOTS = 3
@@ -63,6 +71,10 @@ def write_mems(net: Network, config: dict, folder, input_max: float,
             paths[layer.name] = write_block_mems(layer, folder, Parallel.of(config[layer.name]))
         elif layer.kind == "mean":
             paths[layer.name] = mean_block.write_mems(layer, folder)
+        elif layer.kind == "add":
+            from . import add as add_block
+
+            paths[layer.name] = add_block.write_mems(layer, folder)
     return paths
 
 
@@ -93,8 +105,8 @@ def network(clk, rst, s, m, logit_valid, logit_data, busy, done, *, net: Network
     check_stream("m", m, bits=index_bits(n_classes), ready=True, signed=False)
     pixels = int(np.prod(net.input_shape))  # an image's pixels, or a vector's values
 
-    from .config import lanes as beat_lanes
-    from .config import out_lanes
+    from . import add as add_block
+    from .config import forked_tensors, tensor_lanes, through_fifo, times
 
     # the input's ready is a register: without it, it came from conv1's FIFO through the
     # packer and the pixel ROM's handshake to the pins and the image counters (12.3 ns)
@@ -102,14 +114,74 @@ def network(clk, rst, s, m, logit_valid, logit_data, busy, done, *, net: Network
     insts = [skid_buffer(clk, rst, s, held)]
     x = Stream(8)
     insts.append(pixel_map(clk, rst, held, x, path=paths["pixel"]))
-    n_in = beat_lanes(net, config)
+    by = tensor_lanes(net, config)
+    # the graph: a flatten's tensor is its input's stream; a tensor read twice (a skip
+    # connection) goes through a fork, each reader taking one of its outputs
+    same = {layer.tensor: layer.inputs[0] for layer in net.layers if layer.kind == "flatten"}
+
+    def source(t):
+        while t in same:
+            t = same[t]
+        return t
+
+    readers = {}
+    for layer in net.layers:
+        if layer.kind != "flatten":
+            for t in layer.inputs:
+                readers[source(t)] = readers.get(source(t), 0) + 1
+    last = source(net.layers[-1].tensor)
+    readers[last] = readers.get(last, 0) + 1  # argmax
+    handed = {}  # tensor -> the streams its readers take, in order
+
+    def stream(n: int) -> Stream:
+        return Stream(8) if n == 1 else Stream(8 * n, signed=False)
+
+    def produced(t, y) -> tuple[list, list]:
+        """The forks tensor t's stream ``y`` goes through ((input, output 1, output 2) each)
+        and the FIFOs after them ((input, output, depth) each: a whole image's beats, so no
+        reader ever waits for the other: the branches run as the cycle model has them, and
+        neither can hold back the values the other needs); the caller instantiates them
+        (MyHDL takes blocks from the block's own body only)."""
+        outs, forks = [y], []
+        while len(outs) < readers.get(t, 1):  # a fork per extra reader
+            a, b = stream(by[t]), stream(by[t])
+            forks.append((outs.pop(), a, b))
+            outs += [a, b]
+        if len(outs) == 1:
+            handed[t] = outs
+            return forks, []
+        queues, handed[t] = [], []
+        for o in outs:
+            q = stream(by[t])
+            queues.append((o, q, fork_depth(net, t, by[t])))
+            handed[t].append(q)
+        return forks, queues
+
+    def reading(t):
+        return handed[source(t)].pop(0)
+
+    forks, queues = produced(net.input_tensor, x)
+    for f in forks:
+        insts.append(add_block.fork(clk, rst, *f))
+    for q_in, q_out, depth in queues:
+        insts.append(bram_fifo(clk, rst, q_in, q_out, depth=depth))
+    clocks = times(net, config) if any(layer.kind == "add" for layer in net.layers) else {}
+    forked = forked_tensors(net)
     for layer in net.layers:
         if layer.kind == "flatten":
             continue
-        n = n_in[layer.name]
-        n_out = out_lanes(layer, config.get(layer.name), n)
-        y = Stream(8) if n_out == 1 else Stream(8 * n_out, signed=False)
-        if layer.kind == "conv2d":
+        n = by[layer.inputs[0]]
+        y = stream(by[layer.tensor])
+        x = reading(layer.inputs[0])
+        if layer.kind == "add":
+            a, b = layer.inputs
+            ta, tb = (through_fifo(clocks[t], by[t]) if source(t) in forked else clocks[t]
+                      for t in (a, b))
+            depth_a, depth_b = add_block.fifo_depths(ta, tb, by[a], by[b])
+            insts.append(add_block.add(clk, rst, x, reading(b), y, layer=layer,
+                                       paths=paths[layer.name], lanes_a=by[a], lanes_b=by[b],
+                                       depth_a=depth_a, depth_b=depth_b))
+        elif layer.kind == "conv2d":
             pe, simd, taps = Parallel.of(config[layer.name])
             insts.append(conv2d(clk, rst, x, y, layer=layer, pe=pe, simd=simd,
                                  paths=paths[layer.name], requant_dsp_bits=requant_dsp_bits,
@@ -137,7 +209,12 @@ def network(clk, rst, s, m, logit_valid, logit_data, busy, done, *, net: Network
                                requant_dsp_bits=requant_dsp_bits, lanes=n))
         else:
             raise ValueError(f"layer {layer.name}: no hardware block for {layer.kind}")
-        x = y
+        forks, queues = produced(layer.tensor, y)
+        for f in forks:
+            insts.append(add_block.fork(clk, rst, *f))
+        for q_in, q_out, depth in queues:
+            insts.append(bram_fifo(clk, rst, q_in, q_out, depth=depth))
+    x = reading(net.layers[-1].tensor)
     insts.append(argmax(clk, rst, x, m, n=n_classes))
     logits = x
 

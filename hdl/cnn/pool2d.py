@@ -1,5 +1,5 @@
-"""kh x kw pooling, stride the window, 'valid' (2x2, 3x3, or any rectangle, as keyword
-spotting's 25x5 average over its whole map): the max (``golden.maxpool``) or the average
+"""kh x kw pooling, stride the window, 'valid' (2x2, 3x3, ResNet-8's 8x8, keyword spotting's
+25x5 average over its whole map: any window up to 64 a side): the max (``golden.maxpool``) or the average
 (``golden.avgpool``, TFLite's int8 AVERAGE_POOL_2D), streaming, on int8 values in NHWC raster
 order.
 
@@ -39,8 +39,7 @@ from ..lib.ram import ram
 from ..lib.stream import check_stream, concat_lanes, lane_of
 
 OPS = ("max", "avg")
-POOLS = (2, 3)  # square windows
-MAX_SIDE = 64   # a rectangular window's sides
+MAX_SIDE = 64   # a window's sides
 
 
 def pair(k) -> tuple[int, int]:
@@ -86,11 +85,9 @@ def check_params(h: int, w: int, c: int, k, op: str, lanes: int = 1) -> None:
     if op not in OPS:
         raise ValueError(f"op={op!r} must be one of {OPS}")
     kh, kw = pair(k)
-    if kh == kw and kh not in POOLS:
-        raise ValueError(f"k={kh}: square pools of {POOLS} are supported")
-    if kh != kw and not (1 <= kh <= MAX_SIDE and 1 <= kw <= MAX_SIDE):
-        raise ValueError(f"pool {kh}x{kw}: a rectangular pool's sides must each be 1 to "
-                         f"{MAX_SIDE}")
+    if kh * kw < 2 or not (1 <= kh <= MAX_SIDE and 1 <= kw <= MAX_SIDE):
+        raise ValueError(f"pool {kh}x{kw}: a pool's sides must each be 1 to {MAX_SIDE}, the "
+                         f"window at least 2 values")
     if h < kh or w < kw:
         raise ValueError(f"{h}x{w}: a {kh}x{kw} pool needs at least {kh} rows and {kw} "
                          f"columns")

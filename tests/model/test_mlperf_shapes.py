@@ -100,7 +100,8 @@ def test_layer_golden_and_c(tmp_path, case):
     ("depthwise_rect_strides", "DEPTHWISE_CONV_2D", "kernel 3x1 stride 2x1: the hardware's "
                                                     "convolution takes square kernels"),
     ("pools_3x2_stride_2x1", "MAX_POOL_2D", "pool 3x2 stride 2x1: the hardware's pooling "
-                                            "takes 2x2 and 3x3, or a rectangle")])
+                                            "takes windows of up to 64 a side with the stride "
+                                            "its window")])
 def test_hardware_refuses_what_it_has_no_block_for(monkeypatch, capfd, tmp_path, case, layer,
                                                     why):
     body, shape = LAYERS[case]

@@ -102,7 +102,8 @@ def test_converted_verilog_in_icarus(tmp_path, op, lanes):
 
 def test_bad_parameters():
     clk, rst = make_clk_rst()
-    for kw, match in [(dict(k=4), "k=4"), (dict(op="min"), "op='min'"), (dict(h=2), "2x5"),
+    for kw, match in [(dict(k=1), "pool 1x1"), (dict(k=(2, 65)), "pool 2x65"),
+                      (dict(op="min"), "op='min'"), (dict(h=2), "2x5"),
                       (dict(lanes=3), "lanes=3")]:
         args = dict(h=5, w=5, c=4, k=3, op="max", lanes=1) | kw
         lanes = args["lanes"]
