@@ -285,23 +285,26 @@ def resnet8():
     return keras.Model(inp, layers.Dense(10, activation="softmax")(x), name="resnet8")
 
 
-def test_resnet8_golden_c_and_the_hardware_refusal(monkeypatch, capfd, tmp_path):
+def test_resnet8_golden_c_and_hardware(monkeypatch, capfd, tmp_path):
     """Branches: a tensor feeds two layers, ADD joins them; golden == LiteRT on every tensor of
     200 random inputs (the three ADDs with their fused ReLU included); the C library (its
-    scratch slots holding each shortcut until its ADD) == golden; the hardware refuses it,
-    saying why."""
+    scratch slots holding each shortcut until its ADD) == golden; folded into the ECP5-85F's
+    156 multipliers, every logit equal to golden's in Verilator, the latency and interval the
+    cycle model's."""
     path = convert(resnet8(), tmp_path / "resnet8.tflite")
     net, _ = golden_equals_litert(path, 200)
     assert net.macs == 12_501_632 and [layer.kind for layer in net.layers].count("add") == 3
     first_add = next(layer for layer in net.layers if layer.kind == "add")
     assert first_add.inputs[0] == net.layers[0].tensor  # the identity shortcut
-    msg = refused(monkeypatch, capfd, tmp_path, "make_verilog", "--model", path)
-    assert " ADD (" in msg and msg.endswith("add (a residual join) has no hardware block yet; "
-                                            "the golden model and the C library run it "
-                                            "(check_golden.py, export_weights.py)")
     slot, n_slots = c_export.slot_plan(net)
     assert n_slots == 3  # the block's input, kept for its ADD, and two working slots
     c_equals_golden(net, path, tmp_path / "c", n=10)
+    pixels = np.random.default_rng(8).integers(0, 256, (3,) + net.input_shape, dtype=np.uint8)
+    want = golden.run_network(net, net.quantize_input(pixels / np.float32(255))).logits
+    result, conf = hardware_bit_exact(monkeypatch, capfd, tmp_path, path, pixels, want,
+                                      "--pixel-max", "255", "--auto-budget", "156")
+    assert sum(p * s * t for p, s, t in conf.values()) <= 156
+    print(f"ResNet-8: {result.latency:,} clocks latency, {result.interval:,.0f} interval")
 
 
 def test_add_of_two_shapes_is_refused(monkeypatch, capfd, tmp_path):

@@ -106,3 +106,21 @@ def test_fork_gives_every_beat_to_both(tmp_path):
              sink(clk, m1, o1, stall=0.5, seed=2), sink(clk, m2, o2, stall=0.2, seed=3)]
     run(parts, lambda: len(o1) >= 200 and len(o2) >= 200, clk, 5000, rst=rst)
     assert o1 == values and o2 == values
+
+
+def test_converted_verilog_lints(tmp_path):
+    """add (wide and one-lane inputs) and fork, converted: verilator --lint-only -Wall."""
+    need_tools("verilator")
+    from hdl.flow.build import to_verilog
+
+    rng = np.random.default_rng(3)
+    layer = make_add((3, 4, 4), rng=rng, relu=True)
+    paths = add_block.write_mems(layer, tmp_path)
+    clk, rst = make_clk_rst()
+    a, b, m = Stream(16, signed=False), Stream(8), Stream(8)
+    to_verilog(add_block.add(clk, rst, a, b, m, layer=layer, paths=paths, lanes_a=2, lanes_b=1,
+                             depth_a=20, depth_b=4), tmp_path, "add_dut")
+    icarus.verilator_lint(tmp_path / "add_dut.v", "add_dut")
+    s, m1, m2 = Stream(8), Stream(8), Stream(8)
+    to_verilog(add_block.fork(clk, rst, s, m1, m2), tmp_path, "fork_dut")
+    icarus.verilator_lint(tmp_path / "fork_dut.v", "fork_dut")
