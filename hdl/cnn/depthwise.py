@@ -24,7 +24,7 @@ All-taps pipeline (one window beat a clock; ``pipeline`` clocks from the beat to
     take    the window and the filter word of its channel group (``weights`` ROM, word cg:
             lane t*SIMD + i holds channel cg*SIMD + i's tap t) into registers
     operand x - zp_in and the weight, per tap and lane (the multiplier's input registers)
-    product (x - zp_in) * w (the multiplier's pipeline register)
+    product (x - zp_in) * w (the multiplier's pipeline register), then a fabric register
     sum     an adder tree over the k*k products, one registered level per halving
     bias    + the channel's bias (``mac_engine.wide_lane``: its ROM, by channel)
     requant one ``requant`` per lane, then the lanes side by side into the output FIFO
@@ -72,9 +72,10 @@ def tree_levels(taps: int) -> int:
 
 def pipeline(taps: int) -> int:
     """Clocks from a window beat's take to its word's write into the output FIFO: take,
-    operand, product, the tree, the bias (two: its ROM read beside the sum's register, the
-    add), requant."""
-    return 3 + tree_levels(taps) + 2 + rq.LATENCY
+    operand, product, the product again in the fabric (a MULT18X18D's output is slow to
+    leave it: nothing follows it in the same clock), the tree, the bias (two: its ROM read
+    beside the sum's register, the add), requant."""
+    return 4 + tree_levels(taps) + 2 + rq.LATENCY
 
 
 def fifo_depth(taps: int) -> int:
@@ -329,7 +330,7 @@ def all_taps(clk, rst, take, data, cg, sums, load, group, *, layer: Layer, simd:
     taps = k[0] * k[1]
     c = layer.in_shape[-1]
     cg_n = c // simd
-    n_flags = 3 + tree_levels(taps)
+    n_flags = 4 + tree_levels(taps)
     valid = [Signal(bool(0)) for _ in range(n_flags - 1)] + [load]
     grp = [Signal(intbv(0, min=0, max=max(2, cg_n))) for _ in range(n_flags - 1)] + [group]
     win = Signal(intbv(0)[8 * taps * simd:])
@@ -353,11 +354,12 @@ def all_taps(clk, rst, take, data, cg, sums, load, group, *, layer: Layer, simd:
         prods = []
         for t in range(taps):
             lo = 8 * (t * simd + i)
-            xz, wr, p = _signed(9), _signed(8), _signed(PROD_BITS)
+            xz, wr, p, p2 = _signed(9), _signed(8), _signed(PROD_BITS), _signed(PROD_BITS)
             insts.append(operands(clk, win(lo + 8, lo), wq(lo + 8, lo), xz, wr,
                                   zp_in=layer.zp_in))
             insts.append(multiply(clk, xz, wr, p))
-            prods.append(p)
+            insts.append(hold(clk, p, p2))
+            prods.append(p2)
         insts.append(adder_tree(clk, prods, sums[i], bits=layer.acc_bits))
     return insts
 
@@ -398,12 +400,13 @@ def folded(clk, rst, take, data, cg, busy_n, sums, load, group, *, layer: Layer,
     wq = Signal(intbv(0)[b:])
     insts = [rom(clk, ra, wq, path=paths["weights"])]
     # issue (a tap on the shift register's bottom and its word's address on the ROM), then x
-    # and the ROM word registered together, operands, product, accumulate
+    # and the ROM word registered together, operands, product, the product in the fabric,
+    # accumulate
     issue = Signal(bool(0))
-    v = [Signal(bool(0)) for _ in range(3)]
-    f = [Signal(bool(0)) for _ in range(3)]
-    last = [Signal(bool(0)) for _ in range(3)]
-    gg = [Signal(intbv(0, min=0, max=max(2, cg_n))) for _ in range(3)]
+    v = [Signal(bool(0)) for _ in range(4)]
+    f = [Signal(bool(0)) for _ in range(4)]
+    last = [Signal(bool(0)) for _ in range(4)]
+    gg = [Signal(intbv(0, min=0, max=max(2, cg_n))) for _ in range(4)]
     xb = Signal(intbv(0)[b:])
 
     @always_comb
@@ -433,13 +436,13 @@ def folded(clk, rst, take, data, cg, busy_n, sums, load, group, *, layer: Layer,
         f[0].next = left == taps
         last[0].next = left == 1
         gg[0].next = g_now
-        for j in range(1, 3):
+        for j in range(1, 4):
             v[j].next = v[j - 1]
             f[j].next = f[j - 1]
             last[j].next = last[j - 1]
             gg[j].next = gg[j - 1]
-        load.next = v[2] and last[2]
-        group.next = gg[2]
+        load.next = v[3] and last[3]
+        group.next = gg[3]
 
     @always(clk.posedge)
     def shift():
@@ -451,11 +454,12 @@ def folded(clk, rst, take, data, cg, busy_n, sums, load, group, *, layer: Layer,
 
     insts += [issuing, control, shift]
     for i in range(simd):
-        xz, wr, p = _signed(9), _signed(8), _signed(PROD_BITS)
+        xz, wr, p, p2 = _signed(9), _signed(8), _signed(PROD_BITS), _signed(PROD_BITS)
         insts.append(operands(clk, xb(8 * i + 8, 8 * i), wq(8 * i + 8, 8 * i), xz, wr,
                               zp_in=layer.zp_in))
         insts.append(multiply(clk, xz, wr, p))
-        insts.append(accumulate(clk, v[2], f[2], p, sums[i]))
+        insts.append(hold(clk, p, p2))  # the product in the fabric before the add
+        insts.append(accumulate(clk, v[3], f[3], p2, sums[i]))
     return insts
 
 
