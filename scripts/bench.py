@@ -176,13 +176,15 @@ def markdown(doc: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def update_readme(readme: Path, table: str) -> None:
+def update_readme(readme: Path, table: str, marks=(MARK_START, MARK_END)) -> None:
+    """Replace the text between ``marks`` in ``readme`` with ``table``."""
+    start, end = marks
     text = readme.read_text()
-    if MARK_START not in text or MARK_END not in text:
-        raise ValueError(f"{readme}: no {MARK_START} ... {MARK_END} block to replace")
-    head, rest = text.split(MARK_START, 1)
-    _, tail = rest.split(MARK_END, 1)
-    readme.write_text(f"{head}{MARK_START}\n{table}{MARK_END}{tail}")
+    if start not in text or end not in text:
+        raise ValueError(f"{readme}: no {start} ... {end} block to replace")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    readme.write_text(f"{head}{start}\n{table}{end}{tail}")
 
 
 def main() -> int:

@@ -11,16 +11,8 @@ keras = pytest.importorskip("keras")
 from keras import layers  # noqa: E402
 
 from model import c_export, export, golden, oracle, qnet, source  # noqa: E402
+from model.mlperf import autoencoder  # noqa: E402
 from tests.usermodels import cli, hardware_bit_exact, refused, user_tflite  # noqa: E402
-
-
-def autoencoder():
-    x = inp = keras.Input((640,))
-    for width in (128, 128, 128, 128, 8, 128, 128, 128, 128):
-        x = layers.Dense(width)(x)
-        x = layers.BatchNormalization()(x)
-        x = layers.ReLU()(x)
-    return keras.Model(inp, layers.Dense(640)(x), name="autoencoder")
 
 
 @pytest.fixture(scope="module")

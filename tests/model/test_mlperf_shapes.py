@@ -12,6 +12,7 @@ keras = pytest.importorskip("keras")
 from keras import layers  # noqa: E402
 
 from model import c_export, export, golden, oracle, qnet  # noqa: E402
+from model.mlperf import ds_cnn, keras_mobilenet, mobilenet_v1_025, resnet8  # noqa: E402
 from tests.usermodels import hardware_bit_exact, refused, user_tflite  # noqa: E402
 
 
@@ -146,48 +147,6 @@ def test_a_pad_must_precede_a_convolution(monkeypatch, capfd, tmp_path):
 
 # --- the MLPerf Tiny shapes ---------------------------------------------------------------
 
-def ds_cnn():
-    """DS-CNN (keyword spotting): Conv2D 64 10x4 stride 2 'same' + BN + ReLU, four
-    [DepthwiseConv2D 3x3 'same' + BN + ReLU, Conv2D 64 1x1 + BN + ReLU], AveragePooling2D over
-    the 25x5 map, Dense 12, softmax, on a 49x10x1 MFCC map."""
-    body = [layers.Conv2D(64, (10, 4), strides=2, padding="same", use_bias=False),
-            layers.BatchNormalization(), layers.ReLU()]
-    for _ in range(4):
-        body += [layers.DepthwiseConv2D(3, padding="same", use_bias=False),
-                 layers.BatchNormalization(), layers.ReLU(),
-                 layers.Conv2D(64, 1, use_bias=False), layers.BatchNormalization(),
-                 layers.ReLU()]
-    body += [layers.AveragePooling2D((25, 5)), layers.Flatten(), D(12, activation="softmax")]
-    return build(body, (49, 10, 1), name="ds_cnn")
-
-
-def mobilenet_v1_025():
-    """MobileNetV1 alpha 0.25 (visual wake words) from its description: a 3x3 stride-2 conv to
-    8 channels, 13 depthwise-separable blocks (3x3 depthwise, 1x1 pointwise; channels 16, 32,
-    32, 64, 64, 128, 128 x5, 256, 256; stride 2 at the 2nd, 4th, 6th and 12th, each after a
-    ZeroPadding2D as keras.applications writes it), average pooling, dense 2, softmax."""
-    def bn_relu6():
-        return [layers.BatchNormalization(), layers.ReLU(6.0)]
-
-    body = [layers.Conv2D(8, 3, strides=2, padding="same", use_bias=False), *bn_relu6()]
-    widths = [16, 32, 32, 64, 64, 128, 128, 128, 128, 128, 128, 256, 256]
-    for i, width in enumerate(widths, start=1):
-        stride = 2 if i in (2, 4, 6, 12) else 1
-        if stride == 2:
-            body += [layers.ZeroPadding2D(((0, 1), (0, 1))),
-                     layers.DepthwiseConv2D(3, strides=2, use_bias=False)]
-        else:
-            body += [layers.DepthwiseConv2D(3, padding="same", use_bias=False)]
-        body += [*bn_relu6(), layers.Conv2D(width, 1, use_bias=False), *bn_relu6()]
-    body += [layers.GlobalAveragePooling2D(), D(2, activation="softmax")]
-    return build(body, (96, 96, 3), name="vww_mobilenet")
-
-
-def keras_mobilenet():
-    return keras.applications.MobileNet(input_shape=(96, 96, 3), alpha=0.25, weights=None,
-                                        classes=2)
-
-
 MLPERF = {"ds_cnn": (ds_cnn, 2_656_768, 200), "vww_mobilenet": (mobilenet_v1_025, None, 60),
           "keras_mobilenet": (keras_mobilenet, 7_489_664, 60)}
 
@@ -264,25 +223,6 @@ def test_random_dataset_judges_a_model_without_its_data(monkeypatch, capfd, tmp_
     a, b = data.random_dataset("random:5", (4, 3, 1)), data.random_dataset("random:5", (4, 3, 1))
     np.testing.assert_array_equal(a.test.x, b.test.x)
     assert a.test.x.min() == 0 and a.test.x.max() == 255 and not a.labelled
-
-
-def resnet8():
-    """ResNet-8 (image classification): Conv2D 16 3x3 + BN + ReLU; three stacks of two 3x3
-    convolutions with 16, 32 and 64 filters (the 2nd and 3rd start with stride 2 and have a 1x1
-    stride-2 projection shortcut, the 1st an identity shortcut), each ending in ADD + ReLU;
-    AveragePooling2D 8x8; Dense 10; softmax; on 32x32x3."""
-    def stack(x, filters, stride):
-        y = layers.Conv2D(filters, 3, strides=stride, padding="same")(x)
-        y = layers.ReLU()(layers.BatchNormalization()(y))
-        y = layers.BatchNormalization()(layers.Conv2D(filters, 3, padding="same")(y))
-        shortcut = x if stride == 1 else layers.Conv2D(filters, 1, strides=stride)(x)
-        return layers.ReLU()(layers.Add()([shortcut, y]))
-
-    inp = keras.Input((32, 32, 3))
-    x = layers.ReLU()(layers.BatchNormalization()(layers.Conv2D(16, 3, padding="same")(inp)))
-    x = stack(stack(stack(x, 16, 1), 32, 2), 64, 2)
-    x = layers.Flatten()(layers.AveragePooling2D(8)(x))
-    return keras.Model(inp, layers.Dense(10, activation="softmax")(x), name="resnet8")
 
 
 def test_resnet8_golden_c_and_hardware(monkeypatch, capfd, tmp_path):
