@@ -15,7 +15,7 @@ export MNIST_DIR
 export CNN2FPGA_MAKE := --model:MODEL --n:N --sim:SIM --par:PAR --auto-budget:AUTO_BUDGET \
   --target:TARGET --board:BOARD --camera:CAMERA --finetune:FINETUNE
 
-.PHONY: help setup tools venv vpi fpga-tools test test-slow train export check verilog synth bitstream cosim bench sweep mcu-report prog clean
+.PHONY: help setup tools venv vpi fpga-tools test test-slow train export check verilog synth bitstream cosim bench mlperf sweep mcu-report prog clean
 
 help:
 	@echo "Set up and test"
@@ -50,6 +50,8 @@ help:
 	@echo "  make prog BOARD=... [IMAGE=...]  write the built image into the board (openFPGALoader; the"
 	@echo "                        vendor boards: prints the Quartus/Vivado command)"
 	@echo "  make bench              every performance figure -> build/bench.json, build/bench.md"
+	@echo "  make mlperf [TARGET=ecp5 SEEDS='1 2 3']  the four MLPerf Tiny reference shapes folded"
+	@echo "                        into the ECP5-85F: bit-exact, cycles (+ fmax, ms) -> build/mlperf/"
 	@echo "Camera data"
 	@echo "  $(PY) scripts/capture_dataset.py --port /dev/ttyUSB1 --label 7"
 	@echo "                        record a board's capture packets into data/camera/ (see its --help)"
@@ -131,6 +133,10 @@ bitstream: venv
 
 bench: venv
 	$(PY) scripts/bench.py $(BENCH_ARGS)
+
+# the MLPerf Tiny reference shapes: Verilator, and with TARGET=ecp5 place and route at SEEDS
+mlperf: venv
+	$(PY) scripts/mlperf.py $(if $(filter command line,$(origin TARGET)),--target $(TARGET)) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 SIM ?= verilator
 cosim: venv

@@ -264,8 +264,9 @@ def add(a: np.ndarray, b: np.ndarray, layer: Layer) -> np.ndarray:
 
 
 def flatten(x: np.ndarray, layer: Layer | None = None) -> np.ndarray:
-    """(N, H, W, C) -> (N, H*W*C) in NHWC order: a raster stream needs no reordering."""
-    return x.reshape(len(x), -1)
+    """(N, H, W, C) -> (N, H*W*C) in NHWC order, or (N, H*W*C) -> (N, H, W, C) (a RESHAPE of a
+    vector into a map): a raster stream needs no reordering."""
+    return x.reshape((len(x),) + (tuple(layer.out_shape) if layer is not None else (-1,)))
 
 
 def dense_acc(x: np.ndarray, layer: Layer) -> np.ndarray:

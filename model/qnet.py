@@ -559,7 +559,8 @@ def from_tflite(source: str | os.PathLike | bytes, name: str | None = None,
     counts: dict[str, int] = {}
     prefix = {"conv2d": "conv", "depthwise": "dw", "add": "add", "maxpool2x2": "pool",
               "maxpool": "pool",
-              "avgpool": "pool", "mean": "mean", "flatten": "flatten", "dense": "dense"}
+              "avgpool": "pool", "mean": "mean", "flatten": "flatten", "reshape": "reshape",
+              "dense": "dense"}
 
     def short(kind: str) -> str:
         head = prefix[kind]
@@ -682,6 +683,9 @@ def from_tflite(source: str | os.PathLike | bytes, name: str | None = None,
                                   f"depthwise convolution has a whole number per channel")
                     geometry["depth_multiplier"] = c_out_w // c_in
                     weights = weights[0].transpose(2, 0, 1)
+                    if c_in == 1:  # one input channel: a convolution with c_out_w filters
+                        depthwise, geometry = False, {}
+                        weights = weights[..., None]
                 elif weights.shape[3] != src_shape[2]:
                     raise bad(f"input {src_shape} does not match weights {weights.shape}")
                 kh, kw = int(weights.shape[1]), int(weights.shape[2])
@@ -821,10 +825,16 @@ def from_tflite(source: str | os.PathLike | bytes, name: str | None = None,
                           multiplier=np.array([m], np.int64), shift=np.array([sh], np.int64),
                           scale_in=float(s_in[0]), scale_out=float(s_out[0]), where=where)
         elif opcode == schema.BuiltinOperator.RESHAPE:
-            if len(src_shape) not in (1, 3) or dst_shape != (int(np.prod(src_shape)),):
+            # in raster order (row, column, channel) a map and its flattened vector are the
+            # same stream: a Flatten, or a vector read as a map (micro_speech's 1960 -> 49x40x1)
+            flat = len(src_shape) in (1, 3) and dst_shape == (int(np.prod(src_shape)),)
+            to_map = (len(src_shape) == 1 and len(dst_shape) == 3
+                      and int(np.prod(dst_shape)) == src_shape[0])
+            if not (flat or to_map):
                 raise bad(f"reshape {src_shape} -> {tuple(int(d) for d in out_t.shape)}; only "
-                          f"a Flatten (H, W, C) -> (1, H*W*C) is supported (a Dense on an image "
-                          f"needs a Flatten before it)")
+                          f"a Flatten (H, W, C) -> (1, H*W*C) and a vector into a map (1, N) -> "
+                          f"(1, H, W, C) are supported (a Dense on an image needs a Flatten "
+                          f"before it)")
             target = constant(op.inputs[1]) if len(op.inputs) > 1 and op.inputs[1] >= 0 \
                 else np.asarray(getattr(opts, "newShape", None) or [], np.int64)
             if target is not None and target.size:
@@ -832,12 +842,12 @@ def from_tflite(source: str | os.PathLike | bytes, name: str | None = None,
                 if -1 in want:  # the one free dimension takes what the others leave
                     rest = int(np.prod([d for d in want if d != -1]))
                     want[want.index(-1)] = int(np.prod(src_shape)) // max(rest, 1)
-                if int(np.prod(want)) != int(np.prod(src_shape)) or want[-1] != dst_shape[0]:
+                if int(np.prod(want)) != int(np.prod(src_shape)) or want[-1] != dst_shape[-1]:
                     raise bad(f"its shape operand {list(np.asarray(target).ravel())} does not "
                               f"give the output shape {dst_shape}")
             zp = int(_quant(out_t)[1][0])
-            layer = Layer("flatten", short("flatten"), src_shape, dst_shape, out_index,
-                          zp_in=zp, zp_out=zp, where=where)
+            layer = Layer("flatten", short("flatten") if flat else short("reshape"), src_shape,
+                          dst_shape, out_index, zp_in=zp, zp_out=zp, where=where)
         elif opcode == schema.BuiltinOperator.SOFTMAX:
             if out_index != sub.outputs[0]:
                 raise bad("SOFTMAX is only supported as the last operator")

@@ -29,7 +29,7 @@ def codes_and_golden(path, n, seed=4):
     src = source.resolve(str(path), dataset="random")
     net = src.load_net()
     codes = src.load_data().test.x[:n] if seed is None else np.random.default_rng(seed).integers(
-        0, 256, (n, 640), dtype=np.uint8)
+        0, 256, (n,) + net.input_shape, dtype=np.uint8)
     return net, codes, golden.run_network(net, net.quantize_input(src.to_float(codes)))
 
 
@@ -80,3 +80,52 @@ def test_other_input_ranks_are_refused(monkeypatch, capfd, tmp_path):
     msg = refused(monkeypatch, capfd, tmp_path, "check_golden", "--model", path)
     assert msg == (f"{path}: input shape (1, 10, 4); an image (1, H, W, C) or a vector (1, N) "
                    f"is required")
+
+
+def micro_speech():
+    """TFLite Micro's micro_speech shape: a 1960-value input read as a 49x40x1 map (RESHAPE),
+    a 10x8 stride-2 'same' depthwise convolution with depth multiplier 8 (on one channel: a
+    convolution with 8 filters), Flatten, Dense 4, softmax."""
+    x = inp = keras.Input((1960,))
+    x = layers.Reshape((49, 40, 1))(x)
+    x = layers.DepthwiseConv2D((10, 8), strides=2, padding="same", depth_multiplier=8,
+                               activation="relu")(x)
+    return keras.Model(inp, layers.Dense(4, activation="softmax")(layers.Flatten()(x)),
+                       name="micro_speech")
+
+
+def test_a_vector_read_as_a_map(monkeypatch, capfd, tmp_path):
+    """RESHAPE (1, N) -> (1, H, W, C): golden == LiteRT on every tensor, the C library equal,
+    and the hardware (the vector streams in as the map's raster) bit-exact in Verilator with
+    the cycle model exact."""
+    keras.utils.set_random_seed(1)
+    rng = np.random.default_rng(1)
+    path = user_tflite(micro_speech(), tmp_path / "micro_speech.tflite",
+                       calib=rng.random((16, 1960)).astype(np.float32))
+    net = qnet.from_tflite(path)
+    assert [(layer.name, layer.kind) for layer in net.layers] == [
+        ("reshape1", "flatten"), ("conv1", "conv2d"), ("flatten", "flatten"), ("dense1", "dense")]
+    assert net.layers[0].out_shape == (49, 40, 1) and net.layers[1].out_shape == (25, 20, 8)
+    x = rng.integers(-128, 128, (100, 1960)).astype(np.int8)
+    out, inter = oracle.run(path, x, [layer.tensor for layer in net.layers])
+    result = golden.run_network(net, x)
+    for layer, mine in zip(net.layers, result.tensors):
+        np.testing.assert_array_equal(inter[layer.tensor], mine, err_msg=layer.name)
+    np.testing.assert_array_equal(out, result.logits)
+    net, codes, want = codes_and_golden(path, 4)
+    src = source.resolve(str(path), dataset="random")
+    export.export(net, path.read_bytes(), tmp_path / "c", input_max=src.input_max,
+                  input_offset=src.input_offset)
+    exe = c_export.compile_host(tmp_path / "c", net.name, tmp_path / "host", sanitize=True)
+    np.testing.assert_array_equal(c_export.run_host(exe, codes, 4, tmp_path / "c"),
+                                  want.logits)
+    hardware_bit_exact(monkeypatch, capfd, tmp_path, path, codes, want.logits,
+                       "--auto-budget", "24")
+
+
+def test_a_reshape_between_maps_is_refused(monkeypatch, capfd, tmp_path):
+    model = keras.Sequential([keras.Input((6, 4, 2)), layers.Reshape((4, 6, 2)),
+                              layers.Conv2D(2, 3), layers.Flatten(), layers.Dense(3)])
+    path = user_tflite(model, tmp_path / "maps.tflite")
+    msg = refused(monkeypatch, capfd, tmp_path, "check_golden", "--model", path)
+    assert "RESHAPE" in msg and "reshape (6, 4, 2) -> (1, 4, 6, 2); only a Flatten" in msg
