@@ -139,6 +139,57 @@ def load_idx_dir(folder: str | os.PathLike, name: str | None = None) -> Dataset:
         source=str(folder))
 
 
+NPY_FILES = ("x_test.npy", "y_test.npy", "x_train.npy", "y_train.npy")
+
+
+def is_npy_dir(folder: str | os.PathLike) -> bool:
+    return (Path(folder) / "x_test.npy").is_file()
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise DataError(f"{path}: not a numpy .npy array ({exc})") from None
+
+
+def load_npy_dir(folder: str | os.PathLike, name: str | None = None) -> Dataset:
+    """A dataset of numpy arrays as Keras names them: ``x_test.npy`` (N, ...) the inputs, and
+    optionally ``y_test.npy`` (N,) integer labels, ``x_train.npy`` and ``y_train.npy`` (the
+    training split; without it the test split stands in, for calibration). The inputs are
+    returned as stored: uint8 codes, or floats (the model's float inputs, which the model
+    source quantizes, ``ModelSource.load_data``). Without labels the dataset is unlabelled
+    (accuracy reads n/a)."""
+    folder = Path(folder)
+    arrays = {f: _load_npy(folder / f) for f in NPY_FILES if (folder / f).is_file()}
+    labelled = "y_test.npy" in arrays
+    splits = {}
+    for part in ("test", "train"):
+        x = arrays.get(f"x_{part}.npy")
+        if x is None:
+            splits[part] = splits["test"]
+            continue
+        if x.ndim < 2 or not (x.dtype == np.uint8 or np.issubdtype(x.dtype, np.floating)):
+            raise DataError(f"{folder / f'x_{part}.npy'}: {x.dtype} array of shape {x.shape}; "
+                            f"(N, ...) inputs of uint8 codes or floats are required")
+        y = arrays.get(f"y_{part}.npy")
+        if labelled and y is None:
+            raise DataError(f"{folder}: y_test.npy is there but y_{part}.npy is not; give "
+                            f"both splits labels or neither")
+        if y is None:
+            y = np.zeros(len(x), np.uint8)
+        elif y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer) or (
+                y.size and (y.min() < 0 or y.max() > 255)):
+            raise DataError(f"{folder / f'y_{part}.npy'}: {y.dtype} labels of shape {y.shape}; "
+                            f"({len(x)},) whole numbers 0..255 (one per input) are required")
+        splits[part] = Split(x, y.astype(np.uint8))
+    if splits["train"].x.shape[1:] != splits["test"].x.shape[1:]:
+        raise DataError(f"{folder}: x_train {splits['train'].x.shape[1:]} and x_test "
+                        f"{splits['test'].x.shape[1:]} inputs differ in shape")
+    return Dataset(name or folder.name, splits["train"], splits["test"], source=str(folder),
+                   labelled=labelled)
+
+
 def load_mnist_dir(folder: str | os.PathLike) -> Dataset:
     folder = Path(folder)
     if not folder.is_dir():

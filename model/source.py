@@ -23,8 +23,10 @@ input holds floats from ``lo`` to ``hi``, so pixels up to the dataset's largest 
 -1, hi about 1), or not at all (hi about dmax). Any other range is refused with the flags that
 say it; the mapping read from a file is printed (``describe_input``).
 
-Datasets (``dataset``): ``mnist``, ``digits`` or a folder of IDX files in MNIST's layout, of
-any image size; by default the built-in dataset whose images have the model's input shape.
+Datasets (``dataset``): ``mnist``, ``digits``, ``random[:SEED]``, a folder of IDX files in
+MNIST's layout, of any image size, or a folder of numpy arrays (``x_test.npy``, optionally
+``y_test.npy``, ``x_train.npy``, ``y_train.npy``: ``data.load_npy_dir``); by default the
+built-in dataset whose images have the model's input shape.
 """
 from __future__ import annotations
 
@@ -67,14 +69,17 @@ class ModelSource:
             raise data.DataError(
                 f"{self.label or self.name}: its input {shape} matches no built-in dataset "
                 f"(mnist 28x28x1, digits 8x8x1); pass --dataset DIR, a folder with the IDX "
-                f"files {', '.join(data.MNIST_FILES.values())} of {shape} images, or "
-                f"--dataset random to judge it on random inputs")
+                f"files {', '.join(data.MNIST_FILES.values())} of {shape} images or with "
+                f"x_test.npy (and y_test.npy) of {shape} inputs, or --dataset random to judge "
+                f"it on random inputs")
         if self.dataset.startswith("random"):
             return data.random_dataset(self.dataset, self.input_shape)
         if self.dataset == "mnist":
             ds = data.load_mnist(mnist_dir)
         elif self.dataset == "digits":
             ds = data.load_digits()
+        elif data.is_npy_dir(self.dataset):
+            return self._npy_data(data.load_npy_dir(self.dataset))
         else:
             ds = data.load_idx_dir(self.dataset)
         shape = tuple(self.input_shape)
@@ -83,6 +88,40 @@ class ModelSource:
             raise data.DataError(f"{self.label or self.name}: the model takes {shape} images, "
                                  f"dataset {self.dataset} has {got}")
         return ds
+
+    def _npy_data(self, ds):
+        """A .npy dataset's inputs as the codes the hardware and the C library take: uint8 as
+        stored; floats (a vector model's float inputs) quantized as TFLite quantizes its input,
+        code = int8 + 128 (the vector mapping: ``pixel / P + B`` spreads the 256 codes over the
+        int8 input's 256 values)."""
+        from dataclasses import replace
+
+        from . import data
+
+        shape, where = tuple(self.input_shape), f"--dataset {self.dataset}"
+        net = None
+        splits = {}
+        for part in ("test", "train"):
+            split = getattr(ds, part)
+            if part == "train" and split is ds.test:  # no x_train.npy: the test split's
+                splits[part] = splits["test"]
+                continue
+            x = split.x
+            got = x.shape[1:] + ((1,) if x.ndim == 3 and len(shape) == 3 else ())
+            if got != shape:
+                raise data.DataError(f"{where}: x_{part}.npy holds inputs of shape {got}; the "
+                                     f"model {self.label or self.name} takes {shape}")
+            if x.dtype != np.uint8:
+                if len(shape) != 1 or self.input_from == "":
+                    raise data.DataError(
+                        f"{where}: x_{part}.npy is {x.dtype}; float inputs are taken for a "
+                        f"vector model whose input mapping is read from the file; images must "
+                        f"be uint8 pixels")
+                net = net or qnet.from_tflite(self.tflite, name=self.name)
+                q = np.clip(np.round(x / net.input_scale) + net.input_zp, -128, 127)
+                x = (q + 128).astype(np.uint8)
+            splits[part] = replace(split, x=x.reshape((len(x),) + shape))
+        return replace(ds, **splits)
 
     def to_float(self, images):
         if self.input_max is None:
@@ -129,7 +168,8 @@ def dataset_name(dataset: str | None) -> str | None:
 
     if not Path(dataset).is_dir():
         raise DataError(f"--dataset {dataset}: not mnist or digits, and no such folder (a "
-                        f"folder of IDX files in MNIST's layout is expected)")
+                        f"folder of IDX files in MNIST's layout, or of x_test.npy and "
+                        f"optionally y_test.npy, x_train.npy, y_train.npy, is expected)")
     return str(dataset)
 
 

@@ -18,6 +18,9 @@ def add_model_args(ap, required: bool = True, model_help: str = MODEL_HELP) -> N
     ap.add_argument("--dataset", metavar="mnist|digits|DIR|random[:SEED]",
                     help="the images for a model file: mnist, digits, a folder of IDX files "
                          "in MNIST's layout (train-images-idx3-ubyte, ...) of any image size, "
+                         "a folder of numpy arrays (x_test.npy, optionally y_test.npy, "
+                         "x_train.npy, y_train.npy: uint8 codes, or a vector model's float "
+                         "inputs, quantized as TFLite quantizes its input), "
                          "or random[:SEED]: seeded random pixels over the whole input range, to "
                          "judge any model bit-exact without its data (accuracy reads n/a) "
                          "(default: the built-in dataset with the model's input shape)")

@@ -129,3 +129,67 @@ def test_a_reshape_between_maps_is_refused(monkeypatch, capfd, tmp_path):
     path = user_tflite(model, tmp_path / "maps.tflite")
     msg = refused(monkeypatch, capfd, tmp_path, "check_golden", "--model", path)
     assert "RESHAPE" in msg and "reshape (6, 4, 2) -> (1, 4, 6, 2); only a Flatten" in msg
+
+
+def test_a_numpy_dataset_of_float_vectors(monkeypatch, capfd, tmp_path, ae_tflite):
+    """--dataset DIR of .npy arrays: a vector model's float inputs are quantized as TFLite
+    quantizes its input, so golden on the codes equals golden on the floats, and check_golden
+    compares them with LiteRT; labels make an accuracy, their absence n/a."""
+    import json
+
+    rng = np.random.default_rng(7)
+    x = rng.normal(0, 1, (40, 640)).astype(np.float32)
+    folder = tmp_path / "npy"
+    folder.mkdir()
+    np.save(folder / "x_test.npy", x)
+    src = source.resolve(str(ae_tflite), dataset=str(folder))
+    net, codes = src.load_net(), src.load_data().test.x
+    assert codes.dtype == np.uint8 and codes.shape == (40, 640)
+    from_codes = golden.run_network(net, net.quantize_input(src.to_float(codes)))
+    np.testing.assert_array_equal(from_codes.logits,
+                                  golden.run_network(net, net.quantize_input(x)).logits)
+    code, out, err = cli(monkeypatch, capfd, "check_golden", "--model", ae_tflite, "--dataset",
+                         folder, "--n", "40", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["mismatches"] == 0 and report["images"] == 40
+    assert report["int8_accuracy"] is None
+    np.save(folder / "x_test.npy", x[:, :600])
+    code, _, err = cli(monkeypatch, capfd, "check_golden", "--model", ae_tflite, "--dataset",
+                       folder)
+    assert code == 2 and err.splitlines()[-1] == (
+        f"error: --dataset {folder}: x_test.npy holds inputs of shape (600,); the model "
+        f"{ae_tflite} takes (640,)")
+    np.save(folder / "x_test.npy", x)
+    np.save(folder / "x_train.npy", x)
+    np.save(folder / "y_test.npy", np.zeros(40, np.int64))
+    code, _, err = cli(monkeypatch, capfd, "check_golden", "--model", ae_tflite, "--dataset",
+                       folder)
+    assert code == 2 and err.splitlines()[-1] == (
+        f"error: {folder}: y_test.npy is there but y_train.npy is not; give both splits "
+        f"labels or neither")
+
+
+def test_a_numpy_dataset_of_labelled_images(monkeypatch, capfd, tmp_path):
+    """uint8 images in .npy with labels: the accuracy is measured (golden == LiteRT)."""
+    import json
+
+    from tests.usermodels import small
+
+    path = user_tflite(small(), tmp_path / "small.tflite")
+    rng = np.random.default_rng(8)
+    folder = tmp_path / "npy"
+    folder.mkdir()
+    for part in ("train", "test"):
+        np.save(folder / f"x_{part}.npy", rng.integers(0, 256, (30, 12, 12), dtype=np.uint8))
+        np.save(folder / f"y_{part}.npy", rng.integers(0, 3, 30))
+    code, out, err = cli(monkeypatch, capfd, "check_golden", "--model", path, "--dataset",
+                         folder, "--n", "30", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["mismatches"] == 0 and 0 <= report["int8_accuracy"] <= 1
+    np.save(folder / "x_test.npy", rng.random((30, 12, 12)))
+    msg = refused(monkeypatch, capfd, tmp_path, "check_golden", "--model", path, "--dataset",
+                  folder)
+    assert msg.endswith("x_test.npy is float64; float inputs are taken for a vector model "
+                        "whose input mapping is read from the file; images must be uint8 pixels")

@@ -155,8 +155,9 @@ def test_unknown_input_shape_asks_for_a_dataset(monkeypatch, capfd, tmp_path):
     assert msg == (f"{path}: its input 20x20x1 matches no built-in dataset (mnist 28x28x1, "
                    f"digits 8x8x1); pass --dataset DIR, a folder with the IDX files "
                    f"train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
-                   f"t10k-labels-idx1-ubyte of 20x20x1 images, or --dataset random to judge "
-                   f"it on random inputs")
+                   f"t10k-labels-idx1-ubyte of 20x20x1 images or with x_test.npy (and "
+                   f"y_test.npy) of (20, 20, 1) inputs, or --dataset random to judge it on "
+                   f"random inputs")
 
 
 def test_dataset_of_the_wrong_shape(monkeypatch, capfd, tmp_path):
