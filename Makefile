@@ -13,7 +13,7 @@ VPI_SRC     = $(VENV)/share/myhdl/cosimulation/icarus
 export MNIST_DIR
 # the scripts name a flag that came from a make variable as the variable (N=0, not --n 0)
 export CNN2FPGA_MAKE := --model:MODEL --n:N --sim:SIM --par:PAR --auto-budget:AUTO_BUDGET \
-  --target:TARGET --board:BOARD --camera:CAMERA --finetune:FINETUNE
+  --target:TARGET --board:BOARD --camera:CAMERA --finetune:FINETUNE --device:DEVICE
 
 .PHONY: help setup tools venv vpi fpga-tools test test-slow train export check verilog synth bitstream cosim bench mlperf sweep mcu-report prog clean
 
@@ -40,6 +40,8 @@ help:
 	@echo "                        default; Icarus is slow)"
 	@echo "  PAR='conv2=8x4 ...' AUTO_BUDGET=N  on verilog, cosim, synth and bitstream: the config"
 	@echo "                        (each command tests the design make verilog last built)"
+	@echo "  DEVICE=ecp5-85f|xc7a35t|up5k  the fastest config whose multipliers and block RAMs fit"
+	@echo "                        that part (with PAR or AUTO_BUDGET: refused unless it fits)"
 	@echo "  make sweep MODEL=... [TARGET=ecp5]  configs smallest to fastest in Verilator (+ fmax)"
 	@echo "  make synth MODEL=... [TARGET=xilinx|ice40|ecp5]  Yosys (and nextpnr for ice40, ecp5):"
 	@echo "                        resources against the device, fmax and critical path"
@@ -115,7 +117,8 @@ export: venv
 # the config flags every hardware command takes: PAR="conv1=4x1 conv2=8x4", AUTO_BUDGET=N
 PAR        ?=
 AUTO_BUDGET ?=
-CONFIG_ARGS = $(foreach p,$(PAR),--par $(p)) $(if $(AUTO_BUDGET),--auto-budget $(AUTO_BUDGET))
+DEVICE     ?=
+CONFIG_ARGS = $(foreach p,$(PAR),--par $(p)) $(if $(AUTO_BUDGET),--auto-budget $(AUTO_BUDGET)) $(if $(DEVICE),--device $(DEVICE))
 
 # with BOARD the board's own model is the default; MODEL=... on the command line overrides it
 BOARD_MODEL = $(if $(filter command line environment,$(origin MODEL)),--model $(MODEL)) $(if $(CAMERA),--camera $(CAMERA))

@@ -36,12 +36,21 @@ from scripts._cli import add_model_args, resolve_model, run  # noqa: E402
 
 def resolve_config(net, src, args, variant: str | None = None):
     """The config the arguments ask for; ``variant`` (e.g. "up5k") prefers the preset's
-    model/pretrained/<model>.<variant>.hw.json as the default when it exists."""
+    model/pretrained/<model>.<variant>.hw.json as the default when it exists. With
+    ``--device`` alone, the fastest config that fits that device (multipliers and block
+    RAMs); with other config flags too, their config, refused when it does not fit."""
     from hdl.cnn import config as cfg
+    from hdl.flow import fit
     from model import presets
 
     if not args.clock_mhz > 0:
         raise ValueError(f"--clock-mhz {args.clock_mhz:g}: must be a positive frequency")
+    device = fit.get(args.device) if getattr(args, "device", None) else None
+    chosen = (args.auto_budget is not None or args.auto_ips is not None or args.config
+              or args.par)
+    if device is not None and not chosen:
+        conf, _ = fit.fastest_fitting(net, device, src.input_max, src.input_offset)
+        return cfg.validate(net, conf)
     if args.auto_budget is not None:
         if args.auto_budget < 1:
             raise ValueError(f"--auto-budget {args.auto_budget}: must be at least 1 multiplier")
@@ -64,7 +73,16 @@ def resolve_config(net, src, args, variant: str | None = None):
     for text in args.par or []:
         name, value = cfg.parse_override(text)
         conf[name] = value
-    return cfg.validate(net, conf)
+    conf = cfg.validate(net, conf)
+    if device is not None:
+        beyond = fit.over(net, conf, device, fit.block_rams(net, conf, device, src.input_max,
+                                                                src.input_offset))
+        if beyond:
+            raise ValueError(f"--device {device.key}: the config of "
+                             f"{' '.join(config_flags(args)[:-1]) or 'the default'} needs "
+                             + "; ".join(beyond) + " (leave the config flags out for the "
+                             "fastest config that fits)")
+    return conf
 
 
 def config_flags(args) -> list[str]:
@@ -77,6 +95,8 @@ def config_flags(args) -> list[str]:
     flags += [f"--par {text}" for text in getattr(args, "par", None) or []]
     if getattr(args, "requant_dsp_bits", None) is not None:
         flags.append(f"--requant-dsp-bits {args.requant_dsp_bits}")
+    if getattr(args, "device", None):
+        flags.append(f"--device {args.device}")
     return flags
 
 
@@ -162,6 +182,8 @@ def design(net, src, args, log) -> tuple:
 
 
 def add_config_args(ap):
+    from hdl.flow.fit import DEVICES
+
     ap.add_argument("--config", type=Path, help="JSON {layer: [PE, SIMD] or [PE, SIMD, 9]} "
                                                 "(default: the preset's "
                                                 "model/pretrained/<model>.hw.json)")
@@ -173,6 +195,13 @@ def add_config_args(ap):
     ap.add_argument("--auto-ips", type=float, metavar="R",
                     help="pick the smallest config reaching R images/s at --clock-mhz")
     ap.add_argument("--clock-mhz", type=float, default=50.0, help="clock for --auto-ips (50)")
+    ap.add_argument("--device", choices=list(DEVICES),
+                    help="fit the design to a part: " + ", ".join(
+                        f"{k} ({d.title}: {d.multipliers} multipliers, {d.brams} {d.bram})"
+                        for k, d in DEVICES.items())
+                    + ". Alone: the fastest config whose multipliers and block RAMs fit it; "
+                      "with --par/--auto-budget/--config: that config, refused when it does "
+                      "not fit")
     ap.add_argument("--requant-dsp-bits", type=int, choices=(0, 16),
                     help="low bits of each requantizer's product done in DSPs: 0 = all in "
                          "LUTs, the DSPs left to the MAC lanes (default; synth --target ice40: "
@@ -181,7 +210,7 @@ def add_config_args(ap):
 
 def main() -> int:
     from hdl.cnn import config as cfg
-    from hdl.flow import build
+    from hdl.flow import build, fit
 
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -209,22 +238,35 @@ def main() -> int:
                       src.input_offset,
                       notes={"model_sha256": model_hash(src), "chosen_by": chosen_by(src, args)})
     ii = cfg.interval(net, conf)
-    print("  layer    PE x SIMD x taps  multipliers  cycles/image")
+    device = fit.get(args.device or fit.DEFAULT_DEVICE)
+    brams = json.loads((out / "config.json").read_text())["block_rams"][device.key]
+    print(f"  layer    PE x SIMD x taps  multipliers  cycles/image  {device.bram} "
+          f"({device.key})")
     lanes = cfg.lanes(net, conf)
     for layer in net.layers:
         if layer.has_weights:
             pe, simd, taps = par = conf[layer.name]
             print(f"  {layer.name:8s} {pe:3d} x {simd:<4d} x {taps}  {par.multipliers:8d}  "
-                  f"{cfg.layer_cycles(layer, conf[layer.name], lanes[layer.name]):12,d}")
+                  f"{cfg.layer_cycles(layer, conf[layer.name], lanes[layer.name]):12,d}  "
+                  f"{brams.get(layer.name, 0):6d}")
+        elif layer.kind != "flatten" and brams.get(layer.name):
+            print(f"  {layer.name:8s} {'':25s} {'':12s}  {brams[layer.name]:6d}")
+    rest = sum(n for owner, n in brams.items() if owner in ("input", "network"))
+    if rest:
+        print(f"  {'(top)':8s} {'':25s} {'':12s}  {rest:6d}")
     print(f"  total multipliers {cfg.multipliers(conf)}, predicted interval {ii:,} clocks "
-          f"({args.clock_mhz * 1e6 / ii:,.0f} images/s at {args.clock_mhz:g} MHz)")
+          f"({args.clock_mhz * 1e6 / ii:,.0f} images/s at {args.clock_mhz:g} MHz), "
+          f"{sum(brams.values())} of the {device.title}'s {device.brams} {device.bram} block "
+          f"RAMs (Yosys' mapping, estimated)")
     print(f"wrote {top} and {len(list(out.glob('*.mem')))} .mem files")
     faster = faster_configs(net, conf)
     if faster:
         print(f"faster configs (at {args.clock_mhz:g} MHz; docs/models.md#make-it-faster):")
         for budget, mults, interval in faster:
+            beyond = (f"  (beyond the {device.key}'s {device.multipliers})"
+                      if mults > device.multipliers else "")
             print(f"  --auto-budget {budget:<4d} (AUTO_BUDGET={budget})  {mults:4d} multipliers  "
-                  f"{args.clock_mhz * 1e6 / interval:12,.0f} images/s")
+                  f"{args.clock_mhz * 1e6 / interval:12,.0f} images/s{beyond}")
     return 0
 
 

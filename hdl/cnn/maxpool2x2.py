@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from myhdl import Signal, always, always_comb, always_seq, block, intbv
 
+from ..lib import memories as memories_
 from ..lib.stream import check_stream, concat_lanes, lane_of
 
 
@@ -163,6 +164,7 @@ def maxpool2x2(clk, rst, s, m, *, h: int, w: int, c: int, lanes: int = 1):
 
     hbuf = [word() for _ in range(c)]
     rowbuf = [word() for _ in range(wo * c)]
+    memories_.note("ram", wo * c, 8 * lanes)
 
     x = Signal(intbv(0, min=0, max=w))
     y = Signal(intbv(0, min=0, max=h))

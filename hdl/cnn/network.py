@@ -32,6 +32,7 @@ from myhdl import Signal, always_comb, always_seq, block, intbv
 from model import export
 from model.qnet import Network
 
+from ..lib import memories
 from ..lib.rom import rom
 from ..lib.skid_buffer import skid_buffer
 from ..lib.stream import Stream, check_stream
@@ -113,6 +114,7 @@ def network(clk, rst, s, m, logit_valid, logit_data, busy, done, *, net: Network
     held = Stream(8, signed=False)
     insts = [skid_buffer(clk, rst, s, held)]
     x = Stream(8)
+    memories.owned_by("input")
     insts.append(pixel_map(clk, rst, held, x, path=paths["pixel"]))
     by = tensor_lanes(net, config)
     # the graph: a flatten's tensor is its input's stream; a tensor read twice (a skip
@@ -170,6 +172,7 @@ def network(clk, rst, s, m, logit_valid, logit_data, busy, done, *, net: Network
     for layer in net.layers:
         if layer.kind == "flatten":
             continue
+        memories.owned_by(layer.name)
         n = by[layer.inputs[0]]
         y = stream(by[layer.tensor])
         x = reading(layer.inputs[0])
@@ -214,6 +217,7 @@ def network(clk, rst, s, m, logit_valid, logit_data, busy, done, *, net: Network
             insts.append(add_block.fork(clk, rst, *f))
         for q_in, q_out, depth in queues:
             insts.append(bram_fifo(clk, rst, q_in, q_out, depth=depth))
+    memories.owned_by("network")
     x = reading(net.layers[-1].tensor)
     insts.append(argmax(clk, rst, x, m, n=n_classes))
     logits = x

@@ -30,6 +30,7 @@ from ..cnn import config as cfg
 from ..cnn.argmax import index_bits
 from ..cnn.network import network, write_mems
 from ..cnn.parallel import Parallel
+from ..lib import memories
 from ..lib.stream import Stream
 
 WAIVERS = Path(__file__).resolve().parents[2] / "cosim" / "verilator_waivers.vlt"
@@ -104,6 +105,14 @@ def layers_doc(config: dict) -> dict:
             for name, par in config.items()}
 
 
+def block_rams_doc(mems) -> dict:
+    """{device: {owner: block RAMs}} of the memories an elaboration noted, for every device
+    ``hdl.flow.fit`` knows (``memories.blocks``: Yosys' choice, estimated)."""
+    from .fit import DEVICES, count
+
+    return {key: count(mems, device) for key, device in DEVICES.items()}
+
+
 def build(net: Network, config: dict, out, input_max: float, requant_dsp_bits: int = 0,
           input_offset: float = 0.0, notes: dict | None = None) -> Path:
     """``requant_dsp_bits``: how many low bits of each requantizer's product go to DSPs
@@ -117,12 +126,15 @@ def build(net: Network, config: dict, out, input_max: float, requant_dsp_bits: i
     # the folder is regenerated whole: no stale ROM files from another config
     with staged_folder(out, replace_all=True) as stage:
         paths = write_mems(net, config, stage, input_max, input_offset)
-        convert(elaborate(net, config, paths, requant_dsp_bits), stage, top)
+        with memories.recording() as mems:
+            inst = elaborate(net, config, paths, requant_dsp_bits)
+        convert(inst, stage, top)
         doc = {"model": net.name, "top": top,
                "layers": layers_doc(config),
                "multipliers": cfg.multipliers(config),
                "requant_dsp_bits": requant_dsp_bits,
                "predicted_interval": cfg.interval(net, config),
+               "block_rams": block_rams_doc(mems),
                "input_max": input_max, "input_offset": input_offset, **(notes or {})}
         (stage / "config.json").write_text(json.dumps(doc, indent=2) + "\n")
     return out / f"{top}.v"

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from myhdl import Signal, always, always_comb, block, intbv
 
+from . import memories
+
 
 @block
 def ram(clk, we, waddr, wdata, re, raddr, rdata, *, depth: int, forward: bool = False):
@@ -21,6 +23,7 @@ def ram(clk, we, waddr, wdata, re, raddr, rdata, *, depth: int, forward: bool = 
         raise ValueError(f"ram: depth={depth} must be at least 1")
     if len(rdata) != len(wdata):
         raise ValueError(f"ram: rdata is {len(rdata)} bits, wdata {len(wdata)}")
+    memories.note("ram", depth, len(wdata))
     mem = [Signal(intbv(0, min=wdata.min, max=wdata.max)) for _ in range(depth)]
     q = Signal(intbv(0, min=rdata.min, max=rdata.max)) if forward else rdata
 

@@ -49,6 +49,8 @@ from myhdl import always, block
 
 from model.export import read_mem, write_mem
 
+from . import memories
+
 # deepest single DP16KD (ECP5 block RAM) of each data width: 16 kbit as 1, 2, 4, 9, 18 or 36
 # bits a word (the widest mode stacks side by side for wider words)
 DP16KD_SHAPES = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512))
@@ -87,6 +89,7 @@ def rom(clk, addr, dout, *, path, signed: bool | None = None, en=None, ahead=Non
         signed = dout.min is not None and dout.min < 0
     words = load(path, bits, signed)
     depth = len(words)
+    memories.note("rom", depth, memories.varying_bits(words, bits))
     if addr.max is None or addr.max < depth:
         raise ValueError(f"rom {Path(path).name}: addr of {len(addr)} bits cannot reach "
                          f"{depth} words")
