@@ -139,7 +139,7 @@ bench: venv
 
 # the MLPerf Tiny reference shapes: Verilator, and with TARGET=ecp5 place and route at SEEDS
 mlperf: venv
-	$(PY) scripts/mlperf.py $(if $(filter command line,$(origin TARGET)),--target $(TARGET)) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+	$(PY) scripts/mlperf.py $(if $(DEVICE),--device $(DEVICE)) $(if $(filter command line,$(origin TARGET)),--target $(TARGET)) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 SIM ?= verilator
 cosim: venv

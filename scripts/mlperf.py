@@ -6,9 +6,10 @@ weights calibrated on random inputs, converted the standard way into build/mlper
 
   * the golden model against LiteRT's reference kernels on every tensor of --golden-n random
     inputs (mismatching tensors are counted);
-  * auto-folded into --budget multipliers (156: the ECP5-85F's MULT18X18D), converted, and
-    --n random inputs run through it in Verilator: every output value against golden, latency
-    and interval measured beside the cycle model's;
+  * fitted to --device (default ecp5-85f: the fastest config whose multipliers and block RAMs
+    fit the LFE5U-85F, hdl.flow.fit), converted, and --n random inputs run through it in
+    Verilator: every output value against golden, latency and interval measured beside the
+    cycle model's;
   * with --target ecp5, Yosys and nextpnr on the LFE5U-85F at every seed of --seeds (aiming at
     100 MHz): resources, fmax (the minimum over the seeds; median and maximum beside it), and
     the latency and interval in ms at that fmax, against the fastest published FPGA latency
@@ -71,8 +72,9 @@ def markdown(doc: dict) -> str:
 
     placed = any(r.get("fmax_mhz") for r in doc["rows"])
     head = (f"Measured by `make mlperf{' TARGET=ecp5' if placed else ''}` at commit "
-            f"{doc['commit']} ({doc['date']}; {doc['tools']}), the models auto-folded into "
-            f"{doc['budget']} multipliers.")
+            f"{doc['commit']} ({doc['date']}; {doc['tools']}), each model fitted to the "
+            f"{doc['device']} (`--device {doc['device_key']}`). Block RAMs: Yosys' count where "
+            f"placed, else the estimate (est.).")
     lines = [head, "",
              "| task | model | MACs | multipliers | DP16KD | bit-exact (Verilator) "
              "| latency / interval (clocks) | fmax"
@@ -83,6 +85,7 @@ def markdown(doc: dict) -> str:
     for r in doc["rows"]:
         task = mlperf.TASKS[r["task"]]
         bram = (r.get("resources") or {}).get("DP16KD")
+        bram = f"{bram}" if bram is not None else f"{r['block_rams_estimate']} (est.)"
         fmax = r.get("fmax_mhz")
         spread = (f" ({r['fmax_median']:.1f} / {r['fmax_max']:.1f})"
                   if fmax and len(r.get("seeds", [])) > 1 else "")
@@ -94,7 +97,7 @@ def markdown(doc: dict) -> str:
         said = "; ".join(v for v in (verdict(lat, goal_lat), verdict(ii, goal_ii)) if v)
         lines.append(
             f"| {task.title} | {task.model} | {r['macs']:,} | {r['multipliers']} "
-            f"| {bram if bram is not None else '-'} | {r['bit_exact']} / {r['images']} "
+            f"| {bram} | {r['bit_exact']} / {r['images']} "
             f"| {r['latency_cycles']:,} / {r['interval_cycles']:,.0f} "
             f"| {f'{fmax:.1f} MHz{spread}' if fmax else '-'} | {at}{f' ({said})' if said else ''} "
             f"| {task.anchor.latency_ms:g} ms ({task.anchor.system}, {task.anchor.device}) |")
@@ -111,7 +114,7 @@ def main() -> int:
     import numpy as np
 
     from hdl.cnn import config as cfg
-    from hdl.flow import sweep, synth
+    from hdl.flow import fit, sweep, synth
     from hdl.flow.jobs import Runner
     from model import golden, mlperf, source
     from scripts.bench import update_readme
@@ -120,8 +123,9 @@ def main() -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--task", action="append", choices=list(mlperf.TASKS),
                     help="only this task (repeatable; default all four)")
-    ap.add_argument("--budget", type=int, default=156,
-                    help="multipliers to fold each model into (default 156: the ECP5-85F's)")
+    ap.add_argument("--device", choices=list(fit.DEVICES), default=fit.DEFAULT_DEVICE,
+                    help="the part each model is fitted to (default ecp5-85f: 156 multipliers, "
+                         "208 DP16KD)")
     ap.add_argument("--n", type=int, default=3, help="random inputs through Verilator "
                                                      "(default 3, the least that gives an "
                                                      "interval)")
@@ -148,8 +152,12 @@ def main() -> int:
         os.environ["CNN2FPGA_VERBOSE"] = "1"
     if args.n < 3:
         raise ValueError(f"--n {args.n}: an interval needs at least 3 inputs")
-    if args.golden_n < 0 or args.jobs < 1 or args.budget < 1:
-        raise ValueError("--golden-n must be 0 or more, --jobs and --budget at least 1")
+    if args.golden_n < 0 or args.jobs < 1:
+        raise ValueError("--golden-n must be 0 or more, --jobs at least 1")
+    device = fit.get(args.device)
+    if args.target and args.target != device.target:
+        raise ValueError(f"--target {args.target} places on the {fit.DEVICES['ecp5-85f'].title}:"
+                         f" give --device ecp5-85f")
     if len(set(args.seeds)) != len(args.seeds):
         raise ValueError(f"--seeds {' '.join(map(str, args.seeds))}: a seed is repeated")
     tasks = args.task or list(mlperf.TASKS)
@@ -170,23 +178,29 @@ def main() -> int:
                 print(f"  golden against LiteRT on {args.golden_n} random inputs, every "
                       f"tensor ...", flush=True)
                 check = golden_against_litert(src, net, args.golden_n, seed=1)
-            conf = cfg.auto(net, budget=args.budget)
+            print(f"  fitting it to the {device.title} ...", flush=True)
+            conf, _ = fit.fastest_fitting(net, device, src.input_max, src.input_offset)
             print(f"  {cfg.describe(conf)}", flush=True)
             images = np.asarray(src.load_data().test.x[: args.n])
             want = golden.run_network(net, net.quantize_input(src.to_float(images))).logits
-            (row,) = sweep.run(net, [(f"budget-{args.budget}", conf)],
+            (row,) = sweep.run(net, [(args.device, conf)],
                                folder=(args.out / task).resolve(), images=images, want=want,
                                input_max=src.input_max, input_offset=src.input_offset,
                                clock_mhz=100.0, target=args.target,
                                freq_mhz=synth.FREQ_MHZ["ecp5"], seeds=args.seeds,
                                router=args.router, runner=runner,
                                report=lambda text: print("  " + text, flush=True))
-            rows.append({"task": task, "macs": net.macs, "golden": check, **row})
+            built = json.loads((args.out / task / args.device / "verilog" / "config.json")
+                               .read_text())
+            rows.append({"task": task, "macs": net.macs, "golden": check,
+                         "block_rams_estimate": sum(built["block_rams"][args.device].values()),
+                         **row})
     tools = [synth.version(), synth.nextpnr_version("ecp5"), f"--router {args.router}"] \
         if args.target else ["Verilator only"]
     doc = {"date": time.strftime("%Y-%m-%d"), "commit": synth.source_commit(),
            "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-           "tools": ", ".join(t for t in tools if t), "budget": args.budget,
+           "tools": ", ".join(t for t in tools if t), "device": device.title,
+           "device_key": device.key,
            "seeds": args.seeds if args.target else [], "seconds": time.monotonic() - start,
            "rows": rows}
     args.out.mkdir(parents=True, exist_ok=True)

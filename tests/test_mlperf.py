@@ -9,7 +9,7 @@ from tests.hdl.helpers import need_tools
 
 def test_autoencoder_through_the_command(tmp_path):
     """The anomaly-detection task end to end (the smallest of the four): its model built from
-    the description, golden == LiteRT on every tensor, folded into 156 multipliers, bit-exact
+    the description, golden == LiteRT on every tensor, fitted to the ECP5-85F, bit-exact
     in Verilator with the cycle model exact; the table rendered and a docs block replaced."""
     need_tools("verilator")
     from scripts.bench import update_readme
@@ -24,12 +24,13 @@ def test_autoencoder_through_the_command(tmp_path):
     assert row["task"] == "ad" and row["macs"] == 264_192
     assert row["golden"] == {"inputs": 5, "tensors": 11, "mismatching": []}
     assert row["bit_exact"] == row["images"] == 3 and row["multipliers"] <= 156
+    assert row["name"] == "ecp5-85f" and 0 <= row["block_rams_estimate"] <= 208
     assert row["latency_cycles"] == row["predicted_latency"]
     assert row["interval_cycles"] == row["predicted_interval"]
     table = (tmp_path / "mlperf.md").read_text()
     assert "| Anomaly Detection | dense autoencoder" in table and "| 3 / 3 |" in table
     assert f"{row['latency_cycles']:,} / {row['interval_cycles']:,.0f}" in table
-    assert "0.0187 ms (hls4ml" in table
+    assert "0.0187 ms (hls4ml" in table and f"| {row['block_rams_estimate']} (est.) |" in table
     page = tmp_path / "perf.md"
     page.write_text(f"intro\n{MARKS[0]}\nold\n{MARKS[1]}\nrest\n")
     update_readme(page, table, MARKS)
@@ -44,7 +45,8 @@ def test_placed_rows_give_ms_at_fmax_against_the_targets():
            "fmax_median": 85.0, "fmax_max": 90.0, "seeds": [1, 2, 3],
            "resources": {"DP16KD": 22}, "golden": {"inputs": 5, "tensors": 13,
                                                    "mismatching": []}}
-    doc = {"commit": "abc", "date": "d", "tools": "t", "budget": 156, "seeds": [1, 2, 3],
+    doc = {"commit": "abc", "date": "d", "tools": "t", "device": "ECP5", "device_key": "ecp5-85f",
+           "seeds": [1, 2, 3],
            "rows": [row]}
     line = next(x for x in markdown(doc).splitlines() if x.startswith("| Keyword"))
     # 40,000 clocks at 80 MHz: 0.5 ms, on the 0.5 ms target
