@@ -187,6 +187,22 @@ def update_readme(readme: Path, table: str, marks=(MARK_START, MARK_END)) -> Non
     readme.write_text(f"{head}{start}\n{table}{end}{tail}")
 
 
+def publish(doc: dict, out: Path, stem: str, table: str, readme: Path | None,
+            marks=(MARK_START, MARK_END)) -> None:
+    """Write out/<stem>.json and out/<stem>.md, print the table, and with ``readme`` rewrite
+    its block between ``marks`` (the commands that write a docs table: bench, mlperf)."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps(doc, indent=1, default=str) + "\n")
+    (out / f"{stem}.md").write_text(table)
+    print()
+    print(table)
+    print(f"wrote {out / (stem + '.json')} and {out / (stem + '.md')} "
+          f"({doc['seconds'] / 60:.1f} min)")
+    if readme:
+        update_readme(readme, table, marks)
+        print(f"updated the {stem} block of {readme}")
+
+
 def main() -> int:
     import platform
 
@@ -256,17 +272,7 @@ def main() -> int:
                                                   "litert_images_per_s", "litert_ms_per_image")}
                       for k, v in models.items()},
            "rows": rows}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "bench.json").write_text(json.dumps(doc, indent=1) + "\n")
-    table = markdown(doc)
-    (args.out / "bench.md").write_text(table)
-    print()
-    print(table)
-    print(f"wrote {args.out / 'bench.json'} and {args.out / 'bench.md'} "
-          f"({doc['seconds'] / 60:.1f} min)")
-    if args.readme:
-        update_readme(args.readme, table)
-        print(f"updated the bench block of {args.readme}")
+    publish(doc, args.out, "bench", markdown(doc), args.readme)
     bad = [f"{r['model']} {r['config']}" for r in rows
            if r["rtl"]["bit_exact"] != r["rtl"]["images"]]
     if bad:

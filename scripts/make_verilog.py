@@ -49,7 +49,9 @@ def resolve_config(net, src, args, variant: str | None = None):
     chosen = (args.auto_budget is not None or args.auto_ips is not None or args.config
               or args.par)
     if device is not None and not chosen:
-        conf, _ = fit.fastest_fitting(net, device, src.input_max, src.input_offset)
+        conf, _ = fit.fastest_fitting(net, device, src.input_max, src.input_offset,
+                                      report=lambda text: print(text, file=sys.stderr,
+                                                                flush=True))
         return cfg.validate(net, conf)
     if args.auto_budget is not None:
         if args.auto_budget < 1:

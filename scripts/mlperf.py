@@ -117,7 +117,7 @@ def main() -> int:
     from hdl.flow import fit, sweep, synth
     from hdl.flow.jobs import Runner
     from model import golden, mlperf, source
-    from scripts.bench import update_readme
+    from scripts.bench import publish
 
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -179,7 +179,9 @@ def main() -> int:
                       f"tensor ...", flush=True)
                 check = golden_against_litert(src, net, args.golden_n, seed=1)
             print(f"  fitting it to the {device.title} ...", flush=True)
-            conf, _ = fit.fastest_fitting(net, device, src.input_max, src.input_offset)
+            conf, _ = fit.fastest_fitting(net, device, src.input_max, src.input_offset,
+                                          report=lambda text: print("  " + text.strip(),
+                                                                    flush=True))
             print(f"  {cfg.describe(conf)}", flush=True)
             images = np.asarray(src.load_data().test.x[: args.n])
             want = golden.run_network(net, net.quantize_input(src.to_float(images))).logits
@@ -203,17 +205,7 @@ def main() -> int:
            "device_key": device.key,
            "seeds": args.seeds if args.target else [], "seconds": time.monotonic() - start,
            "rows": rows}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "mlperf.json").write_text(json.dumps(doc, indent=1, default=str) + "\n")
-    table = markdown(doc)
-    (args.out / "mlperf.md").write_text(table)
-    print()
-    print(table)
-    print(f"wrote {args.out / 'mlperf.json'} and {args.out / 'mlperf.md'} "
-          f"({doc['seconds'] / 60:.1f} min)")
-    if args.readme:
-        update_readme(args.readme, table, MARKS)
-        print(f"updated the mlperf block of {args.readme}")
+    publish(doc, args.out, "mlperf", markdown(doc), args.readme, MARKS)
     bad = [r["task"] for r in rows
            if r["bit_exact"] != r["images"] or r["golden"]["mismatching"]]
     if bad:

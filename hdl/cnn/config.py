@@ -343,6 +343,43 @@ def auto(net: Network, budget: int | None = None, ii: int | None = None) -> dict
     return placeable(net, best)
 
 
+def spend_on_latency(net: Network, config: dict, budget: int, tries: int = 2) -> dict:
+    """``config`` with the multipliers it leaves of ``budget`` spent on latency: step by step,
+    of every layer's next ``tries`` options up, the one that cuts the latency (the cycle
+    model's) the most per added multiplier, the interval no worse, until none fits or helps.
+    The interval-bound configs ``auto`` picks leave multipliers over (powers of two do not
+    add up to a device's count); the layers on small maps late in a network, whose every
+    pixel waits for a whole channel vector, are where the latency is."""
+    config = dict(config)
+    best_lat, ii = latency(net, config), interval(net, config)
+    while True:
+        left = budget - multipliers(config)
+        pick = None
+        for layer in net.layers:
+            if not layer.has_weights:
+                continue
+            now = Parallel.of(config[layer.name])
+            ups = sorted((o for o in options(layer)
+                          if now.multipliers < o.multipliers <= now.multipliers + left),
+                         key=lambda o: (o.multipliers, o.pe))
+            for o in ups[:tries]:
+                trial = {**config, layer.name: o}
+                try:
+                    trial = validate(net, trial)
+                except ValueError:  # its beats do not suit a neighbour's
+                    continue
+                if interval(net, trial) > ii:
+                    continue
+                lat = latency(net, trial)
+                gain = (best_lat - lat) / (o.multipliers - now.multipliers)
+                if lat < best_lat and (pick is None or gain > pick[0]):
+                    pick = (gain, layer.name, o, lat)
+        if pick is None:
+            return config
+        _, name, o, best_lat = pick
+        config[name] = o
+
+
 def placeable(net: Network, config: dict, limit: int = 4096) -> dict:
     """``config``, or the config of the same multipliers and interval, layer by layer the same
     multipliers, cycles and output beats, whose rows place best (``placed_stages``), then with

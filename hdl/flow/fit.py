@@ -5,7 +5,9 @@ a config (a few seconds, no conversion) and counts the block RAMs each layer's m
 there (``hdl.lib.memories``: Yosys' own choice between block RAM, LUT RAM and logic, from the
 costs in its memory libraries). ``over`` lists what a config needs beyond the device, and
 ``fastest_fitting`` picks the fastest config (``config.auto``) that fits both: the device's
-multiplier budget first, then smaller budgets until the block RAMs fit too.
+multiplier budget first, then smaller budgets until the block RAMs fit too; the multipliers
+the fastest interval leaves over then go where they cut the latency most
+(``config.spend_on_latency``), when the block RAMs still fit.
 
 Logic (LUTs, flip-flops) is not estimated here: ``make synth`` reports it against the device.
 """
@@ -92,7 +94,8 @@ def over(net, config: dict, device: Device, brams: dict) -> list[str]:
 def fastest_fitting(net, device: Device, input_max: float, input_offset: float = 0.0,
                     report=None) -> tuple[dict, dict]:
     """(config, its block RAMs): the fastest config within the device's multipliers whose
-    block RAMs fit too; ValueError when even one multiplier a layer does not fit."""
+    block RAMs fit too (the multipliers left spent on latency); ValueError when even one
+    multiplier a layer does not fit. ``report(text)`` hears of the slow steps."""
     from hdl.cnn import config as cfg
 
     def trial(budget):
@@ -107,6 +110,13 @@ def fastest_fitting(net, device: Device, input_max: float, input_offset: float =
                          f"{device.multipliers}")
     conf, brams = trial(budget)
     if not over(net, conf, device, brams):
+        if report:
+            report("  spending the multipliers left on latency ...")
+        quick = cfg.spend_on_latency(net, conf, budget)
+        if quick != conf:
+            more = block_rams(net, quick, device, input_max, input_offset)
+            if not over(net, quick, device, more):
+                return quick, more
         return conf, brams
     low, best = weighted, None
     conf_low, brams_low = trial(low)

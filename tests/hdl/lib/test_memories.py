@@ -111,3 +111,18 @@ def test_device_on_the_command_line(monkeypatch, capfd, tmp_path):
     assert re.search(r"needs \d+ multipliers, the iCE40 UP5K \(iCEBreaker\) has 8; \d+ EBR "
                      r"block RAMs, it has 30 \(leave the config flags out", msg)
     np.testing.assert_equal(sorted(p.name for p in tmp_path.iterdir()), ["v"])
+
+
+def test_multipliers_left_go_to_latency():
+    """spend_on_latency: the interval kept, the latency the cycle model's lower, the budget
+    kept; with nothing left, the config unchanged."""
+    from hdl.cnn import config as cfg
+    from model import source
+
+    net = source.resolve("mnist_cnn").load_net()
+    conf = cfg.auto(net, budget=40)
+    spent = cfg.spend_on_latency(net, conf, 64)
+    assert cfg.interval(net, spent) <= cfg.interval(net, conf)
+    assert cfg.latency(net, spent) < cfg.latency(net, conf)
+    assert cfg.multipliers(conf) < cfg.multipliers(spent) <= 64
+    assert cfg.spend_on_latency(net, conf, cfg.multipliers(conf)) == conf
