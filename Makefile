@@ -4,6 +4,8 @@
 PYTHON_SYS ?= python3.11
 VENV       := .venv
 PY         := $(VENV)/bin/python
+# the cnn2fpga command (cnn2fpga/cli.py) as the venv runs it
+C2F        := $(PY) -m cnn2fpga
 MODEL      ?= mnist_cnn
 N          ?=
 FINETUNE   ?=
@@ -55,9 +57,10 @@ help:
 	@echo "  make mlperf [TARGET=ecp5 SEEDS='1 2 3']  the four MLPerf Tiny reference shapes folded"
 	@echo "                        into the ECP5-85F: bit-exact, cycles (+ fmax, ms) -> build/mlperf/"
 	@echo "Camera data"
-	@echo "  $(PY) scripts/capture_dataset.py --port /dev/ttyUSB1 --label 7"
+	@echo "  $(VENV)/bin/cnn2fpga capture --port /dev/ttyUSB1 --label 7"
 	@echo "                        record a board's capture packets into data/camera/ (see its --help)"
-	@echo "Every script in scripts/ has --help."
+	@echo "Every command has --help: $(VENV)/bin/cnn2fpga <command> --help (cnn2fpga --help lists"
+	@echo "them; in a checkout python scripts/<script>.py runs the same)."
 
 setup: tools venv vpi fpga-tools
 
@@ -106,13 +109,13 @@ test-slow: venv
 	$(PY) -m pytest -q -m slow
 
 train: venv
-	$(PY) scripts/train.py --model $(MODEL) $(if $(FINETUNE),--finetune $(FINETUNE))
+	$(C2F) train --model $(MODEL) $(if $(FINETUNE),--finetune $(FINETUNE))
 
 check: venv
-	$(PY) scripts/check_golden.py --model $(MODEL) $(if $(N),--n $(N))
+	$(C2F) check --model $(MODEL) $(if $(N),--n $(N))
 
 export: venv
-	$(PY) scripts/export_weights.py --model $(MODEL)
+	$(C2F) export --model $(MODEL)
 
 # the config flags every hardware command takes: PAR="conv1=4x1 conv2=8x4", AUTO_BUDGET=N
 PAR        ?=
@@ -123,37 +126,37 @@ CONFIG_ARGS = $(foreach p,$(PAR),--par $(p)) $(if $(AUTO_BUDGET),--auto-budget $
 # with BOARD the board's own model is the default; MODEL=... on the command line overrides it
 BOARD_MODEL = $(if $(filter command line environment,$(origin MODEL)),--model $(MODEL)) $(if $(CAMERA),--camera $(CAMERA))
 verilog: venv
-	$(if $(BOARD),$(PY) scripts/make_verilog.py --board $(BOARD) $(BOARD_MODEL),$(PY) scripts/make_verilog.py --model $(MODEL)) $(CONFIG_ARGS)
+	$(if $(BOARD),$(C2F) verilog --board $(BOARD) $(BOARD_MODEL),$(C2F) verilog --model $(MODEL)) $(CONFIG_ARGS)
 
 TARGET ?= xilinx
 synth: venv
-	$(if $(BOARD),$(PY) scripts/synth.py --board $(BOARD) $(BOARD_MODEL),$(PY) scripts/synth.py --model $(MODEL) --target $(TARGET)) $(CONFIG_ARGS)
+	$(if $(BOARD),$(C2F) synth --board $(BOARD) $(BOARD_MODEL),$(C2F) synth --model $(MODEL) --target $(TARGET)) $(CONFIG_ARGS)
 
 BITSTREAM_MODEL = $(if $(filter command line environment,$(origin MODEL)),$(MODEL),digits_cnn)
 BITSTREAM_TARGET = $(if $(filter command line environment,$(origin TARGET)),$(TARGET),ice40)
 bitstream: venv
-	$(if $(BOARD),$(PY) scripts/synth.py --board $(BOARD) $(BOARD_MODEL) --bitstream,$(PY) scripts/synth.py --model $(BITSTREAM_MODEL) --target $(BITSTREAM_TARGET) --bitstream) $(CONFIG_ARGS)
+	$(if $(BOARD),$(C2F) synth --board $(BOARD) $(BOARD_MODEL) --bitstream,$(C2F) synth --model $(BITSTREAM_MODEL) --target $(BITSTREAM_TARGET) --bitstream) $(CONFIG_ARGS)
 
 bench: venv
-	$(PY) scripts/bench.py $(BENCH_ARGS)
+	$(C2F) bench $(BENCH_ARGS)
 
 # the MLPerf Tiny reference shapes: Verilator, and with TARGET=ecp5 place and route at SEEDS
 mlperf: venv
-	$(PY) scripts/mlperf.py $(if $(DEVICE),--device $(DEVICE)) $(if $(filter command line,$(origin TARGET)),--target $(TARGET)) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+	$(C2F) mlperf $(if $(DEVICE),--device $(DEVICE)) $(if $(filter command line,$(origin TARGET)),--target $(TARGET)) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 SIM ?= verilator
 cosim: venv
-	$(PY) scripts/cosim.py --model $(MODEL) --sim $(SIM) $(if $(N),--n $(N)) $(CONFIG_ARGS)
+	$(C2F) cosim --model $(MODEL) --sim $(SIM) $(if $(N),--n $(N)) $(CONFIG_ARGS)
 
 prog: venv
 	$(if $(BOARD),,$(error make prog needs BOARD=icebreaker|ulx3s|de10lite|basys3))
-	$(PY) scripts/prog.py --board $(BOARD) $(if $(IMAGE),--image $(IMAGE))
+	$(C2F) prog --board $(BOARD) $(if $(IMAGE),--image $(IMAGE))
 
 sweep: venv
-	$(PY) scripts/sweep.py --model $(MODEL) $(if $(filter command line,$(origin TARGET)),--target $(TARGET)) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+	$(C2F) sweep --model $(MODEL) $(if $(filter command line,$(origin TARGET)),--target $(TARGET)) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 mcu-report: venv
-	$(PY) scripts/mcu_report.py --model $(MODEL)
+	$(C2F) mcu-report --model $(MODEL)
 
 clean:
 	rm -rf $(BUILD)

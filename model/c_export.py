@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cnn2fpga import resources
+
 from .export import c_identifier
 from .presets import pixel_map
 from .qnet import Layer, Network
@@ -238,7 +240,7 @@ def samples_header(net: Network, images: np.ndarray, labels: np.ndarray) -> str:
 
 # --- host build and run (tests, scripts/mcu_report.py) ----------------------------------------
 
-MCU = Path(__file__).resolve().parents[1] / "mcu"
+MCU = resources.folder("mcu")
 CFLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"]
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g"]
 

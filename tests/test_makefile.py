@@ -1,13 +1,10 @@
-"""`make help` lists every command: each public make target and each script in scripts/."""
+"""`make help` lists every command: each public make target and each `cnn2fpga` command."""
 import re
 import subprocess
 
 from tests.conftest import ROOT
 
 INTERNAL = {"tools", "venv", "vpi", "fpga-tools", "help"}
-# scripts reached through a make target of another name
-SCRIPT_TARGET = {"check_golden": "check", "export_weights": "export", "make_verilog": "verilog",
-                 "mcu_report": "mcu-report"}
 
 
 def test_help_lists_every_target_and_script():
@@ -19,8 +16,11 @@ def test_help_lists_every_target_and_script():
                          check=True).stdout
     for target in sorted(targets - INTERNAL):
         assert f"make {target}" in out, f"make help does not list `make {target}`"
-    for script in sorted(p.stem for p in (ROOT / "scripts").glob("*.py")
-                         if not p.stem.startswith("_")):
-        name = SCRIPT_TARGET.get(script, script)
-        assert f"make {name}" in out or f"scripts/{script}.py" in out, \
-            f"make help reaches no command for scripts/{script}.py"
+    from cnn2fpga.cli import COMMANDS
+
+    for name in COMMANDS:
+        assert f"make {name}" in out or f"cnn2fpga {name} " in out, \
+            f"make help reaches no command for cnn2fpga {name}"
+    shims = {p.stem for p in (ROOT / "scripts").glob("*.py") if not p.stem.startswith("_")}
+    assert shims == {module for module, _, _ in COMMANDS.values()}, \
+        "every command has a scripts/ shim and every shim a command"

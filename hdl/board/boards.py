@@ -56,13 +56,15 @@ from myhdl import (
     intbv,
 )
 
+from cnn2fpga import resources
+
 from ..camera.camera_system import camera_system, port_signals
 from ..lib.debounce import debounce
 from ..lib.power_on_reset import power_on_reset
 from .ecp5_pll import ecp5_pll
 from .seven_seg import seven_seg
 
-CONSTRAINTS = Path(__file__).resolve().parents[2] / "constraints"
+CONSTRAINTS = resources.folder("constraints")
 POR_CLOCKS = 255
 DEBOUNCE_S = 0.005   # a button must be stable this long to count
 
