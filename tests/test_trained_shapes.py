@@ -42,7 +42,8 @@ def residual():
     return keras.Model(inp, layers.Dense(10, activation="softmax")(x), name="mnist_residual")
 
 
-@pytest.mark.parametrize("make,floor", [(separable, 0.93), (residual, 0.93)])
+@pytest.mark.parametrize("make,floor", [pytest.param(separable, 0.93, marks=pytest.mark.slow),
+                                        (residual, 0.93)])
 def test_trained_network_accuracy_in_hardware(monkeypatch, capfd, tmp_path, make, floor):
     mnist = data.load_mnist()
     x_train = mnist.train.x[:TRAIN, ..., None].astype(np.float32) / 255

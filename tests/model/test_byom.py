@@ -156,7 +156,7 @@ def test_unknown_input_shape_asks_for_a_dataset(monkeypatch, capfd, tmp_path):
                    f"digits 8x8x1); pass --dataset DIR, a folder with the IDX files "
                    f"train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
                    f"t10k-labels-idx1-ubyte of 20x20x1 images or with x_test.npy (and "
-                   f"y_test.npy) of (20, 20, 1) inputs, or --dataset random to judge it on "
+                   f"y_test.npy) of 20x20x1 inputs, or --dataset random to judge it on "
                    f"random inputs")
 
 

@@ -39,7 +39,9 @@ def netlist_blocks(path, top, cell):
     return sum(c["type"] == cell for c in cells.values())
 
 
-@pytest.mark.parametrize("target,device", [("ecp5", "ecp5-85f"), ("ice40", "up5k")])
+@pytest.mark.parametrize("target,device", [("ecp5", "ecp5-85f"),
+                                           pytest.param("ice40", "up5k",
+                                                        marks=pytest.mark.slow)])
 def test_estimate_equals_yosys(tmp_path, target, device):
     """A model whose memories take every path (a deep dense ROM over many blocks, its input
     buffer, line-buffer rows, small ROMs in logic): the estimate per device equals the block
