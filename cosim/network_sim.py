@@ -67,8 +67,10 @@ module tb;
     integer seed = {seed};
     integer first_random;
 
-    {top} dut (.clk(clk), .rst(rst), .s_valid(s_valid), .s_data(s_data), .s_ready(s_ready),
-        .m_valid(m_valid), .m_data(m_data), .m_ready(m_ready), .logit_valid(logit_valid),
+    wire m_last;
+    {top} dut (.clk(clk), .rst(rst), .s_axis_tvalid(s_valid), .s_axis_tdata(s_data),
+        .s_axis_tready(s_ready), .m_axis_tvalid(m_valid), .m_axis_tdata(m_data),
+        .m_axis_tready(m_ready), .m_axis_tlast(m_last), .logit_valid(logit_valid),
         .logit_data(logit_data), .busy(busy), .done(done));
 
     always #10 clk = ~clk;
@@ -127,7 +129,7 @@ module tb;
             if (logit_valid) $fwrite(f, "L %0d\\n", logit_data);
             if (m_valid && m_ready) begin
                 {vcd_off}
-                $fwrite(f, "C %0d %0d\\n", cycle, m_data);
+                $fwrite(f, "C %0d %0d %0d\\n", cycle, m_data, m_last);
                 $fflush(f);  // a progress bar counts the C lines
                 classes <= classes + 1;
             end
@@ -241,6 +243,9 @@ def parse(run_dir: Path, n_classes: int, seconds: float) -> Result:
         elif parts[0] == "L":
             logits.append(int(parts[1]))
         elif parts[0] == "C":
+            if len(parts) > 3 and parts[3] != "1":
+                raise AssertionError(f"class index at cycle {parts[1]} without TLAST (each "
+                                     f"is a packet of one beat)")
             ends.append(int(parts[1]))
             classes.append(int(parts[2]))
         elif parts[0] == "E":

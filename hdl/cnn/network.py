@@ -99,6 +99,26 @@ def pixel_map(clk, rst, s, x, *, path):
 
 
 @block
+def accelerator(clk, rst, s_axis, m_axis, logit_valid, logit_data, busy, done, *,
+                net: Network, config: dict, paths: dict, requant_dsp_bits: int = 0):
+    """The top ``make verilog`` converts: ``network`` with AXI4-Stream port names
+    (``lib.stream.Axis``). ``s_axis``: the pixels (8-bit codes, one a beat, an image's in
+    raster order; no TLAST: the accelerator counts an image's pixels). ``m_axis``: the class
+    index of each image, one beat with ``tlast`` (a packet of one). ``logit_valid`` /
+    ``logit_data``: every output value as it goes to argmax (a monitor: no ready);
+    ``busy``, ``done`` as ``network``'s."""
+    net_inst = network(clk, rst, s_axis.stream, m_axis.stream, logit_valid, logit_data, busy,
+                       done, net=net, config=config, paths=paths,
+                       requant_dsp_bits=requant_dsp_bits)
+
+    @always_comb
+    def last():
+        m_axis.tlast.next = m_axis.tvalid
+
+    return net_inst, last
+
+
+@block
 def network(clk, rst, s, m, logit_valid, logit_data, busy, done, *, net: Network, config: dict,
             paths: dict, requant_dsp_bits: int = 0):
     check_stream("s", s, bits=8, ready=True, signed=False)

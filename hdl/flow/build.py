@@ -28,10 +28,10 @@ from model.qnet import Network
 from .. import fresh_names
 from ..cnn import config as cfg
 from ..cnn.argmax import index_bits
-from ..cnn.network import network, write_mems
+from ..cnn.network import accelerator, write_mems
 from ..cnn.parallel import Parallel
 from ..lib import memories
-from ..lib.stream import Stream
+from ..lib.stream import Axis
 
 WAIVERS = Path(__file__).resolve().parents[2] / "cosim" / "verilator_waivers.vlt"
 SIM_MODELS = WAIVERS.parent  # behavioural models of vendor primitives (cosim/ecp5_sim.v)
@@ -44,12 +44,12 @@ def top_name(net: Network) -> str:
 def elaborate(net: Network, config: dict, paths: dict, requant_dsp_bits: int = 0):
     fresh_names()
     clk, rst = Signal(bool(0)), ResetSignal(0, active=1, isasync=False)
-    s = Stream(8, signed=False)
-    m = Stream(index_bits(net.logits_layer.c_out), signed=False)
+    s_axis = Axis(8)
+    m_axis = Axis(index_bits(net.logits_layer.c_out), last=True)
     logit_valid, logit_data = Signal(bool(0)), Signal(intbv(0, min=-128, max=128))
     busy, done = Signal(bool(0)), Signal(bool(0))
-    return network(clk, rst, s, m, logit_valid, logit_data, busy, done, net=net, config=config,
-                   paths=paths, requant_dsp_bits=requant_dsp_bits)
+    return accelerator(clk, rst, s_axis, m_axis, logit_valid, logit_data, busy, done, net=net,
+                       config=config, paths=paths, requant_dsp_bits=requant_dsp_bits)
 
 
 def check_dsp_bits(requant_dsp_bits: int) -> None:

@@ -51,6 +51,35 @@ class Stream:
     def has_ready(self) -> bool:
         return hasattr(self, "ready")
 
+    @classmethod
+    def over(cls, valid, data, ready=None, signed: bool = True) -> "Stream":
+        """A stream of existing signals (a top's ports, ``Axis``)."""
+        self = cls.__new__(cls)
+        self.bits, self.signed = len(data), signed
+        self.valid, self.data = valid, data
+        if ready is not None:
+            self.ready = ready
+        return self
+
+
+class Axis:
+    """AXI4-Stream names for a top's stream ports: ``tdata``, ``tvalid``, ``tready`` (and
+    ``tlast`` with ``last``). MyHDL names a top's ports after its argument and these
+    attributes (``s_axis_tdata``, ...), the names Vivado's IP integrator and Quartus'
+    Platform Designer infer a stream interface from. ``stream`` is the same signals as a
+    ``Stream`` (valid/data/ready) for the blocks."""
+
+    def __init__(self, bits: int, last: bool = False):
+        self.tdata = Signal(intbv(0)[bits:])
+        self.tvalid = Signal(bool(0))
+        self.tready = Signal(bool(0))
+        if last:
+            self.tlast = Signal(bool(0))
+
+    @property
+    def stream(self) -> Stream:
+        return Stream.over(self.tvalid, self.tdata, self.tready, signed=False)
+
 
 def check_stream(name: str, stream: Stream, bits: int | None = None, ready: bool | None = None,
                  signed: bool | None = None) -> None:
