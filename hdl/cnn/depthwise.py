@@ -45,19 +45,18 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from myhdl import ConcatSignal, Signal, always, always_comb, always_seq, block, intbv
+from myhdl import Signal, always, always_comb, always_seq, block, intbv
 
 from model import export
 from model.qnet import Layer
 
 from ..lib.counters import credit_counter
-from ..lib.fifo import fifo
 from ..lib.rom import rom
-from ..lib.stream import Stream, check_stream, concat_lanes
+from ..lib.stream import Stream, check_stream
 from . import requant as rq
 from .conv2d import STEADY_IMAGES, STEADY_PERIOD, front, geometry
 from .line_buffer import out_size
-from .mac_engine import requantizer_for, wide_lane
+from .mac_engine import lane_words
 from .pack import delay as pack_delay
 from .pad2d import padded
 
@@ -291,37 +290,6 @@ def adder_tree(clk, values, total, *, bits: int):
 
 
 @block
-def outputs(clk, rst, load, sums, group, m, *, layer: Layer, simd: int, paths: dict,
-            requant_dsp_bits: int):
-    """The SIMD sums of a window beat (taken on ``load``, channel group ``group``) -> a bias
-    and a requantizer a lane -> one word of SIMD int8 lanes into the output FIFO ``m``."""
-    c = layer.in_shape[-1]
-    insts, q_lanes, q_valids = [], [], []
-    for i in range(simd):
-        acc_s = Stream(layer.acc_bits, ready=False)
-        acc_chan = Signal(intbv(0, min=0, max=max(2, c)))
-        q_s = Stream(8, ready=False)
-        insts.append(wide_lane(clk, rst, load, sums[i], group, acc_s, acc_chan, pe=simd, p=i,
-                               outs=c, bias_path=paths["bias"]))
-        insts.append(requantizer_for(clk, rst, acc_s, acc_chan, q_s, layer=layer, paths=paths,
-                                     requant_dsp_bits=requant_dsp_bits))
-        q_lanes.append(q_s.data)
-        q_valids.append(q_s.valid)
-    word = Stream(8 * simd, signed=simd == 1, ready=False)
-    insts.append(concat_lanes(q_lanes, word.data))
-    insts.append(fifo(clk, rst, word, m, depth=fifo_depth(int(np.prod(layer.weights.shape[1:])))))
-    # the lanes keep step; the word is valid when all are (every requantizer's valid is read)
-    valids = ConcatSignal(*q_valids) if simd > 1 else q_valids[0]
-    every = (1 << simd) - 1
-
-    @always_comb
-    def word_valid():
-        word.valid.next = valids == every
-
-    return insts, word_valid
-
-
-@block
 def all_taps(clk, rst, take, data, cg, sums, load, group, *, layer: Layer, simd: int,
              paths: dict):
     """Every tap at once: the window beat taken on ``take`` (channel group ``cg``) -> operand,
@@ -486,8 +454,10 @@ def engine(clk, rst, s, m, full_next, *, layer: Layer, simd: int, taps_at_once: 
     else:
         insts = [folded(clk, rst, take, s.data, cg, busy_n, sums, load, group, layer=layer,
                         simd=simd, paths=paths)]
-    insts.append(outputs(clk, rst, load, sums, group, m, layer=layer, simd=simd, paths=paths,
-                         requant_dsp_bits=requant_dsp_bits))
+    # a bias and a requantizer a lane -> one word of SIMD int8 lanes into the output FIFO
+    insts.append(lane_words(clk, rst, load, sums, group, m, layer=layer, lanes=simd,
+                            outs=layer.in_shape[-1], paths=paths, depth=depth,
+                            requant_dsp_bits=requant_dsp_bits))
     pop = Signal(bool(0))
     credit = Signal(intbv(depth, min=0, max=depth + 1))
     credit_n = Signal(intbv(depth, min=-1, max=depth + 2))

@@ -754,35 +754,47 @@ def wide_lane(clk, rst, load, acc, g_done, acc_s, acc_chan, *, pe: int, p: int, 
 
 
 @block
-def wide_drain(clk, rst, load, accs, g_done, credit, free_next, pop, m, *, layer: Layer, pe: int,
+def lane_words(clk, rst, load, sums, group, m, *, layer: Layer, lanes: int, outs: int,
                paths: dict, depth: int, requant_dsp_bits: int):
-    """The PE sums of a group (taken on ``load``) go side by side through PE bias ROMs and PE
-    requantizers into one FIFO word of PE int8 lanes; one credit per word. ``free_next``: a
-    credit is left on the next clock."""
-    outs, acc_bits = layer.c_out, layer.acc_bits
+    """``lanes`` sums taken on ``load`` (output group ``group`` of ``outs`` channels) go side
+    by side through a bias ROM and a requantizer a lane into one FIFO word of ``lanes`` int8
+    lanes (``m``, ``depth`` words deep): the drain of the wide MAC engines (``wide_drain``)
+    and of the depthwise engines (``depthwise``)."""
     insts, q_lanes, q_valids = [], [], []
-    for p in range(pe):
-        acc_s = Stream(acc_bits, ready=False)
+    for p in range(lanes):
+        acc_s = Stream(layer.acc_bits, ready=False)
         acc_chan = Signal(intbv(0, min=0, max=max(2, outs)))
         q_s = Stream(8, ready=False)
-        insts.append(wide_lane(clk, rst, load, accs[p], g_done, acc_s, acc_chan, pe=pe, p=p,
+        insts.append(wide_lane(clk, rst, load, sums[p], group, acc_s, acc_chan, pe=lanes, p=p,
                                outs=outs, bias_path=paths["bias"]))
         insts.append(requantizer_for(clk, rst, acc_s, acc_chan, q_s, layer=layer, paths=paths,
                                      requant_dsp_bits=requant_dsp_bits))
         q_lanes.append(q_s.data)
         q_valids.append(q_s.valid)
-    word = Stream(8 * pe, signed=pe == 1, ready=False)
+    word = Stream(8 * lanes, signed=lanes == 1, ready=False)
     insts.append(concat_lanes(q_lanes, word.data))
     insts.append(fifo(clk, rst, word, m, depth=depth))
 
     # the lanes keep step; the word is valid when all are (every requantizer's valid is read)
-    valids = ConcatSignal(*q_valids) if pe > 1 else q_valids[0]
-    every = (1 << pe) - 1
+    valids = ConcatSignal(*q_valids) if lanes > 1 else q_valids[0]
+    every = (1 << lanes) - 1
 
     @always_comb
     def word_valid():
         word.valid.next = valids == every
 
+    return insts, word_valid
+
+
+@block
+def wide_drain(clk, rst, load, accs, g_done, credit, free_next, pop, m, *, layer: Layer, pe: int,
+               paths: dict, depth: int, requant_dsp_bits: int):
+    """The PE sums of a group (taken on ``load``) go side by side through PE bias ROMs and PE
+    requantizers into one FIFO word of PE int8 lanes (``lane_words``); one credit per word.
+    ``free_next``: a credit is left on the next clock."""
+    words = lane_words(clk, rst, load, accs, g_done, m, layer=layer, lanes=pe,
+                       outs=layer.c_out, paths=paths, depth=depth,
+                       requant_dsp_bits=requant_dsp_bits)
     credit_n = Signal(intbv(depth, min=-1, max=depth + 2))  # what credit holds next clock
     credits = credit_counter(clk, rst, load, pop, credit, credit_n)
 
@@ -790,4 +802,4 @@ def wide_drain(clk, rst, load, accs, g_done, credit, free_next, pop, m, *, layer
     def free_ahead():
         free_next.next = credit_n != 0
 
-    return insts, word_valid, credits, free_ahead
+    return words, credits, free_ahead
