@@ -33,9 +33,16 @@ def make_layer(kind, c_in, c_out, *, h=1, w=1, rng, mode="gemmlowp", zp_in=-128,
     layer = Layer(kind, name or ("conv1" if conv else "dense1"), in_shape, out_shape,
                   0, zp_in=zp_in, zp_out=zp_out, act_min=zp_out if relu else -128, act_max=127,
                   relu=relu, weights=weights, bias=bias, **geometry)
-    # an output scale that maps about `spread` standard deviations of the accumulator onto int8
+    return with_scales(layer, rng, fan_in, c_out, spread, mode)
+
+
+def with_scales(layer: Layer, rng, fan_in: int, channels: int, spread: float,
+                mode: str) -> Layer:
+    """``layer`` with random per-channel output scales, each mapping about ``spread`` standard
+    deviations of an accumulator of ``fan_in`` random products onto int8, as ``mode``
+    ("gemmlowp" or "round") requantizes."""
     std = np.sqrt(fan_in) * 73.0 * 147.0
-    effs = [127.0 / (spread * std) * f for f in rng.uniform(0.5, 2.0, c_out)]
+    effs = [127.0 / (spread * std) * f for f in rng.uniform(0.5, 2.0, channels)]
     if mode == "gemmlowp":
         pairs = [qnet.quantize_multiplier(e) for e in effs]
     else:

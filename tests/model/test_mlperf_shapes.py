@@ -162,36 +162,29 @@ def test_mlperf_shape_golden_and_c(tmp_path, name):
     c_equals_golden(net, path, tmp_path / "c", n=5)
 
 
-def test_ds_cnn_in_hardware(monkeypatch, capfd, tmp_path):
+@pytest.mark.parametrize("name,make,pixel_max,offset,depthwise,seed", [
+    ("KWS DS-CNN", ds_cnn, 255.0, 0.0, 4, 5),
+    ("VWW keras MobileNet", keras_mobilenet, 127.5, -1.0, 13, 4)])
+def test_mlperf_shape_in_hardware(monkeypatch, capfd, tmp_path, name, make, pixel_max, offset,
+                                  depthwise, seed):
     """Keyword spotting's DS-CNN (the 10x4 stride-2 'same' convolution, four depthwise-
-    separable blocks, the 25x5 average over the whole map, dense 12) folded into the
-    ECP5-85F's 156 multipliers: every logit equal to golden's on random inputs in Verilator,
-    the latency and interval the cycle model's."""
-    path = convert(ds_cnn(), tmp_path / "kws.tflite")
+    separable blocks, the 25x5 average over the whole map, dense 12) and Visual Wake Words'
+    model as keras.applications writes it (MobileNetV1 alpha 0.25, 96x96x3, 7.49 M MACs: 13
+    depthwise layers, PAD before the stride-2 ones, the 1x1 convolution top), each folded
+    into the ECP5-85F's 156 multipliers: every logit equal to golden's on random inputs in
+    Verilator, the latency and interval the cycle model's."""
+    path = convert(make(), tmp_path / "m.tflite")
     net = qnet.from_tflite(path)
-    codes = np.random.default_rng(5).integers(0, 256, (3,) + net.input_shape, dtype=np.uint8)
-    want = golden.run_network(net, net.quantize_input(codes / np.float32(255))).logits
-    result, conf = hardware_bit_exact(monkeypatch, capfd, tmp_path, path, codes, want,
-                                      "--pixel-max", "255", "--auto-budget", "156")
-    assert sum(p * s * t for p, s, t in conf.values()) <= 156
-    print(f"KWS DS-CNN: {result.latency:,} clocks latency, {result.interval:,.0f} interval")
-
-
-def test_keras_mobilenet_in_hardware(monkeypatch, capfd, tmp_path):
-    """Visual Wake Words' model as keras.applications writes it (MobileNetV1 alpha 0.25,
-    96x96x3, 7.49 M MACs: 13 depthwise layers, PAD before the stride-2 ones, the 1x1
-    convolution top) folded into the ECP5-85F's 156 multipliers: every logit equal to
-    golden's on random pixels in Verilator, the latency and interval the cycle model's."""
-    path = convert(keras_mobilenet(), tmp_path / "vww.tflite")
-    net = qnet.from_tflite(path)
-    pixels = np.random.default_rng(4).integers(0, 256, (3,) + net.input_shape, dtype=np.uint8)
-    want = golden.run_network(net, net.quantize_input(pixels / np.float32(127.5) - 1)).logits
+    assert sum(layer.kind == "depthwise" for layer in net.layers) == depthwise
+    pixels = np.random.default_rng(seed).integers(0, 256, (3,) + net.input_shape,
+                                                  dtype=np.uint8)
+    want = golden.run_network(net, net.quantize_input(pixels / np.float32(pixel_max)
+                                                      + np.float32(offset))).logits
     result, conf = hardware_bit_exact(monkeypatch, capfd, tmp_path, path, pixels, want,
-                                      "--pixel-max", "127.5", "--pixel-offset", "-1",
-                                      "--auto-budget", "156")
+                                      "--pixel-max", str(pixel_max), "--pixel-offset",
+                                      str(offset), "--auto-budget", "156")
     assert sum(p * s * t for p, s, t in conf.values()) <= 156
-    assert sum(layer.kind == "depthwise" for layer in net.layers) == 13
-    print(f"VWW MobileNet: {result.latency:,} clocks latency, {result.interval:,.0f} interval")
+    print(f"{name}: {result.latency:,} clocks latency, {result.interval:,.0f} interval")
 
 
 @pytest.mark.slow

@@ -9,6 +9,7 @@ from hdl.lib.stream import Stream
 from model import golden, qnet
 from model.qnet import Layer
 from tests.hdl.helpers import make_clk_rst, need_tools, pack_words, stream_run, unpack_words
+from tests.hdl.layers import with_scales
 
 
 def make_dw(c, *, h, w, rng, k=3, stride=1, same=False, mode="gemmlowp", zp_in=-128,
@@ -27,16 +28,7 @@ def make_dw(c, *, h, w, rng, k=3, stride=1, same=False, mode="gemmlowp", zp_in=-
     layer = Layer("depthwise", "dw1", (h, w, c), out_shape, 0, zp_in=zp_in, zp_out=zp_out,
                   act_min=zp_out if relu else -128, act_max=127, relu=relu, weights=weights,
                   bias=bias, kernel=k, stride=stride, pad=pad)
-    std = np.sqrt(k * k) * 73.0 * 147.0
-    effs = [127.0 / (spread * std) * f for f in rng.uniform(0.5, 2.0, c)]
-    if mode == "gemmlowp":
-        pairs = [qnet.quantize_multiplier(e) for e in effs]
-    else:
-        pairs = [qnet.rounding_multiplier(e, layer.acc_bound) for e in effs]
-    return Layer(**{**layer.__dict__, "requant": mode, "scale_in": 1.0, "scale_out": 1.0,
-                    "weight_scale": np.array(effs, np.float64),
-                    "multiplier": np.array([p[0] for p in pairs], np.int64),
-                    "shift": np.array([p[1] for p in pairs], np.int64)})
+    return with_scales(layer, rng, k * k, c, spread, mode)
 
 
 def simulate(tmp_path, layer, x, simd, lanes=1, taps=None, **kw):
