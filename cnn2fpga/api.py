@@ -83,13 +83,15 @@ class Network:
 
     def hardware(self, *, par=None, auto_budget: int | None = None,
                  auto_ips: float | None = None, clock_mhz: float = 50.0,
-                 config=None, device: str | None = None) -> "Accelerator":
+                 config=None, device: str | None = None,
+                 smallest: bool = False) -> "Accelerator":
         """The accelerator for a config, chosen as ``make verilog``'s flags choose it:
         ``par`` ({layer: "PExSIMD[xT]"} or ["conv2=8x4", ...]), ``auto_budget`` (the fastest
         within N multipliers), ``auto_ips`` (the smallest reaching R images/s at
         ``clock_mhz``), ``config`` (a .hw.json file), ``device`` ("ecp5-85f", "xc7a35t",
-        "up5k": the fastest that fits it, or the config given, refused when it does not fit);
-        none: the preset's config, else one multiplier a layer."""
+        "up5k": the fastest that fits it, or the config given, refused when it does not fit),
+        ``smallest`` (one multiplier a layer); none: the preset's config, else the fastest
+        that fits the ECP5-85F."""
         from model import qnet
         from cnn2fpga.commands.make_verilog import choose_config
 
@@ -98,7 +100,7 @@ class Network:
             par = [f"{k}={v}" for k, v in par.items()]
         conf = choose_config(self.qnet, self.source, par=par, auto_budget=auto_budget,
                              auto_ips=auto_ips, clock_mhz=clock_mhz, config=config,
-                             device=device)
+                             device=device, smallest=smallest)
         return Accelerator(self, conf)
 
 

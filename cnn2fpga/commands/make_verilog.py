@@ -32,16 +32,25 @@ from pathlib import Path
 from cnn2fpga.commands._cli import add_model_args, resolve_model, run
 
 
+def progress():
+    """A slow step's progress lines on a terminal's stderr (None when nobody watches: a pipe,
+    a test, ``--json``'s reader)."""
+    if sys.stderr.isatty():
+        return lambda text: print(text, file=sys.stderr, flush=True)
+    return None
+
+
 def choose_config(net, src, *, par=None, auto_budget: int | None = None,
                   auto_ips: float | None = None, clock_mhz: float = 50.0, config=None,
-                  device: str | None = None, variant: str | None = None) -> dict:
+                  device: str | None = None, smallest: bool = False,
+                  variant: str | None = None) -> dict:
     """The config the config flags ask for (their values as keywords: ``par`` a list of
     "LAYER=PExSIMD" texts; the Python API's ``Network.hardware`` calls this too)."""
     from types import SimpleNamespace
 
     return resolve_config(net, src, SimpleNamespace(
         par=par, auto_budget=auto_budget, auto_ips=auto_ips, clock_mhz=clock_mhz,
-        config=config, device=device, requant_dsp_bits=None), variant)
+        config=config, device=device, smallest=smallest, requant_dsp_bits=None), variant)
 
 
 def resolve_config(net, src, args, variant: str | None = None):
@@ -56,12 +65,12 @@ def resolve_config(net, src, args, variant: str | None = None):
     if not args.clock_mhz > 0:
         raise ValueError(f"--clock-mhz {args.clock_mhz:g}: must be a positive frequency")
     device = fit.get(args.device) if getattr(args, "device", None) else None
+    smallest = getattr(args, "smallest", False)
     chosen = (args.auto_budget is not None or args.auto_ips is not None or args.config
-              or args.par)
+              or args.par or smallest)
     if device is not None and not chosen:
         conf, _ = fit.fastest_fitting(net, device, src.input_max, src.input_offset,
-                                      report=lambda text: print(text, file=sys.stderr,
-                                                                flush=True))
+                                      report=progress())
         return cfg.validate(net, conf)
     if args.auto_budget is not None:
         if args.auto_budget < 1:
@@ -74,14 +83,19 @@ def resolve_config(net, src, args, variant: str | None = None):
         conf = cfg.auto(net, ii=max(1, int(args.clock_mhz * 1e6 / args.auto_ips)))
     elif args.config:
         conf = cfg.load(args.config)
+    elif smallest:
+        conf = cfg.smallest(net)
     else:
         default = presets.hw_config(src.name)
         if variant and presets.hw_config(src.name, variant).is_file():
             default = presets.hw_config(src.name, variant)
         if default.is_file():
             conf = cfg.load(default)
-        else:  # a user model without a config: one multiplier per layer, the smallest design
+        elif args.par:  # a model file's layers by hand: the others at one multiplier each
             conf = cfg.smallest(net)
+        else:  # a model file without a config: the fastest that fits the default device
+            conf, _ = fit.fastest_fitting(net, fit.get(fit.DEFAULT_DEVICE), src.input_max,
+                                          src.input_offset, report=progress())
     for text in args.par or []:
         name, value = cfg.parse_override(text)
         conf[name] = value
@@ -107,6 +121,8 @@ def config_flags(args) -> list[str]:
     flags += [f"--par {text}" for text in getattr(args, "par", None) or []]
     if getattr(args, "requant_dsp_bits", None) is not None:
         flags.append(f"--requant-dsp-bits {args.requant_dsp_bits}")
+    if getattr(args, "smallest", False):
+        flags.append("--smallest")
     if getattr(args, "device", None):
         flags.append(f"--device {args.device}")
     return flags
@@ -121,7 +137,7 @@ def chosen_by(src, args) -> str:
         return " ".join(flags)
     if presets.hw_config(src.name).is_file():
         return f"the preset's config (model/pretrained/{presets.hw_config(src.name).name})"
-    return "the default config (one multiplier per weighted layer)"
+    return "the default config (the fastest that fits the ECP5-85F, as --device ecp5-85f)"
 
 
 def model_hash(src) -> str:
@@ -206,6 +222,9 @@ def add_config_args(ap):
                     help="pick the fastest config with at most N multipliers")
     ap.add_argument("--auto-ips", type=float, metavar="R",
                     help="pick the smallest config reaching R images/s at --clock-mhz")
+    ap.add_argument("--smallest", action="store_true",
+                    help="one multiplier a weighted layer: the smallest design (a model file's "
+                         "default is the fastest that fits the ECP5-85F)")
     ap.add_argument("--clock-mhz", type=float, default=50.0, help="clock for --auto-ips (50)")
     ap.add_argument("--device", choices=list(DEVICES),
                     help="fit the design to a part: " + ", ".join(

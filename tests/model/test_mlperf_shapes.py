@@ -114,7 +114,8 @@ def test_hardware_refuses_what_it_has_no_block_for(monkeypatch, capfd, tmp_path,
 
 
 @pytest.mark.parametrize("case,par", [
-    ("depthwise3x3_same_relu6", []), ("depthwise3x3_same_relu6", ["--par", "dw1=1x5x9"]),
+    ("depthwise3x3_same_relu6", ["--smallest"]), ("depthwise3x3_same_relu6", []),
+    ("depthwise3x3_same_relu6", ["--par", "dw1=1x5x9"]),
     ("depthwise5x5_stride2_valid", ["--par", "dw1=1x3x25"]),
     ("pad_then_depthwise_stride2", ["--auto-budget", "64"]), ("rgb_input", ["--par", "dw1=1x2x1"]),
     ("conv10x4_stride2_same", []), ("conv10x4_stride2_same", ["--par", "conv1=2x1x40"]),
