@@ -285,7 +285,9 @@ def main() -> int:
     rest = sum(n for owner, n in brams.items() if owner in ("input", "network"))
     if rest:
         print(f"  {'(top)':8s} {'':25s} {'':12s}  {rest:6d}")
-    print(f"  total multipliers {cfg.multipliers(conf)}, predicted interval {ii:,} clocks "
+    other = cfg.other_multipliers(net, conf)
+    more = f" (+ {other} average-pool multipliers)" if other else ""
+    print(f"  total multipliers {cfg.multipliers(conf)}{more}, predicted interval {ii:,} clocks "
           f"({args.clock_mhz * 1e6 / ii:,.0f} images/s at {args.clock_mhz:g} MHz), "
           f"{sum(brams.values())} of the {device.title}'s {device.brams} {device.bram} block "
           f"RAMs (Yosys' mapping, estimated)")

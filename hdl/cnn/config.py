@@ -234,6 +234,14 @@ def multipliers(config: dict) -> int:
     return sum(Parallel.of(par).multipliers for par in config.values())
 
 
+def other_multipliers(net: Network, config: dict) -> int:
+    """The hardware multipliers besides the MAC lanes: an average pool's lane multiplies its
+    window sum by a constant (``pool2d.average_lane``), which Yosys maps to a DSP multiplier,
+    one a lane."""
+    n = lanes(net, config)
+    return sum(n[layer.name] for layer in net.layers if layer.kind == "avgpool")
+
+
 def smallest(net: Network) -> dict:
     """One multiplier a layer, the default for a model without a config."""
     return {layer.name: options(layer)[0] for layer in net.layers if layer.has_weights}

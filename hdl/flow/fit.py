@@ -83,8 +83,10 @@ def over(net, config: dict, device: Device, brams: dict) -> list[str]:
     from hdl.cnn import config as cfg
 
     out = []
-    if cfg.multipliers(config) > device.multipliers:
-        out.append(f"{cfg.multipliers(config)} multipliers, the {device.title} has "
+    macs, other = cfg.multipliers(config), cfg.other_multipliers(net, config)
+    if macs + other > device.multipliers:
+        more = f" ({macs} MAC + {other} average pool)" if other else ""
+        out.append(f"{macs + other} multipliers{more}, the {device.title} has "
                    f"{device.multipliers}")
     if sum(brams.values()) > device.brams:
         out.append(f"{sum(brams.values())} {device.bram} block RAMs, it has {device.brams}")
@@ -98,12 +100,18 @@ def fastest_fitting(net, device: Device, input_max: float, input_offset: float =
     multiplier a layer does not fit. ``report(text)`` hears of the slow steps."""
     from hdl.cnn import config as cfg
 
+    weighted = sum(layer.has_weights for layer in net.layers)
+
     def trial(budget):
         conf = cfg.auto(net, budget=budget)
+        # the average pools' multipliers share the device's with the MAC lanes
+        extra = cfg.other_multipliers(net, conf)
+        while cfg.multipliers(conf) + extra > device.multipliers and budget > weighted:
+            budget -= cfg.multipliers(conf) + extra - device.multipliers
+            conf = cfg.auto(net, budget=max(budget, weighted))
         return conf, block_rams(net, conf, device, input_max, input_offset)
 
     budget = device.multipliers
-    weighted = sum(layer.has_weights for layer in net.layers)
     if budget < weighted:
         raise ValueError(f"--device {device.key}: {net.name} has {weighted} weighted layers, "
                          f"one multiplier each is {weighted}; the {device.title} has "
@@ -112,7 +120,7 @@ def fastest_fitting(net, device: Device, input_max: float, input_offset: float =
     if not over(net, conf, device, brams):
         if report:
             report("  spending the multipliers left on latency ...")
-        quick = cfg.spend_on_latency(net, conf, budget)
+        quick = cfg.spend_on_latency(net, conf, budget - cfg.other_multipliers(net, conf))
         if quick != conf:
             more = block_rams(net, quick, device, input_max, input_offset)
             if not over(net, quick, device, more):

@@ -128,3 +128,29 @@ def test_multipliers_left_go_to_latency():
     assert cfg.latency(net, spent) < cfg.latency(net, conf)
     assert cfg.multipliers(conf) < cfg.multipliers(spent) <= 64
     assert cfg.spend_on_latency(net, conf, cfg.multipliers(conf)) == conf
+
+
+def test_average_pools_multipliers_count_against_the_device(tmp_path):
+    """An average pool's lanes each take a DSP multiplier beside the MAC lanes (Yosys maps the
+    constant multiply of pool2d.average_lane to one): the fitted config leaves room for them,
+    and a config that fills the device with MAC lanes is refused, both counts named."""
+    from dataclasses import replace
+
+    from keras import layers
+
+    from hdl.cnn import config as cfg
+    from hdl.flow import fit
+    from model import qnet
+    from tests.usermodels import seq, user_tflite
+
+    model = seq(layers.Conv2D(6, 3, padding="same", activation="relu"),
+                layers.AveragePooling2D((5, 5)), layers.Flatten(), layers.Dense(4),
+                shape=(10, 10, 1))
+    net = qnet.from_tflite(user_tflite(model, tmp_path / "avg.tflite"))
+    device = replace(fit.DEVICES["ecp5-85f"], multipliers=20)
+    conf, _ = fit.fastest_fitting(net, device, 255.0)
+    other = cfg.other_multipliers(net, conf)
+    assert other >= 1 and cfg.multipliers(conf) + other <= 20
+    full = cfg.auto(net, budget=20)  # 2x1x9 + 1: 19 MAC lanes, and 2 average-pool lanes
+    (why,) = fit.over(net, full, device, {})
+    assert why == f"21 multipliers (19 MAC + 2 average pool), the {device.title} has 20"
