@@ -689,11 +689,13 @@ def serial_drain(clk, rst, load, accs, g_done, credit, drain_free, free_next, po
         else:
             free_next.next = cnt == 0 or (cnt == 1 and not (credit == 0 and not pop))
 
+    base = group_bases(g_done, pe)  # g * pe by table (see wide_lane)
+
     @always_seq(clk.posedge, reset=rst)
     def drain():
         if load:
             cnt.next = pe
-            o.next = g_done * pe
+            o.next = base[int(g_done)]
         elif shift:
             cnt.next = cnt - 1
             if o == outs - 1:
@@ -723,6 +725,13 @@ def requantizer_for(clk, rst, acc_s, acc_chan, q_s, *, layer: Layer, paths: dict
                       dsp_bits=requant_dsp_bits)
 
 
+def group_bases(group, pe: int) -> tuple:
+    """(g * pe for every value of ``group``): an output group's first channel, as a table the
+    converter writes as a case statement, so a PE that is not a power of two costs LUTs, not
+    a DSP multiplier beside the MAC lanes (Yosys maps a constant multiply to one)."""
+    return tuple(g * pe for g in range(group.max))
+
+
 @block
 def wide_lane(clk, rst, load, acc, g_done, acc_s, acc_chan, *, pe: int, p: int, outs: int,
               bias_path):
@@ -735,9 +744,16 @@ def wide_lane(clk, rst, load, acc, g_done, acc_s, acc_chan, *, pe: int, p: int, 
     bias_q = _signed(32)
     brom = rom(clk, chan, bias_q, path=bias_path, signed=True)
 
-    @always_comb
-    def channel():
-        chan.next = g_done * pe + p
+    if pe & (pe - 1) == 0:  # a power of two: the product is a shift
+        @always_comb
+        def channel():
+            chan.next = g_done * pe + p
+    else:  # a table, not a constant multiply Yosys would give a DSP multiplier
+        base = group_bases(g_done, pe)
+
+        @always_comb
+        def channel():
+            chan.next = base[int(g_done)] + p
 
     @always_seq(clk.posedge, reset=rst)
     def stage():
