@@ -689,13 +689,25 @@ def serial_drain(clk, rst, load, accs, g_done, credit, drain_free, free_next, po
         else:
             free_next.next = cnt == 0 or (cnt == 1 and not (credit == 0 and not pop))
 
-    base = group_bases(g_done, pe)  # g * pe by table (see wide_lane)
+    # g * pe: a shift for a power of two, else by table (see wide_lane); a table where a
+    # shift does costs the load clock a level of logic (the iCE40 build missed its clock)
+    o_base = Signal(intbv(0, min=0, max=max(2, outs)))
+    if pe & (pe - 1) == 0:
+        @always_comb
+        def base_of():
+            o_base.next = g_done * pe
+    else:
+        table = group_bases(g_done, pe)
+
+        @always_comb
+        def base_of():
+            o_base.next = table[int(g_done)]
 
     @always_seq(clk.posedge, reset=rst)
     def drain():
         if load:
             cnt.next = pe
-            o.next = base[int(g_done)]
+            o.next = o_base
         elif shift:
             cnt.next = cnt - 1
             if o == outs - 1:
@@ -711,7 +723,7 @@ def serial_drain(clk, rst, load, accs, g_done, credit, drain_free, free_next, po
             acc_s.data.next = q1 + bias_q
             acc_chan.next = o1
 
-    return lanes, brom, requantizer, out_fifo, credits, drain_state, free_ahead, drain
+    return lanes, brom, requantizer, out_fifo, credits, drain_state, free_ahead, base_of, drain
 
 
 @block
@@ -748,12 +760,21 @@ def wide_lane(clk, rst, load, acc, g_done, acc_s, acc_chan, *, pe: int, p: int, 
         @always_comb
         def channel():
             chan.next = g_done * pe + p
+
+        looked = []
     else:  # a table, not a constant multiply Yosys would give a DSP multiplier
-        base = group_bases(g_done, pe)
+        table = group_bases(g_done, pe)
+        first = Signal(intbv(0, min=0, max=max(2, outs)))
+
+        @always_comb
+        def lookup():
+            first.next = table[int(g_done)]
 
         @always_comb
         def channel():
-            chan.next = base[int(g_done)] + p
+            chan.next = first + p
+
+        looked = [lookup]
 
     @always_seq(clk.posedge, reset=rst)
     def stage():
@@ -766,7 +787,7 @@ def wide_lane(clk, rst, load, acc, g_done, acc_s, acc_chan, *, pe: int, p: int, 
             acc_s.data.next = q1 + bias_q
             acc_chan.next = chan1
 
-    return brom, channel, stage
+    return brom, channel, stage, looked
 
 
 @block
