@@ -17,7 +17,7 @@ export MNIST_DIR
 export CNN2FPGA_MAKE := --model:MODEL --n:N --sim:SIM --par:PAR --auto-budget:AUTO_BUDGET \
   --target:TARGET --board:BOARD --camera:CAMERA --finetune:FINETUNE --device:DEVICE
 
-.PHONY: help setup tools venv vpi fpga-tools test test-slow train export check verilog synth bitstream cosim bench mlperf sweep mcu-report prog clean
+.PHONY: help setup tools venv vpi fpga-tools test test-slow train export check verilog synth bitstream cosim bench mlperf sweep mcu-report prog board-test clean
 
 help:
 	@echo "Set up and test"
@@ -56,6 +56,9 @@ help:
 	@echo "  make bench              every performance figure -> build/bench.json, build/bench.md"
 	@echo "  make mlperf [TARGET=ecp5 SEEDS='1 2 3']  the four MLPerf Tiny reference shapes folded"
 	@echo "                        into the ECP5-85F: bit-exact, cycles (+ fmax, ms) -> build/mlperf/"
+	@echo "  make board-test BOARD=... PORT=/dev/ttyUSB1 [N=100]  test images over the UART to the"
+	@echo "                        board, every output against golden, cycles on the chip (no PORT:"
+	@echo "                        the board top in Verilator, the serial line at its pins)"
 	@echo "Camera data"
 	@echo "  $(VENV)/bin/cnn2fpga capture --port /dev/ttyUSB1 --label 7"
 	@echo "                        record a board's capture packets into data/camera/ (see its --help)"
@@ -151,6 +154,11 @@ cosim: venv
 prog: venv
 	$(if $(BOARD),,$(error make prog needs BOARD=icebreaker|ulx3s|de10lite|basys3))
 	$(C2F) prog --board $(BOARD) $(if $(IMAGE),--image $(IMAGE))
+
+# test images over the UART, bit-exact on the board (PORT=/dev/ttyUSB1); without PORT, in Verilator
+board-test: venv
+	$(if $(BOARD),,$(error make board-test needs BOARD=icebreaker|ulx3s|de10lite|basys3 (PORT=/dev/ttyUSB1 for the board; without PORT it runs in Verilator)))
+	$(C2F) board-test --board $(BOARD) $(if $(PORT),--port $(PORT),--sim) $(if $(N),--n $(N)) $(if $(filter command line environment,$(origin MODEL)),--model $(MODEL))
 
 sweep: venv
 	$(C2F) sweep --model $(MODEL) $(if $(filter command line,$(origin TARGET)),--target $(TARGET)) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))

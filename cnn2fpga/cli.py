@@ -31,6 +31,8 @@ COMMANDS = {
     "mlperf": ("mlperf", [], "the MLPerf Tiny reference shapes, bit-exact, cycles (+ fmax)"),
     "mcu-report": ("mcu_report", [], "the C library's flash, RAM and instructions"),
     "capture": ("capture_dataset", [], "record a board's camera frames into a dataset"),
+    "board-test": ("board_test", [], "test images over the UART, bit-exact on the board "
+                                     "(or --sim)"),
 }
 
 

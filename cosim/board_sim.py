@@ -128,8 +128,9 @@ endmodule
 """
 
 
-def harness(board: str, pclk_ns: float) -> str:
-    """The harness text for ``board``'s top (ports from ``hdl.board.boards.ports``)."""
+def top_wires(board: str) -> tuple[str, str]:
+    """A harness's wire declarations for the outputs of ``board``'s top (the inputs are the
+    harness's registers) and the instance's port connections, by name."""
     pins = PINS[board]
     ports = boards.ports(boards.get(board))
     driven = {pins.clock, pins.button, pins.rx, pins.capture, "cam_pclk", "cam_vsync",
@@ -139,10 +140,17 @@ def harness(board: str, pclk_ns: float) -> str:
         if name not in driven:
             width = len(sig)
             wires.append(f"    wire {f'[{width - 1}:0] ' if width > 1 else ''}{name};")
+    return "\n".join(wires), ", ".join(f".{name}({name})" for name in ports)
+
+
+def harness(board: str, pclk_ns: float) -> str:
+    """The harness text for ``board``'s top (ports from ``hdl.board.boards.ports``)."""
+    pins = PINS[board]
+    ports = boards.ports(boards.get(board))
+    wires, connections = top_wires(board)
     dwidth = sum(len(ports[p]) for p in pins.display)
-    connections = ", ".join(f".{name}({name})" for name in ports)
     return HARNESS.format(clock=pins.clock, button=pins.button, released=pins.released,
-                          wires="\n".join(wires), dwidth=dwidth, display=", ".join(pins.display),
+                          wires=wires, dwidth=dwidth, display=", ".join(pins.display),
                           uart=pins.uart, top=boards.get(board).top, connections=connections,
                           clk_half=1e9 / BOARD_HZ[board] / 2, rx=pins.rx, capture=pins.capture,
                           playback=camera_sim.playback(pclk_ns, prefix="cam_"),

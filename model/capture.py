@@ -1,4 +1,4 @@
-"""Camera capture packets and the recorded dataset (the host side of ``hdl/camera/capture_packet.py``).
+"""Camera capture packets and the recorded dataset (the host side of ``hdl/camera/host_link.py``).
 
 In capture mode the system top sends, for each recorded frame, the exact image the CNN took
 (its input stream: the preprocessed n x n pixels, 0..input_max) with the predicted digit and

@@ -79,7 +79,8 @@ def test_command_from_any_folder(tmp_path):
 def test_pip_install_then_run_from_an_empty_folder(tmp_path):
     """`pip install <checkout>` (not editable) into a new venv; from an empty folder the
     command checks mnist_cnn on 500 images with 0 mismatches and writes digits_cnn's Verilog,
-    and the API's simulate equals golden: the pretrained models, constraints, C sources and
+    the API's simulate equals golden, and the board test of the iCEBreaker top in simulation
+    finds 5 of 5 images bit-exact with the chip's cycles equal to the model: the pretrained models, constraints, C sources and
     simulation models come with the package."""
     need_tools("verilator")
     venv = tmp_path / "venv"
@@ -110,3 +111,10 @@ def test_pip_install_then_run_from_an_empty_folder(tmp_path):
     proc = subprocess.run([str(venv / "bin" / "python"), "-c", script], cwd=work,
                           capture_output=True, text=True, env=env)
     assert proc.returncode == 0 and "simulate == golden" in proc.stdout, proc.stderr[-3000:]
+    # the board test against the icebreaker top built above, its serial line in Verilator
+    proc = subprocess.run([str(exe), "board-test", "--board", "icebreaker", "--sim", "--n", "5",
+                           "--json"], cwd=work, capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    assert report["bit_exact_images"] == 5 and report["all_bit_exact"]
+    assert report["latency_cycles"] == report["predicted_latency"] and report["cycles_match"]

@@ -164,9 +164,9 @@ def test_capture_switch_skips_frames_while_a_packet_is_out(mnist_system):
 
 
 def test_digits_system(tmp_path, digits):
-    """digits_cnn with the iCEBreaker's config (up5k): 8x8 digits on paper, bit-exact to the
+    """digits_cnn with the iCEBreaker's config (one multiplier a layer): 8x8 digits on paper, bit-exact to the
     reference."""
-    system = System("digits_cnn", tmp_path, digits, variant="up5k")
+    system = System("digits_cnn", tmp_path, digits, variant="icebreaker")
     rng = np.random.default_rng(4)
     idx = list(range(12))
     frames = [paper_frame(system.data.x[i], system.geo, rng, digit_max=16) for i in idx]

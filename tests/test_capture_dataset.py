@@ -1,6 +1,6 @@
 """scripts/capture_dataset.py on a pseudo-terminal, no hardware.
 
-The bytes are the RTL's: ``capture_packet`` simulated on camera images (digits on paper,
+The bytes are the RTL's: ``host_link`` simulated on camera images (digits on paper,
 preprocessed as the board does), mixed with hand-made garbage, a packet cut by a reset and a
 damaged packet. The recorder must keep exactly the good frames, survive Ctrl-C and an
 unplugged port without losing or corrupting what was recorded, and refuse bad arguments.
@@ -19,7 +19,7 @@ import pytest
 from cosim.scene import paper_frame
 from model import capture
 from model.preprocess import for_model, preprocess
-from tests.hdl.camera.test_capture_packet import simulate
+from tests.hdl.camera.test_host_link import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "capture_dataset.py"
@@ -33,7 +33,7 @@ def camera_images(digits, indices, seed):
 
 
 def rtl_packets(images):
-    """The bytes capture_packet sends for every image (frame 100 + i, digit i % 10)."""
+    """The bytes host_link sends for every image (frame 100 + i, digit i % 10)."""
     return simulate(None, images, [1] * len(images), spaced=True, seed=9)
 
 

@@ -1,7 +1,7 @@
 """Fine-tuning on recorded camera frames, then the whole flow on the result.
 
 The recording is made as on the bench: digits on paper through the camera model and the
-reference preprocess, sent as packets by the RTL (``capture_packet`` simulated), decoded by
+reference preprocess, sent as packets by the RTL (``host_link`` simulated), decoded by
 the host decoder and appended with their labels (what scripts/capture_dataset.py does; its
 own tests run it on a pseudo-terminal). ``make train FINETUNE=...`` (scripts/train.py
 --finetune) must give a model that the golden check, ``make verilog`` and the co-simulation
@@ -18,7 +18,7 @@ import pytest
 from cosim.scene import paper_frame
 from model import capture, presets
 from model.preprocess import for_model, preprocess
-from tests.hdl.camera.test_capture_packet import simulate
+from tests.hdl.camera.test_host_link import simulate
 from tests.hdl.helpers import need_tools
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -25,6 +25,9 @@ the UART command ``c`` (``t`` ends it). The display shows it: the decimal point 
 7-segment boards, the red LED on the iCEBreaker, LED 6 on the ULX3S (whose FIRE1 button toggles
 it like the iCEBreaker's BTN1).
 
+Host mode (``camera_system``): every top classifies framed test images from the UART and
+answers with the outputs and the chip's cycle count (``cnn2fpga board-test``).
+
 UART: 8N1 at ``Board.baud``. A capture packet of a 28x28 image is 794 bytes = 7,940 bits; at
 460,800 baud (50 MHz / 109 = 458,716, 0.45 % off) it takes 17.3 ms, inside one frame time at
 30 frames/s (33.3 ms), so every frame is recorded. The iCEBreaker's 8x8 packet is 74 bytes:
@@ -102,7 +105,7 @@ BOARDS = {
     "basys3": Board("basys3", "Digilent Basys3 (Artix-7 35T)", "mnist_cnn", None, 50e6,
                     ("basys3.xdc",), 460800),
     "icebreaker": Board("icebreaker", "1BitSquared iCEBreaker (iCE40 UP5K)", "digits_cnn",
-                        "up5k", 12e6, ("icebreaker.pcf",), 115200, requant_dsp_bits=16,
+                        "icebreaker", 12e6, ("icebreaker.pcf",), 115200, requant_dsp_bits=16,
                         xclk_hz=12e6),
     "ulx3s": Board("ulx3s", "Radiona ULX3S (ECP5 LFE5U-85F)", "mnist_cnn", None, 50e6,
                    ("ulx3s.lpf",), 460800, sim_models=("ecp5_sim.v",)),

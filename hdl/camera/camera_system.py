@@ -5,8 +5,9 @@
     PCLK domain                 | system clock (clk)
     ov7670_capture -> async_fifo -> frame_assembler -> preprocess -> network -> result
                                                                    (frame no.) -> uart_report
-                                                  (CNN input) -> capture_packet --+-> uart_tx -> tx
+                                                  (CNN input) -> host_link -------+-> uart_tx -> tx
     sccb_master (register table after reset)        rx -> uart_rx -> 'c'/'t' -> capture mode
+                                                        uart_rx -> host_link -> network (host mode)
 
 Ports: ``clk``, ``rst`` (synchronous, active high; a two-flop synchronizer makes the PCLK
 domain's reset from it); the camera's ``pclk``, ``vsync``, ``href``, ``d``; SCCB ``sio_c``,
@@ -25,10 +26,17 @@ CNN takes it) and of its int8 logits (``logit_valid``, ``logit_data``).
 Each good frame is classified once: the result is on ``digit`` about
 ``preprocess.normalise_cycles`` + the CNN's latency after the frame's last line, and the text
 line ``digit=7 frame=123 bad=0`` follows on ``tx``. In capture mode the text lines stop and
-each frame whose image could be recorded (``hdl.camera.capture_packet``: one image is buffered, so a
+each frame whose image could be recorded (``hdl.camera.host_link``: one image is buffered, so a
 frame that reaches the CNN while the previous packet is still on the line is skipped) goes
 out as a binary packet instead: the CNN's input image, the digit, the frame number, a CRC-16
 (``model.capture``). Packets and lines never interleave: each waits for the other to finish.
+
+Host mode (``hdl.camera.host_link``, the board test): a framed image from the UART is
+classified in place of the camera's, and the reply (the class, the int8 output tensor, the
+accelerator's clocks) goes out on ``tx``. The first good request starts host mode: camera
+frames stay out of the CNN (counted ``dropped``), text lines stop, the capture mode is off and
+the UART commands are ignored; a bye request (length 0) ends it. The display shows the host's
+images' classes too.
 """
 from __future__ import annotations
 
@@ -37,6 +45,7 @@ from myhdl import ResetSignal, Signal, always, always_comb, always_seq, block, i
 from model.preprocess import Geometry
 from model.qnet import Network
 
+from ..cnn import config as cfg
 from ..cnn.argmax import index_bits
 from ..cnn.network import network
 from ..lib.async_fifo import async_fifo
@@ -46,12 +55,14 @@ from ..lib.uart_rx import uart_rx
 from ..lib.uart_tx import uart_tx
 from . import frame_assembler as fa
 from . import uart_report as ur
-from .capture_packet import capture_packet
+from .host_link import host_link
 from .ov7670_capture import WORD_BITS, ov7670_capture
 from .preprocess import preprocess
 from .sccb_master import ov7670_table, sccb_master
 
 CMD_CAPTURE, CMD_TEXT = ord("c"), ord("t")   # UART commands (either case)
+from model.hostlink import SILENCE_S
+
 CDC_DEPTH = 4        # capture words in flight between the clock domains
 RESULTS_DEPTH = 2    # frame numbers of images inside the CNN
 STATUS_BITS = 8
@@ -141,9 +152,11 @@ def camera_system(clk, rst, pclk, vsync, href, d, rx, capture_in, sio_c, sio_d_o
     accepted, dropped_pulse, room = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
     insts.append(preprocess(clk, rst, beats, pix, room, accepted, dropped_pulse, geo=geo))
 
+    # the CNN's input: the camera's image, or in host mode the host's (host_link)
+    cnn_in = Stream(8, signed=False)
     cls = Stream(index_bits(n_classes), signed=False)
     done = Signal(bool(0))
-    insts.append(network(clk, rst, pix, cls, logit_valid, logit_data, cnn_busy, done, net=net,
+    insts.append(network(clk, rst, cnn_in, cls, logit_valid, logit_data, cnn_busy, done, net=net,
                          config=config, paths=paths, requant_dsp_bits=requant_dsp_bits))
 
     # the frame number of each image in the CNN, in order
@@ -156,14 +169,23 @@ def camera_system(clk, rst, pclk, vsync, href, d, rx, capture_in, sio_c, sio_d_o
     text = Stream(8, signed=False)
     insts.append(ur.uart_report(clk, rst, report, text))
 
-    # capture mode: the switch or a UART command; the packets share the UART with the text
+    # capture mode (the switch or a UART command) and host mode (framed images from the UART,
+    # framed results back: the board test) share one packet engine; its packets share the UART
+    # with the text lines
+    line_busy, sending, pkt_busy, arm = (Signal(bool(0)) for _ in range(4))
     cmd = Stream(8, signed=False, ready=False)
     insts.append(uart_rx(clk, rst, rx, cmd, clk_hz=clk_hz, baud=baud))
-    cmd_mode, sw_q1, sw_q2 = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
+    host_pix = Stream(8, signed=False)
+    feeding, cnn_idle, host_mode, in_frame = (Signal(bool(0)) for _ in range(4))
     packet = Stream(8, signed=False)
-    line_busy, sending, pkt_busy = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
-    insts.append(capture_packet(clk, rst, pix_valid, pix_data, capture_on, done, numbers.data,
-                                cls.data, line_busy, packet, sending, pkt_busy, n=geo.n))
+    host_active, cam_done = Signal(bool(0)), Signal(bool(0))
+    insts.append(host_link(clk, rst, cmd, host_pix, feeding, cnn_idle, done, cls.data,
+                           numbers.data, logit_valid, logit_data, pix_valid, pix_data, arm,
+                           host_mode, in_frame, line_busy, packet, sending, pkt_busy,
+                           host_active, n=geo.n, outputs=n_classes,
+                           silence=int(clk_hz * SILENCE_S),
+                           cycle_bits=min(32, (4 * cfg.latency(net, config)).bit_length())))
+    cmd_mode, sw_q1, sw_q2 = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
     serial = Stream(8, signed=False)
     insts.append(uart_tx(clk, rst, serial, tx, clk_hz=clk_hz, baud=baud))
 
@@ -179,12 +201,13 @@ def camera_system(clk, rst, pclk, vsync, href, d, rx, capture_in, sio_c, sio_d_o
         packet.ready.next = sending and serial.ready
         text.ready.next = serial.ready and not sending
         capture_on.next = cmd_mode or sw_q2
+        arm.next = (cmd_mode or sw_q2) and not host_mode
 
     @always_seq(clk.posedge, reset=rst)
     def mode():
         sw_q1.next = capture_in
         sw_q2.next = sw_q1
-        if cmd.valid:
+        if cmd.valid and not host_mode and not in_frame:
             if (cmd.data | 0x20) == CMD_CAPTURE:
                 cmd_mode.next = 1
             elif (cmd.data | 0x20) == CMD_TEXT:
@@ -196,18 +219,28 @@ def camera_system(clk, rst, pclk, vsync, href, d, rx, capture_in, sio_c, sio_d_o
         start.next = 0  # the table is written once after reset
         numbers_in.valid.next = accepted
         numbers_in.data.next = frames
-        room.next = in_cnn < RESULTS_DEPTH
+        room.next = in_cnn < RESULTS_DEPTH and not host_mode
         cls.ready.next = 1
-        numbers.ready.next = done
-        pix_valid.next = pix.valid and pix.ready
-        pix_data.next = pix.data
+        cam_done.next = done and not host_active
+        numbers.ready.next = done and not host_active
+        cnn_idle.next = in_cnn == 0
+        if feeding:
+            cnn_in.valid.next = host_pix.valid
+            cnn_in.data.next = host_pix.data
+        else:
+            cnn_in.valid.next = pix.valid
+            cnn_in.data.next = pix.data
+        host_pix.ready.next = feeding and cnn_in.ready
+        pix.ready.next = cnn_in.ready and not feeding
+        pix_valid.next = cnn_in.valid and cnn_in.ready
+        pix_data.next = cnn_in.data
 
     @always_seq(clk.posedge, reset=rst)
     def results():
         result.next = 0
-        if accepted and not done:
+        if accepted and not cam_done:
             in_cnn.next = in_cnn + 1
-        elif done and not accepted:
+        elif cam_done and not accepted:
             in_cnn.next = in_cnn - 1
         if dropped_pulse and dropped < dropped.max - 1:
             dropped.next = dropped + 1
@@ -217,10 +250,12 @@ def camera_system(clk, rst, pclk, vsync, href, d, rx, capture_in, sio_c, sio_d_o
             digit.next = cls.data
             have_digit.next = 1
             result.next = 1
+        if cam_done:
             if numbers.valid:  # always, by in_cnn: every image in the CNN has its number
                 frame_no.next = numbers.data
             # mid-line, or a packet pending, or capture mode: this result goes untold in text
-            if report.ready and not report.valid and not pkt_busy and not capture_on:
+            if report.ready and not report.valid and not pkt_busy and not capture_on \
+                    and not host_mode and not host_active:
                 report.valid.next = 1
                 report.data.next = (bad_frames << 20) | (numbers.data << 4) | cls.data
 
