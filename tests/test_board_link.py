@@ -105,3 +105,18 @@ def test_board_test_refusals(monkeypatch, capfd, tmp_path):
     assert "KIND:FRAME:BYTE" in err
     err = refused(monkeypatch, capfd, tmp_path, "board_test", "--board", "icebreaker")
     assert "--port" in err and "--sim" in err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["de10lite", "basys3", "ulx3s"])
+def test_board_test_with_the_boards_own_model(monkeypatch, capfd, tmp_path, name):
+    """Each mnist_cnn board as `make verilog BOARD=...` builds it (slow: a mnist_cnn board top
+    in Verilator, 784-pixel frames at the board's baud rate)."""
+    need_tools("verilator")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli(monkeypatch, capfd, "board_test", "--board", name, "--sim", "--n", "3",
+                         "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["model"] == "mnist_cnn" and report["all_bit_exact"] and report["cycles_match"]
+    assert report["frames_sent"] == 3

@@ -191,7 +191,7 @@ def test_icebreaker_places_routes_and_packs(tmp_path):
     """`make bitstream BOARD=icebreaker`: the whole camera top with digits_cnn fits the UP5K,
     nextpnr-ice40 places it with icebreaker.pcf (which it refuses if a top port is not in the
     file), both clocks meet the .pcf's frequencies after routing (board clock 12 MHz, PCLK 24), and
-    icepack packs a .bin. Slow: about a minute (placement at ~92 % of the logic cells may
+    icepack packs a .bin. Slow: about 3 minutes (placement at 99 % of the logic cells may
     need a second seed)."""
     import json
     import subprocess
