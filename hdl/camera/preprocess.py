@@ -55,9 +55,10 @@ def normalise_cycles(geo: Geometry) -> int:
     the CNN always ready and some ink in the frame (none: the division takes 1 clock).
 
     The verdict reaches the normaliser 2 clocks after it is taken; window: per cell 1 setup
-    clock and one per cell of its clipped window, then 2 while the last ink is written; whole:
+    clock and one per cell of its clipped window, then 3 while the last ink is written; whole:
     1; then the division (one clock per quotient bit) and per cell READ, LOAD, the 8-step
-    product and 2 clocks of output handshake."""
+    product and 2 clocks of output handshake. The window scan's reads are registered once
+    before the comparison (a block RAM's clock-to-out leaves no time for logic after it)."""
     n, r = geo.n, geo.radius
     div = (geo.out_max << RECIP_SHIFT).bit_length()
     per_cell = INK_BITS + 4
@@ -65,7 +66,7 @@ def normalise_cycles(geo: Geometry) -> int:
         return 2 + 1 + div + n * n * per_cell
     reads = sum((min(n - 1, y + r) - max(0, y - r) + 1) * (min(n - 1, x + r) - max(0, x - r) + 1)
                 for y in range(n) for x in range(n))
-    return 2 + n * n + reads + 2 + div + n * n * per_cell
+    return 2 + n * n + reads + 3 + div + n * n * per_cell
 
 
 # The luma weights as sums of powers of two, so no multiplier is inferred (the UP5K's DSPs all
@@ -271,6 +272,9 @@ def preprocess(clk, rst, s, m, allow, accepted, dropped, *, geo: Geometry):
     wy, wx, wy_end, wx_start, wx_end = (Signal(intbv(0, min=0, max=n)) for _ in range(5))
     wbase = Signal(intbv(0, min=0, max=n * n))          # wy * n
     d_valid, d_first, d_center, d_last = (Signal(bool(0)) for _ in range(4))
+    # window: the scan's read and its flags a clock later, in registers (q_*)
+    q_valid, q_first, q_center, q_last = (Signal(bool(0)) for _ in range(4))
+    q_data = Signal(intbv(0)[8:])
     d_cell = Signal(intbv(0)[cbits:])
     d_end = Signal(bool(0))
     bgmax, cval = Signal(intbv(0)[8:]), Signal(intbv(0)[8:])
@@ -327,19 +331,27 @@ def preprocess(clk, rst, s, m, allow, accepted, dropped, *, geo: Geometry):
         if state == State.SCAN:
             d_cell.next = cbase + ccx
         ink_we.next = 0
-        if d_valid and d_last:
+        if q_valid and q_last:
             ink_we.next = 1
             ink_waddr.next = d_cell
             ink_wdata.next = cur_max - cur_c
 
+    @always_seq(clk.posedge, reset=rst)
+    def window_read():  # window: the block RAM's read, registered before any logic
+        q_valid.next = d_valid
+        q_first.next = d_first
+        q_center.next = d_center
+        q_last.next = d_last
+        q_data.next = fb_rdata
+
     @always_comb
     def window():
-        if d_first or bgmax < fb_rdata:
-            cur_max.next = fb_rdata
+        if q_first or bgmax < q_data:
+            cur_max.next = q_data
         else:
             cur_max.next = bgmax
-        if d_center:
-            cur_c.next = fb_rdata
+        if q_center:
+            cur_c.next = q_data
         else:
             cur_c.next = cval
         rem2.next = concat(rem, dreg[qbits - 1])
@@ -367,11 +379,11 @@ def preprocess(clk, rst, s, m, allow, accepted, dropped, *, geo: Geometry):
                     state.next = State.SETUP
             else:
                 dropped.next = 1
-        # the reads of the window scan come back one clock later
-        if d_valid:
+        # the reads of the window scan come back one clock later, and are registered
+        if q_valid:
             bgmax.next = cur_max
             cval.next = cur_c
-            if d_last:
+            if q_last:
                 if cur_max - cur_c > max_ink:
                     max_ink.next = cur_max - cur_c
         if state == State.IDLE:
@@ -425,7 +437,7 @@ def preprocess(clk, rst, s, m, allow, accepted, dropped, *, geo: Geometry):
             else:
                 wx.next = wx + 1
         elif state == State.FLUSH:  # the last cell's ink is being written
-            if not d_valid:
+            if not d_valid and not q_valid:
                 rem.next = 0
                 dreg.next = dividend
                 recip.next = 0
@@ -493,4 +505,4 @@ def preprocess(clk, rst, s, m, allow, accepted, dropped, *, geo: Geometry):
                                         ink_rdata, depth=1 << cbits)]
 
     return (fields, weigh, to_luma, position, stage_a, acc_ports, box, stage_b, accs, reads,
-            scan_address, window, normalise, cells, ink)
+            scan_address, window_read, window, normalise, cells, ink)

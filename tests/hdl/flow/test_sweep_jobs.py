@@ -28,25 +28,41 @@ def small_sweep(folder, runner, target=None, seeds=(1,)):
     return rows, lines
 
 
-def test_a_local_cluster_gives_the_local_rows(tmp_path):
-    """One config in Verilator, then placed on the ECP5 at two seeds: the rows from a
-    dask.distributed LocalCluster equal those from local processes, value for value, and each
-    seed placed in its own folder."""
+def cluster_and_local(tmp_path, target, seeds):
+    """The small sweep through local processes, then through a dask.distributed LocalCluster."""
     need_tools("verilator")
     distributed = pytest.importorskip("distributed", reason="dask.distributed: make setup")
     with Runner(workers=2) as runner:
-        local, lines = small_sweep(tmp_path / "local", runner, "ecp5", (1, 2))
+        local, lines = small_sweep(tmp_path / "local", runner, target, seeds)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        with Runner(cluster) as runner:
+            assert "Dask scheduler" in runner.describe()
+            remote, _ = small_sweep(tmp_path / "dask", runner, target, seeds)
+    return local, lines, remote
+
+
+def test_a_local_cluster_gives_the_local_rows(tmp_path):
+    """One config in Verilator: the row from a dask.distributed LocalCluster equals the one
+    from local processes, value for value."""
+    local, lines, remote = cluster_and_local(tmp_path, None, (1,))
+    row = local[0]
+    assert row["bit_exact"] == 3 and row["interval_cycles"] == row["predicted_interval"]
+    assert lines[0].startswith("[1/1] smallest")
+    assert remote == local
+
+
+@pytest.mark.slow
+def test_a_local_cluster_places_the_local_seeds(tmp_path):
+    """The same config placed on the ECP5 at two seeds (slow: four place and routes): the
+    rows from the cluster equal the local ones, and each seed placed in its own folder."""
+    local, lines, remote = cluster_and_local(tmp_path, "ecp5", (1, 2))
     row = local[0]
     assert row["bit_exact"] == 3 and row["interval_cycles"] == row["predicted_interval"]
     assert len(lines) == 3 and lines[0].startswith("[1/3] smallest")
     assert row["seeds"] == [1, 2] and [p["seed"] for p in row["placements"]] == [1, 2]
     assert row["fmax_mhz"] == min(p["fmax_mhz"] for p in row["placements"]) > 0
     assert row["aim_mhz"] == 100.0 and row["router"] == "router2"
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster:
-        with Runner(cluster) as runner:
-            assert "Dask scheduler" in runner.describe()
-            remote, _ = small_sweep(tmp_path / "dask", runner, "ecp5", (1, 2))
     assert remote == local
     for seed in (1, 2):
         assert (tmp_path / "dask" / "smallest" / f"ecp5-s{seed}" / "nextpnr.log").is_file()
