@@ -17,8 +17,8 @@ It prints figures and never asserts on time. --readme rewrites the bench block o
 docs/performance.md (between the bench markers) from the table it just wrote.
 
 Examples:
-  python scripts/bench.py                       # everything, about 10 minutes on 2 cores
-  python scripts/bench.py --no-synth --rtl-n 500 --readme
+  cnn2fpga bench                       # everything, about 10 minutes on 2 cores
+  cnn2fpga bench --no-synth --rtl-n 500 --readme
 """
 import argparse
 import json

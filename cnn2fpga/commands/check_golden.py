@@ -8,10 +8,10 @@ quantization), the int8 model (LiteRT) and the golden model; and the LiteRT CPU 
 Exit status 1 if any value differs.
 
 Examples:
-  python scripts/check_golden.py --model mnist_cnn --n 10000 --json
-  python scripts/check_golden.py --model digits_cnn
-  python scripts/check_golden.py --model build/mine/mine.tflite --dataset mnist
-  python scripts/check_golden.py --model mine.keras --dataset data/my_idx_folder
+  cnn2fpga check --model mnist_cnn --n 10000 --json
+  cnn2fpga check --model digits_cnn
+  cnn2fpga check --model build/mine/mine.tflite --dataset mnist
+  cnn2fpga check --model mine.keras --dataset data/my_idx_folder
 """
 import argparse
 import json

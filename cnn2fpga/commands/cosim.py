@@ -19,8 +19,8 @@ waves of the first image (up to its class index) into RUN/wave.vcd, with a GTKWa
 showing the top's streams: gtkwave RUN/wave.gtkw
 
 Examples:
-  python scripts/cosim.py --model digits_cnn --n 50 --sim cosim
-  python scripts/cosim.py --model mnist_cnn --n 10000
+  cnn2fpga cosim --model digits_cnn --n 50 --sim cosim
+  cnn2fpga cosim --model mnist_cnn --n 10000
 """
 import argparse
 import json

@@ -8,8 +8,8 @@ whole network for the dependency-free C library in mcu/, see docs/mcu.md) and
 generated in a staging folder and moved into OUT only when all of them are complete.
 
 Examples:
-  python scripts/export_weights.py --model mnist_cnn --out build/mnist_cnn
-  python scripts/export_weights.py --model path/to/model.tflite --out build/mine
+  cnn2fpga export --model mnist_cnn --out build/mnist_cnn
+  cnn2fpga export --model path/to/model.tflite --out build/mine
 """
 import argparse
 from pathlib import Path

@@ -17,12 +17,12 @@ with the board's constraints beside it; the model defaults to the board's (mnist
 DE10-Lite and the Basys3, digits_cnn for the iCEBreaker).
 
 Examples:
-  python scripts/make_verilog.py --model mnist_cnn
-  python scripts/make_verilog.py --board icebreaker
-  python scripts/make_verilog.py --model mnist_cnn --par conv2=8x4 --out build/mnist_small
-  python scripts/make_verilog.py --model digits_cnn --auto-budget 20
-  python scripts/make_verilog.py --model path/to/model.keras --config my.hw.json
-  python scripts/make_verilog.py --model my_20x20.tflite --pixel-max 255
+  cnn2fpga verilog --model mnist_cnn
+  cnn2fpga verilog --board icebreaker
+  cnn2fpga verilog --model mnist_cnn --par conv2=8x4 --out build/mnist_small
+  cnn2fpga verilog --model digits_cnn --auto-budget 20
+  cnn2fpga verilog --model path/to/model.keras --config my.hw.json
+  cnn2fpga verilog --model my_20x20.tflite --pixel-max 255
 """
 import argparse
 import json

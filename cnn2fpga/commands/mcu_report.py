@@ -10,8 +10,8 @@ Exports the model's weights header into build/<model>/mcu/, then prints:
           file I/O cancel; repeatable to the instruction.
 
 Examples:
-  python scripts/mcu_report.py --model mnist_cnn
-  python scripts/mcu_report.py --model digits_cnn --json
+  cnn2fpga mcu-report --model mnist_cnn
+  cnn2fpga mcu-report --model digits_cnn --json
 """
 import argparse
 import json

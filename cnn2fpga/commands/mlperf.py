@@ -20,9 +20,9 @@ docs/performance.md from the table. Place and route of these models takes 15-60 
 on one core: run it alone, or on a cluster with --scheduler.
 
 Examples:
-  python scripts/mlperf.py                            # Verilator only, a few minutes
-  python scripts/mlperf.py --task kws --target ecp5 --seeds 1 2 3
-  python scripts/mlperf.py --target ecp5 --readme     # every figure of the docs' table
+  cnn2fpga mlperf                            # Verilator only, a few minutes
+  cnn2fpga mlperf --task kws --target ecp5 --seeds 1 2 3
+  cnn2fpga mlperf --target ecp5 --readme     # every figure of the docs' table
 """
 import argparse
 import json

@@ -11,9 +11,9 @@ The DE10-Lite and the Basys3 are built and programmed with their vendors' tools:
 command prints what to run.
 
 Examples:
-  python scripts/prog.py --board ulx3s
-  python scripts/prog.py --board ulx3s --flash
-  python scripts/prog.py --board icebreaker --image my.bin
+  cnn2fpga prog --board ulx3s
+  cnn2fpga prog --board ulx3s --flash
+  cnn2fpga prog --board icebreaker --image my.bin
 """
 import argparse
 import shutil

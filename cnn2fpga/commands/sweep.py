@@ -20,10 +20,10 @@ Verilator run per config, one place and route per config and seed) run --jobs at
 (default: one per core), each in its own folder, or on a Dask cluster with --scheduler.
 
 Examples:
-  python scripts/sweep.py --model mnist_cnn
-  python scripts/sweep.py --model digits_cnn --budgets 4 8 --n 8
-  python scripts/sweep.py --model digits_cnn --target ecp5     # + fmax, images/s at fmax
-  python scripts/sweep.py --model mnist_cnn --target ecp5 --seeds 1 2 3 --scheduler tcp://pnr:8786
+  cnn2fpga sweep --model mnist_cnn
+  cnn2fpga sweep --model digits_cnn --budgets 4 8 --n 8
+  cnn2fpga sweep --model digits_cnn --target ecp5     # + fmax, images/s at fmax
+  cnn2fpga sweep --model mnist_cnn --target ecp5 --seeds 1 2 3 --scheduler tcp://pnr:8786
 """
 import argparse
 import json

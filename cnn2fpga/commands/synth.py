@@ -10,12 +10,12 @@ at --pe/--simd. Either way the mapped cells are grouped as LUT / FF / DSP / bloc
 full cell list and the Yosys log stay in OUT.
 
 Examples:
-  python scripts/synth.py --model mnist_cnn                    # Artix-7 (synth_xilinx)
-  python scripts/synth.py --model digits_cnn --target ice40    # iCE40 UP5K (synth_ice40 -dsp -abc9)
-  python scripts/synth.py --model mnist_cnn --target ecp5 --bitstream   # ECP5-85F: .bit, fmax
-  python scripts/synth.py --model mnist_cnn --layer conv2 --pe 8 --simd 4
-  python scripts/synth.py --model mnist_cnn --layer all        # every layer at the config
-  python scripts/synth.py --model mnist_cnn --layer dense1 --pe 4 --simd 4 --target ice40
+  cnn2fpga synth --model mnist_cnn                    # Artix-7 (synth_xilinx)
+  cnn2fpga synth --model digits_cnn --target ice40    # iCE40 UP5K (synth_ice40 -dsp -abc9)
+  cnn2fpga synth --model mnist_cnn --target ecp5 --bitstream   # ECP5-85F: .bit, fmax
+  cnn2fpga synth --model mnist_cnn --layer conv2 --pe 8 --simd 4
+  cnn2fpga synth --model mnist_cnn --layer all        # every layer at the config
+  cnn2fpga synth --model mnist_cnn --layer dense1 --pe 4 --simd 4 --target ice40
 """
 import argparse
 import json

@@ -46,7 +46,7 @@ against the RTL clock for clock (tests/hdl/cnn/test_conv2d.py).
 Resources: one DSP48E1 (one MULT18X18D on the ECP5) per MAC lane; the requantizer's product is
 LUTs (``hdl.lib.softmul``); the weight ROM, the row buffers and the run-ahead FIFO go to block
 RAM once they are big enough, the job-buffer banks and window columns to LUT RAM. Measured per
-layer by ``python scripts/synth.py --model mnist_cnn --layer conv2 --pe 8 --simd 4``
+layer by ``cnn2fpga synth --model mnist_cnn --layer conv2 --pe 8 --simd 4``
 (docs/hardware.md has the table).
 """
 from __future__ import annotations

@@ -19,7 +19,7 @@ images leave every ``max(engine, N_in)`` clocks.
 
 Resources: one DSP48E1 (one MULT18X18D on the ECP5) per MAC lane; the requantizer's "round"
 product is LUTs (``hdl.lib.softmul``); the weight ROM goes to block RAM. Measured per layer by
-``python scripts/synth.py --model mnist_cnn --layer dense1 --pe 4 --simd 4`` (docs/hardware.md).
+``cnn2fpga synth --model mnist_cnn --layer dense1 --pe 4 --simd 4`` (docs/hardware.md).
 """
 from __future__ import annotations
 
