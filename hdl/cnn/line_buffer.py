@@ -25,6 +25,14 @@ Memories (all ``ram``: one write and one registered read per clock, block-RAM sh
                           With Cg = 1 (a first layer's one channel) they are registers instead,
                           written as a beat leaves stage 1 and read directly.
 
+A row memory of ``ahead_bits`` or more (``AHEAD_BITS``: block-RAM sized) reads ahead: every clock, at the
+address the next beat will have (``addr``, or the one after it when a beat is taken this
+clock), into its own register, and a fabric register takes that word with the beat. So the
+block RAM's read (5.6-5.8 ns clock-to-out on the ECP5) drives only a register, never the next
+row's write or the window's column memories. Only the beat in stage 1 writes, at the address
+before ``addr``, so the word read ahead is never stale (a row of 2 words forwards the write).
+The same values every clock as reading with the beat.
+
 k = 1 needs neither: the window is the beat (a 1x1 convolution; with stride 2 it decimates).
 
 Pipeline: the beat is registered with its reads (stage 1), the window is registered on the
@@ -57,6 +65,10 @@ KERNELS = (1, 3, 5, 7)
 MAX_SIDE = 16
 # the most flip-flops one copy of the ready enables (a wider register is cut into pieces)
 CHUNK = 64
+# a row memory of at least this many bits reads ahead into a fabric register (block-RAM sized:
+# smaller rows are LUT RAM or flip-flops, whose read is fast, and on the iCE40 every flip-flop
+# costs a logic cell)
+AHEAD_BITS = 1024
 STRIDES = (1, 2)
 
 
@@ -171,7 +183,7 @@ def enables(clk, rst, s_valid, v1, m_valid, m_ready, full_next, *, accept=None, 
 
 @block
 def line_buffer(clk, rst, s, m, *, h: int, w: int, c: int, simd: int = 1, k=3,
-                stride=1, full_next=None):
+                stride=1, full_next=None, ahead_bits: int = AHEAD_BITS):
     check_params(h, w, c, simd, k, stride)
     kh, kw = pair(k)
     sh, sw = pair(stride)
@@ -217,11 +229,25 @@ def line_buffer(clk, rst, s, m, *, h: int, w: int, c: int, simd: int = 1, k=3,
 
     # the rows above: up[i] is row y-(kh-1)+i at this column (row i's word)
     up = [Signal(intbv(0)[b:]) for _ in range(kh - 1)]
+    ahead = row_depth * b >= ahead_bits
+    ahead_addr = Signal(intbv(0, min=0, max=max(2, row_depth)))  # addr after this clock
     for i in range(kh - 1):
         below = up[i + 1] if i + 1 < kh - 1 else d1
         we_i, take_i = Signal(bool(0)), Signal(bool(0))
-        insts.append(enables(*hs, we=we_i, take=take_i))
-        insts.append(ram(clk, we_i, a1, below, take_i, addr, up[i], depth=row_depth))
+        if not ahead:
+            insts.append(enables(*hs, we=we_i, take=take_i))
+            insts.append(ram(clk, we_i, a1, below, take_i, addr, up[i], depth=row_depth))
+            continue
+        insts.append(enables(*hs, we=we_i))
+        read = Signal(intbv(0)[b:])
+        insts.append(ram(clk, we_i, a1, below, None, ahead_addr, read, depth=row_depth,
+                         forward=row_depth <= 2))
+        parts = []
+        for lo, hi in spans(0, b):  # the fabric register, each piece with its own enable
+            q, take_c = Signal(intbv(0)[hi - lo:]), Signal(bool(0))
+            insts += [enables(*hs, take=take_c), piece_reg(clk, take_c, read(hi, lo), q)]
+            parts.append(q)
+        insts.append(wire(joined(parts), up[i]))
     # back[j]: the window column j pixels back, rows y-kh+1 (low) .. y (high)
     back = [Signal(intbv(0)[kh * b:]) for _ in range(kw)]
     if kh == 1:
@@ -281,6 +307,15 @@ def line_buffer(clk, rst, s, m, *, h: int, w: int, c: int, simd: int = 1, k=3,
         def grid():
             on_grid.next = x >= kw - 1 and y >= kh - 1 and x[0] == px
 
+    @always_comb
+    def address_ahead():  # the row address after this clock (``stage1`` steps it)
+        if take and cg == cg_n - 1 and x == w - 1:
+            ahead_addr.next = 0
+        elif take:
+            ahead_addr.next = addr + 1
+        else:
+            ahead_addr.next = addr
+
     @always_seq(clk.posedge, reset=rst)
     def stage1():
         if adv or not v1:
@@ -309,4 +344,6 @@ def line_buffer(clk, rst, s, m, *, h: int, w: int, c: int, simd: int = 1, k=3,
 
     if kh == 1 and kw == 1:
         return insts, grid, stage1_pointwise, stage2
+    if ahead and kh > 1:
+        insts.append(address_ahead)
     return insts, grid, stage1, stage2

@@ -1,7 +1,8 @@
 """Simple dual-port RAM: one write port and one registered read port, one clock.
 
 Ports: ``clk``; write ``we``, ``waddr``, ``wdata``; read ``re``, ``raddr``, ``rdata`` (the word
-at ``raddr`` one clock after ``re``; ``rdata`` holds while ``re`` is low). A read and a write
+at ``raddr`` one clock after ``re``; ``rdata`` holds while ``re`` is low; ``re=None`` reads
+every clock). A read and a write
 of the same address on the same edge return the old word (read-first). With ``forward``, that
 read returns the word being written instead (a read-modify-write loop of one word a clock:
 ``pool2d``, ``mean``): the written word and the match are registered beside the read, and a
@@ -32,21 +33,32 @@ def ram(clk, we, waddr, wdata, re, raddr, rdata, *, depth: int, forward: bool = 
         if we:
             mem[waddr].next = wdata
 
-    @always(clk.posedge)
-    def read():
-        if re:
+    if re is None:
+        @always(clk.posedge)
+        def read():
             q.next = mem[raddr]
+    else:
+        @always(clk.posedge)
+        def read():
+            if re:
+                q.next = mem[raddr]
 
     if not forward:
         return write, read
     hit = Signal(bool(0))
     written = Signal(intbv(0, min=wdata.min, max=wdata.max))
 
-    @always(clk.posedge)
-    def match():
-        if re:
+    if re is None:
+        @always(clk.posedge)
+        def match():
             hit.next = we and waddr == raddr
             written.next = wdata
+    else:
+        @always(clk.posedge)
+        def match():
+            if re:
+                hit.next = we and waddr == raddr
+                written.next = wdata
 
     @always_comb
     def pick():

@@ -28,24 +28,25 @@ def windows(images, simd, k=3, stride=1):
 
 
 @block
-def copies_dut(clk, rst, s, m, *, h, w, c, simd, k, stride):
+def copies_dut(clk, rst, s, m, *, h, w, c, simd, k, stride, **params):
     """The line buffer into a skid buffer that tells it its next ready (``full_next``): the
     line buffer's enables from register copies of its ready, as in conv2d before the engine."""
     windows_s = Stream(len(m.data), signed=False)
     full_next = Signal(bool(0))
     return (line_buffer(clk, rst, s, windows_s, h=h, w=w, c=c, simd=simd, k=k, stride=stride,
-                        full_next=full_next),
+                        full_next=full_next, **params),
             skid_buffer(clk, rst, windows_s, m, full_next=full_next))
 
 
-def simulate(tmp_path, images, simd, k=3, stride=1, copies=False, **kw):
+def simulate(tmp_path, images, simd, k=3, stride=1, copies=False, params=None, **kw):
     n, h, w, c = images.shape
     taps = pair(k)[0] * pair(k)[1]
     s, m = Stream(8 * simd, signed=False), Stream(8 * taps * simd, signed=False)
     want = windows(images, simd, k, stride)
     dut = copies_dut if copies else line_buffer
     out, when = stream_run(tmp_path, lambda clk, rst: dut(clk, rst, s, m, h=h, w=w, c=c,
-                                                          simd=simd, k=k, stride=stride),
+                                                          simd=simd, k=k, stride=stride,
+                                                          **(params or {})),
                            "line_buffer_dut", s, m, pack_words(images, simd), len(want), **kw)
     return out, want, when
 
@@ -160,6 +161,32 @@ def test_rectangular(tmp_path, h, w, c, simd, k, stride, gap, stall):
     out, want, _ = simulate(tmp_path, images, simd, k=k, stride=stride, copies=True, gap=gap,
                             stall=stall, seed=c)
     assert out == want
+
+
+@pytest.mark.parametrize("h,w,c,simd,k,stride,copies", [
+    (5, 4, 3, 1, 3, 1, False), (6, 5, 4, 2, 3, 1, True), (9, 8, 2, 1, 5, 2, True),
+    (4, 5, 32, 16, 3, 1, True), (6, 2, 1, 1, (3, 2), 1, False), (7, 2, 1, 1, (4, 2), (2, 1), True),
+    (5, 3, 1, 1, 3, 1, True)])
+@pytest.mark.parametrize("gap,stall", [(0.0, 0.0), (0.3, 0.4)])
+def test_rows_read_ahead(tmp_path, h, w, c, simd, k, stride, copies, gap, stall):
+    """Row memories that read ahead into a fabric register (forced here on small rows with
+    ``ahead_bits=0``; block-RAM sized rows do it by default): the same windows under gaps and
+    stalls, a row of 2 words (the read meeting the write) and of 3 among them."""
+    rng = np.random.default_rng(h * 100 + w * 10 + c)
+    images = rng.integers(-128, 128, (3, h, w, c)).astype(np.int8)
+    out, want, _ = simulate(tmp_path, images, simd, k=k, stride=stride, copies=copies,
+                            params={"ahead_bits": 0}, gap=gap, stall=stall, seed=c)
+    assert out == want
+
+
+def test_rows_read_ahead_in_icarus(tmp_path):
+    need_tools("iverilog", "vvp", "verilator")
+    rng = np.random.default_rng(4)
+    images = rng.integers(-128, 128, (2, 6, 5, 2)).astype(np.int8)
+    out, want, _ = simulate(tmp_path, images, 1, 3, 1, params={"ahead_bits": 0}, gap=0.3,
+                            stall=0.3, hdl="icarus")
+    assert out == want
+    icarus.verilator_lint(tmp_path / "line_buffer_dut.v", "line_buffer_dut")
 
 
 @pytest.mark.parametrize("k,stride,msg", [((3, 17), 1, "sides must each be 2 to 16"),
