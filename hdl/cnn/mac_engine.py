@@ -671,8 +671,31 @@ def serial_drain(clk, rst, load, accs, g_done, credit, drain_free, free_next, po
     @always_comb
     def drain_state():
         drain_free.next = cnt == 0 or (cnt == 1 and credit != 0)
-        shift.next = cnt != 0 and credit != 0
         pop.next = m.valid and m.ready
+
+    # ``shift`` is ``cnt != 0 and credit != 0``, kept in a register from the values cnt and
+    # credit take (as ``free_ahead`` below): the shift enables every drain lane's register, so
+    # its fan-out hangs off one flip-flop, not off the credit's comparison
+    counted, credited = Signal(bool(0)), Signal(bool(0))  # after this clock: cnt, credit != 0
+
+    @always_comb
+    def shift_next():
+        if load:
+            counted.next = True
+        elif shift:
+            counted.next = cnt != 1
+        else:
+            counted.next = cnt != 0
+        if pop and not shift:
+            credited.next = True
+        elif shift and not pop:
+            credited.next = credit != 1
+        else:
+            credited.next = credit != 0
+
+    @always_seq(clk.posedge, reset=rst)
+    def shift_ahead():
+        shift.next = counted and credited
 
     # ``drain_free`` after this clock, ``cnt == 0 or (cnt == 1 and credit != 0)`` of the
     # values cnt (pe on load, one less on a shift) and credit (one less on a shift, one more
@@ -723,7 +746,8 @@ def serial_drain(clk, rst, load, accs, g_done, credit, drain_free, free_next, po
             acc_s.data.next = q1 + bias_q
             acc_chan.next = o1
 
-    return lanes, brom, requantizer, out_fifo, credits, drain_state, free_ahead, base_of, drain
+    return (lanes, brom, requantizer, out_fifo, credits, drain_state, shift_next, shift_ahead,
+            free_ahead, base_of, drain)
 
 
 @block
