@@ -231,6 +231,7 @@ def line_buffer(clk, rst, s, m, *, h: int, w: int, c: int, simd: int = 1, k=3,
     up = [Signal(intbv(0)[b:]) for _ in range(kh - 1)]
     ahead = row_depth * b >= ahead_bits
     ahead_addr = Signal(intbv(0, min=0, max=max(2, row_depth)))  # addr after this clock
+    addr_inc = Signal(intbv(1 % max(2, row_depth), min=0, max=max(2, row_depth)))  # addr's next
     for i in range(kh - 1):
         below = up[i + 1] if i + 1 < kh - 1 else d1
         we_i, take_i = Signal(bool(0)), Signal(bool(0))
@@ -307,14 +308,28 @@ def line_buffer(clk, rst, s, m, *, h: int, w: int, c: int, simd: int = 1, k=3,
         def grid():
             on_grid.next = x >= kw - 1 and y >= kh - 1 and x[0] == px
 
+    # reading ahead, the row address after this clock is only a multiplexer: the address after
+    # ``addr`` waits in a register (``addr_inc``), so no compare or carry chain lies between
+    # the handshake and the block RAM's address
     @always_comb
-    def address_ahead():  # the row address after this clock (``stage1`` steps it)
-        if take and cg == cg_n - 1 and x == w - 1:
-            ahead_addr.next = 0
-        elif take:
-            ahead_addr.next = addr + 1
+    def address_ahead():
+        if take:
+            ahead_addr.next = addr_inc
         else:
             ahead_addr.next = addr
+
+    @always_seq(clk.posedge, reset=rst)
+    def stage1_ahead():
+        if adv or not v1:
+            v1.next = take
+            if take:
+                a1.next = addr
+                win1.next = on_grid
+                addr.next = addr_inc
+                if addr_inc == row_depth - 1:
+                    addr_inc.next = 0
+                else:
+                    addr_inc.next = addr_inc + 1
 
     @always_seq(clk.posedge, reset=rst)
     def stage1():
@@ -345,5 +360,5 @@ def line_buffer(clk, rst, s, m, *, h: int, w: int, c: int, simd: int = 1, k=3,
     if kh == 1 and kw == 1:
         return insts, grid, stage1_pointwise, stage2
     if ahead and kh > 1:
-        insts.append(address_ahead)
+        return insts, grid, address_ahead, stage1_ahead, stage2
     return insts, grid, stage1, stage2
