@@ -165,7 +165,9 @@ def test_mlperf_shape_golden_and_c(tmp_path, name):
 
 @pytest.mark.parametrize("name,make,pixel_max,offset,depthwise,seed", [
     ("KWS DS-CNN", ds_cnn, 255.0, 0.0, 4, 5),
-    ("VWW keras MobileNet", keras_mobilenet, 127.5, -1.0, 13, 4)])
+    # slow: 100 s, the longest test of the suite (make mlperf runs it too)
+    pytest.param("VWW keras MobileNet", keras_mobilenet, 127.5, -1.0, 13, 4,
+                 marks=pytest.mark.slow)])
 def test_mlperf_shape_in_hardware(monkeypatch, capfd, tmp_path, name, make, pixel_max, offset,
                                   depthwise, seed):
     """Keyword spotting's DS-CNN (the 10x4 stride-2 'same' convolution, four depthwise-
