@@ -376,6 +376,10 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
     # the enable copies, first: MyHDL names a signal after the first block that has it as a
     # port, so these are ``..._en_dup`` in the Verilog, as synthesis needs to keep them apart
     insts = [enable_copy(clk, rst, done_n, free_next, e) for e in en_lane]
+    # and one per accumulator (its enable, ``en and valid``, reaches acc_bits flip-flops: one
+    # net from ``en`` through one gate would reach them all, across the lanes' spread)
+    en_acc = [Signal(bool(1)) for _ in range(pe)]
+    insts += [enable_copy(clk, rst, done_n, free_next, e) for e in en_acc]
 
     # --- the skew: lane k reads with the word's RAM address (and tap) delayed k clocks, its
     # ROM address SELECT more (the select register is on the RAM's side only) ---------------
@@ -441,25 +445,23 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
     accs = []
     for p in range(pe):
         acc = _signed(acc_bits)
-        insts.append(acc_lane(clk, rst, en, v_a, first_a, sums[p], acc))
+        insts.append(acc_lane(clk, rst, en_acc[p], v_a, first_a, sums[p], acc))
         accs.append(acc)
 
     load = Signal(bool(0))
-    drain_free = Signal(bool(0))
     depth = fifo_depth(1 if wide else pe, group)
     credit = Signal(intbv(depth, min=0, max=depth + 1))
     pop = Signal(bool(0))
     if wide:
-        drain_insts = wide_drain(clk, rst, load, accs, g_done, credit, free_next, pop, m,
+        drain_insts = wide_drain(clk, rst, load, done, accs, g_done, credit, free_next, pop, m,
                                  layer=layer, pe=pe, paths=paths, depth=depth,
                                  requant_dsp_bits=requant_dsp_bits)
 
         @always_comb
         def drain_state():
-            drain_free.next = credit != 0
             pop.next = m.valid and m.ready
     else:
-        drain_insts = serial_drain(clk, rst, load, accs, g_done, credit, drain_free, free_next,
+        drain_insts = serial_drain(clk, rst, load, accs, g_done, credit, free_next,
                                    pop, m, layer=layer, pe=pe, paths=paths, depth=depth,
                                    requant_dsp_bits=requant_dsp_bits)
         drain_state = []
@@ -537,17 +539,15 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
 
         @always_comb
         def control():
-            load.next = done and drain_free
             waiting.next = full[rslot] and ready_g
             go.next = en and full[rslot] and ready_g
     else:
         @always_comb
         def control():
-            load.next = done and drain_free
             waiting.next = full[rslot]
             go.next = en and full[rslot]
 
-    # the clock enable, ``not done or drain_free``, is a register: computed a clock ahead from
+    # the clock enable, ``not done or`` the drain free, is a register: computed a clock ahead from
     # the values ``done`` and the drain's registers take, so that the array's many enable pins
     # hang off a flip-flop, not off the drain's credit logic (which then also decided ``go``)
 
@@ -562,7 +562,13 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
     def enable():
         en.next = not done_n or free_next
 
-    insts += [done_ahead, enable]
+    # and so is ``load``, ``done and`` the drain free: it reaches every drain register, so its net
+    # spreads over the lanes, and a gate on it put the drain's count logic a long route away
+    @always_seq(clk.posedge, reset=rst)
+    def load_ahead():
+        load.next = done_n and free_next
+
+    insts += [done_ahead, enable, load_ahead]
 
     @always_comb
     def last_word():
@@ -640,12 +646,12 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
 
 
 @block
-def serial_drain(clk, rst, load, accs, g_done, credit, drain_free, free_next, pop, m, *,
+def serial_drain(clk, rst, load, accs, g_done, credit, free_next, pop, m, *,
                  layer: Layer, pe: int, paths: dict, depth: int, requant_dsp_bits: int):
     """The PE sums of a group (taken on ``load``) leave one per clock through a shift register,
-    the bias ROM, one requantizer and the output FIFO; one credit per value. ``drain_free``:
-    the drain takes a group on this clock; ``free_next``: it will on the next clock (from the
-    values its registers take on this one)."""
+    the bias ROM, one requantizer and the output FIFO; one credit per value. The drain takes
+    a group on a clock when ``cnt == 0 or (cnt == 1 and credit != 0)``; ``free_next`` says it
+    will on the next clock (from the values its registers take on this one)."""
     outs, acc_bits = layer.c_out, layer.acc_bits
     shift = Signal(bool(0))
     cnt = Signal(intbv(0, min=0, max=pe + 1))
@@ -670,7 +676,6 @@ def serial_drain(clk, rst, load, accs, g_done, credit, drain_free, free_next, po
 
     @always_comb
     def drain_state():
-        drain_free.next = cnt == 0 or (cnt == 1 and credit != 0)
         pop.next = m.valid and m.ready
 
     # ``shift`` is ``cnt != 0 and credit != 0``, kept in a register from the values cnt and
@@ -697,7 +702,7 @@ def serial_drain(clk, rst, load, accs, g_done, credit, drain_free, free_next, po
     def shift_ahead():
         shift.next = counted and credited
 
-    # ``drain_free`` after this clock, ``cnt == 0 or (cnt == 1 and credit != 0)`` of the
+    # the drain free after this clock, ``cnt == 0 or (cnt == 1 and credit != 0)`` of the
     # values cnt (pe on load, one less on a shift) and credit (one less on a shift, one more
     # on a pop) take, from the registers and flags themselves: no subtraction and comparison
     # of a carry chain in the clock that sets the engine's enable and its copies (a credit
@@ -848,19 +853,22 @@ def lane_words(clk, rst, load, sums, group, m, *, layer: Layer, lanes: int, outs
 
 
 @block
-def wide_drain(clk, rst, load, accs, g_done, credit, free_next, pop, m, *, layer: Layer, pe: int,
-               paths: dict, depth: int, requant_dsp_bits: int):
+def wide_drain(clk, rst, load, done, accs, g_done, credit, free_next, pop, m, *, layer: Layer,
+               pe: int, paths: dict, depth: int, requant_dsp_bits: int):
     """The PE sums of a group (taken on ``load``) go side by side through PE bias ROMs and PE
     requantizers into one FIFO word of PE int8 lanes (``lane_words``); one credit per word.
     ``free_next``: a credit is left on the next clock."""
     words = lane_words(clk, rst, load, accs, g_done, m, layer=layer, lanes=pe,
                        outs=layer.c_out, paths=paths, depth=depth,
                        requant_dsp_bits=requant_dsp_bits)
-    credit_n = Signal(intbv(depth, min=-1, max=depth + 2))  # what credit holds next clock
-    credits = credit_counter(clk, rst, load, pop, credit, credit_n)
+    credits = credit_counter(clk, rst, load, pop, credit)
+    # ``credit_n != 0`` for credit_n = credit - load + pop, with load = done and credit != 0,
+    # written out so that no adder and no ``load`` (whose net reaches every lane's drain
+    # register) lies between the credit register and the enable copies: a pop leaves a
+    # credit; without one, credit 1 keeps its credit unless the group is done
 
     @always_comb
     def free_ahead():
-        free_next.next = credit_n != 0
+        free_next.next = pop or (credit != 0 and not (credit == 1 and done))
 
     return words, credits, free_ahead

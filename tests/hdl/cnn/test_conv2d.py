@@ -198,13 +198,13 @@ def test_converted_verilog_in_icarus(tmp_path):
     np.testing.assert_array_equal(got, want)
     icarus.verilator_lint(tmp_path / "conv2d_dut.v", "conv2d_dut")
     # the enable copies carry the names the ECP5 flow keeps apart (hdl/flow/synth.py): one
-    # ``en_dup`` a lane (SIMD 2), one ``full_dup`` a tap's job-buffer RAMs, one ``ready_dup``
+    # ``en_dup`` a lane (SIMD 2) and one an accumulator (PE 2), one ``full_dup`` a tap's job-buffer RAMs, one ``ready_dup``
     # for each of the line buffer's 16 register groups (stage 1's control, s.ready, its beat,
     # 2 row and 2 column memories, 9 window taps: each at most ``CHUNK`` bits here)
     text = (tmp_path / "conv2d_dut.v").read_text()
     copies = {name: len(set(re.findall(rf"^reg \w*_{name};", text, re.M)))
               for name in ("en_dup", "full_dup", "ready_dup")}
-    assert copies == {"en_dup": 2, "full_dup": 9, "ready_dup": 16}
+    assert copies == {"en_dup": 4, "full_dup": 9, "ready_dup": 16}
 
 
 def test_bad_parameters(tmp_path):
