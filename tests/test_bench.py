@@ -51,7 +51,36 @@ def test_readme_has_the_bench_block():
     assert "Measured by `make bench`" in block and "| mnist_cnn | default |" in block
 
 
+def test_the_slowest_seed_is_the_figure():
+    """Placed at several seeds, a design's fmax is the slowest seed's (with its resources and
+    critical path), every seed's fmax beside it; the images/s column uses that fmax."""
+    from scripts.bench import markdown, synth_figures
+
+    fit = {name: {"used": 1, "capacity": 2} for name in ("LUT4", "FF", "MULT18X18D", "DP16KD")}
+    runs = [{"target": "ecp5", "device": "ECP5", "fit": fit, "seed": seed, "fmax_mhz": fmax,
+             "logic_cells": [seed, 9], "critical_path": [f"Source path{seed}", "setup"]}
+            for seed, fmax in [(2, 98.7), (1, 95.4), (3, 97.1)]]
+    got = synth_figures(runs)
+    assert got["seed"] == 1 and got["fmax_mhz"] == 95.4 and got["logic_cells"] == [1, 9]
+    assert got["seeds"] == {"1": 95.4, "2": 98.7, "3": 97.1}
+    rtl = {"multipliers": 3, "accuracy": 0.5, "images": 4, "bit_exact": 4, "latency_cycles": 9,
+           "predicted_latency": 9, "interval_cycles": 10, "predicted_interval": 10,
+           "mac_utilization": 0.5}
+    doc = {"machine": "m", "date": "d", "tools": "t", "commit": "abc1234",
+           "models": {"m": {"litert_images_per_s": {"1": 1.0},
+                            "litert_ms_per_image": {"float32": 1.0, "int8": 1.0}}},
+           "rows": [{"model": "m", "config": "default", "rtl": rtl, "synth": {"ecp5": got}}]}
+    table = markdown(doc)
+    assert "at commit abc1234" in table
+    assert "| 9,540,000 (ecp5) |" in table  # 95.4 MHz / 10 clocks
+    assert "| 95.4 MHz (seeds 1, 2, 3: 95.4 / 98.7 / 97.1) |" in table
+    assert "(seed 1, the slowest): `Source path1`" in table
+    assert table.count("95.4 MHz") == 1  # the figure appears once
+
+
 @pytest.mark.parametrize("args,msg", [(["--rtl-n", "2"], "--rtl-n 2"),
+                                      (["--seeds", "1", "1"], "--seeds 1 1"),
+                                      (["--jobs", "0"], "--jobs 0"),
                                       (["--model", "digits_cnn", "--readme"], "lose the other")])
 def test_bad_arguments(tmp_path, args, msg):
     proc = subprocess.run([sys.executable, "scripts/bench.py", *args, "--out", str(tmp_path)],

@@ -7,8 +7,9 @@ For each preset and hardware config:
   * cycles measured in that run (latency, initiation interval) beside the cycle model's,
     MAC utilization, images/s at 50 MHz and at the synthesized fmax where there is one;
   * resources from Yosys for each of the config's targets, and for the ECP5-85F and the
-    iCE40 UP5K also nextpnr's place and route: logic cells, fmax and the critical path;
-    unless --no-synth;
+    iCE40 UP5K also nextpnr's place and route at each placer seed of --seeds (1, 2, 3): logic
+    cells, fmax and the critical path of the slowest seed, every seed's fmax beside it;
+    unless --no-synth. These runs go --jobs at a time beside the Verilator runs;
   * beside them, on this machine in the same run: the LiteRT interpreter on the CPU, one image
     per invoke as the FPGA sees them: the int8 model's images/s on 1 and on all cores, and the
     time per image of the float32 and the int8 .tflite on one core.
@@ -17,7 +18,7 @@ It prints figures and never asserts on time. --readme rewrites the bench block o
 docs/performance.md (between the bench markers) from the table it just wrote.
 
 Examples:
-  cnn2fpga bench                       # everything, about 10 minutes on 2 cores
+  cnn2fpga bench                       # everything, about 45 minutes on 2 cores
   cnn2fpga bench --no-synth --rtl-n 500 --readme
 """
 import argparse
@@ -27,6 +28,7 @@ import sys
 import time
 from pathlib import Path
 
+from hdl.flow.jobs import Runner
 from hdl.flow.synth import DEFAULT_ROUTER, ROUTERS
 from cnn2fpga.commands._cli import add_verbose, run
 
@@ -36,6 +38,7 @@ from cnn2fpga.commands._cli import add_verbose, run
 # target; ecp5 and ice40 are placed and routed (fmax), xilinx has resource counts only
 ROWS = [("mnist_cnn", "default", ("ecp5", "xilinx")), ("digits_cnn", "default", ("ecp5", "xilinx")),
         ("digits_cnn", "up5k", ("ice40",))]
+ROW_TARGETS = {(model, name): targets for model, name, targets in ROWS}
 MARK_START, MARK_END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
@@ -86,23 +89,44 @@ def rtl_figures(fig: dict, conf: dict, dsp_bits: int, folder: Path, n: int | Non
     return got
 
 
-def synth_figures(fig: dict, conf: dict, dsp_bits: int, target: str, folder: Path,
-                  freq: float, router: str) -> dict:
+def synth_job(job: dict) -> dict:
+    """One config through Yosys (and nextpnr at one placer seed), in its own folder (a worker's
+    job: Yosys writes its script and netlist beside the Verilog, so each seed has its copy)."""
     from hdl.flow import build, synth
 
-    pnr = f", {synth.PNR[target][0]}" if target in synth.PNR else ""
-    print(f"  Yosys ({target}{pnr}) ...", flush=True)
-    work = folder / f"synth_{target}"
-    top = build.build(fig["net"], conf, work, fig["src"].input_max, dsp_bits,
-                      fig["src"].input_offset)
-    flow = synth.run_flow(top, target, work, freq_mhz=freq, router=router)
-    out = {"target": target, "device": flow["device"], "yosys": flow["yosys"],
-           "fit": flow["fit"]}
+    work = Path(job["folder"])
+    top = build.build(job["net"], job["config"], work, job["input_max"], job["dsp_bits"],
+                      job["input_offset"])
+    flow = synth.run_flow(top, job["target"], work, freq_mhz=job["freq_mhz"],
+                          seed=job["seed"], router=job["router"], progress=False)
+    out = {"target": job["target"], "device": flow["device"], "yosys": flow["yosys"],
+           "fit": flow["fit"], "commit": flow["commit"], "seed": job["seed"],
+           "over": flow["over"]}
     if flow["pnr"]:
         out.update(fmax_mhz=flow["pnr"]["fmax_mhz"], logic_cells=list(flow["pnr"]["lc"]),
-                   nextpnr=flow["pnr"]["nextpnr"],
+                   nextpnr=flow["pnr"]["nextpnr"], placed_seed=flow["pnr"]["seed"],
                    critical_path=flow["pnr"]["critical_path"])
     return out
+
+
+def synth_figures(runs: list[dict]) -> dict:
+    """One target's figures over its seeds: the slowest seed's resources, critical path and
+    fmax (``fmax_mhz``: what holds at every seed run), and every seed's fmax beside it."""
+    runs = sorted(runs, key=lambda r: r["seed"])
+    routed = [r for r in runs if r.get("fmax_mhz")]
+    if not routed:
+        return runs[0]
+    slowest = min(routed, key=lambda r: r["fmax_mhz"])
+    return {**slowest, "seeds": {str(r["seed"]): r.get("fmax_mhz") for r in runs}}
+
+
+def fmt_fmax(s: dict) -> str:
+    """``95.4 MHz`` for one seed; ``95.4 MHz (seeds 1, 2, 3: 95.4 / 98.7 / 97.1)`` for more."""
+    seeds = s.get("seeds") or {}
+    if len(seeds) < 2:
+        return f"{s['fmax_mhz']:.1f} MHz"
+    each = " / ".join(f"{v:.1f}" if v else "-" for v in seeds.values())
+    return f"{s['fmax_mhz']:.1f} MHz (seeds {', '.join(seeds)}: {each})"
 
 
 def fmt_resources(s: dict | None) -> str:
@@ -128,19 +152,20 @@ def fmt_resources(s: dict | None) -> str:
 
 def markdown(doc: dict) -> str:
     """The performance tables of docs/performance.md, from bench.json."""
-    lines = [f"Measured by `make bench` on {doc['machine']} ({doc['date']}; "
+    at = f" at commit {doc['commit']}" if doc.get("commit") else ""
+    lines = [f"Measured by `make bench`{at} on {doc['machine']} ({doc['date']}; "
              f"{doc['tools']}). The float, float32 TFLite and int8 accuracies are the README's "
              f"(`make check`); bench.json has this run's.", "",
              "| model | config | multipliers | RTL accuracy (Verilator) "
              "| bit-exact | latency (cycles) | interval (cycles) | MAC util. "
-             "| images/s @ 50 MHz | fmax | images/s @ fmax |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| images/s @ 50 MHz | images/s @ the fmax below |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in doc["rows"]:
         t = r["rtl"]
         routed = [s for s in (r.get("synth") or {}).values() if s.get("fmax_mhz")]
         fmax = routed[0]["fmax_mhz"] if routed else None
-        where = f" ({routed[0]['target']})" if routed else ""
-        at_fmax = f"{fmax * 1e6 / t['interval_cycles']:,.0f}" if fmax else "-"
+        at_fmax = (f"{fmax * 1e6 / t['interval_cycles']:,.0f} ({routed[0]['target']})"
+                   if fmax else "-")
         lines.append(
             f"| {r['model']} | {r['config']} | {t['multipliers']} "
             f"| {t['accuracy']:.2%} ({t['images']:,}) "
@@ -148,13 +173,13 @@ def markdown(doc: dict) -> str:
             f"| {t['latency_cycles']:,} (model {t['predicted_latency']:,}) "
             f"| {t['interval_cycles']:,.0f} (model {t['predicted_interval']:,}) "
             f"| {t['mac_utilization']:.1%} | {50e6 / t['interval_cycles']:,.0f} "
-            f"| {f'{fmax:.1f} MHz{where}' if fmax else '-'} "
             f"| {at_fmax} |")
     lines += ["", "| model | config | device | resources (Yosys; nextpnr for iCE40 and ECP5) "
-                  "| fmax after routing |", "|---|---|---|---|---|"]
+                  "| fmax after routing (the slowest placer seed; each seed's) |",
+              "|---|---|---|---|---|"]
     for r in doc["rows"]:
         for s in (r.get("synth") or {}).values():
-            fmax = f"{s['fmax_mhz']:.1f} MHz" if s.get("fmax_mhz") else "(no open place and route)"
+            fmax = fmt_fmax(s) if s.get("fmax_mhz") else "(no open place and route)"
             lines.append(f"| {r['model']} | {r['config']} | {s['device']} "
                          f"| {fmt_resources(s)} | {fmax} |")
     paths = [(r, s) for r in doc["rows"] for s in (r.get("synth") or {}).values()
@@ -162,8 +187,9 @@ def markdown(doc: dict) -> str:
     for r, s in paths:
         steps = s["critical_path"]
         source = next((line for line in steps if "Source" in line), steps[0])
-        lines += ["", f"Critical path of {r['model']} {r['config']} on the {s['device']}: "
-                      f"`{source}` ... `{steps[-1]}`"]
+        seed = f" (seed {s['seed']}, the slowest)" if len(s.get("seeds") or {}) > 1 else ""
+        lines += ["", f"Critical path of {r['model']} {r['config']} on the {s['device']}"
+                      f"{seed}: `{source}` ... `{steps[-1]}`"]
     lines += ["", "| model | LiteRT int8 on this CPU (images/s, 1 image per invoke) "
                   "| LiteRT ms per image, 1 thread: float32 / int8 |", "|---|---|---|"]
     for name, m in doc["models"].items():
@@ -220,6 +246,12 @@ def main() -> int:
     ap.add_argument("--router", choices=ROUTERS, default=DEFAULT_ROUTER,
                     help="nextpnr's router (default router2: it routes mnist_cnn's ECP5 build "
                          "in minutes, where router1 took over 30)")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], metavar="SEED",
+                    help="nextpnr's placer seeds: each placed design is placed at every one "
+                         "and the table gives the slowest seed's fmax, every seed's beside it "
+                         "(default 1 2 3: one seed's fmax is a draw)")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                    help="synthesis and place-and-route runs at once (default: one per core)")
     ap.add_argument("--mnist-dir", help="MNIST IDX folder (default $MNIST_DIR or download)")
     ap.add_argument("--out", type=Path, default=Path("build"), help="folder for bench.json, "
                                                                     "bench.md (default build)")
@@ -231,36 +263,65 @@ def main() -> int:
         os.environ["CNN2FPGA_VERBOSE"] = "1"
     if args.rtl_n is not None and args.rtl_n < 3:
         raise ValueError(f"--rtl-n {args.rtl_n}: an interval needs at least 3 images")
+    if args.jobs < 1:
+        raise ValueError(f"--jobs {args.jobs}: at least 1")
+    if len(set(args.seeds)) != len(args.seeds) or min(args.seeds) < 0:
+        raise ValueError(f"--seeds {' '.join(map(str, args.seeds))}: distinct seeds, 0 or more")
     if args.readme and args.model and set(args.model) != {r[0] for r in ROWS}:
         raise ValueError("--readme with --model: the README's table would lose the other "
                          "presets' rows; run all of them")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Keras for the float accuracy
     start = time.monotonic()
-    models, rows = {}, []
-    for model, name, targets in ROWS:
-        if args.model and model not in args.model:
-            continue
-        targets = [t for t in targets if not args.targets or t in args.targets]
-        if model not in models:
-            models[model] = model_figures(model, args)
-        fig = models[model]
-        conf = cfg.validate(fig["net"], cfg.load(
-            presets.hw_config(model, None if name == "default" else name)))
-        dsp_bits = 16 if "ice40" in targets else 0
-        folder = args.out / "bench" / f"{model}_{name}"
-        print(f"{model} {name}: " + cfg.describe(conf),
-              flush=True)
-        row = {"model": model, "config": name, "layers": cfg.to_json(conf),
-               "requant_dsp_bits": dsp_bits,
-               "rtl": rtl_figures(fig, conf, dsp_bits, folder, args.rtl_n), "synth": {}}
-        if not args.no_synth:
-            for target in targets:
-                row["synth"][target] = synth_figures(fig, conf, dsp_bits, target, folder,
-                                                     synth.FREQ_MHZ[target], args.router)
-        rows.append(row)
+    models, rows, pending = {}, [], {}
+    with Runner(workers=args.jobs) as runner:
+        for model, name, targets in ROWS:
+            if args.model and model not in args.model:
+                continue
+            targets = [t for t in targets if not args.targets or t in args.targets]
+            if model not in models:
+                models[model] = model_figures(model, args)
+            fig = models[model]
+            conf = cfg.validate(fig["net"], cfg.load(
+                presets.hw_config(model, None if name == "default" else name)))
+            dsp_bits = 16 if "ice40" in targets else 0
+            folder = args.out / "bench" / f"{model}_{name}"
+            print(f"{model} {name}: " + cfg.describe(conf),
+                  flush=True)
+            row = {"model": model, "config": name, "layers": cfg.to_json(conf),
+                   "requant_dsp_bits": dsp_bits, "synth": {}}
+            # the synthesis runs go to the workers first, so they run beside Verilator
+            for target in [] if args.no_synth else targets:
+                for seed in args.seeds if target in synth.PNR else args.seeds[:1]:
+                    job = {"net": fig["net"], "config": conf, "dsp_bits": dsp_bits,
+                           "input_max": fig["src"].input_max,
+                           "input_offset": fig["src"].input_offset, "target": target,
+                           "freq_mhz": synth.FREQ_MHZ[target], "router": args.router,
+                           "seed": seed, "folder": folder / f"synth_{target}" / f"s{seed}"}
+                    pending[runner.submit(synth_job, job)] = (row, target, seed)
+            row["rtl"] = rtl_figures(fig, conf, dsp_bits, folder, args.rtl_n)
+            rows.append(row)
+        runs = {}
+        while pending:
+            print(f"  Yosys and nextpnr: {len(pending)} run(s) left ({runner.describe()}) ...",
+                  flush=True)
+            done, _ = runner.wait_any(set(pending))
+            for future in done:
+                row, target, seed = pending.pop(future)
+                got = future.result()
+                fmax = (f"{got['fmax_mhz']:.2f} MHz" if got.get("fmax_mhz") else
+                        "resources (no open place and route)" if target not in synth.PNR else
+                        "not placed: " + ", ".join(got.get("over") or ["no fmax"]))
+                print(f"  {row['model']} {row['config']} {target}"
+                      f"{f' seed {seed}' if target in synth.PNR else ''}: {fmax}", flush=True)
+                runs.setdefault((id(row), target), []).append(got)
+        for row in rows:
+            for target in ROW_TARGETS.get((row["model"], row["config"]), ()):
+                if (id(row), target) in runs:
+                    row["synth"][target] = synth_figures(runs[(id(row), target)])
     tools = [] if args.no_synth else [synth.version()] + [
-        synth.nextpnr_version(t) for t in ("ecp5", "ice40")] + [f"--router {args.router}"]
-    doc = {"date": time.strftime("%Y-%m-%d"),
+        synth.nextpnr_version(t) for t in ("ecp5", "ice40")] + [
+        f"--router {args.router}", f"--seeds {' '.join(map(str, args.seeds))}"]
+    doc = {"date": time.strftime("%Y-%m-%d"), "commit": synth.source_commit(),
            "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
                       f"{platform.python_version()}",
            "tools": ", ".join(t for t in tools if t) or "synthesis skipped",
