@@ -161,7 +161,7 @@ board-test: venv
 	$(C2F) board-test --board $(BOARD) $(if $(PORT),--port $(PORT),--sim) $(if $(N),--n $(N)) $(if $(filter command line environment,$(origin MODEL)),--model $(MODEL))
 
 sweep: venv
-	$(C2F) sweep --model $(MODEL) $(if $(filter command line,$(origin TARGET)),--target $(TARGET)) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+	$(C2F) sweep --model $(MODEL) $(if $(filter command line,$(origin TARGET)),--target $(TARGET)) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(SWEEP_ARGS)
 
 mcu-report: venv
 	$(C2F) mcu-report --model $(MODEL)

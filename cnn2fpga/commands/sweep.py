@@ -24,10 +24,13 @@ Examples:
   cnn2fpga sweep --model digits_cnn --budgets 4 8 --n 8
   cnn2fpga sweep --model digits_cnn --target ecp5     # + fmax, images/s at fmax
   cnn2fpga sweep --model mnist_cnn --target ecp5 --seeds 1 2 3 --scheduler tcp://pnr:8786
+  cnn2fpga sweep --model digits_cnn --target ecp5 --seeds 1 2 3 --budgets --readme
+                                   # smallest, default, fastest: docs/hardware.md's table
 """
 import argparse
 import json
 import os
+import time
 from pathlib import Path
 
 from cnn2fpga.commands._cli import add_model_args, resolve_model, run
@@ -77,6 +80,51 @@ def plot(rows, path, model, clock_mhz, macs, floor):
     fig.tight_layout()
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
+
+
+def marks(model: str, target: str | None) -> tuple[str, str]:
+    """The markers of a sweep's block in a docs page: one block per model and target."""
+    key = f"sweep:{model}:{target or 'verilator'}"
+    return f"<!-- {key}:start -->", f"<!-- {key}:end -->"
+
+
+def markdown(doc: dict) -> str:
+    """A sweep's table for a docs page, from sweep.json's contents: every config's cycles and,
+    placed, its fmax at each seed (the slowest the figure), and the fastest over the smallest."""
+    seeds = doc.get("seeds") or []
+    placed = bool(doc.get("target"))
+    where = (f", each config placed and routed on the {doc['rows'][0].get('device')} at "
+             f"placer seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))} "
+             f"(nextpnr aiming at {doc['aim_mhz']:g} MHz, {doc['router']})" if placed else "")
+    lines = [f"Measured by `{doc['command']}` at commit {doc['commit']} ({doc['date']}): "
+             f"{doc['images']} images a config in Verilator, every logit against golden"
+             f"{where}.", "",
+             "| config | multipliers | interval / latency (clocks; cycle model equal) "
+             "| bit-exact |" + (" fmax (slowest seed; each seed's) | images/s at that fmax |"
+                                if placed else f" images/s at {doc['clock_mhz']:g} MHz |"),
+             "|---|---|---|---|" + ("---|---|" if placed else "---|")]
+    for r in doc["rows"]:
+        same = (r["interval_cycles"] == r["predicted_interval"]
+                and r["latency_cycles"] == r["predicted_latency"])
+        cycles = (f"{r['interval_cycles']:,.0f} / {r['latency_cycles']:,}"
+                  + ("" if same else f" (model {r['predicted_interval']:,} / "
+                                     f"{r['predicted_latency']:,})"))
+        cells = [f"{r['name']}: {r['describe']}", f"{r['multipliers']}", cycles,
+                 f"{r['bit_exact']} / {r['images']}"]
+        if not placed:
+            cells.append(f"{r['images_per_second']:,.0f}")
+        elif r.get("fmax_mhz") is None:
+            cells += ["over: " + ", ".join(r["over"]) if r.get("over") else "not placed", "-"]
+        else:
+            each = " / ".join(f"{p['fmax_mhz']:.1f}" if p["fmax_mhz"] else "-"
+                              for p in r["placements"])
+            cells += [f"{r['fmax_mhz']:.1f} MHz" + (f" ({each})" if len(seeds) > 1 else ""),
+                      f"{r['images_per_second_at_fmax']:,.0f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    if doc.get("ratio") is not None:
+        lines += ["", f"The fastest config's fmax over the smallest's (the slowest seed of "
+                      f"each): **{doc['ratio']:.2f}**."]
+    return "\n".join(lines) + "\n"
 
 
 def fmax_text(r: dict) -> str:
@@ -132,6 +180,10 @@ def main() -> int:
                          "installed (docs/performance.md, 'On a cluster')")
     ap.add_argument("--out", type=Path, help="folder (default build/<model>/sweep, "
                                              "build/<model>/sweep-<target> with --target)")
+    ap.add_argument("--readme", type=Path, nargs="?", const=Path("docs/hardware.md"),
+                    help="rewrite this page's block for the model and target (default "
+                         "docs/hardware.md; the block between <!-- sweep:MODEL:TARGET:start "
+                         "--> and its end marker must be there)")
     args = ap.parse_args()
     if args.n < 3:
         raise ValueError(f"--n {args.n}: an interval needs at least 3 images")
@@ -145,6 +197,12 @@ def main() -> int:
     if args.freq_mhz is None:
         args.freq_mhz = synth.FREQ_MHZ[args.target] if args.target else 100.0
     src = resolve_model(args)
+    if args.readme:  # refused now, not after an hour of place and route
+        start, end = marks(src.name, args.target)
+        text = args.readme.read_text() if args.readme.is_file() else ""
+        if start not in text or end not in text:
+            raise ValueError(f"--readme {args.readme}: no {start} ... {end} block to rewrite; "
+                             f"add the two markers where the table should go")
     net = src.load_net()
     images = np.asarray(src.load_data(args.mnist_dir).test.x[: args.n])
     want = golden.run_network(net, net.quantize_input(src.to_float(images))).logits
@@ -175,20 +233,30 @@ def main() -> int:
               f"{r['images_per_second']:9,.0f} "
               f"{'yes' if r['bit_exact'] == r['images'] else 'NO ':5s}" + fmax_text(r))
     out.mkdir(parents=True, exist_ok=True)
-    (out / "sweep.json").write_text(json.dumps({"model": src.name, "images": len(images),
-                                                "clock_mhz": args.clock_mhz,
-                                                "target": args.target,
-                                                "commit": synth.source_commit(),
-                                                "seeds": seeds, "router": args.router,
-                                                "aim_mhz": args.freq_mhz if args.target
-                                                else None, "rows": rows},
-                                               indent=1))
+    for r in rows:
+        r["describe"] = cfg.describe(dict(todo)[r["name"]])
+    ratio = sweep.fmax_ratio(rows)
+    command = " ".join(["cnn2fpga sweep --model", src.name, "--budgets",
+                        *map(str, budgets), "--n", str(len(images))]
+                       + (["--target", args.target, "--seeds", *map(str, seeds)]
+                          if args.target else []))
+    doc = {"model": src.name, "images": len(images), "clock_mhz": args.clock_mhz,
+           "target": args.target, "commit": synth.source_commit(),
+           "date": time.strftime("%Y-%m-%d"), "command": command, "seeds": seeds,
+           "router": args.router, "aim_mhz": args.freq_mhz if args.target else None,
+           "ratio": ratio, "rows": rows}
+    (out / "sweep.json").write_text(json.dumps(doc, indent=1))
     plot(rows, out / "sweep.png", src.name, args.clock_mhz, net.macs,
          cfg.interval(net, cfg.fastest(net)))
-    ratio = sweep.fmax_ratio(rows)
     if ratio is not None:
         print(f"fastest / smallest fmax (the minimum over seeds of each): {ratio:.2f}")
     print(f"wrote {out / 'sweep.json'} and {out / 'sweep.png'}")
+    if args.readme:
+        from cnn2fpga.commands.bench import update_readme
+
+        update_readme(args.readme, markdown(doc), marks(src.name, args.target))
+        print(f"updated the {src.name} {args.target or 'verilator'} sweep block of "
+              f"{args.readme}")
     return 0 if all(r["bit_exact"] == r["images"] for r in rows) else 1
 
 

@@ -106,3 +106,42 @@ def test_a_repeated_seed_is_refused(tmp_path):
                           cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 2 and "--seeds 1 1: a seed is repeated" in proc.stderr
     assert "Traceback" not in proc.stderr and not list(tmp_path.iterdir())
+
+
+def test_the_docs_table_gives_each_seed_and_the_ratio():
+    """A placed sweep's block for docs/hardware.md: the slowest seed's fmax with each seed's,
+    images/s at it, the fastest over the smallest, the command and commit that made them."""
+    from scripts.sweep import markdown
+
+    def row(name, mults, interval, fmaxes):
+        got = sweep.summarize({"name": name, "describe": f"{name} config",
+                               "multipliers": mults, "interval_cycles": interval,
+                               "predicted_interval": interval, "latency_cycles": 2 * interval,
+                               "predicted_latency": 2 * interval, "bit_exact": 4,
+                               "images": 4},
+                              [placement(s, f) for s, f in zip((1, 2, 3), fmaxes)])
+        return got
+
+    rows = [row("smallest", 2, 1000, (110.0, 120.0, 115.0)),
+            row("fastest", 80, 50, (99.0, 88.0, 101.0))]
+    doc = {"model": "m", "images": 4, "clock_mhz": 50.0, "target": "ecp5", "commit": "abc1234",
+           "date": "2026-12-07", "command": "cnn2fpga sweep --model m --target ecp5",
+           "seeds": [1, 2, 3], "router": "router2", "aim_mhz": 100.0,
+           "ratio": sweep.fmax_ratio(rows), "rows": rows}
+    table = markdown(doc)
+    assert "`cnn2fpga sweep --model m --target ecp5` at commit abc1234" in table
+    assert "| smallest: smallest config | 2 | 1,000 / 2,000 | 4 / 4 | 110.0 MHz " \
+           "(110.0 / 120.0 / 115.0) | 110,000 |" in table
+    assert "| 88.0 MHz (99.0 / 88.0 / 101.0) | 1,760,000 |" in table
+    assert "**0.80**" in table  # 88 / 110
+
+
+def test_a_page_without_the_block_is_refused_before_the_sweep(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("no markers here\n")
+    proc = subprocess.run([sys.executable, "scripts/sweep.py", "--model", "digits_cnn",
+                           "--target", "ecp5", "--readme", str(page), "--out",
+                           str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 2 and "<!-- sweep:digits_cnn:ecp5:start -->" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "out").exists()
+    assert page.read_text() == "no markers here\n"
