@@ -145,3 +145,13 @@ def test_a_page_without_the_block_is_refused_before_the_sweep(tmp_path):
     assert proc.returncode == 2 and "<!-- sweep:digits_cnn:ecp5:start -->" in proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "out").exists()
     assert page.read_text() == "no markers here\n"
+
+
+def test_hardware_page_has_the_presets_sweep_blocks():
+    from scripts.sweep import marks
+
+    text = (ROOT / "docs" / "hardware.md").read_text()
+    for model in ("mnist_cnn", "digits_cnn"):
+        start, end = marks(model, "ecp5")
+        assert text.count(start) == 1 and text.count(end) == 1
+        assert text.index(start) < text.index(end)
