@@ -19,8 +19,13 @@ DP16KD read without its output register takes 5.8 ns). A value is read R = W x C
 row) after it was written, so two beats ahead is safe when R >= 3; the one geometry with R < 3
 (W = 2 and one channel word) reads one beat ahead, straight into ``above``.
 
-Handshake (hdl/lib/stream.py): ``s.ready = not m.valid or m.ready`` -- a beat is taken whenever
-the output register is free or being emptied on the same edge.
+Handshake (hdl/lib/stream.py): the output is a skid buffer (``hdl.lib.skid_buffer``), so
+``s.ready`` is a register, ``not full``: a result produced while ``m`` stalls with one on it
+waits in the skid register, and the block takes no beat until it moves on. ``m.ready`` is
+never in the same clock as ``s.ready``: a chain of blocks whose readies pass straight through
+(a convolution's input packer, this pool, the drain before it) would be one combinational path
+from the packer's count to the drain's credit and the engine's enable (the mnist_cnn
+default's limit at 061c0ae, seed 2: 8.2 of 10.2 ns routing).
 
 Throughput and latency: one input beat per clock with no gaps or stalls, so an image takes
 ``cycles(H, W, C, lanes) = H * W * C / lanes`` clocks; each output leaves one clock after the
@@ -174,10 +179,16 @@ def maxpool2x2(clk, rst, s, m, *, h: int, w: int, c: int, lanes: int = 1):
     hmax, vmax, hold, above = word(), word(), word(), word()
     maxima = lane_maxima(s.data, hold, above, hmax, vmax, lanes=lanes)
 
+    full = Signal(bool(0))  # a result waits in ``skid`` for m
+    skid = word()
+    out_beat = Signal(bool(0))  # this beat completes a 2x2 window
+
     @always_comb
     def handshake():
-        s.ready.next = (not m.valid) or m.ready
-        take.next = s.valid and ((not m.valid) or m.ready)
+        s.ready.next = not full
+        take.next = s.valid and not full
+        out_beat.next = (s.valid and not full and x % 2 == 1 and y % 2 == 1
+                         and x < 2 * wo and y < 2 * (h // 2))
 
     col_n = Signal(intbv(0, min=0, max=max(2, wo * c)))   # col after this beat
     x_n = Signal(intbv(0, min=0, max=w))                   # x and ch after this beat
@@ -242,13 +253,24 @@ def maxpool2x2(clk, rst, s, m, *, h: int, w: int, c: int, lanes: int = 1):
                 rowbuf[col].next = hmax
 
     @always_seq(clk.posedge, reset=rst)
-    def control():
-        if m.valid and m.ready:
-            m.valid.next = 0
-        if take:
-            if x % 2 == 1 and y % 2 == 1 and x < 2 * wo and y < 2 * (h // 2):
+    def result():
+        if full:
+            if m.ready:
+                m.data.next = skid
+                full.next = 0
+        elif out_beat:
+            if m.valid and not m.ready:
+                skid.next = vmax
+                full.next = 1
+            else:
                 m.valid.next = 1
                 m.data.next = vmax
+        elif m.valid and m.ready:
+            m.valid.next = 0
+
+    @always_seq(clk.posedge, reset=rst)
+    def control():
+        if take:
             # counters: channel fastest, then column, then row
             col.next = col_n
             ch.next = ch_n
@@ -259,4 +281,4 @@ def maxpool2x2(clk, rst, s, m, *, h: int, w: int, c: int, lanes: int = 1):
                 else:
                     y.next = y + 1
 
-    return handshake, cols, read, read_above, maxima, memories, control
+    return handshake, cols, read, read_above, maxima, memories, result, control
