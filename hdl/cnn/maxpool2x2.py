@@ -19,13 +19,14 @@ DP16KD read without its output register takes 5.8 ns). A value is read R = W x C
 row) after it was written, so two beats ahead is safe when R >= 3; the one geometry with R < 3
 (W = 2 and one channel word) reads one beat ahead, straight into ``above``.
 
-Handshake (hdl/lib/stream.py): the output is a skid buffer (``hdl.lib.skid_buffer``), so
-``s.ready`` is a register, ``not full``: a result produced while ``m`` stalls with one on it
-waits in the skid register, and the block takes no beat until it moves on. ``m.ready`` is
-never in the same clock as ``s.ready``: a chain of blocks whose readies pass straight through
-(a convolution's input packer, this pool, the drain before it) would be one combinational path
-from the packer's count to the drain's credit and the engine's enable (the mnist_cnn
-default's limit at 061c0ae, seed 2: 8.2 of 10.2 ns routing).
+Handshake (hdl/lib/stream.py): the results go into a two-place FIFO of registers (``r0``,
+``r1``, written in turn straight from the comparisons; ``m.data`` is the one to read next), and
+``s.ready`` is ``cnt != 2``, a register's: a beat is taken while a result would have a place.
+``m.ready`` is never in the same clock as ``s.ready``: a chain of blocks whose readies pass
+straight through (a convolution's input packer, this pool, the drain before it) was one
+combinational path from the packer's count to the drain's credit and the engine's enable (the
+mnist_cnn default's limit at 061c0ae, seed 2: 8.2 of 10.2 ns routing). With ``m`` always ready
+the FIFO holds at most one result, so the timing is a single output register's.
 
 Throughput and latency: one input beat per clock with no gaps or stalls, so an image takes
 ``cycles(H, W, C, lanes) = H * W * C / lanes`` clocks; each output leaves one clock after the
@@ -179,16 +180,27 @@ def maxpool2x2(clk, rst, s, m, *, h: int, w: int, c: int, lanes: int = 1):
     hmax, vmax, hold, above = word(), word(), word(), word()
     maxima = lane_maxima(s.data, hold, above, hmax, vmax, lanes=lanes)
 
-    full = Signal(bool(0))  # a result waits in ``skid`` for m
-    skid = word()
+    r0, r1 = word(), word()  # the results not yet read, in turn
+    wptr, rptr = Signal(bool(0)), Signal(bool(0))
+    cnt = Signal(intbv(0, min=0, max=3))
     out_beat = Signal(bool(0))  # this beat completes a 2x2 window
+    pop = Signal(bool(0))
 
     @always_comb
     def handshake():
-        s.ready.next = not full
-        take.next = s.valid and not full
-        out_beat.next = (s.valid and not full and x % 2 == 1 and y % 2 == 1
+        s.ready.next = cnt != 2
+        take.next = s.valid and cnt != 2
+        out_beat.next = (s.valid and cnt != 2 and x % 2 == 1 and y % 2 == 1
                          and x < 2 * wo and y < 2 * (h // 2))
+
+    @always_comb
+    def head():
+        m.valid.next = cnt != 0
+        pop.next = cnt != 0 and m.ready
+        if rptr:
+            m.data.next = r1
+        else:
+            m.data.next = r0
 
     col_n = Signal(intbv(0, min=0, max=max(2, wo * c)))   # col after this beat
     x_n = Signal(intbv(0, min=0, max=w))                   # x and ch after this beat
@@ -252,21 +264,24 @@ def maxpool2x2(clk, rst, s, m, *, h: int, w: int, c: int, lanes: int = 1):
             elif y % 2 == 0:
                 rowbuf[col].next = hmax
 
-    @always_seq(clk.posedge, reset=rst)
-    def result():
-        if full:
-            if m.ready:
-                m.data.next = skid
-                full.next = 0
-        elif out_beat:
-            if m.valid and not m.ready:
-                skid.next = vmax
-                full.next = 1
+    @always(clk.posedge)
+    def results():
+        if out_beat:
+            if wptr:
+                r1.next = vmax
             else:
-                m.valid.next = 1
-                m.data.next = vmax
-        elif m.valid and m.ready:
-            m.valid.next = 0
+                r0.next = vmax
+
+    @always_seq(clk.posedge, reset=rst)
+    def places():
+        if out_beat:
+            wptr.next = not wptr
+        if pop:
+            rptr.next = not rptr
+        if out_beat and not pop:
+            cnt.next = cnt + 1
+        elif pop and not out_beat:
+            cnt.next = cnt - 1
 
     @always_seq(clk.posedge, reset=rst)
     def control():
@@ -281,4 +296,4 @@ def maxpool2x2(clk, rst, s, m, *, h: int, w: int, c: int, lanes: int = 1):
                 else:
                     y.next = y + 1
 
-    return handshake, cols, read, read_above, maxima, memories, result, control
+    return handshake, cols, read, read_above, maxima, memories, head, results, places, control
