@@ -122,8 +122,9 @@ def markdown(doc: dict) -> str:
                       f"{r['images_per_second_at_fmax']:,.0f}"]
         lines.append("| " + " | ".join(cells) + " |")
     if doc.get("ratio") is not None:
-        lines += ["", f"The fastest config's fmax over the smallest's (the slowest seed of "
-                      f"each): **{doc['ratio']:.2f}**."]
+        fastest = [r["name"] for r in doc["rows"] if r["name"] != "smallest"][-1]
+        lines += ["", f"The fastest config's ({fastest}) fmax over the "
+                      f"smallest's (the slowest seed of each): **{doc['ratio']:.2f}**."]
     return "\n".join(lines) + "\n"
 
 

@@ -84,6 +84,10 @@ def test_the_minimum_over_seeds_counts():
     assert got["images_per_second_at_fmax"] == 90e6 / 1000
     rows = [{"name": "smallest", "fmax_mhz": 120.0}, got | {"name": "fastest"}]
     assert sweep.fmax_ratio(rows) == 0.75
+    # the fastest config is the default (one row, the default's name): the last row
+    rows = [{"name": "smallest", "fmax_mhz": 120.0}, got | {"name": "default"}]
+    assert sweep.fmax_ratio(rows) == 0.75
+    assert sweep.fmax_ratio(rows[:1]) is None
 
 
 def test_a_seed_that_does_not_fit_leaves_no_fmax():
@@ -133,7 +137,7 @@ def test_the_docs_table_gives_each_seed_and_the_ratio():
     assert "| smallest: smallest config | 2 | 1,000 / 2,000 | 4 / 4 | 110.0 MHz " \
            "(110.0 / 120.0 / 115.0) | 110,000 |" in table
     assert "| 88.0 MHz (99.0 / 88.0 / 101.0) | 1,760,000 |" in table
-    assert "**0.80**" in table  # 88 / 110
+    assert "The fastest config's (fastest) fmax" in table and "**0.80**" in table  # 88 / 110
 
 
 def test_a_page_without_the_block_is_refused_before_the_sweep(tmp_path):
