@@ -73,9 +73,9 @@ def test_the_slowest_seed_is_the_figure():
     table = markdown(doc)
     assert "at commit abc1234" in table
     assert "| 9,540,000 (ecp5) |" in table  # 95.4 MHz / 10 clocks
-    assert "| 95.4 MHz (seeds 1, 2, 3: 95.4 / 98.7 / 97.1) |" in table
+    assert "| 95.40 MHz (seeds 1, 2, 3: 95.40 / 98.70 / 97.10) |" in table
     assert "(seed 1, the slowest): `Source path1`" in table
-    assert table.count("95.4 MHz") == 1  # the figure appears once
+    assert table.count("95.40 MHz") == 1  # the figure appears once
 
 
 @pytest.mark.parametrize("args,msg", [(["--rtl-n", "2"], "--rtl-n 2"),

@@ -121,12 +121,13 @@ def synth_figures(runs: list[dict]) -> dict:
 
 
 def fmt_fmax(s: dict) -> str:
-    """``95.4 MHz`` for one seed; ``95.4 MHz (seeds 1, 2, 3: 95.4 / 98.7 / 97.1)`` for more."""
+    """``95.40 MHz`` for one seed; ``95.40 MHz (seeds 1, 2, 3: 95.40 / 98.70 / 97.10)`` for
+    more."""
     seeds = s.get("seeds") or {}
     if len(seeds) < 2:
-        return f"{s['fmax_mhz']:.1f} MHz"
-    each = " / ".join(f"{v:.1f}" if v else "-" for v in seeds.values())
-    return f"{s['fmax_mhz']:.1f} MHz (seeds {', '.join(seeds)}: {each})"
+        return f"{s['fmax_mhz']:.2f} MHz"
+    each = " / ".join(f"{v:.2f}" if v else "-" for v in seeds.values())
+    return f"{s['fmax_mhz']:.2f} MHz (seeds {', '.join(seeds)}: {each})"
 
 
 def fmt_resources(s: dict | None) -> str:

@@ -116,9 +116,9 @@ def markdown(doc: dict) -> str:
         elif r.get("fmax_mhz") is None:
             cells += ["over: " + ", ".join(r["over"]) if r.get("over") else "not placed", "-"]
         else:
-            each = " / ".join(f"{p['fmax_mhz']:.1f}" if p["fmax_mhz"] else "-"
+            each = " / ".join(f"{p['fmax_mhz']:.2f}" if p["fmax_mhz"] else "-"
                               for p in r["placements"])
-            cells += [f"{r['fmax_mhz']:.1f} MHz" + (f" ({each})" if len(seeds) > 1 else ""),
+            cells += [f"{r['fmax_mhz']:.2f} MHz" + (f" ({each})" if len(seeds) > 1 else ""),
                       f"{r['images_per_second_at_fmax']:,.0f}"]
         lines.append("| " + " | ".join(cells) + " |")
     if doc.get("ratio") is not None:

@@ -134,9 +134,9 @@ def test_the_docs_table_gives_each_seed_and_the_ratio():
            "ratio": sweep.fmax_ratio(rows), "rows": rows}
     table = markdown(doc)
     assert "`cnn2fpga sweep --model m --target ecp5` at commit abc1234" in table
-    assert "| smallest: smallest config | 2 | 1,000 / 2,000 | 4 / 4 | 110.0 MHz " \
-           "(110.0 / 120.0 / 115.0) | 110,000 |" in table
-    assert "| 88.0 MHz (99.0 / 88.0 / 101.0) | 1,760,000 |" in table
+    assert "| smallest: smallest config | 2 | 1,000 / 2,000 | 4 / 4 | 110.00 MHz " \
+           "(110.00 / 120.00 / 115.00) | 110,000 |" in table
+    assert "| 88.00 MHz (99.00 / 88.00 / 101.00) | 1,760,000 |" in table
     assert "The fastest config's (fastest) fmax" in table and "**0.80**" in table  # 88 / 110
 
 
