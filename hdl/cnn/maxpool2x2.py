@@ -19,17 +19,29 @@ DP16KD read without its output register takes 5.8 ns). A value is read R = W x C
 row) after it was written, so two beats ahead is safe when R >= 3; the one geometry with R < 3
 (W = 2 and one channel word) reads one beat ahead, straight into ``above``.
 
-Handshake (hdl/lib/stream.py): the results go into a two-place FIFO of registers (``r0``,
-``r1``, written in turn straight from the comparisons; ``m.data`` is the one to read next), and
-``s.ready`` is ``cnt != 2``, a register's: a beat is taken while a result would have a place.
+The vertical maximum (three comparisons and a choice, on every lane) is taken a clock after
+the beat: the beat's value and its ``hold`` and ``above`` partners are registered where the pool
+is placed (``d1``, ``h1``, ``a1``), so neither the route from the block before (a convolution's
+drain FIFO) nor the comparisons share a clock with the other (the mnist_cnn default's seed-3
+limit at 2d15e59: conv1's drain FIFO into pool1's comparisons, 3.4 ns of logic and 7.2 of
+routing). The horizontal maximum written to the row buffer is one comparison and stays in the
+beat's clock, so the row buffer's timing is unchanged.
+
+Handshake (hdl/lib/stream.py): the results go into a three-place FIFO of registers (``r0``,
+``r1``, ``r2``, written in turn from the comparisons; ``m.data`` is the one to read next).
+``cnt`` counts the places taken or promised (a beat that completes a window promises one as it
+is taken) and ``s.ready`` is ``cnt != 3``, kept in a flip-flop of its own; ``full`` counts the places written,
+and ``m.valid`` is ``full != 0``. A place promised at clock t is written at t + 1, read at t + 2
+at the earliest and counted free at t + 3, so with ``m`` always ready three places let a window
+complete on every clock (as the C channel words of an odd row's odd column do).
 ``m.ready`` is never in the same clock as ``s.ready``: a chain of blocks whose readies pass
 straight through (a convolution's input packer, this pool, the drain before it) was one
 combinational path from the packer's count to the drain's credit and the engine's enable (the
 mnist_cnn default's limit at 061c0ae, seed 2: 8.2 of 10.2 ns routing). With ``m`` always ready
-the FIFO holds at most one result, so the timing is a single output register's.
+the FIFO holds at most one result.
 
 Throughput and latency: one input beat per clock with no gaps or stalls, so an image takes
-``cycles(H, W, C, lanes) = H * W * C / lanes`` clocks; each output leaves one clock after the
+``cycles(H, W, C, lanes) = H * W * C / lanes`` clocks; each output leaves two clocks after the
 input that completes it.
 """
 from __future__ import annotations
@@ -47,9 +59,9 @@ def cycles(h: int, w: int, c: int, lanes: int = 1) -> int:
 
 def trace(h: int, w: int, c: int, t_in) -> list[int]:
     """Timing model of one image: ``t_in[i]`` is the clock input value i is taken (the values
-    of one beat share it); each output leaves one clock after the input value that completes
-    its 2x2 window."""
-    return [t_in[((2 * py + 1) * w + 2 * px + 1) * c + ch] + 1
+    of one beat share it); each output leaves two clocks after the input value that completes
+    its 2x2 window (its comparisons a clock after the beat, the result register the next)."""
+    return [t_in[((2 * py + 1) * w + 2 * px + 1) * c + ch] + 2
             for py in range(h // 2) for px in range(w // 2) for ch in range(c)]
 
 
@@ -65,16 +77,25 @@ def check_params(h: int, w: int, c: int, lanes: int = 1) -> None:
 
 
 @block
-def max3(data, hold, above, hmax, vmax):
-    """hmax = max(hold, data), vmax = max(above, hold, data), all int8."""
+def max2(data, hold, hmax):
+    """hmax = max(hold, data), int8."""
     @always_comb
-    def maxima():
-        # max(above, max(hold, data)) from three comparisons side by side, not two in a row
-        # (the slowest path of the iCE40 build when they were chained)
+    def maximum():
         if hold > data:
             hmax.next = hold
         else:
             hmax.next = data
+
+    return maximum
+
+
+@block
+def max3(data, hold, above, vmax):
+    """vmax = max(above, hold, data), int8."""
+    @always_comb
+    def maximum():
+        # three comparisons side by side, not two in a row (the slowest path of the iCE40
+        # build when they were chained)
         if above > hold and above > data:
             vmax.next = above
         elif hold > data:
@@ -82,26 +103,30 @@ def max3(data, hold, above, hmax, vmax):
         else:
             vmax.next = data
 
-    return maxima
+    return maximum
 
 
 @block
-def lane_maxima(data, hold, above, hmax, vmax, *, lanes: int):
-    """``max3`` lane by lane on words of ``lanes`` int8 values."""
+def lane_maxima(data, hold, above, out, *, lanes: int):
+    """``out`` = max(hold, data) lane by lane on words of ``lanes`` int8 values (``above``
+    None), or max(above, hold, data)."""
     if lanes == 1:
-        return max3(data, hold, above, hmax, vmax)
+        return max2(data, hold, out) if above is None else max3(data, hold, above, out)
 
     def int8():
         return Signal(intbv(0, min=-128, max=128))
 
-    insts, hs, vs = [], [], []
+    insts, outs = [], []
     for i in range(lanes):
-        d, ho, ab, hm, vm = int8(), int8(), int8(), int8(), int8()
-        insts += [lane_of(data, d, i=i), lane_of(hold, ho, i=i), lane_of(above, ab, i=i),
-                  max3(d, ho, ab, hm, vm)]
-        hs.append(hm)
-        vs.append(vm)
-    insts += [concat_lanes(hs, hmax), concat_lanes(vs, vmax)]
+        d, ho, o = int8(), int8(), int8()
+        insts += [lane_of(data, d, i=i), lane_of(hold, ho, i=i)]
+        ab = None
+        if above is not None:
+            ab = int8()
+            insts.append(lane_of(above, ab, i=i))
+        insts.append(max2(d, ho, o) if ab is None else max3(d, ho, ab, o))
+        outs.append(o)
+    insts.append(concat_lanes(outs, out))
     return insts
 
 
@@ -178,29 +203,37 @@ def maxpool2x2(clk, rst, s, m, *, h: int, w: int, c: int, lanes: int = 1):
     col = Signal(intbv(0, min=0, max=max(2, wo * c)))      # (x // 2) * C + ch, a counter
     take = Signal(bool(0))
     hmax, vmax, hold, above = word(), word(), word(), word()
-    maxima = lane_maxima(s.data, hold, above, hmax, vmax, lanes=lanes)
+    d1, h1, a1 = word(), word(), word()  # the beat and its partners, a clock later
+    maxima = [lane_maxima(s.data, hold, None, hmax, lanes=lanes),
+              lane_maxima(d1, h1, a1, vmax, lanes=lanes)]
 
-    r0, r1 = word(), word()  # the results not yet read, in turn
-    wptr, rptr = Signal(bool(0)), Signal(bool(0))
-    cnt = Signal(intbv(0, min=0, max=3))
+    r0, r1, r2 = word(), word(), word()  # the results not yet read, in turn
+    wptr = Signal(intbv(0, min=0, max=3))
+    rptr = Signal(intbv(0, min=0, max=3))
+    cnt = Signal(intbv(0, min=0, max=4))   # places written or promised
+    rdy = Signal(bool(1))                  # cnt != 3
+    full = Signal(intbv(0, min=0, max=4))  # places written
     out_beat = Signal(bool(0))  # this beat completes a 2x2 window
+    out1 = Signal(bool(0))      # the beat a clock ago did: its result is written now
     pop = Signal(bool(0))
 
     @always_comb
     def handshake():
-        s.ready.next = cnt != 2
-        take.next = s.valid and cnt != 2
-        out_beat.next = (s.valid and cnt != 2 and x % 2 == 1 and y % 2 == 1
+        s.ready.next = rdy
+        take.next = s.valid and rdy
+        out_beat.next = (s.valid and rdy and x % 2 == 1 and y % 2 == 1
                          and x < 2 * wo and y < 2 * (h // 2))
 
     @always_comb
     def head():
-        m.valid.next = cnt != 0
-        pop.next = cnt != 0 and m.ready
-        if rptr:
+        m.valid.next = full != 0
+        pop.next = full != 0 and m.ready
+        if rptr == 0:
+            m.data.next = r0
+        elif rptr == 1:
             m.data.next = r1
         else:
-            m.data.next = r0
+            m.data.next = r2
 
     col_n = Signal(intbv(0, min=0, max=max(2, wo * c)))   # col after this beat
     x_n = Signal(intbv(0, min=0, max=w))                   # x and ch after this beat
@@ -266,22 +299,38 @@ def maxpool2x2(clk, rst, s, m, *, h: int, w: int, c: int, lanes: int = 1):
 
     @always(clk.posedge)
     def results():
-        if out_beat:
-            if wptr:
+        if take:
+            d1.next = s.data
+            h1.next = hold
+            a1.next = above
+        if out1:
+            if wptr == 0:
+                r0.next = vmax
+            elif wptr == 1:
                 r1.next = vmax
             else:
-                r0.next = vmax
+                r2.next = vmax
 
     @always_seq(clk.posedge, reset=rst)
     def places():
-        if out_beat:
-            wptr.next = not wptr
+        out1.next = out_beat
+        if out1:
+            wptr.next = 0 if wptr == 2 else wptr + 1
         if pop:
-            rptr.next = not rptr
+            rptr.next = 0 if rptr == 2 else rptr + 1
+        # rdy = cnt != 3 of the count after this clock, a flip-flop of its own
         if out_beat and not pop:
             cnt.next = cnt + 1
+            rdy.next = cnt != 2
         elif pop and not out_beat:
             cnt.next = cnt - 1
+            rdy.next = True
+        else:
+            rdy.next = cnt != 3
+        if out1 and not pop:
+            full.next = full + 1
+        elif pop and not out1:
+            full.next = full - 1
 
     @always_seq(clk.posedge, reset=rst)
     def control():
