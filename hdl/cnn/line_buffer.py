@@ -25,13 +25,18 @@ Memories (all ``ram``: one write and one registered read per clock, block-RAM sh
                           With Cg = 1 (a first layer's one channel) they are registers instead,
                           written as a beat leaves stage 1 and read directly.
 
-A row memory of ``ahead_bits`` or more (``AHEAD_BITS``: block-RAM sized) reads ahead: every clock, at the
+A row memory that is a block RAM reads ahead (``ahead``; by default a row of ``AHEAD_BITS`` or more
+that Yosys gives a DP16KD on the ECP5, ``hdl.lib.memories.blocks``): every clock, at the
 address the next beat will have (``addr``, or the one after it when a beat is taken this
 clock), into its own register, and a fabric register takes that word with the beat. So the
 block RAM's read (5.6-5.8 ns clock-to-out on the ECP5) drives only a register, never the next
 row's write or the window's column memories. Only the beat in stage 1 writes, at the address
 before ``addr``, so the word read ahead is never stale (a row of 2 words forwards the write).
-The same values every clock as reading with the beat.
+The same values every clock as reading with the beat. A row Yosys makes LUT RAM (the ECP5's
+26 x 128-bit rows of a 3x3 layer at SIMD 16) does not: its read is fast, and reading ahead put
+the handshake's multiplexer before the address of every LUT-RAM cell of the row (the fastest
+mnist_cnn sweep config's limit at 4e5d16f, 6-8.7 ns of routing); it reads at the address
+register with the beat.
 
 k = 1 needs neither: the window is the beat (a 1x1 convolution; with stride 2 it decimates).
 
@@ -55,6 +60,7 @@ from __future__ import annotations
 
 from myhdl import ConcatSignal, Signal, always, always_comb, always_seq, block, intbv
 
+from ..lib import memories as memories_
 from ..lib.counters import raster
 from ..lib.ram import ram
 from ..lib.stream import check_stream, wire
@@ -65,9 +71,9 @@ KERNELS = (1, 3, 5, 7)
 MAX_SIDE = 16
 # the most flip-flops one copy of the ready enables (a wider register is cut into pieces)
 CHUNK = 64
-# a row memory of at least this many bits reads ahead into a fabric register (block-RAM sized:
-# smaller rows are LUT RAM or flip-flops, whose read is fast, and on the iCE40 every flip-flop
-# costs a logic cell)
+# a row memory of at least this many bits that is a block RAM on the ECP5 reads ahead into a
+# fabric register (smaller rows are LUT RAM or flip-flops, whose read is fast, and on the iCE40
+# every flip-flop costs a logic cell)
 AHEAD_BITS = 1024
 STRIDES = (1, 2)
 
@@ -119,6 +125,13 @@ def check_params(h: int, w: int, c: int, simd: int, k=3, stride=1) -> None:
         raise ValueError(f"C={c} must be at least 1")
     if simd < 1 or c % simd:
         raise ValueError(f"SIMD={simd} must divide C={c}")
+
+
+def reads_ahead(depth: int, bits: int) -> bool:
+    """A row memory of ``depth`` words of ``bits`` reads ahead: it has ``AHEAD_BITS`` or more
+    and Yosys makes it a block RAM on the ECP5 (not LUT RAM)."""
+    row = memories_.Memory("ram", depth, bits, "")
+    return depth * bits >= AHEAD_BITS and memories_.blocks(row, "DP16KD") > 0
 
 
 @block
@@ -183,7 +196,7 @@ def enables(clk, rst, s_valid, v1, m_valid, m_ready, full_next, *, accept=None, 
 
 @block
 def line_buffer(clk, rst, s, m, *, h: int, w: int, c: int, simd: int = 1, k=3,
-                stride=1, full_next=None, ahead_bits: int = AHEAD_BITS):
+                stride=1, full_next=None, ahead: bool | None = None):
     check_params(h, w, c, simd, k, stride)
     kh, kw = pair(k)
     sh, sw = pair(stride)
@@ -229,7 +242,8 @@ def line_buffer(clk, rst, s, m, *, h: int, w: int, c: int, simd: int = 1, k=3,
 
     # the rows above: up[i] is row y-(kh-1)+i at this column (row i's word)
     up = [Signal(intbv(0)[b:]) for _ in range(kh - 1)]
-    ahead = row_depth * b >= ahead_bits
+    if ahead is None:
+        ahead = reads_ahead(row_depth, b)
     ahead_addr = Signal(intbv(0, min=0, max=max(2, row_depth)))  # addr after this clock
     addr_inc = Signal(intbv(1 % max(2, row_depth), min=0, max=max(2, row_depth)))  # addr's next
     for i in range(kh - 1):

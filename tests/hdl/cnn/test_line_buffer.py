@@ -170,12 +170,12 @@ def test_rectangular(tmp_path, h, w, c, simd, k, stride, gap, stall):
 @pytest.mark.parametrize("gap,stall", [(0.0, 0.0), (0.3, 0.4)])
 def test_rows_read_ahead(tmp_path, h, w, c, simd, k, stride, copies, gap, stall):
     """Row memories that read ahead into a fabric register (forced here on small rows with
-    ``ahead_bits=0``; block-RAM sized rows do it by default): the same windows under gaps and
+    ``ahead=True``; block-RAM sized rows do it by default): the same windows under gaps and
     stalls, a row of 2 words (the read meeting the write) and of 3 among them."""
     rng = np.random.default_rng(h * 100 + w * 10 + c)
     images = rng.integers(-128, 128, (3, h, w, c)).astype(np.int8)
     out, want, _ = simulate(tmp_path, images, simd, k=k, stride=stride, copies=copies,
-                            params={"ahead_bits": 0}, gap=gap, stall=stall, seed=c)
+                            params={"ahead": True}, gap=gap, stall=stall, seed=c)
     assert out == want
 
 
@@ -183,7 +183,7 @@ def test_rows_read_ahead_in_icarus(tmp_path):
     need_tools("iverilog", "vvp", "verilator")
     rng = np.random.default_rng(4)
     images = rng.integers(-128, 128, (2, 6, 5, 2)).astype(np.int8)
-    out, want, _ = simulate(tmp_path, images, 1, 3, 1, params={"ahead_bits": 0}, gap=0.3,
+    out, want, _ = simulate(tmp_path, images, 1, 3, 1, params={"ahead": True}, gap=0.3,
                             stall=0.3, hdl="icarus")
     assert out == want
     icarus.verilator_lint(tmp_path / "line_buffer_dut.v", "line_buffer_dut")
