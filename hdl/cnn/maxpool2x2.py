@@ -24,8 +24,12 @@ the beat: the beat's value and its ``hold`` and ``above`` partners are registere
 is placed (``d1``, ``h1``, ``a1``), so neither the route from the block before (a convolution's
 drain FIFO) nor the comparisons share a clock with the other (the mnist_cnn default's seed-3
 limit at 2d15e59: conv1's drain FIFO into pool1's comparisons, 3.4 ns of logic and 7.2 of
-routing). The horizontal maximum written to the row buffer is one comparison and stays in the
-beat's clock, so the row buffer's timing is unchanged.
+routing). The horizontal maximum that an even row writes to the row buffer is taken from the
+same registers, and written a clock after its beat (``we1`` at ``col1``; the digits_cnn
+default's seed-3 limit at dba2089: conv1's drain FIFO through the comparison into the LUT RAM's
+write data). The late write is read two beats ahead only R - 2 beats after its own, so it needs
+R >= 4; a row of fewer words (W x C < 4) writes in its beat's clock, from ``s.data`` and
+``hold``.
 
 Handshake (hdl/lib/stream.py): the results go into a three-place FIFO of registers (``r0``,
 ``r1``, ``r2``, written in turn from the comparisons; ``m.data`` is the one to read next).
@@ -204,7 +208,9 @@ def maxpool2x2(clk, rst, s, m, *, h: int, w: int, c: int, lanes: int = 1):
     take = Signal(bool(0))
     hmax, vmax, hold, above = word(), word(), word(), word()
     d1, h1, a1 = word(), word(), word()  # the beat and its partners, a clock later
-    maxima = [lane_maxima(s.data, hold, None, hmax, lanes=lanes),
+    late = w * c >= 4  # the row buffer written a clock after the beat
+    maxima = [lane_maxima(d1 if late else s.data, h1 if late else hold, None, hmax,
+                          lanes=lanes),
               lane_maxima(d1, h1, a1, vmax, lanes=lanes)]
 
     r0, r1, r2 = word(), word(), word()  # the results not yet read, in turn
@@ -289,13 +295,31 @@ def maxpool2x2(clk, rst, s, m, *, h: int, w: int, c: int, lanes: int = 1):
             if take:
                 above.next = rowbuf[col_n]
 
+    we1 = Signal(bool(0))  # the beat a clock ago writes the row buffer, at col1
+    col1 = Signal(intbv(0, min=0, max=max(2, wo * c)))
+
     @always(clk.posedge)
     def memories():
-        if take and x < 2 * wo and y < 2 * (h // 2):
-            if x % 2 == 0:
-                hbuf[ch].next = s.data
-            elif y % 2 == 0:
-                rowbuf[col].next = hmax
+        if take and x < 2 * wo and y < 2 * (h // 2) and x % 2 == 0:
+            hbuf[ch].next = s.data
+
+    @always(clk.posedge)
+    def row_now():
+        if take and x < 2 * wo and y < 2 * (h // 2) and x % 2 == 1 and y % 2 == 0:
+            rowbuf[col].next = hmax
+
+    @always_seq(clk.posedge, reset=rst)
+    def row_marks():
+        we1.next = take and x < 2 * wo and y < 2 * (h // 2) and x % 2 == 1 and y % 2 == 0
+        if take:
+            col1.next = col
+
+    @always(clk.posedge)
+    def row_late():
+        if we1:
+            rowbuf[col1].next = hmax
+
+    rows = [row_marks, row_late] if late else row_now
 
     @always(clk.posedge)
     def results():
@@ -345,4 +369,5 @@ def maxpool2x2(clk, rst, s, m, *, h: int, w: int, c: int, lanes: int = 1):
                 else:
                     y.next = y + 1
 
-    return handshake, cols, read, read_above, maxima, memories, head, results, places, control
+    return (handshake, cols, read, read_above, maxima, memories, rows, head, results, places,
+            control)

@@ -58,7 +58,7 @@ def test_random(tmp_path, h, w, c, gap, stall):
 @pytest.mark.parametrize("gap,stall", [(0.0, 0.0), (0.3, 0.4)])
 def test_wide_beats(tmp_path, h, w, c, lanes, gap, stall):
     """``lanes`` channels a beat (after a wide convolution): lane-by-lane maxima, an image in
-    H*W*C/lanes beats, each result one clock after the beat that completes it."""
+    H*W*C/lanes beats, each result two clocks after the beat that completes it."""
     rng = np.random.default_rng(h * 100 + w * 10 + c)
     images = rng.integers(-128, 128, (2, h, w, c)).astype(np.int8)
     t_in = []
