@@ -109,3 +109,15 @@ def test_sweep_plot_draws_the_compute_bound(tmp_path):
             [("smallest", 2, 2592), ("budget-4", 3, 1296), ("default", 12, 326)]]
     plot(rows, tmp_path / "sweep.png", "digits_cnn", 50.0, 3312, 326)
     assert (tmp_path / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_seed_that_placed_at_the_next_is_named_so():
+    """A run asked for seed 3 that nextpnr placed at seed 4 (seed 3 could not route) is
+    reported as seed 4, in the seeds list and as the slowest."""
+    from cnn2fpga.commands.bench import fmt_fmax, synth_figures
+
+    runs = [{"seed": 3, "placed_seed": 4, "fmax_mhz": 36.01},
+            {"seed": 1, "placed_seed": 1, "fmax_mhz": 37.64},
+            {"seed": 2, "placed_seed": 2, "fmax_mhz": 34.5}]
+    s = synth_figures(runs)
+    assert fmt_fmax(s) == "34.50 MHz (seeds 1, 2, 4: 37.64 / 34.50 / 36.01)"

@@ -111,13 +111,15 @@ def synth_job(job: dict) -> dict:
 
 def synth_figures(runs: list[dict]) -> dict:
     """One target's figures over its seeds: the slowest seed's resources, critical path and
-    fmax (``fmax_mhz``: what holds at every seed run), and every seed's fmax beside it."""
+    fmax (``fmax_mhz``: what holds at every seed run), and every seed's fmax beside it, named
+    by the seed that placed (nextpnr tries the next one when a seed cannot place or route)."""
     runs = sorted(runs, key=lambda r: r["seed"])
     routed = [r for r in runs if r.get("fmax_mhz")]
     if not routed:
         return runs[0]
     slowest = min(routed, key=lambda r: r["fmax_mhz"])
-    return {**slowest, "seeds": {str(r["seed"]): r.get("fmax_mhz") for r in runs}}
+    return {**slowest, "seeds": {str(r.get("placed_seed") or r["seed"]): r.get("fmax_mhz")
+                                 for r in runs}}
 
 
 def fmt_fmax(s: dict) -> str:
@@ -188,7 +190,8 @@ def markdown(doc: dict) -> str:
     for r, s in paths:
         steps = s["critical_path"]
         source = next((line for line in steps if "Source" in line), steps[0])
-        seed = f" (seed {s['seed']}, the slowest)" if len(s.get("seeds") or {}) > 1 else ""
+        placed = s.get("placed_seed") or s["seed"]
+        seed = f" (seed {placed}, the slowest)" if len(s.get("seeds") or {}) > 1 else ""
         lines += ["", f"Critical path of {r['model']} {r['config']} on the {s['device']}"
                       f"{seed}: `{source}` ... `{steps[-1]}`"]
     lines += ["", "| model | LiteRT int8 on this CPU (images/s, 1 image per invoke) "

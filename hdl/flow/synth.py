@@ -231,7 +231,14 @@ LEGALISE_FAILED = "Unable to find legal placement"
 # router2 on an unconstrained clock pin, at some placer seeds: no route from the pin to the
 # global clock network (digits_cnn 1x1 on the ECP5-85F at seed 1)
 CLOCK_ROUTE_FAILED = "Failed to route arc 0.0 of net 'clk"
-RETRY = (LEGALISE_FAILED, CLOCK_ROUTE_FAILED)
+# router2 whose overused wires stop falling: it does not give up by itself (the digits_cnn
+# up5k bench build at dba2089, seed 3: 2 wires overused from one pass to pass 51,000, 16
+# minutes, and on); ``run_nextpnr`` stops it after ``ROUTER_STUCK_PASSES`` passes without a
+# new low, and the next seed is tried
+ROUTER_STUCK = "router2 made no progress"
+ROUTER_STUCK_PASSES = 2000
+ROUTER2_PASS = re.compile(r"Info:\s+iter=(\d+) wires=\d+ overused=(\d+)")
+RETRY = (LEGALISE_FAILED, CLOCK_ROUTE_FAILED, ROUTER_STUCK)
 ROUTERS = ("router1", "router2")  # nextpnr's --router; router1 is nextpnr's own default
 # ours: router2 routed the mnist_cnn ECP5 build in 3 minutes where router1 took over 30
 DEFAULT_ROUTER = "router2"
@@ -254,7 +261,8 @@ def place_and_route(netlist: Path, asc: Path, *, pcf: Path | None = None, freq_m
     reason. Near the UP5K's capacity (the camera top, ~92 % of its logic cells) the analytic
     placer's legaliser may find no legal spot for the last cells from one start; then
     the next seeds are tried, up to ``tries`` in all, and ``seed`` reports the one that placed;
-    the same when router2 finds no route from the clock pin to the global clock network.
+    the same when router2 finds no route from the clock pin to the global clock network, or
+    stops making progress (``ROUTER_STUCK``).
     ``progress``: say on stderr what nextpnr is doing (``run_nextpnr``); ``router``: nextpnr's
     router (``ROUTERS``)."""
     if router not in ROUTERS:
@@ -327,11 +335,14 @@ def run_nextpnr(cmd: list, cwd: Path, log: Path | None, *, label: str,
     """Run nextpnr, its output line by line into ``log`` as it comes (``tail -f`` it: a large
     design can take an hour), and, with ``progress``, what it is doing on stderr: one line
     rewritten in place on a terminal, else a line when the phase changes (packing, placing,
-    routing, timing analysis) and every ``PNR_QUIET_MINUTES`` within one. Returns (exit
-    status, the whole output)."""
+    routing, timing analysis) and every ``PNR_QUIET_MINUTES`` within one. router2 is stopped
+    when ``ROUTER_STUCK_PASSES`` passes bring no fewer overused wires than its best, and the
+    output then ends with an ``ERROR: router2 made no progress`` line. Returns (exit status,
+    the whole output)."""
     start = time.monotonic()
     tty = sys.stderr.isatty()
     lines, shown, step, said = [], None, None, 0.0
+    best, best_at = None, 0  # router2's fewest overused wires, and its pass
     sink = open(log, "w") if log is not None else None
     try:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -342,6 +353,20 @@ def run_nextpnr(cmd: list, cwd: Path, log: Path | None, *, label: str,
                 sink.write(line)
                 sink.flush()
             echo(line)
+            passed = ROUTER2_PASS.search(line)
+            if passed:
+                at, over = int(passed.group(1)), int(passed.group(2))
+                if best is None or over < best:
+                    best, best_at = over, at
+                elif at - best_at >= ROUTER_STUCK_PASSES:
+                    proc.kill()
+                    stop = (f"ERROR: {ROUTER_STUCK}: {best} wire(s) overused since pass "
+                            f"{best_at:,}, still at pass {at:,}; stopped\n")
+                    lines.append(stop)
+                    if sink:
+                        sink.write(stop)
+                    echo(stop)
+                    break
             phase = pnr_phase(line) if progress else None
             if phase is None:
                 continue

@@ -185,6 +185,46 @@ echo placed > "$asc"
         ys.place_and_route(tmp_path / "d.json", tmp_path / "d.asc", freq_mhz=12)
 
 
+def test_a_stuck_router2_is_stopped_and_the_next_seed_tried(tmp_path, monkeypatch):
+    """A stand-in nextpnr-ice40 whose router2 passes never bring the overused wires below 2
+    at seed 1 (it would run for ever), and routes at seed 2: the first run is stopped after
+    ROUTER_STUCK_PASSES passes without progress, its log says so, and seed 2 is the result."""
+    from hdl.flow import synth as ys
+
+    fake = tmp_path / "nextpnr-ice40"
+    fake.write_text("""#!/bin/sh
+seed=""; asc=""
+while [ $# -gt 0 ]; do
+  case "$1" in --seed) seed=$2; shift;; --asc) asc=$2; shift;; esac; shift
+done
+echo "Info: 	         ICESTORM_LC:  3377/ 5280    63%"
+echo "Info:     iter=1 wires=30000 overused=40 overuse=41 archfail=NA"
+if [ "$seed" = "1" ]; then
+  i=2
+  while true; do
+    echo "Info:     iter=$i wires=30869 overused=2 overuse=2 archfail=NA"
+    i=$((i+1))
+  done
+fi
+echo "Info:     iter=2 wires=30869 overused=0 overuse=0 archfail=NA"
+echo "Info: Max frequency for clock 'clk': 36.01 MHz (PASS at 24.00 MHz)"
+echo routed > "$asc"
+""")
+    fake.chmod(0o755)
+    monkeypatch.setattr(ys, "tool", lambda name: str(fake))
+    monkeypatch.setattr(ys, "ROUTER_STUCK_PASSES", 50)
+    log = tmp_path / "nextpnr.log"
+    pnr = ys.place_and_route(tmp_path / "d.json", tmp_path / "d.asc", freq_mhz=24, log=log,
+                             router="router2")
+    assert pnr["seed"] == 2 and pnr["fmax_mhz"] == 36.01
+    returncode, text = ys.run_nextpnr([str(fake), "--seed", "1", "--asc", "x.asc"], tmp_path,
+                                      log, label="fake", progress=False)
+    assert returncode != 0
+    assert text.splitlines()[-1] == ("ERROR: router2 made no progress: 2 wire(s) overused "
+                                     "since pass 2, still at pass 52; stopped")
+    assert log.read_text().splitlines()[-1] == text.splitlines()[-1]
+
+
 def test_nextpnr_says_what_it_is_doing_and_logs_as_it_goes(tmp_path, monkeypatch, capfd):
     """A stand-in nextpnr-ecp5 that packs, places and routes in its log's words, and checks
     that its log file already holds the packing line while it routes: stderr names each phase
