@@ -36,7 +36,11 @@ The same values every clock as reading with the beat. A row Yosys makes LUT RAM 
 26 x 128-bit rows of a 3x3 layer at SIMD 16) does not: its read is fast, and reading ahead put
 the handshake's multiplexer before the address of every LUT-RAM cell of the row (the fastest
 mnist_cnn sweep config's limit at 4e5d16f, 6-8.7 ns of routing); it reads at the address
-register with the beat.
+register with the beat. Such a row is cut into pieces of ``ADDR_CHUNK`` bits, each a memory with
+its own copy of the row address and of the write address (``addr_dup``, ``a1_dup``; the first
+piece has stage 1's own), so no one
+address register reaches every LUT-RAM cell of a wide row (the fastest mnist_cnn sweep config
+at 03a4ccf, seed 1: conv2's ``addr`` 10.6 ns of routing to one of its 64 cells).
 
 k = 1 needs neither: the window is the beat (a 1x1 convolution; with stride 2 it decimates).
 
@@ -76,6 +80,9 @@ CHUNK = 64
 # every flip-flop costs a logic cell)
 AHEAD_BITS = 1024
 STRIDES = (1, 2)
+# the bits of a LUT-RAM row of AHEAD_BITS or more that share one copy of the row address (16:
+# a native width of the iCE40's EBR, so the pieces take the block RAMs the whole row would)
+ADDR_CHUNK = 16
 
 
 def pair(v) -> tuple[int, int]:
@@ -132,6 +139,25 @@ def reads_ahead(depth: int, bits: int) -> bool:
     and Yosys makes it a block RAM on the ECP5 (not LUT RAM)."""
     row = memories_.Memory("ram", depth, bits, "")
     return depth * bits >= AHEAD_BITS and memories_.blocks(row, "DP16KD") > 0
+
+
+@block
+def address_copy(clk, rst, adv, v1, take, addr_dup, a1_dup, *, depth: int):
+    """A copy of the row address (``addr_dup``, stepping as stage 1's ``addr``: back to 0
+    after the row's last word) and of stage 1's write address (``a1_dup``), for one piece of a
+    wide LUT-RAM row (the ``_dup`` names keep synthesis from merging the copies,
+    hdl/flow/synth.py)."""
+
+    @always_seq(clk.posedge, reset=rst)
+    def step():
+        if (adv or not v1) and take:
+            a1_dup.next = addr_dup
+            if addr_dup == depth - 1:
+                addr_dup.next = 0
+            else:
+                addr_dup.next = addr_dup + 1
+
+    return step
 
 
 @block
@@ -249,9 +275,27 @@ def line_buffer(clk, rst, s, m, *, h: int, w: int, c: int, simd: int = 1, k=3,
     for i in range(kh - 1):
         below = up[i + 1] if i + 1 < kh - 1 else d1
         we_i, take_i = Signal(bool(0)), Signal(bool(0))
-        if not ahead:
+        if not ahead and row_depth * b < AHEAD_BITS:
             insts.append(enables(*hs, we=we_i, take=take_i))
             insts.append(ram(clk, we_i, a1, below, take_i, addr, up[i], depth=row_depth))
+            continue
+        if not ahead:  # a wide LUT-RAM row: pieces, each with its own addresses
+            parts = []
+            for lo in range(0, b, ADDR_CHUNK):
+                hi = min(lo + ADDR_CHUNK, b)
+                q, we_c, take_c = Signal(intbv(0)[hi - lo:]), Signal(bool(0)), Signal(bool(0))
+                insts.append(enables(*hs, we=we_c, take=take_c))
+                if lo == 0:  # the first piece takes stage 1's own addresses
+                    addr_dup, a1_dup = addr, a1
+                else:
+                    addr_dup = Signal(intbv(0, min=0, max=max(2, row_depth)))
+                    a1_dup = Signal(intbv(0, min=0, max=max(2, row_depth)))
+                    insts.append(address_copy(clk, rst, adv, v1, take, addr_dup, a1_dup,
+                                              depth=row_depth))
+                insts.append(ram(clk, we_c, a1_dup, below(hi, lo), take_c, addr_dup, q,
+                                 depth=row_depth))
+                parts.append(q)
+            insts.append(wire(joined(parts), up[i]))
             continue
         insts.append(enables(*hs, we=we_i))
         read = Signal(intbv(0)[b:])

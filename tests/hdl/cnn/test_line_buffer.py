@@ -196,3 +196,18 @@ def test_rows_read_ahead_in_icarus(tmp_path):
 def test_rectangular_refusals(k, stride, msg):
     with pytest.raises(ValueError, match=msg):
         check_params(9, 20, 1, 1, k, stride)
+
+
+def test_wide_lut_ram_rows_in_icarus(tmp_path):
+    """Rows of 1,024 bits or more that Yosys makes LUT RAM (10 words of 128 bits) do not read
+    ahead; they are cut into pieces of ``ADDR_CHUNK`` bits, each with its own address copies:
+    the same windows under gaps and stalls, converted, co-simulated and linted."""
+    from hdl.cnn.line_buffer import AHEAD_BITS, reads_ahead
+
+    need_tools("iverilog", "vvp", "verilator")
+    assert 10 * 128 >= AHEAD_BITS and not reads_ahead(10, 128)
+    rng = np.random.default_rng(6)
+    images = rng.integers(-128, 128, (2, 4, 5, 32)).astype(np.int8)
+    out, want, _ = simulate(tmp_path, images, 16, gap=0.3, stall=0.3, hdl="icarus")
+    assert out == want
+    icarus.verilator_lint(tmp_path / "line_buffer_dut.v", "line_buffer_dut")
