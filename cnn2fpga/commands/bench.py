@@ -18,7 +18,7 @@ It prints figures and never asserts on time. --readme rewrites the bench block o
 docs/performance.md (between the bench markers) from the table it just wrote.
 
 Examples:
-  cnn2fpga bench                       # everything, about 45 minutes on 2 cores
+  cnn2fpga bench                       # everything, about 25 minutes on 2 cores
   cnn2fpga bench --no-synth --rtl-n 500 --readme
 """
 import argparse
