@@ -56,6 +56,8 @@ help:
 	@echo "  make bench              every performance figure -> build/bench.json, build/bench.md"
 	@echo "  make mlperf [TARGET=ecp5 SEEDS='1 2 3']  the four MLPerf Tiny reference shapes folded"
 	@echo "                        into the ECP5-85F: bit-exact, cycles (+ fmax, ms) -> build/mlperf/"
+	@echo "                        [TASK=kws] one task, the others' rows kept; MLPERF_ARGS=--readme"
+	@echo "                        rewrites docs/performance.md's table"
 	@echo "  make board-test BOARD=... PORT=/dev/ttyUSB1 [N=100]  test images over the UART to the"
 	@echo "                        board, every output against golden, cycles on the chip (no PORT:"
 	@echo "                        the board top in Verilator, the serial line at its pins)"
@@ -145,7 +147,7 @@ bench: venv
 
 # the MLPerf Tiny reference shapes: Verilator, and with TARGET=ecp5 place and route at SEEDS
 mlperf: venv
-	$(C2F) mlperf $(if $(DEVICE),--device $(DEVICE)) $(if $(filter command line,$(origin TARGET)),--target $(TARGET)) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+	$(C2F) mlperf $(if $(DEVICE),--device $(DEVICE)) $(if $(filter command line,$(origin TARGET)),--target $(TARGET)) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(foreach t,$(TASK),--task $(t)) $(MLPERF_ARGS)
 
 SIM ?= verilator
 cosim: venv

@@ -19,10 +19,16 @@ weights. Prints figures and never asserts on time; --readme rewrites the mlperf 
 docs/performance.md from the table. Place and route of these models takes 15-60 minutes each
 on one core: run it alone, or on a cluster with --scheduler.
 
+--out's mlperf.json is the table so far: a run of some tasks (--task) replaces their rows and
+keeps the other tasks' (same --device), each row with the commit it was measured at. So the
+placed figures can come one task at a time, and --readme with --task works once the folder
+holds all four.
+
 Examples:
   cnn2fpga mlperf                            # Verilator only, a few minutes
   cnn2fpga mlperf --task kws --target ecp5 --seeds 1 2 3
   cnn2fpga mlperf --target ecp5 --readme     # every figure of the docs' table
+  cnn2fpga mlperf --task vww --target ecp5 --readme   # one row placed, the others kept
 """
 import argparse
 import json
@@ -64,29 +70,74 @@ def verdict(value: float | None, target: float | None) -> str:
     return f"misses {target:g} by {value / target - 1:.0%}"
 
 
+def earlier_rows(out: Path, device_key: str, tasks) -> list:
+    """The rows of ``out``/mlperf.json (an earlier run into the same folder, fitted to the same
+    device) of the tasks other than ``tasks``: a run of some tasks keeps the others' rows, each
+    with the commit, date and tools it was measured with (``measured``)."""
+    from model import mlperf
+
+    path = out / "mlperf.json"
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    if not isinstance(doc, dict) or doc.get("device_key") != device_key:
+        return []
+    kept = []
+    for row in doc.get("rows", []):
+        if not isinstance(row, dict) or row.get("task") not in mlperf.TASKS \
+                or row["task"] in tasks:
+            continue
+        row.setdefault("measured", {k: doc.get(k) for k in ("commit", "date", "tools")})
+        kept.append(row)
+    return kept
+
+
 def markdown(doc: dict) -> str:
     """The table of docs/performance.md's MLPerf Tiny section, from mlperf.json."""
     from model import mlperf
 
     placed = any(r.get("fmax_mhz") for r in doc["rows"])
-    head = (f"Measured by `make mlperf{' TARGET=ecp5' if placed else ''}` at commit "
-            f"{doc['commit']} ({doc['date']}; {doc['tools']}), each model fitted to the "
-            f"{doc['device']} (`--device {doc['device_key']}`). Block RAMs: Yosys' count where "
-            f"placed, else the estimate (est.).")
+
+    def when(r):
+        return r.get("measured") or {k: doc.get(k) for k in ("commit", "date", "tools")}
+
+    def seeds(r):
+        return r.get("seeds", []) if r.get("fmax_mhz") else []
+
+    one = len({tuple(sorted(when(r).items())) for r in doc["rows"]}) == 1 and \
+        len({tuple(seeds(r)) for r in doc["rows"]}) == 1
+    fitted = (f"each model fitted to the {doc['device']} (`--device {doc['device_key']}`). "
+              f"Block RAMs: Yosys' count where placed, else the estimate (est.).")
+    if one:
+        first = when(doc["rows"][0])
+        at = seeds(doc["rows"][0])
+        head = (f"Measured by `make mlperf{' TARGET=ecp5' if placed else ''}` at commit "
+                f"{first['commit']} ({first['date']}; {first['tools']}), {fitted}")
+        fmax_head = (f", seeds {' '.join(map(str, at))} (min; median / max)" if len(at) > 1
+                     else f", seed {at[0]}" if at else "")
+    else:
+        tools = sorted({when(r)["tools"] for r in doc["rows"]})
+        head = (f"Measured by `make mlperf` (placed rows: `make mlperf TARGET=ecp5 "
+                f"TASK=<task>`, one task at a time), each row at the commit in its last "
+                f"column ({'; '.join(tools)}), {fitted}")
+        fmax_head = " (placer seeds)"
     lines = [head, "",
              "| task | model | MACs | multipliers | DP16KD | bit-exact (Verilator) "
-             "| latency / interval (clocks) | fmax"
-             + (f", seeds {' '.join(map(str, doc['seeds']))} (min; median / max)"
-                if len(doc["seeds"]) > 1 else f", seed {doc['seeds'][0]}" if doc["seeds"]
-                else "") + " | latency / interval at fmax | fastest published FPGA |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| latency / interval (clocks) | fmax" + fmax_head
+             + " | latency / interval at fmax | fastest published FPGA |"
+             + ("" if one else " commit |"),
+             "|---|---|---|---|---|---|---|---|---|---|" + ("" if one else "---|")]
     for r in doc["rows"]:
         task = mlperf.TASKS[r["task"]]
         bram = (r.get("resources") or {}).get("DP16KD")
         bram = f"{bram}" if bram is not None else f"{r['block_rams_estimate']} (est.)"
         fmax = r.get("fmax_mhz")
         spread = (f" ({r['fmax_median']:.1f} / {r['fmax_max']:.1f})"
-                  if fmax and len(r.get("seeds", [])) > 1 else "")
+                  if fmax and len(seeds(r)) > 1 else "")
+        if fmax and not one:
+            spread = (f", seeds {' '.join(map(str, seeds(r)))} (min; median / max)" + spread
+                      if len(seeds(r)) > 1 else f", seed {seeds(r)[0]}")
         lat, ii = ms(r["latency_cycles"], fmax), ms(r["interval_cycles"], fmax)
         at = (f"{lat:.3f} / {ii:.3f} ms" if fmax else
               f"({ms(r['latency_cycles'], 100):.3f} / {ms(r['interval_cycles'], 100):.3f} ms "
@@ -98,7 +149,8 @@ def markdown(doc: dict) -> str:
             f"| {bram} | {r['bit_exact']} / {r['images']} "
             f"| {r['latency_cycles']:,} / {r['interval_cycles']:,.0f} "
             f"| {f'{fmax:.1f} MHz{spread}' if fmax else '-'} | {at}{f' ({said})' if said else ''} "
-            f"| {task.anchor.latency_ms:g} ms ({task.anchor.system}, {task.anchor.device}) |")
+            f"| {task.anchor.latency_ms:g} ms ({task.anchor.system}, {task.anchor.device}) |"
+            + ("" if one else f" {when(r)['commit']} ({when(r)['date']}) |"))
     lines += ["", "Golden against LiteRT's reference kernels, every tensor: " + ", ".join(
         f"{r['task']} {r['golden']['inputs']} inputs, "
         f"{len(r['golden']['mismatching'])} of {r['golden']['tensors']} tensors differ"
@@ -159,9 +211,13 @@ def main() -> int:
     if len(set(args.seeds)) != len(args.seeds):
         raise ValueError(f"--seeds {' '.join(map(str, args.seeds))}: a seed is repeated")
     tasks = args.task or list(mlperf.TASKS)
-    if args.readme and set(tasks) != set(mlperf.TASKS):
-        raise ValueError("--readme with --task: the page's table would lose the other tasks' "
-                         "rows; run all four")
+    kept = earlier_rows(args.out, device.key, tasks)
+    missing = [t for t in mlperf.TASKS if t not in tasks and t not in {r["task"] for r in kept}]
+    if args.readme and missing:
+        raise ValueError(f"--readme with --task: the page's table would lose the rows of "
+                         f"{', '.join(missing)}, which {args.out / 'mlperf.json'} does not hold "
+                         f"for --device {device.key}; run all four once into that --out "
+                         f"(without --task), then one task at a time")
     start = time.monotonic()
     rows = []
     with Runner(args.scheduler, args.jobs) as runner:
@@ -197,15 +253,22 @@ def main() -> int:
                          **row})
     tools = [synth.version(), synth.nextpnr_version("ecp5"), f"--router {args.router}"] \
         if args.target else ["Verilator only"]
-    doc = {"date": time.strftime("%Y-%m-%d"), "commit": synth.source_commit(),
-           "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-           "tools": ", ".join(t for t in tools if t), "device": device.title,
-           "device_key": device.key,
+    measured = {"commit": synth.source_commit(), "date": time.strftime("%Y-%m-%d"),
+                "tools": ", ".join(t for t in tools if t)}
+    for row in rows:
+        row["measured"] = measured
+    order = list(mlperf.TASKS)
+    rows = sorted(rows + kept, key=lambda r: order.index(r["task"]))
+    if kept:
+        print(f"kept from {args.out / 'mlperf.json'}: "
+              + ", ".join(f"{r['task']} (commit {r['measured']['commit']})" for r in kept))
+    doc = {**measured, "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+           "device": device.title, "device_key": device.key,
            "seeds": args.seeds if args.target else [], "seconds": time.monotonic() - start,
            "rows": rows}
     publish(doc, args.out, "mlperf", markdown(doc), args.readme, MARKS)
     bad = [r["task"] for r in rows
-           if r["bit_exact"] != r["images"] or r["golden"]["mismatching"]]
+           if r["task"] in tasks and r["bit_exact"] != r["images"] or r["golden"]["mismatching"]]
     if bad:
         print(f"NOT bit-exact: {', '.join(bad)}", file=sys.stderr)
         return 1
