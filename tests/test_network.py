@@ -156,8 +156,8 @@ def test_config_errors(nets):
     digits = nets["digits_cnn"]
     with pytest.raises(ValueError, match="layer dense1: SIMD=3 and the 8 channels"):
         cfg.validate(digits, {"conv1": (8, 1, 9), "dense1": (1, 3)})
-    with pytest.raises(ValueError, match="layer conv1: taps=3 must be 1"):
-        cfg.validate(digits, {"conv1": (8, 1, 3), "dense1": (1, 1)})
+    with pytest.raises(ValueError, match="layer conv1: taps=2 must be 1"):
+        cfg.validate(digits, {"conv1": (8, 1, 2), "dense1": (1, 1)})
 
 
 def test_auto_config_meets_its_target(nets):

@@ -26,6 +26,11 @@ wide layer before); the packer regroups them into SIMD-channel words. When it sp
 (SIMD < lanes) it queues up to one input row's beats (W * C_in/lanes), so the bursts a
 pooling layer sends on its odd rows never wait and the cycle model stays exact.
 
+A kernel row a clock (``taps = kw``, between the two): ``PE * kw * SIMD`` multipliers, a group
+takes ``kh * C_in/SIMD`` clocks, the results leave as with all taps. It fills the factor-of-9
+gap between the folded and all-taps counts of a 3x3 (PE x SIMD x 3: ResNet-8's 16-channel 3x3
+layers at 24 multipliers, where 18 and 32 were the nearest).
+
 'Same' padding: ``pad2d`` sends the padded image, TFLite's split (the extra row or column at
 the end), every padded position the input zero point in each lane, so the engine's x - zp_in
 is 0 there and the sums are TFLite's. A stride-2 layer's line buffer sends only the windows

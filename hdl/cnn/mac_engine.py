@@ -16,7 +16,8 @@ Dataflow, all in one clock domain::
   each channel group cg, one word issues: lane s (L = SIMD lanes) of row p multiplies weight
   [g*PE+p, t, cg*SIMD+s] by input (t, cg*SIMD+s) - zp_in. All taps in one clock (``taps`` =
   T > 1, conv2d): a word is (g, cg) and its L = T x SIMD lanes are every tap of SIMD channels
-  (lane t*SIMD + s).
+  (lane t*SIMD + s). A kernel row a clock (``taps`` = kw, T/kw steps u): a word is (g, u, cg),
+  lane i*SIMD + s takes tap u*kw + i, selected by the step as the folded lanes select theirs.
 * The systolic array (``systolic_array``): lane k's operands of a word arrive k clocks after
   lane 0's, and row p's partial sum walks through the L stages, one multiply and one add a
   stage, so no clock holds more than one block-RAM read, one multiply or one add, whatever
@@ -315,7 +316,7 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
                requant_dsp_bits: int = 0, taps: int = 1, full_next=None):
     outs, n_taps, ins = mac_shape(layer)
     Parallel(pe, simd, taps).check(layer)
-    wide = taps > 1  # all taps in one clock, and a drain as wide as the array
+    wide = taps > 1  # a row or all taps in one clock, and a drain as wide as the array
     steps = n_taps // taps  # clocks per channel group (the taps folded in time)
     groups, cg_n, b = outs // pe, ins // simd, 8 * simd
     words = groups * steps * cg_n  # weight ROM words
@@ -403,7 +404,8 @@ def mac_engine(clk, rst, s, m, *, layer: Layer, pe: int, simd: int, paths: dict,
     else:
         wtakes = [wtake]
     for k in range(n_lanes):
-        lane_t = [k // simd] if wide else list(range(n_taps))  # the taps lane k reads
+        # the taps lane k reads, one a step: tap u*taps + k // simd at step u
+        lane_t = [u * taps + k // simd for u in range(steps)]
         s_k = k % simd
         qs = []
         for tap in lane_t:

@@ -3,8 +3,9 @@ implies. This module owns the type: every config, command line and block takes i
 
     pe     output channels computed side by side (divides C_out)
     simd   input channels taken per clock (divides C_in; a dense layer's N_in)
-    taps   conv2d kernel taps per clock: 1 (the k*k taps folded in time) or k*k (all at once);
-           a dense layer has one tap
+    taps   conv2d kernel taps per clock: 1 (the kh*kw taps folded in time), kw (a row of the
+           kernel a clock, kh clocks a window) or kh*kw (all at once); a dense layer has one
+           tap
 
 Text form ``8x4`` (taps 1) or ``8x1x9``; JSON form ``[8, 4]`` or ``[8, 1, 9]`` (a config file,
 ``model/pretrained/<model>.hw.json``). PE x SIMD x taps multipliers.
@@ -13,10 +14,11 @@ Weight ROM words for a PE x SIMD (x taps) MAC array (``packed_weights``, ``8 * P
 bits a word; the array reads them one ROM per systolic stage, ``stage_weights``, files
 ``<layer>_weights_pe<P>_simd<S>[_taps9]_lane<k>.mem``, ``8 * P`` bits a word):
 
-    taps 1   word k = (g*T + t)*(C_in/S) + cg (T = k*k taps for conv2d, 1 for dense); lane
-             p*S + s, bits [8*lane+7 : 8*lane], holds the weight of output g*P + p, tap t,
-             input cg*S + s.
-    taps T   word k = g*(C_in/S) + cg; lane (p*T + t)*S + s.
+    taps t   word k = (g*(T/t) + u)*(C_in/S) + cg (T = kh*kw taps for conv2d, 1 for dense;
+             u the step, one a clock); lane (p*t + i)*S + s, bits [8*lane+7 : 8*lane], holds
+             the weight of output g*P + p, tap u*t + i, input cg*S + s. So taps 1: word
+             (g*T + tap)*(C_in/S) + cg, lane p*S + s; taps T: word g*(C_in/S) + cg, lane
+             (p*T + tap)*S + s.
 
 Each byte is the int8 weight's two's complement bit pattern (the MAC lanes multiply it as a
 signed number).
@@ -106,17 +108,32 @@ class Parallel:
         if ins % self.simd:
             raise ValueError(f"layer {layer.name}: SIMD={self.simd} must divide its {ins} input "
                              f"channels")
-        if self.taps not in (1, all_taps):
+        allowed = tap_counts(layer)
+        if self.taps not in allowed:
+            row = (f", {allowed[1]} (a row of the kernel a clock)" if len(allowed) == 3
+                   else "")
             raise ValueError(f"layer {layer.name}: taps={self.taps} must be 1 (taps folded in "
-                             f"time) or {all_taps} (all taps in one clock)")
+                             f"time){row} or {all_taps} (all taps in one clock)")
         return self
+
+
+def tap_counts(layer: Layer) -> list[int]:
+    """The taps a clock ``layer`` can take: 1, a conv2d kernel's row (kw, when the kernel has
+    more than one row and column) and all kh*kw."""
+    _, all_taps, _ = mac_shape(layer)
+    out = {1, all_taps}
+    if layer.kind == "conv2d":
+        kw = int(layer.weights.shape[2])
+        if 1 < kw < all_taps:
+            out.add(kw)
+    return sorted(out)
 
 
 def options(layer: Layer) -> list[Parallel]:
     """Every Parallel that folds ``layer``: each (PE, SIMD) pair, and for a conv2d each with
-    all k*k taps too."""
-    outs, taps, ins = mac_shape(layer)
-    return [Parallel(pe, simd, t) for t in sorted({1, taps})
+    a kernel row and all kh*kw taps a clock too."""
+    outs, _, ins = mac_shape(layer)
+    return [Parallel(pe, simd, t) for t in tap_counts(layer)
             for pe in range(1, outs + 1) if outs % pe == 0
             for simd in range(1, ins + 1) if ins % simd == 0]
 
@@ -137,11 +154,10 @@ def packed_weights(layer: Layer, par: Parallel) -> list[int]:
     pe, simd, taps = par.check(layer)
     outs, n_taps, ins = mac_shape(layer)
     w = (layer.weights.astype(np.int64).reshape(outs, n_taps, ins) & 0xFF)
-    w = w.reshape(outs // pe, pe, n_taps, ins // simd, simd)
-    if taps == 1:  # (g, p, t, cg, s) -> (g, t, cg, p, s): one row per word, lanes p*S + s
-        w = w.transpose(0, 2, 3, 1, 4)
-    else:  # (g, p, t, cg, s) -> (g, cg, p, t, s): lanes (p*T + t)*S + s
-        w = w.transpose(0, 3, 1, 2, 4)
+    # (g, p, u, i, cg, s) -> (g, u, cg, p, i, s): tap u*taps + i; a word per (g, u, cg), lanes
+    # (p*taps + i)*S + s
+    w = w.reshape(outs // pe, pe, n_taps // taps, taps, ins // simd, simd)
+    w = w.transpose(0, 2, 4, 1, 3, 5)
     lanes = w.reshape(-1, pe * taps * simd)
     return [sum(int(v) << (8 * i) for i, v in enumerate(row)) for row in lanes]
 

@@ -11,9 +11,10 @@ from model.qnet import Layer
 def make_layer(kind, c_in, c_out, *, h=1, w=1, rng, mode="gemmlowp", zp_in=-128, zp_out=-128,
                relu=True, weights=None, bias=None, spread=3.0, name=None, k=3, stride=1,
                same=False):
-    """A conv2d (k x k, ``stride``, 'valid' or ``same``) or dense layer."""
+    """A conv2d (k x k or ``k`` = (kh, kw), ``stride``, 'valid' or ``same``) or dense layer."""
     conv = kind == "conv2d"
-    shape = (c_out, k, k, c_in) if conv else (c_out, c_in)
+    kh, kw = (k, k) if np.isscalar(k) else k
+    shape = (c_out, kh, kw, c_in) if conv else (c_out, c_in)
     if weights is None:
         weights = rng.integers(-127, 128, shape)
     weights = np.broadcast_to(np.asarray(weights), shape).astype(np.int8)
@@ -23,10 +24,10 @@ def make_layer(kind, c_in, c_out, *, h=1, w=1, rng, mode="gemmlowp", zp_in=-128,
     bias = np.broadcast_to(np.asarray(bias), (c_out,)).astype(np.int32)
     geometry = {}
     if conv:
-        pad = qnet.same_padding(h, k, stride) + qnet.same_padding(w, k, stride) if same \
+        pad = qnet.same_padding(h, kh, stride) + qnet.same_padding(w, kw, stride) if same \
             else (0, 0, 0, 0)
-        out_shape = ((h + pad[0] + pad[1] - k) // stride + 1,
-                     (w + pad[2] + pad[3] - k) // stride + 1, c_out)
+        out_shape = ((h + pad[0] + pad[1] - kh) // stride + 1,
+                     (w + pad[2] + pad[3] - kw) // stride + 1, c_out)
         geometry = {"kernel": k, "stride": stride, "pad": pad}
     in_shape = (h, w, c_in) if conv else (c_in,)
     out_shape = out_shape if conv else (c_out,)

@@ -132,7 +132,7 @@ GEOMETRIES = [(6, 7, 2, 4, 1, 1, False, 2, 1), (7, 6, 3, 4, 1, 2, False, 4, 3),
 
 
 def geometry_layer(h, w, c_in, c_out, k, stride, same, mode="gemmlowp"):
-    rng = np.random.default_rng(h * 1000 + w * 100 + k * 10 + stride)
+    rng = np.random.default_rng(h * 1000 + w * 100 + int(np.sum(k)) * 10 + stride)
     return rng, make_layer("conv2d", c_in, c_out, h=h, w=w, rng=rng, k=k, stride=stride,
                            same=same, mode=mode, zp_in=int(rng.integers(-128, 128)),
                            zp_out=int(rng.integers(-128, 0)))
@@ -165,6 +165,27 @@ def test_all_taps_of_a_k_by_k_in_one_clock(tmp_path, h, w, c_in, c_out, k, strid
     """PE x k*k x SIMD multipliers on a padded or strided layer: bit-exact, models exact."""
     rng, layer = geometry_layer(h, w, c_in, c_out, k, stride, same)
     taps = k * k
+    x = rng.integers(-128, 128, (2, h, w, c_in)).astype(np.int8)
+    got, want, _ = simulate(tmp_path, layer, x, pe, simd, taps, lanes, gap=0.3, stall=0.4)
+    np.testing.assert_array_equal(got, want)
+    t_in = []
+    _, _, when = simulate(tmp_path, layer, np.zeros((3, h, w, c_in), np.int8), pe, simd, taps,
+                          lanes, in_cycles=t_in)
+    per = want[0].size
+    last = [when[(i + 1) * per - 1] for i in range(3)]
+    assert [last[1] - last[0], last[2] - last[1]] == [cycles(layer, pe, simd, taps, lanes)] * 2
+    t_vals = [t for t in t_in for _ in range(lanes)]
+    assert when == trace(layer, pe, simd, t_vals, taps=taps, lanes=lanes)
+
+
+@pytest.mark.parametrize("h,w,c_in,c_out,k,stride,same,pe,simd,lanes", [
+    (6, 6, 2, 4, 3, 1, True, 2, 2, 1), (7, 8, 2, 4, 5, 2, True, 2, 1, 2),
+    (5, 6, 4, 8, 3, 1, False, 4, 1, 4), (9, 6, 1, 3, (4, 3), 2, True, 3, 1, 1)])
+def test_a_kernel_row_a_clock(tmp_path, h, w, c_in, c_out, k, stride, same, pe, simd, lanes):
+    """PE x kw x SIMD multipliers, a window in kh clocks (a row of taps each): bit-exact under
+    gaps and stalls, models exact."""
+    rng, layer = geometry_layer(h, w, c_in, c_out, k, stride, same)
+    taps = k if np.isscalar(k) else k[1]
     x = rng.integers(-128, 128, (2, h, w, c_in)).astype(np.int8)
     got, want, _ = simulate(tmp_path, layer, x, pe, simd, taps, lanes, gap=0.3, stall=0.4)
     np.testing.assert_array_equal(got, want)

@@ -42,7 +42,8 @@ def test_config_files_round_trip(tmp_path, nets):
 def test_options_all_fold_the_layer():
     layer = make_layer("conv2d", 6, 12, h=4, w=4, rng=np.random.default_rng(0))
     opts = options(layer)
-    assert len(opts) == 2 * 6 * 4  # PE in divisors(12), SIMD in divisors(6), taps 1 or 9
+    # PE in divisors(12), SIMD in divisors(6), taps 1, 3 (a row) or 9
+    assert len(opts) == 3 * 6 * 4
     assert all(par.check(layer) is par for par in opts)
 
 
@@ -86,8 +87,30 @@ def test_packed_weights_all_taps_layout(pe, simd):
                 for s in range(simd):
                     lane = (word >> (8 * ((p * 9 + t) * simd + s))) & 0xFF
                     assert lane - 256 * (lane >> 7) == w[g * pe + p, t, cg * simd + s]
-    with pytest.raises(ValueError, match="taps=3 must be 1"):
-        packed_weights(layer, Parallel(pe, simd, 3))
+    with pytest.raises(ValueError, match=r"taps=4 must be 1 .*, 3 \(a row of the kernel a "
+                                         r"clock\) or 9"):
+        packed_weights(layer, Parallel(pe, simd, 4))
+
+
+@pytest.mark.parametrize("pe,simd,k", [(2, 3, 3), (3, 2, (2, 4))])
+def test_packed_weights_row_layout(pe, simd, k):
+    """A kernel row a clock (taps kw): word (g*kh + u)*(C_in/S) + cg, lane (p*kw + i)*S + s =
+    weight [g*PE + p, tap u*kw + i, cg*S + s]."""
+    layer = make_layer("conv2d", 6, 12, h=5, w=5, k=k, rng=np.random.default_rng(3))
+    kh, kw = layer.weights.shape[1:3]
+    words = packed_weights(layer, Parallel(pe, simd, kw))
+    w = layer.weights.reshape(12, kh * kw, 6)
+    assert len(words) == 12 * kh * 6 // (pe * simd)
+    for k, word in enumerate(words):
+        g, rest = divmod(k, kh * (6 // simd))
+        u, cg = divmod(rest, 6 // simd)
+        for p in range(pe):
+            for i in range(kw):
+                for s in range(simd):
+                    lane = (word >> (8 * ((p * kw + i) * simd + s))) & 0xFF
+                    assert lane - 256 * (lane >> 7) == w[g * pe + p, u * kw + i, cg * simd + s]
+    dense = make_layer("dense", 6, 4, rng=np.random.default_rng(3))
+    assert [par.taps for par in options(dense)] == [1] * len(options(dense))
 
 
 @pytest.mark.parametrize("kind,pe,simd,taps", [("conv2d", 2, 3, 1), ("conv2d", 4, 2, 9),
