@@ -6,8 +6,8 @@ verilator_waivers.vlt and config.json. The folder is self-contained (no absolute
   verilator --lint-only -Wall verilator_waivers.vlt <model>_top.v
 
 Parallelism per layer: the model's config (model/pretrained/<model>.hw.json for a preset,
---config FILE otherwise), --par LAYER=PExSIMD (or PExSIMDxT, all T = k*k taps of a k x k
-convolution in one clock: 8x1x9 for a 3x3) to override one layer, or --auto-budget N (the
+--config FILE otherwise), --par LAYER=PExSIMD (or PExSIMDxT, T taps of a k x k convolution
+a clock: a row, 8x1x3, or all, 8x1x9, for a 3x3) to override one layer, or --auto-budget N (the
 fastest config within N multipliers) / --auto-ips R (the fewest multipliers for R images/s at
 --clock-mhz).
 

@@ -66,8 +66,8 @@ def parse_override(text: str) -> tuple[str, Parallel]:
         name, value = text.split("=")
         return name, Parallel.parse(value)
     except ValueError:
-        raise ValueError(f"--par {text!r}: write LAYER=PExSIMD or LAYER=PExSIMDxT (all "
-                         f"T = k*k taps in one clock, 9 for a 3x3), e.g. conv2=8x4") from None
+        raise ValueError(f"--par {text!r}: write LAYER=PExSIMD or LAYER=PExSIMDxT (T "
+                         f"taps a clock: a kernel row, 3 for a 3x3, or all, 9), e.g. conv2=8x4") from None
 
 
 def describe(config: dict) -> str:

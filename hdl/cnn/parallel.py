@@ -81,8 +81,8 @@ class Parallel:
         try:
             return cls.of(int(v) for v in text.lower().split("x"))
         except ValueError:
-            raise ValueError(f"parallelism {text!r}: write PExSIMD or PExSIMDxT (all T = k*k "
-                             f"taps in one clock, 9 for a 3x3), e.g. 8x4") from None
+            raise ValueError(f"parallelism {text!r}: write PExSIMD or PExSIMDxT (T taps a "
+                             f"clock: a kernel row, 3 for a 3x3, or all, 9), e.g. 8x4") from None
 
     @property
     def multipliers(self) -> int:
