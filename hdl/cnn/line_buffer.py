@@ -25,6 +25,9 @@ Memories (all ``ram``: one write and one registered read per clock, block-RAM sh
                           With Cg = 1 (a first layer's one channel) they are registers instead,
                           written as a beat leaves stage 1 and read directly.
 
+Rows that are block RAMs are one memory, k-1 rows side by side in a word (all rows share
+their addresses and write enable): two 1,024 x 8 rows take one 18-bit-wide DP16KD, not two.
+
 A row memory that is a block RAM reads ahead (``ahead``; by default a row of ``AHEAD_BITS`` or more
 that Yosys gives a DP16KD on the ECP5, ``hdl.lib.memories.blocks``): every clock, at the
 address the next beat will have (``addr``, or the one after it when a beat is taken this
@@ -297,14 +300,17 @@ def line_buffer(clk, rst, s, m, *, h: int, w: int, c: int, simd: int = 1, k=3,
                 parts.append(q)
             insts.append(wire(joined(parts), up[i]))
             continue
-        insts.append(enables(*hs, we=we_i))
-        read = Signal(intbv(0)[b:])
-        insts.append(ram(clk, we_i, a1, below, None, ahead_addr, read, depth=row_depth,
-                         forward=row_depth <= 2))
+        if i == 0:  # every row in one memory, row i in bits [i*B + B-1 : i*B] of a word
+            insts.append(enables(*hs, we=we_i))
+            rows = Signal(intbv(0)[(kh - 1) * b:])
+            written = [up[j + 1] if j + 1 < kh - 1 else d1 for j in range(kh - 1)]
+            rows_in = joined(written)
+            insts.append(ram(clk, we_i, a1, rows_in, None, ahead_addr, rows, depth=row_depth,
+                             forward=row_depth <= 2))
         parts = []
-        for lo, hi in spans(0, b):  # the fabric register, each piece with its own enable
+        for lo, hi in spans(i * b, (i + 1) * b):  # the fabric register, pieces with own enables
             q, take_c = Signal(intbv(0)[hi - lo:]), Signal(bool(0))
-            insts += [enables(*hs, take=take_c), piece_reg(clk, take_c, read(hi, lo), q)]
+            insts += [enables(*hs, take=take_c), piece_reg(clk, take_c, rows(hi, lo), q)]
             parts.append(q)
         insts.append(wire(joined(parts), up[i]))
     # back[j]: the window column j pixels back, rows y-kh+1 (low) .. y (high)
