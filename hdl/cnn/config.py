@@ -32,7 +32,7 @@ from . import maxpool2x2 as pool_block
 from . import mean as mean_block
 from . import pool2d as pool2d_block
 from . import pack
-from .parallel import Parallel, options, widest
+from .parallel import Parallel, mac_shape, options, widest
 
 
 def load(path) -> dict:
@@ -288,8 +288,11 @@ def auto(net: Network, budget: int | None = None, ii: int | None = None) -> dict
         raise ValueError("give exactly one of a multiplier budget or a target interval")
     layers = [layer for layer in net.layers if layer.kind != "flatten"]
     weighted = [layer for layer in layers if layer.has_weights]
-    rows = {layer.name: sorted(options(layer), key=lambda o: (o.multipliers,
-                                                              layer_cycles(layer, o)))
+    # among options of equal multipliers and cycles, a kernel row a clock comes last: its PE
+    # results a beat widen the stream more than all taps with fewer rows (an average pool after
+    # it takes a multiplier a lane)
+    rows = {layer.name: sorted(options(layer), key=lambda o: (
+        o.multipliers, layer_cycles(layer, o), o.taps not in (1, mac_shape(layer)[1])))
             for layer in weighted}
     fixed = interval(net, fastest(net))
 
