@@ -234,7 +234,7 @@ CLOCK_ROUTE_FAILED = "Failed to route arc 0.0 of net 'clk"
 # router2 whose overused wires stop falling: it does not give up by itself (the digits_cnn
 # up5k bench build at dba2089, seed 3: 2 wires overused from one pass to pass 51,000, 16
 # minutes, and on); ``run_nextpnr`` stops it after ``ROUTER_STUCK_PASSES`` passes without a
-# new low, and the next seed is tried
+# new low, and another seed is tried (``retry_seed``)
 ROUTER_STUCK = "router2 made no progress"
 ROUTER_STUCK_PASSES = 2000
 ROUTER2_PASS = re.compile(r"Info:\s+iter=(\d+) wires=\d+ overused=(\d+)")
@@ -243,6 +243,15 @@ ROUTERS = ("router1", "router2")  # nextpnr's --router; router1 is nextpnr's own
 # ours: router2 routed the mnist_cnn ECP5 build in 3 minutes where router1 took over 30
 DEFAULT_ROUTER = "router2"
 PLACE_TRIES = 3
+# a seed that cannot place or route is retried at seed + RETRY_STRIDE (then + 2 x): outside the
+# seeds a sweep or bench asks for (1 2 3 retries at 101, 102, 103), so a retry never repeats a
+# run of another seed and the seeds reported stay distinct
+RETRY_STRIDE = 100
+
+
+def retry_seed(seed: int, attempt: int) -> int:
+    """The placer seed of ``attempt`` (0: the seed asked for)."""
+    return seed + RETRY_STRIDE * attempt
 
 
 def place_and_route(netlist: Path, asc: Path, *, pcf: Path | None = None, freq_mhz: float = 24,
@@ -260,7 +269,8 @@ def place_and_route(netlist: Path, asc: Path, *, pcf: Path | None = None, freq_m
     a clock still returns (``met`` False, ``missed`` {clock: (fmax, needed)}); a design that does not fit or route raises SynthError with nextpnr's
     reason. Near the UP5K's capacity (the camera top, ~92 % of its logic cells) the analytic
     placer's legaliser may find no legal spot for the last cells from one start; then
-    the next seeds are tried, up to ``tries`` in all, and ``seed`` reports the one that placed;
+    other seeds are tried (``retry_seed``), up to ``tries`` in all, and ``seed`` reports the one
+    that placed;
     the same when router2 finds no route from the clock pin to the global clock network, or
     stops making progress (``ROUTER_STUCK``).
     ``progress``: say on stderr what nextpnr is doing (``run_nextpnr``); ``router``: nextpnr's
@@ -274,7 +284,8 @@ def place_and_route(netlist: Path, asc: Path, *, pcf: Path | None = None, freq_m
         here = Path(netlist).resolve().parent
         cmd = [nextpnr(target), *part, "--json", rel(netlist, here),
                "--asc" if target == "ice40" else "--textcfg", rel(asc, here),
-               "--freq", str(freq_mhz), "--seed", str(seed + attempt), "--timing-allow-fail",
+               "--freq", str(freq_mhz), "--seed", str(retry_seed(seed, attempt)),
+               "--timing-allow-fail",
                "--router", router]
         if pcf:
             cmd += ["--pcf" if target == "ice40" else "--lpf", rel(pcf, here)]
@@ -291,7 +302,8 @@ def place_and_route(netlist: Path, asc: Path, *, pcf: Path | None = None, freq_m
     lc = used.get("ICESTORM_LC") or used.get("TRELLIS_COMB")
     if not fmax or not Path(asc).is_file() or lc is None or returncode:
         tail = "\n".join(line for line in text.strip().splitlines() if "ERROR" in line)
-        tried = f" (seeds {seed}-{seed + attempt})" if attempt else ""
+        tried = (f" (seeds {', '.join(str(retry_seed(seed, a)) for a in range(attempt + 1))})"
+                 if attempt else "")
         raise SynthError(f"{exe} failed on {Path(netlist).name}{tried}:\n"
                          f"{tail or text.strip().splitlines()[-1]}")
     # nextpnr prints each clock's figure after placement and again after routing: the last
@@ -300,7 +312,7 @@ def place_and_route(netlist: Path, asc: Path, *, pcf: Path | None = None, freq_m
               if clocks[name] < targets[name]}
     return {"fmax_mhz": min(fmax), "target_mhz": freq_mhz, "met": not missed,
             "clocks": clocks, "clock_targets": targets, "missed": missed, "lc": lc,
-            "utilisation": used, "critical_path": critical_path(text), "seed": seed + attempt,
+            "utilisation": used, "critical_path": critical_path(text), "seed": retry_seed(seed, attempt),
             "router": router, "seconds": time.monotonic() - start}
 
 

@@ -175,20 +175,21 @@ echo placed > "$asc"
 """)
     fake.chmod(0o755)
     monkeypatch.setattr(ys, "tool", lambda name: str(fake))
-    monkeypatch.setenv("GOOD_SEED", "2")
+    monkeypatch.setenv("GOOD_SEED", "101")  # seed 1's retry: outside the seeds a sweep asks
     monkeypatch.setenv("FAILURE", failure)
     pnr = ys.place_and_route(tmp_path / "d.json", tmp_path / "d.asc", freq_mhz=12)
-    assert pnr["seed"] == 2 and pnr["clocks"] == {"clk": 27.11, "pclk": 65.76}
+    assert pnr["seed"] == 101 and pnr["clocks"] == {"clk": 27.11, "pclk": 65.76}
     assert pnr["fmax_mhz"] == 27.11 and pnr["lc"] == (4608, 5280) and pnr["met"]
     monkeypatch.setenv("GOOD_SEED", "9")
-    with pytest.raises(ys.SynthError, match=r"seeds 1-3.*\n.*(legal placement|route arc)"):
+    with pytest.raises(ys.SynthError, match=r"seeds 1, 101, 201\).*\n.*(legal placement|route arc)"):
         ys.place_and_route(tmp_path / "d.json", tmp_path / "d.asc", freq_mhz=12)
 
 
 def test_a_stuck_router2_is_stopped_and_the_next_seed_tried(tmp_path, monkeypatch):
     """A stand-in nextpnr-ice40 whose router2 passes never bring the overused wires below 2
-    at seed 1 (it would run for ever), and routes at seed 2: the first run is stopped after
-    ROUTER_STUCK_PASSES passes without progress, its log says so, and seed 2 is the result."""
+    at seed 1 (it would run for ever), and routes at another: the first run is stopped after
+    ROUTER_STUCK_PASSES passes without progress, its log says so, and the retry seed 101 is
+    the result."""
     from hdl.flow import synth as ys
 
     fake = tmp_path / "nextpnr-ice40"
@@ -216,7 +217,7 @@ echo routed > "$asc"
     log = tmp_path / "nextpnr.log"
     pnr = ys.place_and_route(tmp_path / "d.json", tmp_path / "d.asc", freq_mhz=24, log=log,
                              router="router2")
-    assert pnr["seed"] == 2 and pnr["fmax_mhz"] == 36.01
+    assert pnr["seed"] == 101 and pnr["fmax_mhz"] == 36.01
     returncode, text = ys.run_nextpnr([str(fake), "--seed", "1", "--asc", "x.asc"], tmp_path,
                                       log, label="fake", progress=False)
     assert returncode != 0
