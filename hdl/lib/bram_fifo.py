@@ -3,26 +3,34 @@
 ``s`` is taken while fewer than ``depth`` words are stored (``s.ready = stored != depth``, kept
 in a register of its own, ``room``, set a clock ahead: the ready then leaves a flip-flop, not
 the count's comparison, on its way back through the blocks before);
-``m`` shows the oldest word from a fabric register loaded straight from the RAM's read
-register. The memory is one ``ram`` (one write and one registered read per clock), so a deep
+``m`` shows the oldest word from one of two fabric registers loaded straight from the RAM's
+read register. The memory is one ``ram`` (one write and one registered read per clock), so a deep
 FIFO costs block RAM on an FPGA, not flip-flops; a block-RAM read's clock-to-out (5.6-5.8 ns on
 the ECP5) then ends at a flip-flop, never in the next block's logic.
 
-Two registers after the memory, each with its valid: the read register ``q`` (``got``) and the
-output ``m.data`` (``m.valid``). The output loads ``q`` when it is empty or being emptied
-(``move = got and (not m.valid or m.ready)``: an enable, no logic on the data). A read is
-issued when a word is stored and ``q`` is empty or moving (``re = stored != 0 and (not got or
-move)``); ``q`` holds while ``re`` is low. A word written at edge k is read at k+1, reaches
-``q`` then and ``m`` at k+2, and the consumer takes it at k+3 at the earliest (three clocks
-from input to output, one more than the read register alone); one word per clock in and out. Addresses never collide: a write needs ``stored < depth`` and a read
-``stored > 0``. With the output held it takes ``depth + 2`` words.
+The memory reads every clock, with no read enable, at ``raddr`` (the oldest word not yet
+read) into its own read register ``r``; a word read is caught a clock later by one of two
+fabric registers (``q0``, ``q1``, in turn: each loads ``r`` directly, with an enable and no
+logic on the data), and ``m.data`` is the older of the two (``rptr``). Why: Yosys 0.70 gives a
+DP16KD read *enable* a held copy and a LUT multiplexer after the read, so the 5.8 ns
+clock-to-out met logic in the same clock (the mnist_cnn default's limit at 03a4ccf, seed 2:
+conv3's run-ahead FIFO through that multiplexer into ``m.data``, 10.16 ns). Now the read
+register drives only flip-flops' D inputs, and the multiplexer sits after ``q0``/``q1``.
+
+``cnt`` counts the words read and not yet taken (in ``r`` or the two registers); a read is
+issued when a word is stored and a place is free, or one is taken this clock (``re = stored
+!= 0 and (cnt != 2 or pop)``), so with ``m`` always ready one word a clock goes through. A word
+written at edge k is read at k+1 (into ``r``), reaches ``q0``/``q1`` and ``m`` at k+2, and the
+consumer takes it at k+3 at the earliest: three clocks from input to output. Addresses never
+collide: a write needs ``stored < depth`` and a read ``stored > 0``. With the output held it
+takes ``depth + 2`` words.
 
 ::
 
     clk      _/~\\_/~\\_/~\\_/~\\_/~\\_
     s.valid  _/~~~\\_______________
     stored   ___0___/~1~\\__0________
-    got      ___________/~~~\\______
+    cnt      ___________/~1~~~~~~~     (until taken)
     m.valid  _______________/~~~~~     the word, three clocks later, until taken
 """
 from __future__ import annotations
@@ -45,25 +53,38 @@ def bram_fifo(clk, rst, s, m, *, depth: int):
     room = Signal(bool(1))  # stored != depth
     push = Signal(bool(0))
     re = Signal(bool(0))
-    q = Signal(intbv(0, min=m.data.min, max=m.data.max))
-    got = Signal(bool(0))
-    move = Signal(bool(0))
-    mem = ram(clk, push, waddr, s.data, re, raddr, q, depth=depth)
+    r = Signal(intbv(0, min=m.data.min, max=m.data.max))  # the memory's read register
+    q0 = Signal(intbv(0, min=m.data.min, max=m.data.max))
+    q1 = Signal(intbv(0, min=m.data.min, max=m.data.max))
+    got = Signal(bool(0))   # r holds a word read (re a clock ago)
+    wptr = Signal(bool(0))  # the register the next word read lands in
+    rptr = Signal(bool(0))  # the register m shows
+    cnt = Signal(intbv(0, min=0, max=3))   # words read and not yet taken
+    full = Signal(intbv(0, min=0, max=3))  # words in q0/q1
+    pop = Signal(bool(0))
+    mem = ram(clk, push, waddr, s.data, None, raddr, r, depth=depth)
 
     @always_comb
     def strobes():
         s.ready.next = room
         push.next = s.valid and room
-        move.next = got and (not m.valid or m.ready)
+        pop.next = full != 0 and m.ready
+        m.valid.next = full != 0
+        if rptr:
+            m.data.next = q1
+        else:
+            m.data.next = q0
 
     @always_comb
     def reading():
-        re.next = stored != 0 and (not got or move)
+        re.next = stored != 0 and (cnt != 2 or pop)
 
     @always(clk.posedge)
-    def out():
-        if move:
-            m.data.next = q
+    def land():
+        if got and not wptr:
+            q0.next = r
+        if got and wptr:
+            q1.next = r
 
     @always_seq(clk.posedge, reset=rst)
     def pointers():
@@ -83,13 +104,18 @@ def bram_fifo(clk, rst, s, m, *, depth: int):
         elif re and not push:
             stored.next = stored - 1
             room.next = 1
-        if re:
-            got.next = 1
-        elif move:
-            got.next = 0
-        if move:
-            m.valid.next = 1
-        elif m.ready:
-            m.valid.next = 0
+        got.next = re
+        if got:
+            wptr.next = not wptr
+        if pop:
+            rptr.next = not rptr
+        if re and not pop:
+            cnt.next = cnt + 1
+        elif pop and not re:
+            cnt.next = cnt - 1
+        if got and not pop:
+            full.next = full + 1
+        elif pop and not got:
+            full.next = full - 1
 
-    return mem, strobes, reading, out, pointers
+    return mem, strobes, reading, land, pointers

@@ -19,10 +19,16 @@ def simulate(tmp_path, values, depth, bits=8, **kw):
 @pytest.mark.parametrize("gap,stall", [(0.0, 0.0), (0.5, 0.2), (0.2, 0.6)])
 def test_order_under_gaps_and_stalls(tmp_path, depth, gap, stall):
     values = np.random.default_rng(depth).integers(-128, 128, 60)
-    out, when = simulate(tmp_path, values, depth, gap=gap, stall=stall, seed=depth)
+    t_in = []
+    out, when = simulate(tmp_path, values, depth, gap=gap, stall=stall, seed=depth,
+                         in_cycles=t_in)
     assert out == list(values)
     if gap == 0 and stall == 0:
         assert np.all(np.diff(when) == 1)  # one word per clock
+        # three clocks through, as the cycle models take it (hdl.cnn.config.through_fifo)
+        from hdl.cnn.config import through_fifo
+
+        assert when == through_fifo(t_in, 1)
 
 
 @pytest.mark.parametrize("depth", [2, 5, 16])
