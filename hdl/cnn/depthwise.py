@@ -23,6 +23,8 @@ All-taps pipeline (one window beat a clock; ``pipeline`` clocks from the beat to
 
     take    the window and the filter word of its channel group (``weights`` ROM, word cg:
             lane t*SIMD + i holds channel cg*SIMD + i's tap t) into registers
+    fabric  the window and the filter word again, in flip-flops: the ROM is a block RAM and
+            the multiplier's input register is inside the MULT18X18D
     operand x - zp_in and the weight, per tap and lane (the multiplier's input registers)
     product (x - zp_in) * w (the multiplier's pipeline register), then a fabric register
     sum     an adder tree over the k*k products, one registered level per halving
@@ -70,11 +72,14 @@ def tree_levels(taps: int) -> int:
 
 
 def pipeline(taps: int) -> int:
-    """Clocks from a window beat's take to its word's write into the output FIFO: take,
-    operand, product, the product again in the fabric (a MULT18X18D's output is slow to
-    leave it: nothing follows it in the same clock), the tree, the bias (two: its ROM read
-    beside the sum's register, the add), requant."""
-    return 4 + tree_levels(taps) + 2 + rq.LATENCY
+    """Clocks from a window beat's take to its word's write into the output FIFO: take, the
+    filter word in the fabric (the weight ROM is a block RAM and the multiplier's input
+    register is inside the MULT18X18D: between the two hard blocks, a flip-flop; the KWS
+    model's limit at a483f8d was dw4's ROM read routed 9.2 ns straight to a multiplier),
+    operand, product, the product again in the fabric (a MULT18X18D's output is slow to leave
+    it: nothing follows it in the same clock), the tree, the bias (two: its ROM read beside the
+    sum's register, the add), requant."""
+    return 5 + tree_levels(taps) + 2 + rq.LATENCY
 
 
 def fifo_depth(taps: int) -> int:
@@ -298,16 +303,19 @@ def all_taps(clk, rst, take, data, cg, sums, load, group, *, layer: Layer, simd:
     taps = k[0] * k[1]
     c = layer.in_shape[-1]
     cg_n = c // simd
-    n_flags = 4 + tree_levels(taps)
+    n_flags = 5 + tree_levels(taps)
     valid = [Signal(bool(0)) for _ in range(n_flags - 1)] + [load]
     grp = [Signal(intbv(0, min=0, max=max(2, cg_n))) for _ in range(n_flags - 1)] + [group]
     win = Signal(intbv(0)[8 * taps * simd:])
+    win2 = Signal(intbv(0)[8 * taps * simd:])
     wq = Signal(intbv(0)[8 * taps * simd:])
-    insts = [rom(clk, cg, wq, path=paths["weights"])]
+    wq2 = Signal(intbv(0)[8 * taps * simd:])  # the ROM word in the fabric
+    insts = [rom(clk, cg, wq, path=paths["weights"]), hold(clk, wq, wq2)]
 
     @always(clk.posedge)
     def window():
         win.next = data
+        win2.next = win
 
     @always_seq(clk.posedge, reset=rst)
     def flags():
@@ -323,7 +331,7 @@ def all_taps(clk, rst, take, data, cg, sums, load, group, *, layer: Layer, simd:
         for t in range(taps):
             lo = 8 * (t * simd + i)
             xz, wr, p, p2 = _signed(9), _signed(8), _signed(PROD_BITS), _signed(PROD_BITS)
-            insts.append(operands(clk, win(lo + 8, lo), wq(lo + 8, lo), xz, wr,
+            insts.append(operands(clk, win2(lo + 8, lo), wq2(lo + 8, lo), xz, wr,
                                   zp_in=layer.zp_in))
             insts.append(multiply(clk, xz, wr, p))
             insts.append(hold(clk, p, p2))
@@ -366,16 +374,18 @@ def folded(clk, rst, take, data, cg, busy_n, sums, load, group, *, layer: Layer,
     ra = Signal(intbv(0, min=0, max=max(2, cg_n * taps)))  # the word the ROM reads
     g_now = Signal(intbv(0, min=0, max=max(2, cg_n)))
     wq = Signal(intbv(0)[b:])
-    insts = [rom(clk, ra, wq, path=paths["weights"])]
+    wq2 = Signal(intbv(0)[b:])  # the ROM word in the fabric (``pipeline``)
+    insts = [rom(clk, ra, wq, path=paths["weights"]), hold(clk, wq, wq2)]
     # issue (a tap on the shift register's bottom and its word's address on the ROM), then x
-    # and the ROM word registered together, operands, product, the product in the fabric,
-    # accumulate
+    # and the ROM word registered together, both again in the fabric, operands, product, the
+    # product in the fabric, accumulate
     issue = Signal(bool(0))
-    v = [Signal(bool(0)) for _ in range(4)]
-    f = [Signal(bool(0)) for _ in range(4)]
-    last = [Signal(bool(0)) for _ in range(4)]
-    gg = [Signal(intbv(0, min=0, max=max(2, cg_n))) for _ in range(4)]
+    v = [Signal(bool(0)) for _ in range(5)]
+    f = [Signal(bool(0)) for _ in range(5)]
+    last = [Signal(bool(0)) for _ in range(5)]
+    gg = [Signal(intbv(0, min=0, max=max(2, cg_n))) for _ in range(5)]
     xb = Signal(intbv(0)[b:])
+    xb2 = Signal(intbv(0)[b:])
 
     @always_comb
     def issuing():
@@ -404,13 +414,13 @@ def folded(clk, rst, take, data, cg, busy_n, sums, load, group, *, layer: Layer,
         f[0].next = left == taps
         last[0].next = left == 1
         gg[0].next = g_now
-        for j in range(1, 4):
+        for j in range(1, 5):
             v[j].next = v[j - 1]
             f[j].next = f[j - 1]
             last[j].next = last[j - 1]
             gg[j].next = gg[j - 1]
-        load.next = v[3] and last[3]
-        group.next = gg[3]
+        load.next = v[4] and last[4]
+        group.next = gg[4]
 
     @always(clk.posedge)
     def shift():
@@ -419,15 +429,16 @@ def folded(clk, rst, take, data, cg, busy_n, sums, load, group, *, layer: Layer,
         else:
             win.next = win >> b
         xb.next = win[b:]
+        xb2.next = xb
 
     insts += [issuing, control, shift]
     for i in range(simd):
         xz, wr, p, p2 = _signed(9), _signed(8), _signed(PROD_BITS), _signed(PROD_BITS)
-        insts.append(operands(clk, xb(8 * i + 8, 8 * i), wq(8 * i + 8, 8 * i), xz, wr,
+        insts.append(operands(clk, xb2(8 * i + 8, 8 * i), wq2(8 * i + 8, 8 * i), xz, wr,
                               zp_in=layer.zp_in))
         insts.append(multiply(clk, xz, wr, p))
         insts.append(hold(clk, p, p2))  # the product in the fabric before the add
-        insts.append(accumulate(clk, v[3], f[3], p2, sums[i]))
+        insts.append(accumulate(clk, v[4], f[4], p2, sums[i]))
     return insts
 
 
