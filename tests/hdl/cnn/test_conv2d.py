@@ -157,35 +157,19 @@ def test_kernel_stride_padding(tmp_path, h, w, c_in, c_out, k, stride, same, pe,
     assert when == trace(layer, pe, simd, t_in)
 
 
-@pytest.mark.parametrize("h,w,c_in,c_out,k,stride,same,pe,simd,lanes", [
-    (6, 6, 2, 4, 5, 1, True, 2, 1, 1), (7, 8, 2, 4, 3, 2, True, 4, 2, 2),
-    (6, 6, 2, 3, 1, 2, False, 3, 1, 2)])
-def test_all_taps_of_a_k_by_k_in_one_clock(tmp_path, h, w, c_in, c_out, k, stride, same, pe,
-                                           simd, lanes):
-    """PE x k*k x SIMD multipliers on a padded or strided layer: bit-exact, models exact."""
+@pytest.mark.parametrize("h,w,c_in,c_out,k,stride,same,pe,simd,lanes,taps", [
+    (6, 6, 2, 4, 5, 1, True, 2, 1, 1, "all"), (7, 8, 2, 4, 3, 2, True, 4, 2, 2, "all"),
+    (6, 6, 2, 3, 1, 2, False, 3, 1, 2, "all"),
+    (6, 6, 2, 4, 3, 1, True, 2, 2, 1, "row"), (7, 8, 2, 4, 5, 2, True, 2, 1, 2, "row"),
+    (5, 6, 4, 8, 3, 1, False, 4, 1, 4, "row"), (9, 6, 1, 3, (4, 3), 2, True, 3, 1, 1, "row")])
+def test_taps_at_once_of_any_kernel(tmp_path, h, w, c_in, c_out, k, stride, same, pe, simd,
+                                    lanes, taps):
+    """All kh*kw taps a clock (PE x kh*kw x SIMD multipliers) or a kernel row a clock (PE x kw
+    x SIMD, a window in kh clocks), on padded, strided, square or rectangular layers:
+    bit-exact under gaps and stalls, models exact."""
     rng, layer = geometry_layer(h, w, c_in, c_out, k, stride, same)
-    taps = k * k
-    x = rng.integers(-128, 128, (2, h, w, c_in)).astype(np.int8)
-    got, want, _ = simulate(tmp_path, layer, x, pe, simd, taps, lanes, gap=0.3, stall=0.4)
-    np.testing.assert_array_equal(got, want)
-    t_in = []
-    _, _, when = simulate(tmp_path, layer, np.zeros((3, h, w, c_in), np.int8), pe, simd, taps,
-                          lanes, in_cycles=t_in)
-    per = want[0].size
-    last = [when[(i + 1) * per - 1] for i in range(3)]
-    assert [last[1] - last[0], last[2] - last[1]] == [cycles(layer, pe, simd, taps, lanes)] * 2
-    t_vals = [t for t in t_in for _ in range(lanes)]
-    assert when == trace(layer, pe, simd, t_vals, taps=taps, lanes=lanes)
-
-
-@pytest.mark.parametrize("h,w,c_in,c_out,k,stride,same,pe,simd,lanes", [
-    (6, 6, 2, 4, 3, 1, True, 2, 2, 1), (7, 8, 2, 4, 5, 2, True, 2, 1, 2),
-    (5, 6, 4, 8, 3, 1, False, 4, 1, 4), (9, 6, 1, 3, (4, 3), 2, True, 3, 1, 1)])
-def test_a_kernel_row_a_clock(tmp_path, h, w, c_in, c_out, k, stride, same, pe, simd, lanes):
-    """PE x kw x SIMD multipliers, a window in kh clocks (a row of taps each): bit-exact under
-    gaps and stalls, models exact."""
-    rng, layer = geometry_layer(h, w, c_in, c_out, k, stride, same)
-    taps = k if np.isscalar(k) else k[1]
+    kh, kw = (k, k) if np.isscalar(k) else k
+    taps = kh * kw if taps == "all" else kw
     x = rng.integers(-128, 128, (2, h, w, c_in)).astype(np.int8)
     got, want, _ = simulate(tmp_path, layer, x, pe, simd, taps, lanes, gap=0.3, stall=0.4)
     np.testing.assert_array_equal(got, want)
