@@ -15,7 +15,10 @@ The two inputs come from a fork: one straight from it (the shortcut), the other 
 branch's layers. Each waits in a block-RAM FIFO until the other's value of the same index is
 there; ``fifo_depths`` sizes them from the cycle model (the most values an input can be ahead
 of the join), so the fork never waits on a full FIFO. The join takes a pair a clock when both
-are there and an output credit is left (a register, as in ``depthwise``).
+are there and an output credit is left (a register, as in ``depthwise``). A packer that cuts
+wide beats into values queues the beats that come faster than a value a clock; ``pack_hold``
+sizes that queue from the cycle model too (a few words: the queue is flip-flops, and a whole
+tensor's words there took half the ECP5-85F's flip-flops in ResNet-8).
 
 Cycle model: ``trace`` gives each output's clock from the two inputs' clocks (the values of a
 wide beat share one): value i reaches the join ``ARRIVE`` clocks after it leaves its pack, a
@@ -109,6 +112,24 @@ def trace(ta, tb, lanes_a: int = 1, lanes_b: int = 1) -> list[int]:
     return [t + OUT_DELAY for t in joins(ta, tb, lanes_a, lanes_b)]
 
 
+def pack_hold(t_in, lanes: int) -> int:
+    """Words the packer of an input of ``lanes`` values a beat must queue (besides the one it
+    cuts) so it never stalls its sender in the cycle model: the most words that have come and
+    not yet moved into the cutter, counted at each word's arrival, and 2 more. A word moves
+    in two clocks before its first value leaves (``pack.split``); values leave a clock apart,
+    so a burst of wide beats waits here."""
+    if lanes == 1:
+        return 1
+    first = [t - ARRIVE for t in arrivals(t_in, lanes)][::lanes]  # each word's first value
+    came = [int(t) for t in t_in][::lanes]
+    most, j = 0, 0
+    for k, t in enumerate(came):  # words before k not yet in the cutter when k comes
+        while j < k and first[j] - 2 < t:
+            j += 1
+        most = max(most, k - j)
+    return most + 2
+
+
 def fifo_depths(ta, tb, lanes_a: int = 1, lanes_b: int = 1) -> tuple[int, int]:
     """Words each input's FIFO needs: the most values of it that have left their pack and
     not yet been joined, at any clock of the cycle model, and ``MARGIN`` more."""
@@ -127,7 +148,7 @@ def fifo_depths(ta, tb, lanes_a: int = 1, lanes_b: int = 1) -> tuple[int, int]:
 
 @block
 def add(clk, rst, a, b, m, *, layer: Layer, paths: dict, lanes_a: int = 1, lanes_b: int = 1,
-        depth_a: int = 2, depth_b: int = 2):
+        depth_a: int = 2, depth_b: int = 2, hold_a: int = 0, hold_b: int = 0):
     if layer.kind != "add":
         raise ValueError(f"layer {layer.name} is a {layer.kind}, not add")
     check_stream("a", a, bits=8 * lanes_a, ready=True, signed=lanes_a == 1)
@@ -136,10 +157,10 @@ def add(clk, rst, a, b, m, *, layer: Layer, paths: dict, lanes_a: int = 1, lanes
     n = int(np.prod(layer.in_shape))
     insts = []
     heads = []
-    for s, lanes, depth in ((a, lanes_a, depth_a), (b, lanes_b, depth_b)):
+    for s, lanes, depth, hold in ((a, lanes_a, depth_a, hold_a), (b, lanes_b, depth_b, hold_b)):
         one = Stream(8, signed=False)
         queued = Stream(8, signed=False)
-        insts.append(pack(clk, rst, s, one, simd=1, lanes=lanes, hold=n // lanes))
+        insts.append(pack(clk, rst, s, one, simd=1, lanes=lanes, hold=hold or n // lanes))
         insts.append(bram_fifo(clk, rst, one, queued, depth=depth))
         heads.append(queued)
     qa, qb = heads

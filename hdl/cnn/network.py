@@ -203,7 +203,9 @@ def network(clk, rst, s, m, logit_valid, logit_data, busy, done, *, net: Network
             depth_a, depth_b = add_block.fifo_depths(ta, tb, by[a], by[b])
             insts.append(add_block.add(clk, rst, x, reading(b), y, layer=layer,
                                        paths=paths[layer.name], lanes_a=by[a], lanes_b=by[b],
-                                       depth_a=depth_a, depth_b=depth_b))
+                                       depth_a=depth_a, depth_b=depth_b,
+                                       hold_a=add_block.pack_hold(ta, by[a]),
+                                       hold_b=add_block.pack_hold(tb, by[b])))
         elif layer.kind == "conv2d":
             pe, simd, taps = Parallel.of(config[layer.name])
             insts.append(conv2d(clk, rst, x, y, layer=layer, pe=pe, simd=simd,

@@ -28,7 +28,7 @@ def make_add(shape, *, rng, relu=False):
 
 
 def simulate(tmp_path, layer, xa, xb, lanes_a=1, lanes_b=1, gaps=(0.0, 0.0), stall=0.0,
-             seed=0, depths=(64, 64)):
+             seed=0, depths=(64, 64), holds=(0, 0)):
     want = golden.add(xa, xb, layer)
     paths = add_block.write_mems(layer, tmp_path)
     va = xa.ravel() if lanes_a == 1 else pack_words(xa, lanes_a)
@@ -39,7 +39,8 @@ def simulate(tmp_path, layer, xa, xb, lanes_a=1, lanes_b=1, gaps=(0.0, 0.0), sta
     b = Stream(8) if lanes_b == 1 else Stream(8 * lanes_b, signed=False)
     m = Stream(8)
     parts = [add_block.add(clk, rst, a, b, m, layer=layer, paths=paths, lanes_a=lanes_a,
-                           lanes_b=lanes_b, depth_a=depths[0], depth_b=depths[1]),
+                           lanes_b=lanes_b, depth_a=depths[0], depth_b=depths[1],
+                           hold_a=holds[0], hold_b=holds[1]),
              clock(clk), source(clk, a, va, gap=gaps[0], seed=seed, rst=rst),
              taken(clk, a, t_a), source(clk, b, vb, gap=gaps[1], seed=seed + 1, rst=rst),
              taken(clk, b, t_b), sink(clk, m, out, stall=stall, seed=seed + 2, cycles=when)]
@@ -89,11 +90,19 @@ def test_cycle_model(tmp_path, lanes_a, lanes_b):
     layer = make_add(shape, rng=rng)
     xa = rng.integers(-128, 128, (1,) + shape).astype(np.int8)
     xb = rng.integers(-128, 128, (1,) + shape).astype(np.int8)
-    got, want, when, t_a, t_b = simulate(tmp_path, layer, xa, xb, lanes_a, lanes_b)
+    # the packers queue what the cycle model says (a beat a clock from clock 0 on), no more
+    offered = [[k // lanes for k in range(xa.size)] for lanes in (lanes_a, lanes_b)]
+    holds = [add_block.pack_hold(t, n) for t, n in zip(offered, (lanes_a, lanes_b))]
+    got, want, when, t_a, t_b = simulate(tmp_path, layer, xa, xb, lanes_a, lanes_b,
+                                         holds=holds)
     np.testing.assert_array_equal(got, want)
+    for t in (t_a, t_b):  # no beat waited: the queues were deep enough
+        assert t == list(range(t[0], t[0] + len(t)))
     ta = [t for t in t_a for _ in range(lanes_a)]
     tb = [t for t in t_b for _ in range(lanes_b)]
     assert when == add_block.trace(ta, tb, lanes_a, lanes_b)
+    if max(lanes_a, lanes_b) > 1:  # a burst of wide beats: the queue holds most of it
+        assert max(holds) > 2
 
 
 def test_fork_gives_every_beat_to_both(tmp_path):
