@@ -20,7 +20,6 @@ is the port's value after rising edge i (as a MyHDL testbench reading at each po
 """
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
@@ -191,7 +190,7 @@ def _build_and_run(run_dir: Path, vfile: Path) -> None:
     cmd = [icarus.tool("verilator"), "--binary", "-O1", "-Wno-fatal", "-Wno-lint", "-Wno-style",
            "-Wno-TIMESCALEMOD", "--top-module", "tb", "tb.v", str(vfile)]
     proc = subprocess.run(cmd, cwd=run_dir, capture_output=True, text=True,
-                          env={**os.environ, "MAKEFLAGS": "-j2"})
+                          env=icarus.verilator_env(2))
     if proc.returncode or not exe.exists():
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
         raise AssertionError(f"verilator build failed:\n{tail}")

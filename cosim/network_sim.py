@@ -20,7 +20,6 @@ and resumes with the next image, and dumps a VCD.
 """
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -374,7 +373,7 @@ def verilator_build(run_dir: Path, top: str, jobs: int = 2, extra=()) -> Path:
            "-Wno-style", "-Wno-TIMESCALEMOD", "--top-module", "tb", "-j", str(jobs),
            "--x-assign", "fast", "--x-initial", "fast", "tb.v", f"{top}.v", *extra]
     proc = subprocess.run(cmd, cwd=run_dir, capture_output=True, text=True,
-                          env={**os.environ, "MAKEFLAGS": f"-j{jobs}"})
+                          env=icarus.verilator_env(jobs))
     if proc.returncode or not exe.exists():
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
         raise AssertionError(f"verilator build failed:\n{tail}")

@@ -16,6 +16,8 @@ command -v gcc >/dev/null 2>&1 || need+=(gcc)
 # valgrind (callgrind) counts its instructions per inference
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v valgrind >/dev/null 2>&1 || need+=(valgrind)
+# ccache: every Verilator build compiles the same runtime files; cached, a build takes seconds less
+command -v ccache >/dev/null 2>&1 || need+=(ccache)
 if [ ${#need[@]} -eq 0 ]; then
   echo "setup: simulators present: $(iverilog -V 2>/dev/null | head -1 | cut -d' ' -f1-4);" \
        "$(verilator --version | cut -d' ' -f1-2)"
