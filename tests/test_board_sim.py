@@ -23,7 +23,13 @@ from tests.hdl.helpers import need_tools
 CAMERA = {"de10lite": (40, 30), "basys3": (40, 30), "icebreaker": (83, 15), "ulx3s": (40, 30)}
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xdist_group(f"board_{n}"))
+# the vendor boards' tops (Basys 3, DE10-Lite: 50 s each) in the slow suite; their pins and
+# constraints are checked by tests/hdl/board and their board test by tests/test_board_link.py
+SLOW_PINS = {"basys3", "de10lite"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=[pytest.mark.xdist_group(f"board_{n}")]
+                                               + [pytest.mark.slow] * (n in SLOW_PINS))
                                   for n in board_sim.PINS])
 def test_board_from_its_pins(tmp_path, digits, digits_board, name):
     """Three paper frames: one UART line per frame with the golden digit and the frame's

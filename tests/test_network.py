@@ -106,25 +106,29 @@ def test_reset_in_the_middle_of_an_image(digits_verilog, digits, tmp_path):
     assert result.busy_at_end == 0
 
 
-def test_mnist_image_in_icarus(nets, mnist, tmp_path):
+# Icarus: 97,000 clocks at about 760 a second (over 2 minutes); the digits network runs in
+# Icarus in the default suite, through Cosimulation, with gaps and stalls
+@pytest.mark.parametrize("sim", ["verilator", pytest.param("icarus", marks=pytest.mark.slow)])
+def test_mnist_default_config(nets, mnist, tmp_path, sim):
     """The mnist_cnn default config (83 multipliers) in converted Verilog, bit for bit, and
-    the latency the cycle model predicts: one image (about 30 s in Icarus; the Verilator tests
-    and the slow suite run many)."""
-    need_tools("iverilog", "vvp")
+    the latency the cycle model predicts: one image."""
+    need_tools(*(("iverilog", "vvp") if sim == "icarus" else ("verilator",)))
     net = nets["mnist_cnn"]
     conf = cfg.load(presets.PRETRAINED / "mnist_cnn.hw.json")
     vdir = tmp_path / "verilog"
     build.build(net, conf, vdir, presets.get("mnist_cnn").input_max)
     images = np.asarray(mnist.test.x[:1])
     ns.prepare(tmp_path / "run", vdir, "mnist_cnn_top", images, 10)
-    result = ns.run_icarus(tmp_path / "run", "mnist_cnn_top", 10)
+    run = ns.run_icarus if sim == "icarus" else ns.run_verilator
+    result = run(tmp_path / "run", "mnist_cnn_top", 10)
     np.testing.assert_array_equal(result.logits, expected(net, "mnist_cnn", images))
     assert cfg.multipliers(conf) <= 90
     assert result.latency == cfg.latency(net, conf)
 
 
 # "conv-split": conv1's 4-lane beats, pooled in bursts, split into conv2's 2-wide words
-@pytest.mark.parametrize("par", [{"conv2": (16, 8)}, {"conv1": (2, 1), "conv2": (4, 4)},
+@pytest.mark.parametrize("par", [pytest.param({"conv2": (16, 8)}, marks=pytest.mark.slow),
+                                 {"conv1": (2, 1), "conv2": (4, 4)},
                                  {"conv1": (4, 1, 9), "conv2": (4, 2, 9)}],
                          ids=["conv2-16x8", "small", "conv-split"])
 def test_mnist_cycle_model_verilator(nets, mnist, tmp_path, par):

@@ -29,7 +29,10 @@ def tiny_resnet():
     return keras.Model(inputs, layers.Dense(4)(x), name="tiny_resnet")
 
 
-@pytest.mark.parametrize("args,gap,stall", [([], 0, 0), (["--auto-budget", "24"], 0, 0),
+# the default config and the folded one without stalls run in the slow suite (115 s)
+@pytest.mark.parametrize("args,gap,stall", [pytest.param([], 0, 0, marks=pytest.mark.slow),
+                                            pytest.param(["--auto-budget", "24"], 0, 0,
+                                                         marks=pytest.mark.slow),
                                             (["--auto-budget", "24"], 25, 25)])
 def test_tiny_resnet_in_hardware(monkeypatch, capfd, tmp_path, args, gap, stall):
     path = convert(tiny_resnet(), tmp_path / "tiny_resnet.tflite")

@@ -42,8 +42,9 @@ def residual():
     return keras.Model(inp, layers.Dense(10, activation="softmax")(x), name="mnist_residual")
 
 
+# slow: training and a test split through Verilator, 100 s each
 @pytest.mark.parametrize("make,floor", [pytest.param(separable, 0.93, marks=pytest.mark.slow),
-                                        (residual, 0.93)])
+                                        pytest.param(residual, 0.93, marks=pytest.mark.slow)])
 def test_trained_network_accuracy_in_hardware(monkeypatch, capfd, tmp_path, make, floor):
     mnist = data.load_mnist()
     x_train = mnist.train.x[:TRAIN, ..., None].astype(np.float32) / 255

@@ -114,11 +114,13 @@ def test_hardware_refuses_what_it_has_no_block_for(monkeypatch, capfd, tmp_path,
 
 
 @pytest.mark.parametrize("case,par", [
-    ("depthwise3x3_same_relu6", ["--smallest"]), ("depthwise3x3_same_relu6", []),
+    ("depthwise3x3_same_relu6", ["--smallest"]),
+    pytest.param("depthwise3x3_same_relu6", [], marks=pytest.mark.slow),
     ("depthwise3x3_same_relu6", ["--par", "dw1=1x5x9"]),
     ("depthwise5x5_stride2_valid", ["--par", "dw1=1x3x25"]),
     ("pad_then_depthwise_stride2", ["--auto-budget", "64"]), ("rgb_input", ["--par", "dw1=1x2x1"]),
-    ("conv10x4_stride2_same", []), ("conv10x4_stride2_same", ["--par", "conv1=2x1x40"]),
+    pytest.param("conv10x4_stride2_same", [], marks=pytest.mark.slow),
+    ("conv10x4_stride2_same", ["--par", "conv1=2x1x40"]),
     ("conv_strides_2x1", ["--par", "conv1=2x3"]), ("avgpool_whole_25x5", [])])
 def test_depthwise_and_rectangular_in_hardware(monkeypatch, capfd, tmp_path, case, par):
     """Models with a depthwise layer (its taps one a clock, the smallest config, or all at
@@ -163,9 +165,10 @@ def test_mlperf_shape_golden_and_c(tmp_path, name):
     c_equals_golden(net, path, tmp_path / "c", n=5)
 
 
+# slow: 60 s and 100 s (`make mlperf` runs both too); the default suite has their layers in
+# test_depthwise_and_rectangular_in_hardware
 @pytest.mark.parametrize("name,make,pixel_max,offset,depthwise,seed", [
-    ("KWS DS-CNN", ds_cnn, 255.0, 0.0, 4, 5),
-    # slow: 100 s, the longest test of the suite (make mlperf runs it too)
+    pytest.param("KWS DS-CNN", ds_cnn, 255.0, 0.0, 4, 5, marks=pytest.mark.slow),
     pytest.param("VWW keras MobileNet", keras_mobilenet, 127.5, -1.0, 13, 4,
                  marks=pytest.mark.slow)])
 def test_mlperf_shape_in_hardware(monkeypatch, capfd, tmp_path, name, make, pixel_max, offset,
@@ -221,6 +224,9 @@ def test_random_dataset_judges_a_model_without_its_data(monkeypatch, capfd, tmp_
     assert a.test.x.min() == 0 and a.test.x.max() == 255 and not a.labelled
 
 
+# slow: 140 s (ResNet-8's 12.5 M MACs through Verilator; `make mlperf` runs it too). The
+# default suite has ADD, forks and shortcut FIFOs in tests/test_residual.py
+@pytest.mark.slow
 def test_resnet8_golden_c_and_hardware(monkeypatch, capfd, tmp_path):
     """Branches: a tensor feeds two layers, ADD joins them; golden == LiteRT on every tensor of
     200 random inputs (the three ADDs with their fused ReLU included); the C library (its
