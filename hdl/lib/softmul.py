@@ -11,9 +11,14 @@ carry chains instead.
 
 Stages (one register each)::
 
-    1        partial products   pp_i = b if a[i] else 0          (a_bits of them)
+    1        pairs of partial products summed:  (b if a[i] else 0) + (b if a[i+1] else 0) << 1
+             (the AND gates feed the adder's carry chain; a lone last product is registered)
     2..      adder tree         pairs summed, one level per clock (5 levels hold 32 products;
                                 an odd node out is registered to stay in step)
+
+So ``depth`` is the tree's levels (at least 1). The partial products themselves are not
+registered: that was a_bits x b_bits flip-flops a requantizer (about 500 of its 1,100), and a
+network has one requantizer per layer or per lane (41 in the MLPerf VWW model).
 
 Each tree node holds ``value << offset`` with the offset kept in Python, so a node is only as
 wide as the products under it need.
@@ -45,6 +50,19 @@ def partial(clk, a, bit: int, b, out):
 
 
 @block
+def gate(a, bit: int, b, out):
+    """out = b if a[bit] else 0 (AND gates, no register)."""
+    @always_comb
+    def comb():
+        if a[bit]:
+            out.next = b
+        else:
+            out.next = 0
+
+    return comb
+
+
+@block
 def add_shifted(clk, x, y, shift: int, out):
     """out = x + (y << shift), registered."""
 
@@ -68,13 +86,18 @@ def _levels(n: int) -> int:
     return max(0, (n - 1).bit_length())
 
 
+def _tree_depth(n: int) -> int:
+    """Clocks of ``tree`` over n partial products: pairs summed in the first."""
+    return max(1, _levels(n))
+
+
 def depth(a_bits: int, dsp_bits: int = 0) -> int:
     """Clocks from the operands to ``p`` (at most ``LATENCY``; a caller that needs a fixed
     latency delays its narrow operands by the difference)."""
     if dsp_bits == 0:
-        return 1 + _levels(a_bits)
+        return _tree_depth(a_bits)
     high = a_bits - min(dsp_bits, a_bits)
-    return 1 if high == 0 else 2 + _levels(high)
+    return 1 if high == 0 else 1 + _tree_depth(high)
 
 
 @block
@@ -96,7 +119,7 @@ def softmul(clk, a, b, p, *, a_bits: int, b_bits: int, dsp_bits: int = 0):
     # the DSP part: a registered product, held until the tree of the high bits is done
     high = Signal(intbv(0)[a_bits - lo + b_bits:])
     insts = [tree(clk, a, b, high, lo=lo, a_bits=a_bits, b_bits=b_bits)]
-    chain = [Signal(intbv(0)[lo + b_bits:]) for _ in range(1 + _levels(a_bits - lo))]
+    chain = [Signal(intbv(0)[lo + b_bits:]) for _ in range(_tree_depth(a_bits - lo))]
     insts.append(dsp_product(clk, a, lo, b, chain[0]))
     for x, y in zip(chain, chain[1:]):
         insts.append(hold(clk, x, y))
@@ -120,10 +143,16 @@ def tree(clk, a, b, p, *, lo: int, a_bits: int, b_bits: int):
     insts = []
     # a node: (signal, offset, largest value of the signal)
     nodes = []
-    for i in range(lo, a_bits):
+    for i in range(lo, a_bits - 1, 2):  # pairs: gated, summed, registered
+        x, y = Signal(intbv(0)[b_bits:]), Signal(intbv(0)[b_bits:])
+        top = b_max + (b_max << 1)
+        sig = Signal(intbv(0, min=0, max=top + 1))
+        insts += [gate(a, i, b, x), gate(a, i + 1, b, y), add_shifted(clk, x, y, 1, sig)]
+        nodes.append((sig, i - lo, top))
+    if (a_bits - lo) % 2:  # the last product alone, registered to stay in step
         sig = Signal(intbv(0)[b_bits:])
-        insts.append(partial(clk, a, i, b, sig))
-        nodes.append((sig, i - lo, b_max))
+        insts.append(partial(clk, a, a_bits - 1, b, sig))
+        nodes.append((sig, a_bits - 1 - lo, b_max))
     while len(nodes) > 1:
         merged = []
         for k in range(0, len(nodes) - 1, 2):
