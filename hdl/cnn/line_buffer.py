@@ -277,8 +277,8 @@ def line_buffer(clk, rst, s, m, *, h: int, w: int, c: int, simd: int = 1, k=3,
     addr_inc = Signal(intbv(1 % max(2, row_depth), min=0, max=max(2, row_depth)))  # addr's next
     for i in range(kh - 1):
         below = up[i + 1] if i + 1 < kh - 1 else d1
-        we_i, take_i = Signal(bool(0)), Signal(bool(0))
         if not ahead and row_depth * b < AHEAD_BITS:
+            we_i, take_i = Signal(bool(0)), Signal(bool(0))
             insts.append(enables(*hs, we=we_i, take=take_i))
             insts.append(ram(clk, we_i, a1, below, take_i, addr, up[i], depth=row_depth))
             continue
@@ -301,6 +301,7 @@ def line_buffer(clk, rst, s, m, *, h: int, w: int, c: int, simd: int = 1, k=3,
             insts.append(wire(joined(parts), up[i]))
             continue
         if i == 0:  # every row in one memory, row i in bits [i*B + B-1 : i*B] of a word
+            we_i = Signal(bool(0))
             insts.append(enables(*hs, we=we_i))
             rows = Signal(intbv(0)[(kh - 1) * b:])
             written = [up[j + 1] if j + 1 < kh - 1 else d1 for j in range(kh - 1)]
