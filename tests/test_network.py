@@ -47,6 +47,15 @@ def test_verilog_folder_is_self_contained(digits_verilog, tmp_path):
 
 
 @DIGITS_GROUP
+def test_a_build_folders_config_loads_as_the_config_it_built(digits_verilog):
+    """``--config build/<model>/verilog/config.json`` builds that design again."""
+    net, out = digits_verilog
+    built = cfg.validate(net, cfg.load(presets.PRETRAINED / "digits_cnn.hw.json"))
+    again = cfg.validate(net, cfg.load(out / "config.json"))
+    assert again == built and cfg.multipliers(again) == cfg.multipliers(built)
+
+
+@DIGITS_GROUP
 def test_digits_cosimulation_gaps_and_stalls(digits_verilog, digits, tmp_path):
     """Icarus through myhdl.Cosimulation: every logit equal, nothing lost or left inside."""
     need_tools("iverilog", "vvp")

@@ -212,9 +212,10 @@ def design(net, src, args, log) -> tuple:
 def add_config_args(ap):
     from hdl.flow.fit import DEVICES
 
-    ap.add_argument("--config", type=Path, help="JSON {layer: [PE, SIMD] or [PE, SIMD, 9]} "
-                                                "(default: the preset's "
-                                                "model/pretrained/<model>.hw.json)")
+    ap.add_argument("--config", type=Path, help="JSON {layer: [PE, SIMD] or [PE, SIMD, 9]}, "
+                                                "or a build folder's config.json (that design "
+                                                "again); default: the preset's "
+                                                "model/pretrained/<model>.hw.json")
     ap.add_argument("--par", action="append", metavar="LAYER=PExSIMD",
                     help="override one layer, e.g. conv2=8x4, or conv1=8x1x9 for all 9 taps "
                          "in one clock (repeatable)")

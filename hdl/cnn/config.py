@@ -36,6 +36,8 @@ from .parallel import Parallel, mac_shape, options, widest
 
 
 def load(path) -> dict:
+    """A config from a .hw.json file, or from the config.json a build folder holds (so
+    ``--config build/mine/verilog/config.json`` builds that design again)."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"config {path} does not exist")
@@ -45,8 +47,12 @@ def load(path) -> dict:
         raise ValueError(f"config {path}: not JSON ({exc})") from None
     if not isinstance(raw, dict):
         raise ValueError(f"config {path}: a JSON object {{layer: [PE, SIMD]}} is expected")
+    if isinstance(raw.get("layers"), dict):  # a build folder's config.json: its layers
+        raw = raw["layers"]
     out = {}
     for name, value in raw.items():
+        if isinstance(value, dict) and {"pe", "simd"} <= set(value):
+            value = [value["pe"], value["simd"], value.get("taps", 1)]
         try:
             out[name] = Parallel.of(value)
         except ValueError as exc:
