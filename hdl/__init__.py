@@ -13,6 +13,11 @@ unique by appending ``_0``, ``_1``...: the fourth conversion of a top in one pro
 signals ``board_core0_0_1_2_3_...``, long enough for Verilator to hash them past the lint
 waivers. ``fresh_names()`` starts a new top with the names of a fresh process.
 
+MyHDL reads, tokenizes and dedents a generator function's source again for every instance it
+converts and every generator it simulates; a network top has thousands of instances of a few
+hundred functions. The source is read once per function here (``_make_ast``, ``_frame_source``):
+a third of the mnist default's conversion time.
+
 MyHDL's Verilog converter writes an integer constant of magnitude 2^30 or more as a sized
 *unsigned* literal (``32'h7f57eb49``), and an unsigned operand makes a whole Verilog expression
 unsigned. ``x < -K`` on a signed ``x`` then compared bit patterns, so in the converted requantizer
@@ -30,13 +35,15 @@ insertion-ordered here (``_Names``: the order the names appear in the source), s
 is the same byte for byte in every process (``hdl.flow.build`` also leaves out MyHDL's date
 line).
 """
+import __future__ as _future
+import ast as _ast
 import inspect as _inspect
 import sys as _sys
 import types as _types
 
 from collections.abc import MutableSet as _MutableSet
 
-from myhdl import _block, _instance, _simulator, _visitors
+from myhdl import _block, _instance, _simulator, _util, _visitors, _Waiter
 from myhdl.conversion import _analyze, _toVerilog
 
 
@@ -64,6 +71,60 @@ _fast = _types.SimpleNamespace(**{k: getattr(_inspect, k) for k in dir(_inspect)
 _fast.stack = _stack
 _block.inspect = _fast
 _instance.inspect = _fast
+
+
+_sources = {}  # code object -> (dedented source, compile flags, source file, line offset)
+
+
+def _make_ast(f):
+    """``myhdl._util._makeAST`` with the source read once per function: MyHDL reads, tokenizes
+    and dedents a generator's source again for every instance of it (thousands in a network
+    top: more than half of a small model's conversion). The tree is still parsed anew each
+    time, because MyHDL's analysis writes into it."""
+    code = f.__code__
+    known = _sources.get(code)
+    if known is None:
+        flags = 0
+        for name in _future.all_feature_names:
+            flags |= getattr(_future, name).compiler_flag
+        lines, first = _inspect.getsourcelines(f)
+        known = (_util._dedent("".join(lines)), _ast.PyCF_ONLY_AST | (code.co_flags & flags),
+                 _inspect.getsourcefile(f), first - 1)
+        _sources[code] = known
+    text, flags, sourcefile, offset = known
+    tree = compile(text, filename="<unknown>", mode="exec", flags=flags, dont_inherit=True)
+    tree.sourcefile = sourcefile
+    tree.lineoffset = offset
+    return tree
+
+
+_instance._makeAST = _make_ast
+
+
+def _frame_source(frame):
+    """``inspect.getsource`` of a generator's frame, read once per function (MyHDL's
+    simulator reads it for every generator it starts, to infer how the generator waits)."""
+    code = frame.f_code
+    text = _sources.get(("frame", code))
+    if text is None:
+        text = _sources[("frame", code)] = _inspect.getsource(frame)
+    return text
+
+
+_dedented = {}
+
+
+def _dedent(text):
+    out = _dedented.get(text)
+    if out is None:
+        out = _dedented[text] = _util._dedent(text)
+    return out
+
+
+_waiter_inspect = _types.SimpleNamespace(**vars(_fast))
+_waiter_inspect.getsource = _frame_source
+_Waiter.inspect = _waiter_inspect
+_Waiter._dedent = _dedent
 
 
 def _int_repr(n, radix=""):
