@@ -25,7 +25,12 @@ def board_test(monkeypatch, capfd, tmp_path, folder, name, *args):
     return code, json.loads(out)
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xdist_group(f"board_{n}"))
+# the vendor boards (Basys 3, DE10-Lite: 25 s each) in the slow suite, as in test_board_sim.py
+SLOW_BOARDS = {"basys3", "de10lite"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=[pytest.mark.xdist_group(f"board_{n}")]
+                                               + [pytest.mark.slow] * (n in SLOW_BOARDS))
                                   for n in BOARDS])
 def test_board_test_in_simulation_on_every_board(monkeypatch, capfd, tmp_path, digits_board,
                                                   name):

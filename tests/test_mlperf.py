@@ -3,6 +3,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
 from tests.hdl.helpers import need_tools
 
@@ -16,6 +18,9 @@ def earlier(task: str, commit: str) -> dict:
             "measured": {"commit": commit, "date": "2026-12-01", "tools": "Yosys, nextpnr"}}
 
 
+# slow: 55 s; the autoencoder's hardware is in tests/test_vector_model.py, the command's rows
+# and table in the tests below
+@pytest.mark.slow
 def test_autoencoder_through_the_command(tmp_path):
     """The anomaly-detection task end to end (the smallest of the four): its model built from
     the description, golden == LiteRT on every tensor, fitted to the ECP5-85F, bit-exact

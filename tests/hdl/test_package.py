@@ -16,8 +16,8 @@ def test_same_frames_and_names_as_inspect_stack():
         return inspect.stack(), hdl._stack()
 
     slow, fast = (lambda: inner())()
-    assert len(fast) == len(slow) > 3
-    assert [(r[0], r[3]) for r in fast] == [(r.frame, r.function) for r in slow]
+    assert len(slow) > len(fast) == 8  # the innermost eight: MyHDL reads records 2 to 5
+    assert [(r[0], r[3]) for r in fast] == [(r.frame, r.function) for r in slow[:8]]
     assert [r[3] for r in fast[:3]] == ["inner", "<lambda>",
                                         "test_same_frames_and_names_as_inspect_stack"]
 
