@@ -38,18 +38,6 @@ MAX_A_BITS = 1 << LEVELS
 
 
 @block
-def partial(clk, a, bit: int, b, out):
-    @always_seq(clk.posedge, reset=None)
-    def stage():
-        if a[bit]:
-            out.next = b
-        else:
-            out.next = 0
-
-    return stage
-
-
-@block
 def gate(a, bit: int, b, out):
     """out = b if a[bit] else 0 (AND gates, no register)."""
     @always_comb
@@ -150,8 +138,8 @@ def tree(clk, a, b, p, *, lo: int, a_bits: int, b_bits: int):
         insts += [gate(a, i, b, x), gate(a, i + 1, b, y), add_shifted(clk, x, y, 1, sig)]
         nodes.append((sig, i - lo, top))
     if (a_bits - lo) % 2:  # the last product alone, registered to stay in step
-        sig = Signal(intbv(0)[b_bits:])
-        insts.append(partial(clk, a, a_bits - 1, b, sig))
+        x, sig = Signal(intbv(0)[b_bits:]), Signal(intbv(0)[b_bits:])
+        insts += [gate(a, a_bits - 1, b, x), hold(clk, x, sig)]
         nodes.append((sig, a_bits - 1 - lo, b_max))
     while len(nodes) > 1:
         merged = []
