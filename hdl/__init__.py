@@ -15,8 +15,8 @@ waivers. ``fresh_names()`` starts a new top with the names of a fresh process.
 
 MyHDL reads, tokenizes and dedents a generator function's source again for every instance it
 converts and every generator it simulates; a network top has thousands of instances of a few
-hundred functions. The source is read once per function here (``_make_ast``, ``_frame_source``):
-a third of the mnist default's conversion time.
+hundred functions. The source is read once per function here (``_source``): a third of the
+mnist default's conversion time.
 
 MyHDL's Verilog converter writes an integer constant of magnitude 2^30 or more as a sized
 *unsigned* literal (``32'h7f57eb49``), and an unsigned operand makes a whole Verilog expression
@@ -74,45 +74,24 @@ _block.inspect = _fast
 _instance.inspect = _fast
 
 
-_sources = {}  # code object -> (dedented source, compile flags, source file, line offset)
+_sources = {}   # code object -> (source text, first line, source file)
+_dedented = {}  # source text -> the same, dedented
+_FUTURE_FLAGS = 0
+for _name in _future.all_feature_names:
+    _FUTURE_FLAGS |= getattr(_future, _name).compiler_flag
 
 
-def _make_ast(f):
-    """``myhdl._util._makeAST`` with the source read once per function: MyHDL reads, tokenizes
-    and dedents a generator's source again for every instance of it (thousands in a network
-    top: more than half of a small model's conversion). The tree is still parsed anew each
-    time, because MyHDL's analysis writes into it."""
-    code = f.__code__
+def _source(obj):
+    """(source text, first line, file) of a function or a generator's frame, read once per
+    code object: MyHDL reads, tokenizes and dedents a generator function's source again for
+    every instance it converts (``_makeAST``) and every generator it simulates
+    (``_inferWaiter``), thousands in a network top."""
+    code = obj.__code__ if hasattr(obj, "__code__") else obj.f_code
     known = _sources.get(code)
     if known is None:
-        flags = 0
-        for name in _future.all_feature_names:
-            flags |= getattr(_future, name).compiler_flag
-        lines, first = _inspect.getsourcelines(f)
-        known = (_util._dedent("".join(lines)), _ast.PyCF_ONLY_AST | (code.co_flags & flags),
-                 _inspect.getsourcefile(f), first - 1)
-        _sources[code] = known
-    text, flags, sourcefile, offset = known
-    tree = compile(text, filename="<unknown>", mode="exec", flags=flags, dont_inherit=True)
-    tree.sourcefile = sourcefile
-    tree.lineoffset = offset
-    return tree
-
-
-_instance._makeAST = _make_ast
-
-
-def _frame_source(frame):
-    """``inspect.getsource`` of a generator's frame, read once per function (MyHDL's
-    simulator reads it for every generator it starts, to infer how the generator waits)."""
-    code = frame.f_code
-    text = _sources.get(("frame", code))
-    if text is None:
-        text = _sources[("frame", code)] = _inspect.getsource(frame)
-    return text
-
-
-_dedented = {}
+        lines, first = _inspect.getsourcelines(obj)
+        known = _sources[code] = ("".join(lines), first, _inspect.getsourcefile(obj))
+    return known
 
 
 def _dedent(text):
@@ -122,8 +101,21 @@ def _dedent(text):
     return out
 
 
+def _make_ast(f):
+    """``myhdl._util._makeAST`` on the source read once. The tree is still parsed anew each
+    time, because MyHDL's analysis writes into it."""
+    text, first, sourcefile = _source(f)
+    flags = _ast.PyCF_ONLY_AST | (f.__code__.co_flags & _FUTURE_FLAGS)
+    tree = compile(_dedent(text), filename="<unknown>", mode="exec", flags=flags,
+                   dont_inherit=True)
+    tree.sourcefile = sourcefile
+    tree.lineoffset = first - 1
+    return tree
+
+
+_instance._makeAST = _make_ast
 _waiter_inspect = _types.SimpleNamespace(**vars(_fast))
-_waiter_inspect.getsource = _frame_source
+_waiter_inspect.getsource = lambda frame: _source(frame)[0]
 _Waiter.inspect = _waiter_inspect
 _Waiter._dedent = _dedent
 

@@ -52,7 +52,7 @@ def test_a_build_folders_config_loads_as_the_config_it_built(digits_verilog):
     net, out = digits_verilog
     built = cfg.validate(net, cfg.load(presets.PRETRAINED / "digits_cnn.hw.json"))
     again = cfg.validate(net, cfg.load(out / "config.json"))
-    assert again == built and cfg.multipliers(again) == cfg.multipliers(built)
+    assert again == built
 
 
 @DIGITS_GROUP

@@ -148,19 +148,18 @@ def fifo_depths(ta, tb, lanes_a: int = 1, lanes_b: int = 1) -> tuple[int, int]:
 
 @block
 def add(clk, rst, a, b, m, *, layer: Layer, paths: dict, lanes_a: int = 1, lanes_b: int = 1,
-        depth_a: int = 2, depth_b: int = 2, hold_a: int = 0, hold_b: int = 0):
+        depth_a: int = 2, depth_b: int = 2, hold_a: int = 1, hold_b: int = 1):
     if layer.kind != "add":
         raise ValueError(f"layer {layer.name} is a {layer.kind}, not add")
     check_stream("a", a, bits=8 * lanes_a, ready=True, signed=lanes_a == 1)
     check_stream("b", b, bits=8 * lanes_b, ready=True, signed=lanes_b == 1)
     check_stream("m", m, bits=8, ready=True, signed=True)
-    n = int(np.prod(layer.in_shape))
     insts = []
     heads = []
     for s, lanes, depth, hold in ((a, lanes_a, depth_a, hold_a), (b, lanes_b, depth_b, hold_b)):
         one = Stream(8, signed=False)
         queued = Stream(8, signed=False)
-        insts.append(pack(clk, rst, s, one, simd=1, lanes=lanes, hold=hold or n // lanes))
+        insts.append(pack(clk, rst, s, one, simd=1, lanes=lanes, hold=hold))
         insts.append(bram_fifo(clk, rst, one, queued, depth=depth))
         heads.append(queued)
     qa, qb = heads

@@ -28,7 +28,7 @@ def make_add(shape, *, rng, relu=False):
 
 
 def simulate(tmp_path, layer, xa, xb, lanes_a=1, lanes_b=1, gaps=(0.0, 0.0), stall=0.0,
-             seed=0, depths=(64, 64), holds=(0, 0)):
+             seed=0, depths=(64, 64), holds=(1, 1)):
     want = golden.add(xa, xb, layer)
     paths = add_block.write_mems(layer, tmp_path)
     va = xa.ravel() if lanes_a == 1 else pack_words(xa, lanes_a)
